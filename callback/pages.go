@@ -1,0 +1,65 @@
+package callback
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+//go:embed pages/*.html
+var pagesFS embed.FS
+
+// defaultPages holds the embedded templates: success.html, error.html and the
+// shared pieces they use.
+var defaultPages = template.Must(template.ParseFS(pagesFS, "pages/*.html"))
+
+// DefaultSuccessTemplate returns the embedded success page, executed with a
+// PageData. It is the page used when Config.SuccessTemplate is nil.
+func DefaultSuccessTemplate() *template.Template { return defaultPages.Lookup("success.html") }
+
+// DefaultErrorTemplate returns the embedded error page, executed with a
+// PageData. It is the page used when Config.ErrorTemplate is nil.
+func DefaultErrorTemplate() *template.Template { return defaultPages.Lookup("error.html") }
+
+// contentSecurityPolicy forbids scripts, frames, forms and every external
+// resource; the pages need only their inline style.
+const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; " +
+	"form-action 'none'; frame-ancestors 'none'"
+
+// setPageHeaders sets the headers every answer of the receiver carries.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// render executes t with data. If the template fails (a custom template with
+// a mistake in it), the person still gets a minimal page saying what happened.
+func render(t *template.Template, data PageData) []byte {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err == nil {
+		return buf.Bytes()
+	}
+	buf.Reset()
+	_ = fallbackPage.Execute(&buf, data)
+	return buf.Bytes()
+}
+
+var fallbackPage = template.Must(template.New("fallback").Parse(
+	`<!doctype html><meta charset="utf-8"><title>{{.Title}}</title><h1>{{.Title}}</h1><p>{{.Message}}</p>` +
+		`{{if .ErrorCode}}<p>Error: <code>{{.ErrorCode}}</code>{{if .ErrorDescription}} — {{.ErrorDescription}}{{end}}</p>{{end}}`))
+
+// writePage writes a complete page with the given status.
+func writePage(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	setPageHeaders(h)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
