@@ -1,0 +1,23 @@
+// Package oauthtest provides an OAuth 2.1 authorization server that runs
+// inside a test, in the spirit of net/http/httptest.
+//
+// NewServer starts it on a loopback port with one public client
+// (DefaultClientID). It serves authorization server metadata (RFC 8414 and
+// OpenID discovery), the authorization endpoint with PKCE S256 (query and
+// form_post response modes, optional consent page), the token endpoint
+// (authorization_code, refresh_token with rotation and reuse detection,
+// client_credentials), dynamic client registration (RFC 7591), token
+// revocation (RFC 7009) and a protected resource to call with the tokens.
+//
+// Tests control it: a FakeClock moves time, FailNext injects token-endpoint
+// failures (5xx, 429, delays, connection resets, malformed bodies), DenyNext
+// scripts an authorization error, RevokeAll ends every grant, and Config
+// switches on the quirks of real providers (expires_in as a string, errors
+// with status 200, no rotation, ...). Count and Requests show what the
+// server saw, without any secret.
+//
+// Browse plays the user's browser, so a login flow runs headless.
+//
+// All state is in memory and guarded by a mutex; a Server is safe for
+// concurrent use.
+package oauthtest

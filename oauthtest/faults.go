@@ -1,0 +1,170 @@
+package oauthtest
+
+import (
+	"net"
+	"strconv"
+	"net/http"
+	"time"
+)
+
+// FaultKind is a way for the token endpoint to fail, for testing a
+// client's retry and error handling.
+type FaultKind int
+
+const (
+	// FaultServerError answers 500 with {"error":"server_error"}.
+	FaultServerError FaultKind = iota + 1
+	// FaultUnavailable answers 503, with Retry-After if Fault.RetryAfter is
+	// set.
+	FaultUnavailable
+	// FaultTooManyRequests answers 429 with Retry-After (Fault.RetryAfter,
+	// default "1").
+	FaultTooManyRequests
+	// FaultDelay waits Fault.Delay, then answers normally. The wait ends
+	// early, without an answer, when the request's context ends or the
+	// server closes.
+	FaultDelay
+	// FaultReset closes the connection without any response, with a TCP
+	// RST where possible.
+	FaultReset
+	// FaultMalformed answers 200 with a body that is not valid JSON.
+	FaultMalformed
+	// FaultHTML answers 502 with an HTML page, as a proxy in front of the
+	// server would.
+	FaultHTML
+	// FaultInvalidGrant answers 400 {"error":"invalid_grant"}.
+	FaultInvalidGrant
+	// FaultTemporarilyUnavailable answers 400
+	// {"error":"temporarily_unavailable"}, or 503 if Fault.RetryAfter is
+	// set (with that Retry-After).
+	FaultTemporarilyUnavailable
+)
+
+var faultNames = map[FaultKind]string{
+	FaultServerError:            "FaultServerError",
+	FaultUnavailable:            "FaultUnavailable",
+	FaultTooManyRequests:        "FaultTooManyRequests",
+	FaultDelay:                  "FaultDelay",
+	FaultReset:                  "FaultReset",
+	FaultMalformed:              "FaultMalformed",
+	FaultHTML:                   "FaultHTML",
+	FaultInvalidGrant:           "FaultInvalidGrant",
+	FaultTemporarilyUnavailable: "FaultTemporarilyUnavailable",
+}
+
+// String returns the constant's name.
+func (k FaultKind) String() string {
+	if n, ok := faultNames[k]; ok {
+		return n
+	}
+	if k == 0 {
+		return "none"
+	}
+	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+
+// Fault is one injected token-endpoint failure.
+type Fault struct {
+	// Kind is what goes wrong.
+	Kind FaultKind
+	// RetryAfter is the Retry-After header value for FaultUnavailable,
+	// FaultTooManyRequests and FaultTemporarilyUnavailable.
+	RetryAfter string
+	// Delay is how long FaultDelay waits.
+	Delay time.Duration
+}
+
+// FailNext makes the next n token requests meet fault f, before the request
+// is otherwise looked at (an authorization code is not consumed by a
+// faulted request, except after a FaultDelay, which then answers
+// normally). Calls append to a queue.
+func (s *Server) FailNext(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, f)
+	}
+}
+
+// injectFault applies the next queued fault, if any. It reports whether the
+// request is finished.
+func (s *Server) injectFault(x *exchange) bool {
+	s.mu.Lock()
+	if len(s.faults) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	f := s.faults[0]
+	s.faults = s.faults[1:]
+	s.mu.Unlock()
+
+	x.fault = f.Kind
+	h := x.Header()
+	switch f.Kind {
+	case FaultServerError:
+		x.writeError(&oauthError{code: "server_error", status: http.StatusInternalServerError}, false)
+	case FaultUnavailable:
+		if f.RetryAfter != "" {
+			h.Set("Retry-After", f.RetryAfter)
+		}
+		http.Error(x, "service unavailable", http.StatusServiceUnavailable)
+	case FaultTooManyRequests:
+		ra := f.RetryAfter
+		if ra == "" {
+			ra = "1"
+		}
+		h.Set("Retry-After", ra)
+		http.Error(x, "too many requests", http.StatusTooManyRequests)
+	case FaultDelay:
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return false
+		case <-x.r.Context().Done():
+			x.commit(0) // the client went away
+		case <-s.done:
+			x.commit(0)
+			reset(x) // no half answer while Close waits for us
+		}
+		return true
+	case FaultReset:
+		x.commit(0)
+		reset(x)
+	case FaultMalformed:
+		h.Set("Content-Type", "application/json")
+		x.WriteHeader(http.StatusOK)
+		_, _ = x.Write([]byte(`{"access_token": "trunc`))
+	case FaultHTML:
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		x.WriteHeader(http.StatusBadGateway)
+		_, _ = x.Write([]byte("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>proxy</center></body></html>\n"))
+	case FaultInvalidGrant:
+		x.writeError(&oauthError{code: "invalid_grant", desc: "injected fault"}, true)
+	case FaultTemporarilyUnavailable:
+		e := &oauthError{code: "temporarily_unavailable", desc: "injected fault"}
+		if f.RetryAfter != "" {
+			h.Set("Retry-After", f.RetryAfter)
+			e.status = http.StatusServiceUnavailable
+		}
+		x.writeError(e, true)
+	default:
+		x.writeError(&oauthError{code: "server_error", desc: "unknown fault kind " + f.Kind.String(), status: http.StatusInternalServerError}, false)
+	}
+	return true
+}
+
+// reset drops the connection without a response: hijack it, ask for a RST
+// (SO_LINGER 0) and close it.
+func reset(x *exchange) {
+	conn, _, err := http.NewResponseController(x.w).Hijack()
+	if err != nil {
+		// Cannot hijack (HTTP/2): abort the handler, which resets the stream.
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}

@@ -1,0 +1,42 @@
+package oauthtest
+
+import "net/http"
+
+// metadata returns the authorization server metadata (RFC 8414), which
+// also serves as an OpenID Provider configuration.
+func (s *Server) metadata() map[string]any {
+	methods := []string{AuthNone, AuthClientSecretBasic, AuthClientSecretPost}
+	return map[string]any{
+		"issuer":                                         s.Issuer(),
+		"authorization_endpoint":                         s.AuthorizationEndpoint(),
+		"token_endpoint":                                 s.TokenEndpoint(),
+		"registration_endpoint":                          s.RegistrationEndpoint(),
+		"revocation_endpoint":                            s.RevocationEndpoint(),
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query", "form_post"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          methods,
+		"revocation_endpoint_auth_methods_supported":     methods,
+		"scopes_supported":                               s.scopes,
+		"authorization_response_iss_parameter_supported": !s.cfg.OmitIssuerInResponse,
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          []string{"HS256"},
+	}
+}
+
+func (s *Server) handleMetadata(x *exchange) {
+	x.Header().Set("Cache-Control", "no-cache")
+	x.writeJSON(http.StatusOK, s.metadata())
+}
+
+// handleResourceMetadata serves RFC 9728 protected resource metadata for the
+// ResourceEndpoint.
+func (s *Server) handleResourceMetadata(x *exchange) {
+	x.writeJSON(http.StatusOK, map[string]any{
+		"resource":                 s.ResourceEndpoint(),
+		"authorization_servers":    []string{s.Issuer()},
+		"scopes_supported":         s.scopes,
+		"bearer_methods_supported": []string{"header"},
+	})
+}
