@@ -53,7 +53,9 @@ func parseAddr(addr string) (listenAddr, error) {
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
 		what := "host name"
-		if ip != nil {
+		if host == "" {
+			what = "empty host (it means every interface)"
+		} else if ip != nil {
 			what = "address"
 			if ip.IsUnspecified() {
 				what = "address (it means every interface)"
