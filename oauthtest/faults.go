@@ -2,8 +2,8 @@ package oauthtest
 
 import (
 	"net"
-	"strconv"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -62,7 +62,6 @@ func (k FaultKind) String() string {
 	}
 	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
 }
-
 
 // Fault is one injected token-endpoint failure.
 type Fault struct {

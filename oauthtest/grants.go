@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type grant struct {
 	resources []string
 	nonce     string
 	authTime  time.Time
+	machine   bool // client_credentials: no user, no ID token
 	revoked   bool
 }
 
@@ -136,7 +138,7 @@ func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool) t
 		}
 		s.refresh[ts.refresh] = rt
 	}
-	if containsScope(g.scopes, "openid") && g.subject != g.clientID {
+	if slices.Contains(g.scopes, "openid") && !g.machine {
 		claims := map[string]any{
 			"iss":       s.Issuer(),
 			"sub":       g.subject,
@@ -151,15 +153,6 @@ func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool) t
 		ts.idToken = s.signJWT("JWT", claims)
 	}
 	return ts
-}
-
-func containsScope(scopes []string, sc string) bool {
-	for _, x := range scopes {
-		if x == sc {
-			return true
-		}
-	}
-	return false
 }
 
 func audClaim(aud []string) any {

@@ -247,7 +247,7 @@ func (s *Server) clientCredentialsLocked(client *Client, form url.Values) (token
 	if bad != "" {
 		return tokenSet{}, &oauthError{code: "invalid_scope", desc: "scope " + bad + " is not allowed"}
 	}
-	g := &grant{clientID: client.ID, subject: client.ID, scopes: scopes, authTime: s.clock.Now()}
+	g := &grant{clientID: client.ID, subject: client.ID, scopes: scopes, authTime: s.clock.Now(), machine: true}
 	aud, oerr := resourcesFor(g, form, true)
 	if oerr != nil {
 		return tokenSet{}, oerr
@@ -255,4 +255,3 @@ func (s *Server) clientCredentialsLocked(client *Client, form url.Values) (token
 	s.grants = append(s.grants, g)
 	return s.issueLocked(g, scopes, aud, false), nil
 }
-
