@@ -83,8 +83,3 @@ func testClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
-
-func body(t *testing.T, w *httptest.ResponseRecorder) string {
-	t.Helper()
-	return w.Body.String()
-}
