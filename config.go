@@ -1,0 +1,210 @@
+package authloop
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/callback"
+)
+
+// Config describes one OAuth client of one authorization server, and how to
+// talk to the person who signs in. The zero value of every field but OAuth2
+// is useful.
+type Config struct {
+	// OAuth2 is the client as golang.org/x/oauth2 describes it: ClientID,
+	// ClientSecret (empty for a public client), Endpoint.AuthURL and
+	// Endpoint.TokenURL, and Scopes. Endpoint.AuthStyle chooses the client
+	// authentication: AuthStyleInParams is client_secret_post, anything else
+	// with a secret is client_secret_basic; it is never auto-detected by
+	// trial. RedirectURL, when set, must be a loopback http URL
+	// (http://127.0.0.1:8085/callback): its port and path fix the callback
+	// listener's; otherwise the OS picks a port and the path is /callback.
+	OAuth2 *oauth2.Config
+
+	// Issuer is the authorization server's issuer identifier. When set, an
+	// authorization response whose iss parameter (RFC 9207) names another
+	// server is refused. RequireIssuer makes an absent iss an error too.
+	Issuer        string
+	RequireIssuer bool
+
+	// Resource is the protected resource the tokens are for (RFC 8707),
+	// sent in the authorization and token requests when set.
+	Resource string
+
+	// AuthParams are extra authorization request parameters, such as
+	// prompt or login_hint. They cannot override the ones authloop sets.
+	AuthParams url.Values
+
+	// AppName names the program on the pages the person sees after signing
+	// in. Default "authloop".
+	AppName string
+
+	// HTTPClient sends the token requests. Default: a client with a 30 s
+	// timeout that does not follow redirects.
+	HTTPClient *http.Client
+
+	// Browser opens the authorization URL for the person. Nil means the
+	// system browser (SystemBrowser). Use NoBrowser to only print the URL.
+	Browser Browser
+
+	// Prompt receives the lines meant for the person: the authorization URL
+	// and what to do with it. Default os.Stderr; io.Discard silences it.
+	Prompt io.Writer
+
+	// LoginTimeout bounds the wait for the person to finish signing in.
+	// Zero means callback.DefaultTimeout (5 minutes).
+	LoginTimeout time.Duration
+
+	// Logger receives debug records of each step, never a token, code or
+	// secret. Nil means no logging.
+	Logger *slog.Logger
+
+	// Clock tells the time and runs the background refresh timer. Nil means
+	// the system clock. Tests set it (oauthtest.FakeClock).
+	Clock Clock
+
+	// Session settings: see NewSession.
+
+	// RefreshBuffer is how long before expiry a Session refreshes: 0 means
+	// DefaultRefreshBuffer (5 minutes); NoRefreshBuffer refreshes only at
+	// expiry. It is never more than half the token's lifetime, so a
+	// 60-second token is refreshed after 30 seconds, not at once.
+	RefreshBuffer time.Duration
+
+	// MaxRetries is how often a refresh that failed for a transient reason
+	// (5xx, 429, temporarily_unavailable, a proxy's HTML page, a network
+	// error) is retried: 0 means DefaultMaxRetries (3); NoRetries means none.
+	MaxRetries int
+
+	// DisableAutoRefresh stops the background refresh before expiry; tokens
+	// are then refreshed when a caller finds them inside the refresh window
+	// or expired.
+	DisableAutoRefresh bool
+
+	// Interactive lets a Session run Login (the browser) when refreshing is
+	// impossible: no refresh token, or the server declared it dead. A CLI in
+	// a terminal wants this; a daemon does not, and gets ErrLoginRequired.
+	Interactive bool
+
+	// RefreshTimeout bounds one refresh, retries and backoff included; a
+	// caller's own context bounds only its wait. 0 means one minute.
+	RefreshTimeout time.Duration
+
+	// OnTokenChange is called after every change of the session's token
+	// (refresh, rotation, login, logout), before the new token is handed
+	// out, so a program can persist or audit it. new is nil when the tokens
+	// were dropped. Keep it quick: callers wait for it.
+	OnTokenChange func(old, new *oauth2.Token)
+
+	// OnRefreshFailure is called once per failure episode: when a refresh
+	// fails after its retries, and not again until a refresh has succeeded.
+	OnRefreshFailure func(err error)
+}
+
+// validate checks the configuration before anything is sent, naming the
+// field and the fix.
+func (c *Config) validate() error {
+	if c == nil || c.OAuth2 == nil {
+		return errors.New("authloop: Config.OAuth2 is nil; set it to the client's *oauth2.Config (ClientID, Endpoint, Scopes)")
+	}
+	oc := c.OAuth2
+	if oc.ClientID == "" {
+		return errors.New("authloop: Config.OAuth2.ClientID is empty; set the client id your authorization server registered")
+	}
+	if err := checkEndpoint("Config.OAuth2.Endpoint.AuthURL", oc.Endpoint.AuthURL); err != nil {
+		return err
+	}
+	if err := checkEndpoint("Config.OAuth2.Endpoint.TokenURL", oc.Endpoint.TokenURL); err != nil {
+		return err
+	}
+	if c.Issuer != "" {
+		if err := checkEndpoint("Config.Issuer", c.Issuer); err != nil {
+			return err
+		}
+	}
+	if c.Resource != "" {
+		u, err := url.Parse(c.Resource)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			return fmt.Errorf("authloop: Config.Resource %q is not an absolute URI without a fragment (RFC 8707 §2)", c.Resource)
+		}
+	}
+	if _, err := c.callbackConfig("x"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkEndpoint refuses a URL that is not https, except http on a loopback
+// host, where a local test server or a development setup lives.
+func checkEndpoint(field, raw string) error {
+	if raw == "" {
+		return fmt.Errorf("authloop: %s is empty; set it to the authorization server's URL", field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("authloop: %s %q is not an absolute URL", field, redactURL(raw))
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		return nil
+	default:
+		return fmt.Errorf("authloop: %s %q must use https (plain http is allowed only on loopback: 127.0.0.1, [::1], localhost)", field, redactURL(raw))
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// callbackConfig derives the loopback receiver's settings from
+// OAuth2.RedirectURL, if any.
+func (c *Config) callbackConfig(state string) (callback.Config, error) {
+	cc := callback.Config{
+		State:   state,
+		Timeout: c.LoginTimeout,
+		AppName: c.AppName,
+	}
+	if c.OAuth2 == nil || c.OAuth2.RedirectURL == "" {
+		return cc, nil
+	}
+	u, err := url.Parse(c.OAuth2.RedirectURL)
+	if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) || u.RawQuery != "" || u.Fragment != "" {
+		return cc, fmt.Errorf("authloop: Config.OAuth2.RedirectURL %q must be a loopback http URL without query, such as http://127.0.0.1:8085/callback (RFC 8252 §7.3), or empty to let authloop pick one", c.OAuth2.RedirectURL)
+	}
+	cc.Addr = u.Host
+	if u.Path != "" {
+		cc.Path = u.Path
+	}
+	return cc, nil
+}
+
+func (c *Config) prompt() io.Writer {
+	if c.Prompt != nil {
+		return c.Prompt
+	}
+	return stderr
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return discardLogger
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,167 @@
+package authloop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/oautherr"
+)
+
+var stderr = os.Stderr
+
+// Login signs the person in with the authorization code flow and PKCE
+// (S256, always) through a loopback redirect (RFC 8252):
+//
+//  1. it listens on http://127.0.0.1:PORT/callback (see Config.OAuth2.RedirectURL);
+//  2. builds the authorization URL with client_id, scope, state,
+//     code_challenge, resource (RFC 8707) and Config.AuthParams;
+//  3. opens it with Config.Browser, and prints it to Config.Prompt so the
+//     person can open it by hand when no browser opens;
+//  4. waits for the redirect, checking state (in the callback package) and
+//     iss (RFC 9207) against Config.Issuer;
+//  5. exchanges the code with the verifier, the redirect URI and resource.
+//
+// The token keeps the response's other fields, reachable with Extra
+// ("id_token", "scope", ...); Extra("scope") is the granted scope, the
+// requested one when the server did not say. An error response from the
+// server is an *OAuthError (errors.As); a refused iss an
+// *IssuerMismatchError; ctx's end or the login timeout end the wait.
+func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.logger()
+	state, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	verifier := oauth2.GenerateVerifier()
+
+	cc, err := cfg.callbackConfig(state)
+	if err != nil {
+		return nil, err
+	}
+	rcv, err := callback.Listen(cc)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: starting the loopback redirect receiver: %w", err)
+	}
+	defer rcv.Close()
+	redirectURI := rcv.RedirectURI()
+	authURL := cfg.authCodeURL(redirectURI, state, verifier)
+	log.Debug("authloop: login started", "redirect_uri", redirectURI, "authorization_endpoint", redactURL(cfg.OAuth2.Endpoint.AuthURL))
+
+	open := cfg.Browser
+	if open == nil {
+		open = SystemBrowser
+	}
+	w := cfg.prompt()
+	if err := open(ctx, authURL); err != nil {
+		log.Debug("authloop: no browser opened", "reason", err.Error())
+		fmt.Fprintf(w, "Could not open a browser (%v).\nOpen this URL to sign in:\n\n%s\n\n", browserReason(err), authURL)
+	} else {
+		fmt.Fprintf(w, "Your browser has been opened to sign in. If it did not open, visit:\n\n%s\n\n", authURL)
+	}
+
+	resp, err := rcv.Wait(ctx)
+	if resp != nil {
+		if ierr := cfg.checkIssuer(resp.Issuer); ierr != nil {
+			return nil, ierr
+		}
+	}
+	if err != nil {
+		var oe *oautherr.Error
+		if errors.As(err, &oe) {
+			return nil, fmt.Errorf("authloop: the authorization server refused the sign-in: %w", err)
+		}
+		return nil, fmt.Errorf("authloop: waiting for the sign-in to finish: %w", err)
+	}
+	log.Debug("authloop: authorization response received", "iss", resp.Issuer)
+
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {resp.Code},
+		"redirect_uri":  {redirectURI},
+		"code_verifier": {verifier},
+	}
+	if cfg.Resource != "" {
+		form.Set("resource", cfg.Resource)
+	}
+	tok, err := cfg.tokenRequest(ctx, form, keepFields{scope: strings.Join(cfg.OAuth2.Scopes, " ")})
+	if err != nil {
+		return nil, fmt.Errorf("authloop: exchanging the authorization code: %w", err)
+	}
+	log.Debug("authloop: login complete", "expiry", tok.Expiry, "refresh_token", tok.RefreshToken != "")
+	return tok, nil
+}
+
+// authCodeURL builds the authorization request (RFC 6749 §4.1.1 with PKCE,
+// RFC 7636, and resource, RFC 8707), keeping any query the AuthURL has.
+func (c *Config) authCodeURL(redirectURI, state, verifier string) string {
+	oc := c.OAuth2
+	u, _ := url.Parse(oc.Endpoint.AuthURL) // validated before
+	q := u.Query()
+	for k, vs := range c.AuthParams {
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	q.Set("response_type", "code")
+	q.Set("client_id", oc.ClientID)
+	q.Set("redirect_uri", redirectURI)
+	q.Set("state", state)
+	q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(verifier))
+	q.Set("code_challenge_method", "S256")
+	if len(oc.Scopes) > 0 {
+		q.Set("scope", strings.Join(oc.Scopes, " "))
+	}
+	if c.Resource != "" {
+		q.Set("resource", c.Resource)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// checkIssuer applies RFC 9207 §2.4: a response that names another issuer
+// is refused; an absent iss is refused only when the server promised one.
+func (c *Config) checkIssuer(iss string) error {
+	if c.Issuer == "" {
+		return nil
+	}
+	if iss == "" {
+		if c.RequireIssuer {
+			return &IssuerMismatchError{Want: c.Issuer}
+		}
+		return nil
+	}
+	if iss != c.Issuer {
+		return &IssuerMismatchError{Want: c.Issuer, Got: iss}
+	}
+	return nil
+}
+
+func browserReason(err error) string {
+	if errors.Is(err, ErrNoBrowser) {
+		if s := strings.TrimPrefix(err.Error(), ErrNoBrowser.Error()); s != "" {
+			return strings.TrimPrefix(s, ": ")
+		}
+		return "none configured"
+	}
+	return err.Error()
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("authloop: reading random bytes: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

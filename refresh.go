@@ -1,0 +1,273 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// flight is one refresh (or login) that any number of callers share.
+type flight struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+	// interactive: the flight may run Login. Background flights never do.
+	interactive bool
+}
+
+func doneFlight(tok *oauth2.Token, err error) *flight {
+	f := &flight{done: make(chan struct{}), tok: tok, err: err}
+	close(f.done)
+	return f
+}
+
+// wait makes sure a refresh is under way (or joins the one that is) and
+// waits for it or for ctx. observed is the state the caller looked at: if
+// another refresh replaced it meanwhile, its result serves.
+func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, error) {
+	f := s.join(observed, true)
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// revalidate starts a background refresh of a token that is inside its
+// refresh window but still valid, unless one runs or a failed one asked to
+// wait.
+func (s *Session) revalidate(observed *state) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) {
+		return
+	}
+	s.start(false)
+}
+
+// join returns the flight to wait for: the one under way, a finished one
+// holding the token that replaced observed, or a new one.
+func (s *Session) join(observed *state, interactive bool) *flight {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return doneFlight(nil, ErrSessionClosed)
+	}
+	if s.flight != nil {
+		return s.flight
+	}
+	// A refresh that finished since the caller looked already serves it:
+	// never a second refresh for the same expiry.
+	if cur := s.cur.Load(); cur != observed && cur.usable(s.nowNano()) {
+		return doneFlight(cur.tok, nil)
+	}
+	return s.start(interactive)
+}
+
+// start launches a flight; s.mu is held.
+func (s *Session) start(interactive bool) *flight {
+	f := &flight{done: make(chan struct{}), interactive: interactive && s.cfg.Interactive}
+	s.flight = f
+	s.wg.Add(1)
+	go s.run(f)
+	return f
+}
+
+// run performs a flight: refresh with retries, or login where allowed, and
+// publishes the outcome.
+func (s *Session) run(f *flight) {
+	defer s.wg.Done()
+	old := s.cur.Load()
+	tok, err := s.obtain(f, old)
+	s.finish(f, old, tok, err)
+}
+
+func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
+	var why *LoginRequiredError
+	switch {
+	case old.tok == nil:
+		why = &LoginRequiredError{Reason: "no token yet"}
+	case old.tok.RefreshToken == "":
+		why = &LoginRequiredError{Reason: "no refresh token"}
+	default:
+		ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
+		tok, err := s.refreshWithRetry(ctx, old.tok)
+		cancel()
+		if err == nil {
+			return tok, nil
+		}
+		if !isFinal(err) {
+			return nil, err
+		}
+		why = &LoginRequiredError{Reason: "the refresh token was refused", Err: err}
+		s.dropRefreshToken(old)
+	}
+	if !f.interactive {
+		return nil, why
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
+	tok, err := Login(ctx, &s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
+	}
+	return tok, nil
+}
+
+// dropRefreshToken forgets a refresh token the server declared dead, and
+// keeps the access token until its own expiry.
+func (s *Session) dropRefreshToken(old *state) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur.Load() != old || old.tok == nil {
+		return
+	}
+	t := *old.tok
+	t.RefreshToken = ""
+	st := s.newState(&t)
+	s.notify(old.tok, &t)
+	s.cur.Store(st)
+}
+
+// finish publishes a flight's outcome: the new token is announced
+// (OnTokenChange) and stored before any caller gets it.
+func (s *Session) finish(f *flight, old *state, tok *oauth2.Token, err error) {
+	s.mu.Lock()
+	var failed func(error)
+	if err == nil {
+		prev := s.cur.Load().tok
+		s.notify(prev, tok)
+		st := s.newState(tok)
+		s.cur.Store(st)
+		s.failing = false
+		s.nextTry = time.Time{}
+		f.tok = tok
+		if !s.closed {
+			s.arm(st)
+		}
+	} else {
+		f.err = err
+		if !s.failing {
+			s.failing = true
+			failed = s.cfg.OnRefreshFailure
+		}
+		s.nextTry = s.clock.Now().Add(s.retryLater(s.cur.Load()))
+		if !s.closed {
+			s.arm(s.cur.Load())
+		}
+	}
+	s.flight = nil
+	s.mu.Unlock()
+	close(f.done)
+	if failed != nil {
+		failed(err)
+	}
+	_ = old
+}
+
+func (s *Session) notify(old, new *oauth2.Token) {
+	if s.cfg.OnTokenChange != nil {
+		s.cfg.OnTokenChange(old, new)
+	}
+}
+
+// retryLater is how long a failed proactive refresh waits before the next
+// try: a tenth of the remaining validity, between 1 and 30 seconds.
+func (s *Session) retryLater(st *state) time.Duration {
+	if st.tok == nil || st.expireAt == never {
+		return 30 * time.Second
+	}
+	left := time.Duration(st.expireAt - s.nowNano())
+	return min(max(left/10, time.Second), 30*time.Second)
+}
+
+// refreshWithRetry sends the refresh request, retrying transient failures
+// with exponential backoff and full jitter, honouring Retry-After, and
+// giving up at ctx's deadline.
+func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oauth2.Token, error) {
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {old.RefreshToken},
+	}
+	if s.cfg.Resource != "" {
+		form.Set("resource", s.cfg.Resource)
+	}
+	log := s.cfg.logger()
+	keep := keepFrom(old)
+	for attempt := 0; ; attempt++ {
+		tok, err := s.cfg.tokenRequest(ctx, form, keep)
+		if err == nil {
+			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
+			return tok, nil
+		}
+		log.Debug("authloop: refresh attempt failed", "attempt", attempt+1, "error", err.Error(), "transient", isTransient(err))
+		if !isTransient(err) || attempt >= s.retries || ctx.Err() != nil {
+			return nil, err
+		}
+		delay := jitter(min(s.backoffCap, s.backoffBase<<attempt))
+		if ra := retryAfter(err, time.Now()); ra > delay {
+			delay = ra
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			return nil, fmt.Errorf("%w (the next try, in %s, would pass the refresh deadline)", err, delay.Round(time.Millisecond))
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
+// finalCodes are the token endpoint errors after which the grant is dead
+// (RFC 6749 §5.2, RFC 8707 §2): no retry helps, a new login may.
+var finalCodes = map[string]bool{
+	"invalid_grant":          true,
+	"invalid_client":         true,
+	"unauthorized_client":    true,
+	"unsupported_grant_type": true,
+	"invalid_scope":          true,
+	"invalid_target":         true,
+}
+
+// transientCodes are OAuth errors that say "try again later".
+var transientCodes = map[string]bool{
+	"temporarily_unavailable": true,
+	"server_error":            true,
+	"slow_down":               true,
+}
+
+func isFinal(err error) bool {
+	var oe *OAuthError
+	return errors.As(err, &oe) && finalCodes[oe.Code]
+}
+
+// isTransient reports whether retrying err may help: 5xx and 429, the
+// OAuth codes that say so, answers that are not OAuth at all (a proxy's
+// page), and network errors.
+func isTransient(err error) bool {
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		if finalCodes[oe.Code] {
+			return false
+		}
+		return transientCodes[oe.Code] || oe.StatusCode >= 500 || oe.StatusCode == 429
+	}
+	var te *TokenResponseError
+	if errors.As(err, &te) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}

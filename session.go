@@ -1,0 +1,224 @@
+package authloop
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults and special values of the Session settings in Config.
+const (
+	// DefaultRefreshBuffer is how long before expiry a token is refreshed
+	// when Config.RefreshBuffer is 0.
+	DefaultRefreshBuffer = 5 * time.Minute
+	// NoRefreshBuffer, as Config.RefreshBuffer, refreshes only at expiry.
+	NoRefreshBuffer time.Duration = -1
+	// DefaultMaxRetries is the number of retries of a transient failure
+	// when Config.MaxRetries is 0.
+	DefaultMaxRetries = 3
+	// NoRetries, as Config.MaxRetries, makes every failure final at once.
+	NoRetries = -1
+
+	defaultRefreshTimeout = time.Minute
+	// expiryMargin is how long before its expiry a token stops being handed
+	// out (at most a quarter of its lifetime): time for the request that
+	// carries it to arrive.
+	expiryMargin = 10 * time.Second
+	// maxTimerStep caps every wait of the background timer. Timers run on
+	// the monotonic clock, which stops while a laptop sleeps; waking at
+	// least this often, the timer notices a wall clock that jumped.
+	maxTimerStep = time.Minute
+	// never is a time in nanoseconds that no clock reaches.
+	never = math.MaxInt64
+)
+
+// A Session owns one sign-in and answers Token with a valid access token
+// for as long as the grant lives: it refreshes in the background before
+// expiry, coalesces concurrent refreshes into one request, retries
+// transient failures with backoff, takes rotated refresh tokens, and tells
+// a dead grant (ErrLoginRequired, or a new interactive login) from a
+// network blip. It is safe for concurrent use. Close stops it.
+type Session struct {
+	cfg         Config // a copy, so the caller's later edits change nothing
+	clock       Clock
+	sysClock    bool
+	buffer      time.Duration
+	retries     int
+	timeout     time.Duration
+	backoffBase time.Duration
+	backoffCap  time.Duration
+
+	cur atomic.Pointer[state]
+
+	mu        sync.Mutex
+	flight    *flight
+	closed    bool
+	failing   bool      // in a failure episode (OnRefreshFailure was called)
+	nextTry   time.Time // no proactive refresh before this, after a failure
+	stopTimer func() bool
+	timerWG   sync.WaitGroup // the timer's callback, while it runs
+	wg        sync.WaitGroup // refresh flights
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+// state is one immutable snapshot of the session's token with the times
+// that decide what Token does, as wall-clock nanoseconds.
+type state struct {
+	tok       *oauth2.Token // nil: no token
+	refreshAt int64         // from here on, refresh (stale-while-revalidate)
+	expireAt  int64         // from here on, the token is not handed out
+	timerAt   int64         // refreshAt less a little jitter, for the timer
+}
+
+func (st *state) fresh(now int64) bool  { return st.tok != nil && now < st.refreshAt }
+func (st *state) usable(now int64) bool { return st.tok != nil && now < st.expireAt }
+
+// NewSession starts a session with tok, a token from Login or from
+// storage; tok may be nil, and then the first Token logs in (when
+// Config.Interactive) or returns ErrLoginRequired. Unless
+// Config.DisableAutoRefresh, a background timer refreshes the token before
+// it expires; Close stops it.
+func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: *cfg, clock: cfg.clock(), backoffBase: 500 * time.Millisecond, backoffCap: 10 * time.Second}
+	_, s.sysClock = s.clock.(systemClock)
+	switch {
+	case cfg.RefreshBuffer == 0:
+		s.buffer = DefaultRefreshBuffer
+	case cfg.RefreshBuffer < 0:
+		s.buffer = 0
+	default:
+		s.buffer = cfg.RefreshBuffer
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		s.retries = DefaultMaxRetries
+	case cfg.MaxRetries < 0:
+		s.retries = 0
+	default:
+		s.retries = cfg.MaxRetries
+	}
+	s.timeout = cfg.RefreshTimeout
+	if s.timeout <= 0 {
+		s.timeout = defaultRefreshTimeout
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	st := s.newState(tok)
+	s.cur.Store(st)
+	s.mu.Lock()
+	s.arm(st)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// newState computes the decision times of tok. The refresh buffer is capped
+// at half the token's lifetime; a token of unknown lifetime is refreshed
+// only on demand (Refresh, or a 401 through Client).
+func (s *Session) newState(tok *oauth2.Token) *state {
+	st := &state{tok: tok, refreshAt: never, expireAt: never, timerAt: never}
+	if tok == nil || tok.Expiry.IsZero() {
+		return st
+	}
+	exp := tok.Expiry.UnixNano()
+	buffer, margin := s.buffer, expiryMargin
+	if tok.ExpiresIn > 0 {
+		life := time.Duration(tok.ExpiresIn) * time.Second
+		buffer = min(buffer, life/2)
+		margin = min(margin, life/4)
+	}
+	buffer = max(buffer, margin)
+	st.expireAt = exp - int64(margin)
+	st.refreshAt = exp - int64(buffer)
+	st.timerAt = st.refreshAt - int64(jitter(min(buffer/10, 5*time.Second)))
+	return st
+}
+
+func (s *Session) nowNano() int64 {
+	if s.sysClock {
+		return time.Now().UnixNano()
+	}
+	return s.clock.Now().UnixNano()
+}
+
+// Token returns a valid access token. A token outside its refresh window
+// costs an atomic load and a clock read. Inside the window the current token
+// is returned while one background refresh runs. An expired token (or
+// none) waits for a single shared refresh; ctx bounds only this caller's
+// wait, not the refresh the other callers share. When the grant is dead it
+// returns an error that satisfies errors.Is(err, ErrLoginRequired), unless
+// Config.Interactive lets it sign the person in again.
+func (s *Session) Token(ctx context.Context) (*oauth2.Token, error) {
+	st := s.cur.Load()
+	now := s.nowNano()
+	if st.fresh(now) {
+		return st.tok, nil
+	}
+	if st.usable(now) {
+		s.revalidate(st)
+		return st.tok, nil
+	}
+	return s.wait(ctx, st)
+}
+
+// Refresh forces a refresh now, joining one already under way, and returns
+// the new token.
+func (s *Session) Refresh(ctx context.Context) (*oauth2.Token, error) {
+	return s.wait(ctx, s.cur.Load())
+}
+
+// CanRefresh reports whether the session holds a refresh token. Without
+// one it hands out its access token until expiry, then needs a login.
+func (s *Session) CanRefresh() bool {
+	st := s.cur.Load()
+	return st.tok != nil && st.tok.RefreshToken != ""
+}
+
+// TokenSource returns an oauth2.TokenSource backed by the session; ctx
+// bounds each Token call's wait.
+func (s *Session) TokenSource(ctx context.Context) oauth2.TokenSource {
+	return tokenSource{ctx: ctx, s: s}
+}
+
+type tokenSource struct {
+	ctx context.Context
+	s   *Session
+}
+
+func (ts tokenSource) Token() (*oauth2.Token, error) { return ts.s.Token(ts.ctx) }
+
+// Client returns an HTTP client that sends the session's access token with
+// every request and, when a response is 401 with error="invalid_token",
+// refreshes once and retries the request when its body can be replayed.
+// It uses Config.HTTPClient's transport, or http.DefaultTransport.
+func (s *Session) Client(ctx context.Context) *http.Client {
+	base := http.DefaultTransport
+	if s.cfg.HTTPClient != nil && s.cfg.HTTPClient.Transport != nil {
+		base = s.cfg.HTTPClient.Transport
+	}
+	return &http.Client{Transport: &Transport{Session: s, Base: base}}
+}
+
+// Close stops the background timer and any refresh under way, and waits
+// for them. Later calls return ErrSessionClosed. It is safe to call twice.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.disarm()
+	s.cancel()
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.timerWG.Wait()
+	return nil
+}

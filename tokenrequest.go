@@ -1,0 +1,177 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// clientAuth is how the client authenticates at the token endpoint. It is
+// chosen once from the configuration: authloop never probes by sending the
+// same single-use code or refresh token a second time with another method,
+// which is what x/oauth2's AuthStyleAutoDetect does.
+type clientAuth int
+
+const (
+	authNone  clientAuth = iota // public client: client_id in the body
+	authBasic                   // client_secret_basic (RFC 6749 §2.3.1)
+	authPost                    // client_secret_post
+)
+
+func (a clientAuth) String() string {
+	switch a {
+	case authBasic:
+		return "client_secret_basic"
+	case authPost:
+		return "client_secret_post"
+	default:
+		return "none"
+	}
+}
+
+// chooseClientAuth picks the method from the x/oauth2 configuration: no
+// secret means a public client; AuthStyleInParams means client_secret_post;
+// otherwise client_secret_basic, which RFC 6749 requires every server to
+// support.
+func chooseClientAuth(c *oauth2.Config) clientAuth {
+	switch {
+	case c.ClientSecret == "":
+		return authNone
+	case c.Endpoint.AuthStyle == oauth2.AuthStyleInParams:
+		return authPost
+	default:
+		return authBasic
+	}
+}
+
+// tokenRequest sends one request to the token endpoint and parses the
+// answer. The form holds the grant's parameters; client authentication is
+// added here. keep holds what an answer may leave out (RFC 6749 §5.1, §6):
+// the scope asked for or held, the refresh token held. It never retries:
+// retrying is the caller's policy.
+func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFields) (*oauth2.Token, error) {
+	oc := c.OAuth2
+	form = cloneValues(form)
+	auth := chooseClientAuth(oc)
+	switch auth {
+	case authNone:
+		form.Set("client_id", oc.ClientID)
+	case authPost:
+		form.Set("client_id", oc.ClientID)
+		form.Set("client_secret", oc.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, oc.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("authloop: building the token request for %s: %w", redactURL(oc.Endpoint.TokenURL), err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if auth == authBasic {
+		// RFC 6749 §2.3.1: form-urlencode both parts before Basic encoding.
+		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
+	}
+	sent := c.now()
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: token request to %s failed: %w", redactURL(oc.Endpoint.TokenURL), scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("authloop: reading the token response from %s: %w", redactURL(oc.Endpoint.TokenURL), err)
+	}
+	if len(body) > maxTokenResponse {
+		return nil, &TokenResponseError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Problem: fmt.Sprintf("the body is larger than %d bytes", maxTokenResponse)}
+	}
+	tok, err := parseTokenResponse(resp.StatusCode, resp.Header, body, sent, keep)
+	if err != nil && resp.Header.Get("Retry-After") != "" {
+		return nil, &retryHint{err: err, after: resp.Header.Get("Retry-After")}
+	}
+	return tok, err
+}
+
+// retryHint carries a response's Retry-After along with its error.
+type retryHint struct {
+	err   error
+	after string
+}
+
+func (e *retryHint) Error() string { return e.err.Error() }
+func (e *retryHint) Unwrap() error { return e.err }
+
+// retryAfter is the delay a failed response asked for (RFC 9110 §10.2.3:
+// seconds or an HTTP date), capped at five minutes; 0 when none.
+func retryAfter(err error, now time.Time) time.Duration {
+	var h *retryHint
+	if !errors.As(err, &h) {
+		return 0
+	}
+	var d time.Duration
+	if secs, perr := strconv.Atoi(strings.TrimSpace(h.after)); perr == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, perr := http.ParseTime(h.after); perr == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 5*time.Minute)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v)+2)
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// redactURL drops the query and user info of u, which may carry secrets.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.Fragment = ""
+	return u.String()
+}
+
+// scrubURLError replaces the URL inside a *url.Error (which would repeat the
+// endpoint with its query) by the redacted one.
+func scrubURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+// defaultHTTPClient is used when Config.HTTPClient is nil. It does not
+// follow redirects: a token endpoint that redirects a POST is misconfigured,
+// and following would resend the grant elsewhere.
+var defaultHTTPClient = &http.Client{
+	Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+func (c *Config) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return defaultHTTPClient
+}
+
+func (c *Config) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock.Now()
+	}
+	return time.Now()
+}
