@@ -131,11 +131,7 @@ func postForm(t *testing.T, u string, form url.Values, auth func(*http.Request))
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	res := tokenResult{status: resp.StatusCode, header: resp.Header}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &res.body); err != nil {
-			t.Fatalf("status %d, body not JSON: %q", resp.StatusCode, b)
-		}
-	}
+	_ = json.Unmarshal(b, &res.body) // nil for a body that is not JSON
 	return res
 }
 
