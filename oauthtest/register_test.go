@@ -73,18 +73,18 @@ func TestRegisterConfidentialClient(t *testing.T) {
 func TestRegisterRejects(t *testing.T) {
 	s := newTestServer(t, Config{})
 	cases := map[string]string{
-		`{}`: "invalid_redirect_uri",
-		`{"redirect_uris":[]}`:                                   "invalid_redirect_uri",
-		`{"redirect_uris":["http://app.example/cb"]}`:            "invalid_redirect_uri",
-		`{"redirect_uris":["https://app.example/cb#x"]}`:         "invalid_redirect_uri",
-		`{"redirect_uris":["/cb"]}`:                              "invalid_redirect_uri",
-		`{"redirect_uris":["javascript:alert(1)"]}`:              "invalid_redirect_uri",
-		`{"redirect_uris":"http://127.0.0.1/cb"}`:                "invalid_client_metadata",
-		`not json`:                                               "invalid_client_metadata",
+		`{}`:                   "invalid_redirect_uri",
+		`{"redirect_uris":[]}`: "invalid_redirect_uri",
+		`{"redirect_uris":["http://app.example/cb"]}`:    "invalid_redirect_uri",
+		`{"redirect_uris":["https://app.example/cb#x"]}`: "invalid_redirect_uri",
+		`{"redirect_uris":["/cb"]}`:                      "invalid_redirect_uri",
+		`{"redirect_uris":["javascript:alert(1)"]}`:      "invalid_redirect_uri",
+		`{"redirect_uris":"http://127.0.0.1/cb"}`:        "invalid_client_metadata",
+		`not json`: "invalid_client_metadata",
 		`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt"}`: "invalid_client_metadata",
-		`{"redirect_uris":["http://127.0.0.1/cb"],"grant_types":["password"]}`:                       "invalid_client_metadata",
-		`{"redirect_uris":["http://127.0.0.1/cb"],"response_types":["token"]}`:                       "invalid_client_metadata",
-		`{"redirect_uris":["http://127.0.0.1/cb"],"scope":"admin"}`:                                  "invalid_client_metadata",
+		`{"redirect_uris":["http://127.0.0.1/cb"],"grant_types":["password"]}`:                     "invalid_client_metadata",
+		`{"redirect_uris":["http://127.0.0.1/cb"],"response_types":["token"]}`:                     "invalid_client_metadata",
+		`{"redirect_uris":["http://127.0.0.1/cb"],"scope":"admin"}`:                                "invalid_client_metadata",
 	}
 	for body, code := range cases {
 		status, m := register(t, s, body)
