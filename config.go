@@ -102,11 +102,14 @@ type Config struct {
 	// OnTokenChange is called after every change of the session's token
 	// (refresh, rotation, login, logout), before the new token is handed
 	// out, so a program can persist or audit it. new is nil when the tokens
-	// were dropped. Keep it quick: callers wait for it.
+	// were dropped. Keep it quick: callers wait for it; and it must not call
+	// the Session's Token, Refresh or Close, which wait for it in turn.
 	OnTokenChange func(old, new *oauth2.Token)
 
 	// OnRefreshFailure is called once per failure episode: when a refresh
 	// fails after its retries, and not again until a refresh has succeeded.
+	// It runs before the waiting callers get the error; like OnTokenChange
+	// it must not call the Session's Token, Refresh or Close.
 	OnRefreshFailure func(err error)
 }
 

@@ -82,9 +82,8 @@ func (s *Session) start(interactive bool) *flight {
 // publishes the outcome.
 func (s *Session) run(f *flight) {
 	defer s.wg.Done()
-	old := s.cur.Load()
-	tok, err := s.obtain(f, old)
-	s.finish(f, old, tok, err)
+	tok, err := s.obtain(f, s.cur.Load())
+	s.finish(f, tok, err)
 }
 
 func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
@@ -137,7 +136,7 @@ func (s *Session) dropRefreshToken(old *state) {
 
 // finish publishes a flight's outcome: the new token is announced
 // (OnTokenChange) and stored before any caller gets it.
-func (s *Session) finish(f *flight, old *state, tok *oauth2.Token, err error) {
+func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 	s.mu.Lock()
 	var failed func(error)
 	if err == nil {
@@ -164,11 +163,10 @@ func (s *Session) finish(f *flight, old *state, tok *oauth2.Token, err error) {
 	}
 	s.flight = nil
 	s.mu.Unlock()
-	close(f.done)
 	if failed != nil {
-		failed(err)
+		failed(err) // before the waiters learn of it, as OnTokenChange
 	}
-	_ = old
+	close(f.done)
 }
 
 func (s *Session) notify(old, new *oauth2.Token) {
