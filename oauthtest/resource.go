@@ -14,7 +14,6 @@ func (s *Server) handleResource(x *exchange) {
 	tok = strings.TrimSpace(tok)
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		x.Header().Set("WWW-Authenticate", challenge)
-		x.errCode = "no_token"
 		x.writeJSON(http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "a Bearer access token is required"})
 		return
 	}

@@ -53,3 +53,13 @@ func TestResourceMetadata(t *testing.T) {
 		t.Fatalf("%d %v", status, m)
 	}
 }
+
+func TestResourceLogEntries(t *testing.T) {
+	s := newTestServer(t, Config{})
+	callResource(t, s, "")
+	callResource(t, s, "Bearer nope")
+	reqs := s.Requests()
+	if reqs[0].Status != 401 || reqs[0].Error != "" || reqs[1].Error != "invalid_token" {
+		t.Errorf("entries %+v", reqs)
+	}
+}
