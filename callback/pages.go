@@ -13,15 +13,22 @@ var pagesFS embed.FS
 
 // defaultPages holds the embedded templates: success.html, error.html and the
 // shared pieces they use.
-var defaultPages = template.Must(template.ParseFS(pagesFS, "pages/*.html"))
+var defaultPages = parsePages()
 
-// DefaultSuccessTemplate returns the embedded success page, executed with a
-// PageData. It is the page used when Config.SuccessTemplate is nil.
-func DefaultSuccessTemplate() *template.Template { return defaultPages.Lookup("success.html") }
+// DefaultSuccessTemplate returns a fresh copy of the embedded success page,
+// executed with a PageData: the page used when Config.SuccessTemplate is nil.
+// The copy is the caller's to change (for example to redefine its "head"
+// block) without affecting other receivers.
+func DefaultSuccessTemplate() *template.Template { return parsePages().Lookup("success.html") }
 
-// DefaultErrorTemplate returns the embedded error page, executed with a
-// PageData. It is the page used when Config.ErrorTemplate is nil.
-func DefaultErrorTemplate() *template.Template { return defaultPages.Lookup("error.html") }
+// DefaultErrorTemplate returns a fresh copy of the embedded error page,
+// executed with a PageData: the page used when Config.ErrorTemplate is nil.
+// The copy is the caller's to change without affecting other receivers.
+func DefaultErrorTemplate() *template.Template { return parsePages().Lookup("error.html") }
+
+func parsePages() *template.Template {
+	return template.Must(template.ParseFS(pagesFS, "pages/*.html"))
+}
 
 // contentSecurityPolicy forbids scripts, frames, forms and every external
 // resource; the pages need only their inline style.

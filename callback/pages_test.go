@@ -127,7 +127,18 @@ func TestBrokenCustomTemplateFallsBack(t *testing.T) {
 }
 
 func TestDefaultTemplatesExported(t *testing.T) {
-	if DefaultSuccessTemplate() == nil || DefaultErrorTemplate() == nil {
+	s, e := DefaultSuccessTemplate(), DefaultErrorTemplate()
+	if s == nil || e == nil {
 		t.Fatal("embedded templates missing")
 	}
+	// A caller may change its copy without changing the receiver's pages.
+	template.Must(s.New("foot").Parse(`CHANGED`))
+	r := newHandlerReceiver(t, Config{SuccessTemplate: s})
+	if page := get(r, q("state", testState, "code", "c")).Body.String(); !strings.Contains(page, "CHANGED") {
+		t.Fatalf("custom copy not used: %q", page)
+	}
+	if page := render(defaultPages.Lookup("success.html"), PageData{}); strings.Contains(string(page), "CHANGED") {
+		t.Fatal("changing the copy changed the embedded page")
+	}
+	waitNow(t, r)
 }
