@@ -7,7 +7,7 @@ FUZZTIME    ?= 10s
 
 # Every fuzz target as package:FuzzName, each run for FUZZTIME in `make fuzz`.
 FUZZ_TARGETS = \
-	./callback:FuzzHandler \
+	./callback:FuzzReceiver \
 	.:FuzzParseTokenResponse
 
 .PHONY: test lint unit fuzz demo bench

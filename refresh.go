@@ -189,13 +189,7 @@ func (s *Session) retryLater(st *state) time.Duration {
 // with exponential backoff and full jitter, honouring Retry-After, and
 // giving up at ctx's deadline.
 func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oauth2.Token, error) {
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {old.RefreshToken},
-	}
-	if s.cfg.Resource != "" {
-		form.Set("resource", s.cfg.Resource)
-	}
+	form := s.cfg.refreshForm(old)
 	log := s.cfg.logger()
 	keep := keepFrom(old)
 	for attempt := 0; ; attempt++ {
@@ -223,6 +217,20 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			return nil, err
 		}
 	}
+}
+
+// refreshForm is the refresh request (RFC 6749 §6): the refresh token and,
+// when the session has one, the resource (RFC 8707). Scope is left out, so
+// the grant's scope stays as it is.
+func (c *Config) refreshForm(old *oauth2.Token) url.Values {
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {old.RefreshToken},
+	}
+	if c.Resource != "" {
+		form.Set("resource", c.Resource)
+	}
+	return form
 }
 
 // finalCodes are the token endpoint errors after which the grant is dead
