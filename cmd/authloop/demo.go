@@ -8,7 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -17,55 +18,119 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
+// demoTokenTTL is the access tokens' lifetime in the full demo: short, so a
+// person watches the Session renew them.
+const demoTokenTTL = 10 * time.Second
+
 // runDemo starts the embedded authorization server and signs in against it,
 // through the person's browser or, with --no-browser or where no browser
-// can be opened, headless. It prints each step in plain words and never a
-// whole token.
+// can be opened, headless. Unless --short, it then keeps the session alive
+// through background refreshes, a burst of 503s and a revoked grant. It
+// prints each step in plain words and never a token.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: authloop demo [--no-browser] [--short] [--timeout D] [-v]\n\n")
+		fs.PrintDefaults()
+	}
 	noBrowser := fs.Bool("no-browser", false, "do not open a browser: follow the sign-in with an HTTP client instead (headless)")
+	short := fs.Bool("short", false, "sign in only; skip part 2 (background refresh, retries, a new sign-in)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the sign-in to finish")
-	verbose := fs.Bool("v", false, "log each step of the library at debug level (never a token)")
+	verbose := fs.Bool("v", false, "log each step of the library at debug level to stderr (never a token)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "authloop demo: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
 		return 2
 	}
-	d := &demo{out: stdout, headless: *noBrowser}
-	if err := d.run(ctx, *timeout, *verbose, stderr); err != nil {
+	d := &demo{
+		p:       newPrinter(stdout),
+		short:   *short,
+		timeout: *timeout,
+		observe: tokenObserverFrom(ctx),
+	}
+	d.headless.Store(*noBrowser)
+	if *verbose {
+		d.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	err := d.run(ctx)
+	d.p.clear()
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "\nauthloop demo: interrupted; the session and the test server are stopped.")
+		return 1
+	default:
 		fmt.Fprintf(stderr, "\nauthloop demo failed: %v\n", err)
 		return 1
 	}
-	return 0
+}
+
+// tokenObserverKey carries, in tests, a function that sees every token the
+// demo holds, so a test can check that none of them is printed.
+type tokenObserverKey struct{}
+
+func withTokenObserver(ctx context.Context, f func(*oauth2.Token)) context.Context {
+	return context.WithValue(ctx, tokenObserverKey{}, f)
+}
+
+func tokenObserverFrom(ctx context.Context) func(*oauth2.Token) {
+	if f, ok := ctx.Value(tokenObserverKey{}).(func(*oauth2.Token)); ok && f != nil {
+		return f
+	}
+	return func(*oauth2.Token) {}
 }
 
 type demo struct {
-	out      io.Writer
-	headless bool
-	step     int
+	p       *printer
+	short   bool
+	timeout time.Duration
+	logger  *slog.Logger
+	observe func(*oauth2.Token)
+
+	headless atomic.Bool // no system browser: Browse plays it
+	relogin  atomic.Bool  // the Session signs in again: always headless
+	relogins atomic.Int32 // sign-ins the Session started
+	browsers sync.WaitGroup
 }
 
-func (d *demo) say(format string, args ...any) {
-	d.step++
-	fmt.Fprintf(d.out, "%d. %s\n", d.step, fmt.Sprintf(format, args...))
-}
+func (d *demo) run(ctx context.Context) error {
+	d.p.plain("authloop demo: an OAuth 2.1 sign-in (authorization code + PKCE, loopback redirect)")
+	d.p.plain("against an authorization server that runs inside this process. Nothing leaves this machine.")
+	d.p.plain("")
 
-func (d *demo) detail(format string, args ...any) {
-	fmt.Fprintf(d.out, "   %s\n", fmt.Sprintf(format, args...))
-}
+	ttl := demoTokenTTL
+	if d.short {
+		ttl = time.Hour
+	}
+	srv := oauthtest.NewServer(oauthtest.Config{Consent: !d.headless.Load(), AccessTokenTTL: ttl})
+	// Our own transport, so that its idle connections can be closed at the
+	// end: the demo leaves nothing running.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer func() {
+		srv.Close()
+		d.browsers.Wait()
+		tr.CloseIdleConnections()
+	}()
+	httpClient := &http.Client{
+		Transport: tr,
+		Timeout:   10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 
-func (d *demo) run(ctx context.Context, timeout time.Duration, verbose bool, stderr io.Writer) error {
-	fmt.Fprintln(d.out, "authloop demo: a complete OAuth 2.1 sign-in (authorization code + PKCE, loopback redirect)")
-	fmt.Fprintln(d.out, "against an authorization server that runs inside this process. Nothing leaves this machine.")
-	fmt.Fprintln(d.out)
-
-	srv := oauthtest.NewServer(oauthtest.Config{Consent: !d.headless, AccessTokenTTL: time.Hour})
-	defer srv.Close()
-	d.say("Started a test authorization server at %s.", srv.Issuer())
-	d.detail("public client %q, PKCE S256 required, refresh tokens rotate", srv.ClientID())
+	d.p.plain("Part 1: signing in")
+	d.p.plain("")
+	d.p.say("Started a test authorization server at %s.", srv.Issuer())
+	d.p.detail("public client %q, PKCE S256 required, refresh tokens rotate", srv.ClientID())
 
 	cfg := &authloop.Config{
 		OAuth2: &oauth2.Config{
@@ -76,12 +141,11 @@ func (d *demo) run(ctx context.Context, timeout time.Duration, verbose bool, std
 		Issuer:        srv.Issuer(),
 		RequireIssuer: true,
 		AppName:       "the authloop demo",
-		LoginTimeout:  timeout,
+		HTTPClient:    httpClient,
+		LoginTimeout:  d.timeout,
 		Prompt:        io.Discard,
 		Browser:       d.browser(),
-	}
-	if verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		Logger:        d.logger,
 	}
 
 	start := time.Now()
@@ -89,71 +153,110 @@ func (d *demo) run(ctx context.Context, timeout time.Duration, verbose bool, std
 	if err != nil {
 		return err
 	}
-	d.say("The redirect arrived on the loopback listener: state matched, iss named our server (RFC 9207).")
-	d.say("Exchanged the code (with its PKCE verifier) for tokens in %s:", time.Since(start).Round(time.Millisecond))
-	d.detail("access token   %s, type %s, expires in %s", authloop.Fingerprint(tok.AccessToken), tok.Type(), time.Until(tok.Expiry).Round(time.Second))
+	d.observe(tok)
+	d.p.say("The redirect arrived on the loopback listener: state matched, iss named our server (RFC 9207).")
+	d.p.say("Exchanged the code (with its PKCE verifier) for tokens in %s:", time.Since(start).Round(time.Millisecond))
+	d.p.detail("access token   %s, type %s, valid for %s", authloop.Fingerprint(tok.AccessToken), tok.Type(), lifetime(tok))
 	if tok.RefreshToken != "" {
-		d.detail("refresh token  %s (kept to renew the access token without asking you again)", authloop.Fingerprint(tok.RefreshToken))
+		d.p.detail("refresh token  %s (kept to renew the access token without asking you again)", authloop.Fingerprint(tok.RefreshToken))
 	} else {
-		d.detail("refresh token  none")
+		d.p.detail("refresh token  none")
 	}
 	if s, ok := tok.Extra("scope").(string); ok {
-		d.detail("scope          %s", s)
+		d.p.detail("scope          %s", s)
 	}
-	d.detail("(tokens are shown as fingerprints: authloop never prints a token)")
+	d.p.detail("(tokens are shown as fingerprints: authloop never prints a token)")
 
-	status, err := callAPI(ctx, srv.ResourceEndpoint(), tok)
+	status, err := callAPI(ctx, &http.Client{Transport: tr, Timeout: 10 * time.Second}, srv.ResourceEndpoint(), tok)
 	if err != nil {
 		return fmt.Errorf("calling the protected API: %w", err)
 	}
-	d.say("Called the protected API %s with the access token: HTTP %d.", srv.ResourceEndpoint(), status)
+	d.p.say("Called the protected API %s with access token %s: HTTP %d.", srv.ResourceEndpoint(), authloop.Fingerprint(tok.AccessToken), status)
 	if status != http.StatusOK {
 		return fmt.Errorf("the protected API answered HTTP %d, want 200", status)
 	}
-	fmt.Fprintln(d.out)
-	fmt.Fprintln(d.out, "Done: signed in, tokens in hand, API call authorized.")
+
+	if d.short {
+		d.p.plain("")
+		d.p.plain("Done: signed in, tokens in hand, API call authorized.")
+		d.p.plain("(Run without --short to watch authloop keep the session alive.)")
+		return nil
+	}
+	if err := d.keepAlive(ctx, srv, cfg, tok); err != nil {
+		return err
+	}
+	d.p.plain("")
+	d.p.plain("Done: signed in once, and the session stayed alive through background refreshes,")
+	d.p.plain("rotated refresh tokens, a burst of server errors and a revoked grant.")
 	return nil
 }
 
 // browser returns the demo's way to open the authorization URL: the
 // system browser unless headless, falling back to an HTTP client that acts
-// as a browser whose user approves.
+// as a browser whose user approves. A second sign-in by the Session always
+// runs headless, to keep the demo short.
 func (d *demo) browser() authloop.Browser {
 	return func(ctx context.Context, authURL string) error {
-		d.say("Built the authorization URL (client_id, scope, state, PKCE code_challenge S256):")
-		d.detail("%s", shorten(authURL, 120))
-		if !d.headless {
+		if d.relogin.Load() {
+			d.relogins.Add(1)
+			d.browse(ctx, authURL)
+			return nil
+		}
+		d.p.say("Built the authorization URL (client_id, scope, state, PKCE code_challenge S256):")
+		d.p.detail("%s", shorten(authURL, 120))
+		if !d.headless.Load() {
 			err := authloop.SystemBrowser(ctx, authURL)
 			if err == nil {
-				d.say("Opened your browser. Approve the request there; the demo waits for the redirect.")
+				d.p.say("Opened your browser. Approve the request there; the demo waits for the redirect.")
 				return nil
 			}
-			d.say("No browser could be opened here (%v); going on headless.", err)
-			d.headless = true
+			d.p.say("No browser could be opened here (%v); going on headless.", err)
+			d.headless.Store(true)
 			// The consent page needs a person; Browse approves it.
 		}
-		d.say("Following the authorization URL with an HTTP client, as a browser would (--no-browser).")
-		go func() {
-			// The result arrives through the callback; Login reports failures.
-			_, _, _ = oauthtest.Browse(ctx, nil, authURL)
-		}()
+		d.p.say("Following the authorization URL with an HTTP client, as a browser would (--no-browser).")
+		d.browse(ctx, authURL)
 		return nil
 	}
 }
 
-func callAPI(ctx context.Context, endpoint string, tok *oauth2.Token) (int, error) {
+// browse plays the person's browser in the background; the result arrives
+// through the loopback callback, and Login reports failures.
+func (d *demo) browse(ctx context.Context, authURL string) {
+	d.browsers.Add(1)
+	go func() {
+		defer d.browsers.Done()
+		_, _, _ = oauthtest.Browse(ctx, nil, authURL)
+	}()
+}
+
+func callAPI(ctx context.Context, client *http.Client, endpoint string, tok *oauth2.Token) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return 0, err
 	}
-	tok.SetAuthHeader(req)
-	resp, err := http.DefaultClient.Do(req)
+	if tok != nil {
+		tok.SetAuthHeader(req)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+// lifetime is how long tok was issued for: expires_in when the server sent
+// it, else what is left until its expiry.
+func lifetime(tok *oauth2.Token) time.Duration {
+	if tok.ExpiresIn > 0 {
+		return time.Duration(tok.ExpiresIn) * time.Second
+	}
+	if tok.Expiry.IsZero() {
+		return 0
+	}
+	return time.Until(tok.Expiry).Round(time.Second)
 }
 
 // shorten keeps the start of a long URL for display.
@@ -163,6 +266,3 @@ func shorten(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-var _ = errors.New
-var _ = strings.TrimSpace

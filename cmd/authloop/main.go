@@ -1,7 +1,8 @@
 // Command authloop signs a person in to an OAuth 2.1 authorization server
 // once and then hands out fresh access tokens. This version offers the demo:
 //
-//	authloop demo [--no-browser]   sign in against a test server embedded in the process
+//	authloop demo [--no-browser] [--short]   sign in against a test server embedded in the
+//	                                          process, then keep the session alive
 //	authloop version               print the version
 package main
 
@@ -15,6 +16,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// After the first Ctrl-C the demo winds down; a second one ends the
+	// process at once, as usual.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -47,8 +51,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `authloop keeps an OAuth 2.1 sign-in alive for command-line tools.
 
 Usage:
-  authloop demo [--no-browser]   sign in against an authorization server embedded in this process
-  authloop version               print the version
+  authloop demo [--no-browser] [--short]
+                      sign in against an authorization server embedded in this process,
+                      then watch authloop keep the session alive (--short: sign in only)
+  authloop version    print the version
 
 Run "authloop demo -h" for the demo's flags.
 `)
