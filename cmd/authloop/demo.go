@@ -95,7 +95,7 @@ type demo struct {
 	logger  *slog.Logger
 	observe func(*oauth2.Token)
 
-	headless atomic.Bool // no system browser: Browse plays it
+	headless atomic.Bool  // no system browser: Browse plays it
 	relogin  atomic.Bool  // the Session signs in again: always headless
 	relogins atomic.Int32 // sign-ins the Session started
 	browsers sync.WaitGroup

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a goroutine behind: the
+// demo must close its Session, its server and its connections.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunNoArgsPrintsUsage(t *testing.T) {
+	code, out, errOut := runCmd(t)
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	if !strings.Contains(errOut, "Usage:") {
+		t.Errorf("stderr has no usage:\n%s", errOut)
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	code, out, errOut := runCmd(t, "frobnicate")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	for _, want := range []string{`unknown command "frobnicate"`, "Usage:", "authloop demo"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestRunVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		code, out, errOut := runCmd(t, arg)
+		if code != 0 {
+			t.Errorf("%s: exit %d, want 0 (stderr %q)", arg, code, errOut)
+		}
+		if !strings.HasPrefix(out, "authloop ") {
+			t.Errorf("%s: stdout = %q, want it to start with \"authloop \"", arg, out)
+		}
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	code, out, _ := runCmd(t, "help")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	for _, want := range []string{"Usage:", "demo", "--short", "version"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoBadFlag(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "--no-such-flag")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	for _, want := range []string{"no-such-flag", "--short", "--no-browser"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestDemoUnexpectedArgument(t *testing.T) {
+	code, _, errOut := runCmd(t, "demo", "extra")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut, `unexpected argument "extra"`) {
+		t.Errorf("stderr = %q", errOut)
+	}
+}
+
+func TestDemoHelpFlag(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "-h")
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	if !strings.Contains(errOut, "--short") {
+		t.Errorf("stderr lacks the flags:\n%s", errOut)
+	}
+}
