@@ -1,0 +1,132 @@
+package discovery
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// CanonicalResource returns the canonical URI of the MCP server (or other
+// protected resource) at raw, the value to send as the RFC 8707 resource
+// parameter when no protected resource metadata says otherwise.
+//
+// The canonical form is:
+//   - scheme and host in lower case (only http and https are accepted);
+//   - no default port (:443 for https, :80 for http);
+//   - no fragment (a fragment is dropped: it never reaches the server);
+//   - the path as given, byte for byte, except that a path of just "/" is
+//     dropped ("https://mcp.example.com/" becomes "https://mcp.example.com");
+//   - the query, if any, as given.
+//
+// A trailing slash after a non-empty path is kept: "https://host/mcp/" is
+// the URL the client dials, some servers route it apart from "/mcp", and the
+// resource parameter ends up as the audience of the token, so authloop does
+// not guess that the slash is meaningless. (Matching a server's metadata
+// against the resource ignores that one slash; see ProtectedResource.)
+//
+// CanonicalResource returns an error for a relative URI, a URI without a
+// host, another scheme, or one with user information.
+func CanonicalResource(raw string) (string, error) {
+	u, err := canonicalURL(raw, true)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// canonicalURL parses raw and returns it in canonical form. Fragments are
+// dropped when dropFragment is true and refused otherwise.
+func canonicalURL(raw string, dropFragment bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: resource URI %q is not a valid URL: use an absolute https URL such as https://mcp.example.com/mcp", raw)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return nil, fmt.Errorf("discovery: resource URI %q is not an absolute http(s) URL: use an absolute https URL such as https://mcp.example.com/mcp", raw)
+	}
+	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("discovery: resource URI %q has no host: use an absolute https URL such as https://mcp.example.com/mcp", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("discovery: resource URI %q contains user information: remove the user:password@ part", raw)
+	}
+	if (u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#")) && !dropFragment {
+		return nil, fmt.Errorf("discovery: resource URI %q contains a fragment, which RFC 8707 forbids", raw)
+	}
+	c := &url.URL{
+		Scheme:   scheme,
+		Host:     canonicalHost(scheme, u),
+		Path:     u.Path,
+		RawPath:  u.RawPath,
+		RawQuery: u.RawQuery,
+	}
+	if c.Path == "/" && c.RawPath == "" {
+		c.Path = ""
+	}
+	return c, nil
+}
+
+// canonicalHost returns u's host in lower case without the scheme's default
+// port, with brackets around an IPv6 address.
+func canonicalHost(scheme string, u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// origin returns scheme://host[:port] of a canonical URL.
+func origin(u *url.URL) string {
+	return u.Scheme + "://" + u.Host
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port,
+// after canonicalisation.
+func sameOrigin(a, b *url.URL) bool {
+	as, bs := strings.ToLower(a.Scheme), strings.ToLower(b.Scheme)
+	return as == bs && canonicalHost(as, a) == canonicalHost(bs, b)
+}
+
+// trimSlash removes one trailing slash from p.
+func trimSlash(p string) string {
+	return strings.TrimSuffix(p, "/")
+}
+
+// resourceEqual reports whether the resource identifier got (from a
+// document) names the same resource as want (canonical): same origin, same
+// path apart from one trailing slash, same query.
+func resourceEqual(got string, want *url.URL) bool {
+	g, err := canonicalURL(got, false)
+	if err != nil {
+		return false
+	}
+	return origin(g) == origin(want) &&
+		trimSlash(g.EscapedPath()) == trimSlash(want.EscapedPath()) &&
+		g.RawQuery == want.RawQuery
+}
+
+// resourceCovers reports whether the resource identifier got names want or
+// a resource above it on the same origin: its path, ignoring a trailing
+// slash, is empty, equal to want's path, or a prefix of it that ends at a
+// "/". A got with a query covers only a want with the same path and query.
+func resourceCovers(got string, want *url.URL) bool {
+	g, err := canonicalURL(got, false)
+	if err != nil || origin(g) != origin(want) {
+		return false
+	}
+	gp, wp := trimSlash(g.EscapedPath()), trimSlash(want.EscapedPath())
+	if gp == wp {
+		return g.RawQuery == "" || g.RawQuery == want.RawQuery
+	}
+	return g.RawQuery == "" && (gp == "" || strings.HasPrefix(wp, gp+"/"))
+}
