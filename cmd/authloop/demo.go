@@ -214,7 +214,7 @@ func (d *demo) browser() authloop.Browser {
 			d.headless.Store(true)
 			// The consent page needs a person; Browse approves it.
 		}
-		d.p.say("Following the authorization URL with an HTTP client, as a browser would (--no-browser).")
+		d.p.say("Following the authorization URL with an HTTP client, as a browser would (headless).")
 		d.browse(ctx, authURL)
 		return nil
 	}

@@ -182,6 +182,7 @@ func (k *keeper) waitBackground(ctx context.Context, nth string) error {
 	tick := time.NewTicker(time.Second / 4)
 	defer tick.Stop()
 	began := time.Now()
+	shown := ""
 	for {
 		select {
 		case <-k.bg:
@@ -191,11 +192,13 @@ func (k *keeper) waitBackground(ctx context.Context, nth string) error {
 		case <-limit.C:
 			return fmt.Errorf("no background refresh within %s (the token expired at %s)", time.Since(began).Round(time.Second), tok.Expiry.Format(time.TimeOnly))
 		case <-tick.C:
-			left := time.Until(began.Add(due))
-			if left > 0 {
-				k.d.p.status("⏳ %s", (left + time.Second/2).Round(time.Second))
-			} else {
-				k.d.p.status("⏳ any moment now")
+			msg := "⏳ any moment now"
+			if left := time.Until(began.Add(due)); left > 0 {
+				msg = fmt.Sprintf("⏳ %s", (left + time.Second/2).Round(time.Second))
+			}
+			if msg != shown {
+				k.d.p.status("%s", msg)
+				shown = msg
 			}
 		}
 	}
