@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -48,6 +49,11 @@ func canonicalURL(raw string, dropFragment bool) (*url.URL, error) {
 	}
 	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("discovery: resource URI %q has no host: use an absolute https URL such as https://mcp.example.com/mcp", raw)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("discovery: resource URI %q has an invalid port: use a port between 1 and 65535", raw)
+		}
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("discovery: resource URI %q contains user information: remove the user:password@ part", raw)

@@ -39,7 +39,13 @@ func (c Challenge) ErrorDescription() string { return c.Param("error_description
 
 // Scope returns the scopes of the scope parameter (RFC 6750 §3), split on
 // spaces, or nil.
-func (c Challenge) Scope() []string { return strings.Fields(c.Param("scope")) }
+func (c Challenge) Scope() []string {
+	f := strings.Fields(c.Param("scope"))
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
 
 // ResourceMetadata returns the resource_metadata parameter (RFC 9728 §5.1),
 // the URL of the protected resource's metadata, or "".
