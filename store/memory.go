@@ -47,7 +47,9 @@ func (m *Memory) Load(ctx context.Context, key Key) (*Record, error) {
 	return r.Clone(), nil
 }
 
-// Save keeps a copy of rec, as Store.Save describes.
+// Save keeps a copy of rec, as Store.Save describes. The copy is what a
+// trip through JSON makes of rec, as in the file stores: numbers in
+// Token.Extra come back as float64, metadata compacted.
 func (m *Memory) Save(ctx context.Context, rec *Record) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -55,7 +57,16 @@ func (m *Memory) Save(ctx context.Context, rec *Record) (uint64, error) {
 	if err := checkRecord(rec); err != nil {
 		return 0, err
 	}
-	c := rec.Clone()
+	// A trip through JSON gives back what the file stores give back:
+	// numbers in Extra as float64, metadata compacted, times in UTC.
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("store: save %s: %w", rec.Key, err)
+	}
+	var c *Record
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("store: save %s: %w", rec.Key, err)
+	}
 	c.Updated = time.Now().UTC().Round(0)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -75,12 +75,12 @@ func decodeRecordFile(data []byte) (*recordFile, error) {
 	return &f, nil
 }
 
-// encodeRecordFile returns the bytes of a record file, indented for a
-// person who inspects it, ending in a newline.
+// encodeRecordFile returns the bytes of a record file: compact JSON (an
+// indented file would also indent the raw metadata, which must come back
+// as it was saved) ending in a newline.
 func encodeRecordFile(f *recordFile) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(f); err != nil {
 		return nil, err

@@ -1,0 +1,5 @@
+package store_test
+
+import "go.uber.org/goleak"
+
+func keyringLeakOptions() []goleak.Option { return nil }
