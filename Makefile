@@ -8,6 +8,9 @@ FUZZTIME    ?= 10s
 # Every fuzz target as package:FuzzName, each run for FUZZTIME in `make fuzz`.
 FUZZ_TARGETS = \
 	./callback:FuzzReceiver \
+	./discovery:FuzzParseWWWAuthenticate \
+	./discovery:FuzzDecodeAuthServerMetadata \
+	./discovery:FuzzDecodeResourceMetadata \
 	.:FuzzParseTokenResponse
 
 .PHONY: test lint unit fuzz demo bench

@@ -193,9 +193,8 @@ func AuthServer(ctx context.Context, client *http.Client, issuer string) (*AuthS
 		Fix:  "check the issuer URL (it must be the server's issuer identifier exactly) and that the server publishes RFC 8414 or OpenID Connect discovery metadata",
 	}
 	for _, mu := range metadataURLs(iu) {
-		body, err := fetchJSON(ctx, c, mu)
-		if err != nil {
-			fe := err.(*FetchError)
+		body, fe := fetchJSON(ctx, c, mu)
+		if fe != nil {
 			if ctx.Err() != nil {
 				return nil, fe
 			}

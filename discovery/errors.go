@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,12 +65,11 @@ func (e *FetchError) Error() string {
 // Unwrap returns the underlying error.
 func (e *FetchError) Unwrap() error { return e.Err }
 
-// Temporary reports whether trying again later may help: no response at
-// all (other than a refused redirect or an insecure URL), or a 408, 429 or
-// 5xx status.
+// Temporary reports whether trying again later may help: a network error
+// or timeout without a response, or a 408, 429 or 5xx status.
 func (e *FetchError) Temporary() bool {
 	if e.Status == 0 {
-		return !isSentinel(e.Err)
+		return e.Err != nil && !isSentinel(e.Err) && !errors.Is(e.Err, context.Canceled)
 	}
 	return e.Status == 408 || e.Status == 429 || e.Status >= 500
 }

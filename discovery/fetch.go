@@ -45,18 +45,20 @@ func checkSecure(u *url.URL) error {
 	}
 }
 
-// redirectError is returned by CheckRedirect; fetch turns it into a
-// FetchError.
+// redirectError is returned by CheckRedirect; fetchJSON turns it into a
+// FetchError with problem as its Problem and err as its Err.
 type redirectError struct {
-	err error
+	problem string
+	err     error
 }
 
-func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Error() string { return e.problem }
 func (e *redirectError) Unwrap() error { return e.err }
 
 // fetchClient returns a copy of client (http.DefaultClient when nil) that
-// keeps no cookies and follows only same-origin, secure redirects, after
-// the client's own CheckRedirect (if any) allows them.
+// keeps no cookies and follows at most maxRedirects redirects, only within
+// the origin first asked for (so never from https to http), and only when
+// the client's own CheckRedirect, if any, allows them too.
 func fetchClient(client *http.Client) *http.Client {
 	if client == nil {
 		client = http.DefaultClient
@@ -66,16 +68,18 @@ func fetchClient(client *http.Client) *http.Client {
 	own := client.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) > maxRedirects {
-			return &redirectError{fmt.Errorf("%w: more than %d redirects", ErrCrossOriginRedirect, maxRedirects)}
+			return &redirectError{problem: fmt.Sprintf("more than %d redirects; configure the final URL instead", maxRedirects)}
 		}
 		if !sameOrigin(req.URL, via[0].URL) {
-			return &redirectError{fmt.Errorf("%w: %s redirected to %s", ErrCrossOriginRedirect, via[0].URL.Redacted(), req.URL.Redacted())}
-		}
-		if err := checkSecure(req.URL); err != nil {
-			return &redirectError{err}
+			return &redirectError{
+				problem: fmt.Sprintf("redirected to another origin (%s), which discovery does not follow; configure the final URL instead", req.URL.Redacted()),
+				err:     ErrCrossOriginRedirect,
+			}
 		}
 		if own != nil {
-			return own(req, via)
+			if err := own(req, via); err != nil {
+				return &redirectError{problem: "redirect refused by the client's CheckRedirect", err: err}
+			}
 		}
 		return nil
 	}
@@ -83,10 +87,9 @@ func fetchClient(client *http.Client) *http.Client {
 }
 
 // fetchJSON GETs u and returns the body of a 200 response whose body is a
-// JSON object of at most MaxBodySize bytes. Any other outcome is a
-// *FetchError. A canceled or expired ctx is returned as ctx.Err(), wrapped
-// in a *FetchError.
-func fetchJSON(ctx context.Context, c *http.Client, u *url.URL) ([]byte, error) {
+// JSON object of at most MaxBodySize bytes, or a *FetchError saying why
+// not. A canceled or expired ctx comes back wrapped in the FetchError.
+func fetchJSON(ctx context.Context, c *http.Client, u *url.URL) ([]byte, *FetchError) {
 	raw := u.String()
 	if err := checkSecure(u); err != nil {
 		return nil, &FetchError{URL: raw, Problem: "not fetched: the URL is neither https nor http on a loopback host; use https", Err: ErrInsecureURL}
@@ -100,13 +103,7 @@ func fetchJSON(ctx context.Context, c *http.Client, u *url.URL) ([]byte, error) 
 	if err != nil {
 		var re *redirectError
 		if errors.As(err, &re) {
-			problem := "redirected to another origin, which discovery does not follow; configure the final URL instead"
-			if errors.Is(re.err, ErrInsecureURL) {
-				problem = "redirected to an insecure URL; configure an https URL"
-			} else if !errors.Is(re.err, ErrCrossOriginRedirect) {
-				return nil, &FetchError{URL: raw, Problem: "redirect refused by the client", Err: re.err}
-			}
-			return nil, &FetchError{URL: raw, Problem: problem + " (" + re.err.Error() + ")", Err: unwrapSentinel(re.err)}
+			return nil, &FetchError{URL: raw, Problem: re.problem, Err: re.err}
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, &FetchError{URL: raw, Problem: "request abandoned", Err: ctxErr}
@@ -132,17 +129,6 @@ func fetchJSON(ctx context.Context, c *http.Client, u *url.URL) ([]byte, error) 
 		return nil, &FetchError{URL: raw, Status: resp.StatusCode, Problem: "body is not a JSON object (Content-Type " + quoteShort(resp.Header.Get("Content-Type")) + ")", Err: ErrInvalidMetadata}
 	}
 	return body, nil
-}
-
-// unwrapSentinel returns the first of this package's sentinel errors that
-// err wraps, or err.
-func unwrapSentinel(err error) error {
-	for _, s := range []error{ErrCrossOriginRedirect, ErrInsecureURL} {
-		if errors.Is(err, s) {
-			return s
-		}
-	}
-	return err
 }
 
 // unwrapURLError strips the *url.Error around err, whose message repeats the

@@ -135,6 +135,9 @@ func ProtectedResource(ctx context.Context, client *http.Client, resourceURL, hi
 		if err != nil || !hu.IsAbs() || hu.Host == "" || hu.Opaque != "" {
 			return nil, fmt.Errorf("discovery: the resource_metadata URL %s of %s's challenge is not an absolute URL; the server's WWW-Authenticate header is wrong", quoteShort(hint), ru)
 		}
+		if hu.User != nil {
+			return nil, fmt.Errorf("discovery: the resource_metadata URL %s of %s's challenge contains user information; refusing to fetch it", hu.Redacted(), ru)
+		}
 		hu.Fragment, hu.RawFragment = "", ""
 		if isLoopbackHost(hu.Hostname()) && !isLoopbackHost(ru.Hostname()) {
 			return nil, fmt.Errorf("%w: the resource_metadata URL %s of %s's challenge points to a loopback host while the resource is not on one; refusing to fetch it", ErrInsecureURL, hu.Redacted(), ru)
@@ -152,9 +155,8 @@ func ProtectedResource(ctx context.Context, client *http.Client, resourceURL, hi
 		nf.What += " at the challenge's resource_metadata URL"
 	}
 	for _, cand := range cs {
-		body, err := fetchJSON(ctx, c, cand.u)
-		if err != nil {
-			fe := err.(*FetchError)
+		body, fe := fetchJSON(ctx, c, cand.u)
+		if fe != nil {
 			if ctx.Err() != nil {
 				return nil, fe
 			}
