@@ -16,7 +16,13 @@ import (
 // OpenID Connect Discovery 1.0 §3): the fields authloop uses, and the whole
 // document in Raw.
 type AuthServerMetadata struct {
-	Issuer                      string `json:"issuer"`
+	// Issuer is the document's issuer identifier, as the document spells
+	// it: the value to compare the iss of authorization responses with
+	// (RFC 9207), exactly.
+	Issuer string `json:"issuer"`
+
+	// The endpoints, absolute URLs or "" when the document has none.
+	// AuthServer guarantees that each is https, or http on a loopback host.
 	AuthorizationEndpoint       string `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint               string `json:"token_endpoint,omitempty"`
 	RegistrationEndpoint        string `json:"registration_endpoint,omitempty"`
@@ -26,6 +32,7 @@ type AuthServerMetadata struct {
 	UserinfoEndpoint            string `json:"userinfo_endpoint,omitempty"`
 	JWKSURI                     string `json:"jwks_uri,omitempty"`
 
+	// The capabilities the server advertises, nil when absent.
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported            []string `json:"response_types_supported,omitempty"`
 	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`

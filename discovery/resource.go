@@ -19,11 +19,18 @@ type ResourceMetadata struct {
 	// AuthorizationServers are the issuer identifiers of the authorization
 	// servers that issue tokens for the resource. ProtectedResource
 	// guarantees at least one.
-	AuthorizationServers   []string `json:"authorization_servers,omitempty"`
-	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+	AuthorizationServers []string `json:"authorization_servers,omitempty"`
+	// ScopesSupported are the scopes the resource uses; when a challenge
+	// names no scope, the MCP specification asks for all of these.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+	// BearerMethodsSupported are the ways the resource accepts a bearer
+	// token: "header", "body", "query".
 	BearerMethodsSupported []string `json:"bearer_methods_supported,omitempty"`
-	ResourceName           string   `json:"resource_name,omitempty"`
-	ResourceDocumentation  string   `json:"resource_documentation,omitempty"`
+	// ResourceName is a human-readable name of the resource, from outside:
+	// quote it before printing.
+	ResourceName string `json:"resource_name,omitempty"`
+	// ResourceDocumentation is the URL of a page about the resource.
+	ResourceDocumentation string `json:"resource_documentation,omitempty"`
 
 	// Raw is the document as received, for fields this type does not name
 	// and for storing: DecodeResourceMetadata(Raw) gives this value back.
