@@ -11,11 +11,12 @@ FUZZ_TARGETS = \
 	./discovery:FuzzParseWWWAuthenticate \
 	./discovery:FuzzDecodeAuthServerMetadata \
 	./discovery:FuzzDecodeResourceMetadata \
+	./store:FuzzDecodeRecordFile \
 	.:FuzzParseTokenResponse
 
-.PHONY: test lint unit fuzz demo bench
+.PHONY: test lint unit fuzz demo bench keyring
 
-test: lint unit fuzz demo
+test: lint unit fuzz demo keyring
 
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -32,6 +33,12 @@ fuzz:
 		echo "== fuzz $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# The store's keyring tests against a real Secret Service (gnome-keyring in a
+# private D-Bus session); they fail rather than skip if it does not answer.
+keyring:
+	@echo "== keyring (Secret Service)"
+	GO=$(GO) sh store/testdata/keyring-test.sh
 
 # The README's first command, headless so it runs anywhere.
 demo:

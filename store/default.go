@@ -5,6 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"time"
 )
 
@@ -37,8 +41,15 @@ func Default(dir string) (Store, string, error) {
 }
 
 // probe checks that backend can set, get and delete an item within
-// timeout.
+// timeout. For the Secret Service it first checks that a D-Bus session bus
+// is there to ask: without one, go-keyring's D-Bus library would start a
+// new bus (dbus-launch) on every run of the program and leave it behind.
 func probe(backend secretBackend, service string, timeout time.Duration) error {
+	if _, ok := backend.(osKeyring); ok && usesDBus {
+		if err := sessionBus(); err != nil {
+			return err
+		}
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	user, value := "authloop-probe-"+hex.EncodeToString(b[:]), "probe"
@@ -69,4 +80,23 @@ func probe(backend secretBackend, service string, timeout time.Duration) error {
 	case <-t.C:
 		return fmt.Errorf("the %s did not answer within %s", keyringName(), timeout)
 	}
+}
+
+// usesDBus is true where go-keyring talks to the Secret Service.
+var usesDBus = runtime.GOOS != "darwin" && runtime.GOOS != "windows"
+
+// sessionBus reports whether a D-Bus session bus can be found the way the
+// D-Bus library finds one without starting it: $DBUS_SESSION_BUS_ADDRESS,
+// or the bus socket of the systemd user session.
+func sessionBus() error {
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
+		return nil
+	}
+	run := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
+	for _, name := range []string{"bus", "dbus-session"} {
+		if _, err := os.Stat(filepath.Join(run, name)); err == nil {
+			return nil
+		}
+	}
+	return errors.New("no D-Bus session bus for the Secret Service ($DBUS_SESSION_BUS_ADDRESS is unset)")
 }

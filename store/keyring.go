@@ -106,6 +106,9 @@ func (k *Keyring) Describe() string {
 	return fmt.Sprintf("OS keyring (%s, service %q), with the rest of each record in %s", k.name, k.service, k.file.Describe())
 }
 
+// Dir returns the directory of the record files and locks.
+func (k *Keyring) Dir() string { return k.file.Dir() }
+
 // List returns the keys of all records, as File.List does.
 func (k *Keyring) List(ctx context.Context) ([]Key, error) { return k.file.List(ctx) }
 

@@ -1,5 +1,463 @@
 package store_test
 
-import "go.uber.org/goleak"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
 
-func keyringLeakOptions() []goleak.Option { return nil }
+	"github.com/zalando/go-keyring"
+	"go.uber.org/goleak"
+
+	"github.com/authloop/authloop/store"
+	"github.com/authloop/authloop/store/storetest"
+)
+
+// keyringTestEnv, set to 1, makes the tests against the real OS keyring
+// fail, instead of skip, when no keyring answers: CI sets it (see
+// testdata/keyring-test.sh), so those tests cannot be skipped unnoticed.
+const keyringTestEnv = "AUTHLOOP_KEYRING_TEST"
+
+// keyringLeakOptions ignores the goroutines of the D-Bus session
+// connection that go-keyring opens once and keeps for the process.
+func keyringLeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.newConn.func1"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).inWorker"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).outWorker"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.newTail"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*tail).run"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*unixTransport).ReadMessage"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).Close"),
+		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*defaultSignalHandler).DeliverSignal"),
+	}
+}
+
+var (
+	osKeyringOnce sync.Once
+	osKeyringErr  error
+)
+
+// needOSKeyring skips t, or fails it under AUTHLOOP_KEYRING_TEST=1, when
+// the OS keyring does not answer.
+func needOSKeyring(t *testing.T) {
+	t.Helper()
+	osKeyringOnce.Do(func() {
+		osKeyringErr = store.Probe(store.OSKeyring, "authloop-test-probe", 5*time.Second)
+	})
+	if osKeyringErr == nil {
+		return
+	}
+	if os.Getenv(keyringTestEnv) == "1" {
+		t.Fatalf("%s=1 but the OS keyring does not answer: %v", keyringTestEnv, osKeyringErr)
+	}
+	t.Skipf("no OS keyring answers (%v); run `make keyring` (store/testdata/keyring-test.sh) to test against a real Secret Service", osKeyringErr)
+}
+
+// fakeKeyring is an in-memory keyring with Windows' size limit.
+type fakeKeyring struct {
+	mu      sync.Mutex
+	items   map[string]string // service + "\x00" + user
+	limit   int
+	failSet error
+}
+
+func newFakeKeyring() *fakeKeyring { return &fakeKeyring{items: map[string]string{}, limit: 2560} }
+
+func (f *fakeKeyring) Set(service, user, secret string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failSet != nil {
+		return f.failSet
+	}
+	if len(secret) > f.limit {
+		return keyring.ErrSetDataTooBig
+	}
+	f.items[service+"\x00"+user] = secret
+	return nil
+}
+
+func (f *fakeKeyring) Get(service, user string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.items[service+"\x00"+user]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return s, nil
+}
+
+func (f *fakeKeyring) Delete(service, user string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.items[service+"\x00"+user]; !ok {
+		return keyring.ErrNotFound
+	}
+	delete(f.items, service+"\x00"+user)
+	return nil
+}
+
+func (f *fakeKeyring) users() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var us []string
+	for k := range f.items {
+		us = append(us, k[strings.IndexByte(k, 0)+1:])
+	}
+	return us
+}
+
+// keyringVariant is a keyring store to test: on a fake keyring, or on the
+// real one.
+type keyringVariant struct {
+	name string
+	new  func(t *testing.T) (*store.Keyring, store.SecretBackend)
+}
+
+func keyringVariants() []keyringVariant {
+	return []keyringVariant{
+		{"Fake", func(t *testing.T) (*store.Keyring, store.SecretBackend) {
+			fk := newFakeKeyring()
+			k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k, fk
+		}},
+		{"OS", func(t *testing.T) (*store.Keyring, store.SecretBackend) {
+			needOSKeyring(t)
+			var b [6]byte
+			_, _ = rand.Read(b[:])
+			service := "authloop-test-" + hex.EncodeToString(b[:])
+			t.Cleanup(func() { _ = keyring.DeleteAll(service) })
+			k, err := store.NewKeyring(filepath.Join(t.TempDir(), "authloop"), service)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k, store.OSKeyring
+		}},
+	}
+}
+
+func TestKeyring(t *testing.T) {
+	for _, v := range keyringVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			storetest.TestStore(t, func(t *testing.T) store.Store { k, _ := v.new(t); return k })
+		})
+	}
+}
+
+func readRecordFile(t *testing.T, dir string, key store.Key) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, key.ID()+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecrets(t, "the record file of a keyring store", string(data))
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestKeyringSecretsStayInKeyring(t *testing.T) {
+	for _, v := range keyringVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			k, _ := v.new(t)
+			rec := sampleRecord(helperKey)
+			rec.Token.Extra["issued_token"] = "secret-issued"
+			rec.Client.RegistrationAccessToken = "secret-registration"
+			if _, err := k.Save(bg, rec); err != nil {
+				t.Fatal(err)
+			}
+			m := readRecordFile(t, k.Dir(), helperKey)
+			if ref, _ := m["keyring"].(map[string]any); ref == nil || ref["parts"] != 1.0 {
+				t.Errorf("record file: keyring reference %v; want one part", m["keyring"])
+			}
+			got, err := k.Load(bg, helperKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Token.AccessToken != "secret-access-value" || got.Token.RefreshToken != "secret-refresh-value" ||
+				got.Token.Extra["id_token"] != "secret-id-token-value" || got.Token.Extra["issued_token"] != "secret-issued" ||
+				got.Token.Extra["scope"] != "openid" || got.Client.ClientSecret != "secret-client-value" ||
+				got.Client.RegistrationAccessToken != "secret-registration" {
+				t.Errorf("Load: %+v %+v %+v", got, got.Token, got.Client)
+			}
+			// A record without secrets needs no keyring item.
+			plain := store.Key{Issuer: "https://plain.example.com", ClientID: "p"}
+			if _, err := k.Save(bg, &store.Record{Key: plain, Metadata: json.RawMessage(`{"a":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if m := readRecordFile(t, k.Dir(), plain); m["keyring"] != nil {
+				t.Errorf("a record without secrets refers to the keyring: %v", m["keyring"])
+			}
+		})
+	}
+}
+
+func TestKeyringSplitsLargeRecords(t *testing.T) {
+	for _, v := range keyringVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			k, backend := v.new(t)
+			rec := sampleRecord(helperKey)
+			// A 10 KB ID token with multi-byte characters, which must not
+			// be cut in the middle.
+			big := "secret-" + strings.Repeat("é€x", 1500)
+			rec.Token.Extra["id_token"] = big
+			for range 3 {
+				if _, err := k.Save(bg, rec); err != nil {
+					t.Fatalf("Save of a large record: %v", err)
+				}
+			}
+			m := readRecordFile(t, k.Dir(), helperKey)
+			parts := int(m["keyring"].(map[string]any)["parts"].(float64))
+			if parts < len(big)/store.KeyringChunk {
+				t.Errorf("a %d-byte secret kept in %d parts", len(big), parts)
+			}
+			got, err := k.Load(bg, helperKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Token.Extra["id_token"] != big {
+				t.Error("the large ID token did not come back whole")
+			}
+			if fk, ok := backend.(*fakeKeyring); ok {
+				users := fk.users()
+				if len(users) != parts {
+					t.Errorf("the keyring holds %d items after 3 saves; want the last generation's %d: %v", len(users), parts, users)
+				}
+				for _, u := range users {
+					if !strings.HasPrefix(u, helperKey.ID()+".g3.") {
+						t.Errorf("item %q of an old generation was not deleted", u)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestKeyringMissingSecrets(t *testing.T) {
+	for _, v := range keyringVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			k, backend := v.new(t)
+			if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+				t.Fatal(err)
+			}
+			svc := readRecordFile(t, k.Dir(), helperKey)["keyring"].(map[string]any)["service"].(string)
+			item := helperKey.ID() + ".g1.p0"
+			if err := backend.Delete(svc, item); err != nil {
+				t.Fatal(err)
+			}
+			_, err := k.Load(bg, helperKey)
+			if !errors.Is(err, store.ErrSecretsMissing) || errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Load without the keyring item: %v; want ErrSecretsMissing", err)
+			}
+			for _, want := range []string{helperKey.Issuer, item, "log in again"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			// An item that does not match the file is caught too.
+			if err := backend.Set(svc, item, `{"id":"x","generation":1,"access_token":"secret-forged"}`); err != nil {
+				t.Fatal(err)
+			}
+			_, err = k.Load(bg, helperKey)
+			if !errors.Is(err, store.ErrSecretsMissing) || !strings.Contains(err.Error(), "do not match") {
+				t.Errorf("Load with a forged item: %v", err)
+			}
+			noSecrets(t, "error", err.Error())
+			// A new save (a new login) repairs it.
+			if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.Load(bg, helperKey); err != nil {
+				t.Errorf("Load after a new Save: %v", err)
+			}
+		})
+	}
+}
+
+func TestKeyringDeleteRemovesItems(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Delete(bg, helperKey); err != nil {
+		t.Fatal(err)
+	}
+	if u := fk.users(); len(u) != 0 {
+		t.Errorf("items left after Delete: %v", u)
+	}
+	if err := k.Delete(bg, helperKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second Delete: %v", err)
+	}
+}
+
+func TestKeyringSetFailureKeepsRecord(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	fk.mu.Lock()
+	fk.failSet = errors.New("the keyring is locked")
+	fk.mu.Unlock()
+	rec := sampleRecord(helperKey)
+	rec.Token.AccessToken = "secret-new"
+	if _, err := k.Save(bg, rec); err == nil || !strings.Contains(err.Error(), "the keyring is locked") {
+		t.Fatalf("Save with a failing keyring: %v", err)
+	}
+	got, err := k.Load(bg, helperKey)
+	if err != nil || got.Generation != 1 || got.Token.AccessToken != "secret-access-value" {
+		t.Fatalf("after a failed Save: %v, %v; want generation 1 whole", got, err)
+	}
+	if u := fk.users(); len(u) != 1 {
+		t.Errorf("items after a failed Save: %v", u)
+	}
+}
+
+func TestKeyringAndFileShareRecords(t *testing.T) {
+	fk := newFakeKeyring()
+	dir := filepath.Join(t.TempDir(), "authloop")
+	f, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := store.NewKeyringWithBackend(dir, "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record written by the file store is read by the keyring store...
+	if _, err := f.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Load(bg, helperKey)
+	if err != nil || got.Token.RefreshToken != "secret-refresh-value" {
+		t.Fatalf("keyring Load of a file record: %v, %v", got, err)
+	}
+	// ...whose next save moves the secrets into the keyring.
+	if g, err := k.Save(bg, got); err != nil || g != 2 {
+		t.Fatalf("keyring Save: %d, %v", g, err)
+	}
+	readRecordFile(t, dir, helperKey)
+	// The file store refuses, clearly, a record whose secrets it cannot see.
+	_, err = f.Load(bg, helperKey)
+	if !errors.Is(err, store.ErrSecretsMissing) || !strings.Contains(err.Error(), "keyring") {
+		t.Errorf("file Load of a keyring record: %v", err)
+	}
+}
+
+func TestKeyringLockAcrossStores(t *testing.T) {
+	// A keyring store's locks are the file store's: they exclude each other.
+	dir := filepath.Join(t.TempDir(), "authloop")
+	f, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := store.NewKeyringWithBackend(dir, "authloop-test", newFakeKeyring())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := f.Lock(bg, helperKey, "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel()
+	if _, err := k.Lock(ctx, helperKey, "login"); !errors.Is(err, store.ErrLockTimeout) {
+		t.Errorf("keyring Lock while the file store holds it: %v", err)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	s, why, err := store.Default("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := store.DefaultDir()
+	switch s := s.(type) {
+	case *store.Keyring:
+		if !strings.HasPrefix(why, "OS keyring (") || !strings.Contains(why, dir) {
+			t.Errorf("Default picked the keyring and says %q", why)
+		}
+	case *store.File:
+		if os.Getenv(keyringTestEnv) == "1" {
+			t.Errorf("%s=1, but Default picked the file store: %s", keyringTestEnv, why)
+		}
+		if s.Dir() != dir || !strings.Contains(why, "file store at "+dir+": no keyring answered: ") {
+			t.Errorf("Default picked the file store and says %q", why)
+		}
+	default:
+		t.Fatalf("Default returned %T", s)
+	}
+	t.Log(why)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("Default's directory: %v, %v", fi, err)
+	}
+}
+
+// blockingKeyring never answers until released.
+type blockingKeyring struct{ release chan struct{} }
+
+func (b blockingKeyring) Set(string, string, string) error {
+	<-b.release
+	return errors.New("released")
+}
+func (b blockingKeyring) Get(string, string) (string, error) {
+	<-b.release
+	return "", errors.New("released")
+}
+func (b blockingKeyring) Delete(string, string) error { <-b.release; return errors.New("released") }
+
+func TestProbe(t *testing.T) {
+	if err := store.Probe(newFakeKeyring(), "s", time.Second); err != nil {
+		t.Errorf("probe of a working keyring: %v", err)
+	}
+	fk := newFakeKeyring()
+	fk.failSet = errors.New("no collection")
+	if err := store.Probe(fk, "s", time.Second); err == nil || !strings.Contains(err.Error(), "no collection") {
+		t.Errorf("probe of a failing keyring: %v", err)
+	}
+	if u := fk.users(); len(u) != 0 {
+		t.Errorf("probe left items: %v", u)
+	}
+	b := blockingKeyring{make(chan struct{})}
+	defer close(b.release) // ends the probe's goroutine before goleak looks
+	start := time.Now()
+	err := store.Probe(b, "s", 100*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 100ms") {
+		t.Errorf("probe of a hanging keyring: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("probe took %v", d)
+	}
+}
+
+func ExampleDefault() {
+	s, why, err := store.Default("")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("credentials kept in:", why)
+	_ = s
+}

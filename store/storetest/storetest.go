@@ -333,13 +333,13 @@ func testConcurrentSavers(t *testing.T, s store.Store) {
 					return
 				}
 				if g != rec.Generation {
-					errs <- fmt.Errorf("Save returned generation %d but set rec.Generation to %d", g, rec.Generation)
+					errs <- fmt.Errorf("save returned generation %d but set rec.Generation to %d", g, rec.Generation)
 				}
 				gens <- g
 				// Readers meanwhile always see one whole record.
 				got, err := s.Load(ctx(t), key)
 				if err != nil {
-					errs <- fmt.Errorf("Load during saves: %w", err)
+					errs <- fmt.Errorf("load during saves: %w", err)
 					return
 				}
 				if err := whole(got); err != nil {
