@@ -28,13 +28,24 @@ func doneFlight(tok *oauth2.Token, err error) *flight {
 // wait makes sure a refresh is under way (or joins the one that is) and
 // waits for it or for ctx. observed is the state the caller looked at: if
 // another refresh replaced it meanwhile, its result serves.
+//
+// A caller that joined a background flight which ended in "login
+// required" tries once more with a flight of its own, which may sign in
+// when the session is interactive (background flights never open a
+// browser).
 func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, error) {
-	f := s.join(observed, true)
-	select {
-	case <-f.done:
+	for try := 0; ; try++ {
+		f := s.join(observed, true)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if try == 0 && f.err != nil && !f.interactive && s.cfg.Interactive && errors.Is(f.err, ErrLoginRequired) {
+			observed = s.cur.Load()
+			continue
+		}
 		return f.tok, f.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 

@@ -635,3 +635,25 @@ func TestTokenSourceAdapter(t *testing.T) {
 		t.Fatalf("TokenSource: %v", err)
 	}
 }
+
+// A forced refresh that joins a background refresh which found the grant
+// dead still signs in when the session is interactive.
+func TestSessionRefreshAfterBackgroundLoginRequired(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	f.srv.RevokeAll()
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultDelay, Delay: 200 * time.Millisecond})
+	f.clock.Jump(57 * time.Minute) // inside the window: Token starts a background refresh
+	if _, err := s.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the background refresh to start", func() bool { return f.srv.Count("token") >= 2 })
+	tok, err := s.Refresh(context.Background())
+	if err != nil {
+		t.Fatalf("forced refresh on an interactive session: %v", err)
+	}
+	if !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatal("no new login")
+	}
+}
