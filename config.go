@@ -22,10 +22,12 @@ import (
 type Config struct {
 	// OAuth2 is the client as golang.org/x/oauth2 describes it: ClientID,
 	// ClientSecret (empty for a public client), Endpoint.AuthURL and
-	// Endpoint.TokenURL, and Scopes. Endpoint.AuthStyle chooses the client
+	// Endpoint.TokenURL, and Scopes. Endpoints left empty are discovered
+	// from Issuer's metadata (RFC 8414 or OpenID discovery), once per Login
+	// and once per Session. Endpoint.AuthStyle chooses the client
 	// authentication: AuthStyleInParams is client_secret_post, anything else
-	// with a secret is client_secret_basic; it is never auto-detected by
-	// trial. RedirectURL, when set, must be a loopback http URL
+	// with a secret is client_secret_basic, unless the discovered metadata
+	// lists only client_secret_post; it is never auto-detected by trial. RedirectURL, when set, must be a loopback http URL
 	// (http://127.0.0.1:8085/callback): its port and path fix the callback
 	// listener's; otherwise the OS picks a port and the path is /callback.
 	OAuth2 *oauth2.Config
@@ -123,11 +125,19 @@ func (c *Config) validate() error {
 	if oc.ClientID == "" {
 		return errors.New("authloop: Config.OAuth2.ClientID is empty; set the client id your authorization server registered")
 	}
-	if err := checkEndpoint("Config.OAuth2.Endpoint.AuthURL", oc.Endpoint.AuthURL); err != nil {
-		return err
+	if c.needsDiscovery() && c.Issuer == "" {
+		return errors.New("authloop: Config.OAuth2.Endpoint.AuthURL or TokenURL is empty and Config.Issuer is not set; set the endpoints, or the issuer to discover them from")
 	}
-	if err := checkEndpoint("Config.OAuth2.Endpoint.TokenURL", oc.Endpoint.TokenURL); err != nil {
-		return err
+	for _, e := range []struct{ field, url string }{
+		{"Config.OAuth2.Endpoint.AuthURL", oc.Endpoint.AuthURL},
+		{"Config.OAuth2.Endpoint.TokenURL", oc.Endpoint.TokenURL},
+	} {
+		if e.url == "" {
+			continue // discovered from the issuer
+		}
+		if err := checkEndpoint(e.field, e.url); err != nil {
+			return err
+		}
 	}
 	if c.Issuer != "" {
 		if err := checkEndpoint("Config.Issuer", c.Issuer); err != nil {

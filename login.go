@@ -39,6 +39,15 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg, err := cfg.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.login(ctx)
+}
+
+// login runs Login on a validated configuration with its endpoints known.
+func (cfg *Config) login(ctx context.Context) (*oauth2.Token, error) {
 	log := cfg.logger()
 	state, err := randomString(32)
 	if err != nil {

@@ -123,7 +123,11 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
-	tok, err := Login(ctx, &s.cfg)
+	cfg, err := s.endpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: %s, and a new login cannot start: %w", why.Reason, err)
+	}
+	tok, err := cfg.login(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
@@ -200,11 +204,15 @@ func (s *Session) retryLater(st *state) time.Duration {
 // with exponential backoff and full jitter, honouring Retry-After, and
 // giving up at ctx's deadline.
 func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oauth2.Token, error) {
-	form := s.cfg.refreshForm(old)
+	cfg, err := s.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	form := cfg.refreshForm(old)
 	log := s.cfg.logger()
 	keep := keepFrom(old)
 	for attempt := 0; ; attempt++ {
-		tok, err := s.cfg.tokenRequest(ctx, form, keep)
+		tok, err := cfg.tokenRequest(ctx, form, keep)
 		if err == nil {
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil
@@ -228,6 +236,20 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			return nil, err
 		}
 	}
+}
+
+// endpoints returns the session's configuration with its endpoints known,
+// discovering them on first use. Only flights call it, one at a time.
+func (s *Session) endpoints(ctx context.Context) (*Config, error) {
+	if s.resolved != nil {
+		return s.resolved, nil
+	}
+	cfg, err := s.cfg.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.resolved = cfg
+	return cfg, nil
 }
 
 // refreshForm is the refresh request (RFC 6749 §6): the refresh token and,

@@ -55,6 +55,9 @@ type Session struct {
 
 	cur atomic.Pointer[state]
 
+	// resolved is cfg with its endpoints discovered; only flights touch it.
+	resolved *Config
+
 	mu        sync.Mutex
 	flight    *flight
 	closed    bool
