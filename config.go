@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/store"
 )
 
 // Config describes one OAuth client of one authorization server, and how to
@@ -41,6 +42,18 @@ type Config struct {
 	// Resource is the protected resource the tokens are for (RFC 8707),
 	// sent in the authorization and token requests when set.
 	Resource string
+
+	// Store keeps the session's record (tokens, discovered metadata) so
+	// that it survives restarts and is shared by every process using the
+	// same store: they refresh one at a time under the record's lock, adopt
+	// each other's tokens, and open at most one browser. Nil keeps the
+	// tokens in this process only (store.NewMemory).
+	Store store.Store
+
+	// Account tells records of several accounts at one issuer apart (a
+	// profile name, an email); part of the record's key with the issuer,
+	// client id and resource.
+	Account string
 
 	// AuthParams are extra authorization request parameters, such as
 	// prompt or login_hint. They cannot override the ones authloop sets.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -22,14 +23,26 @@ func (c *Config) needsDiscovery() bool {
 // the missing endpoints, the client authentication the server lists when
 // the configuration leaves it open, and iss required when the server
 // promises it (RFC 9207). A server without PKCE S256 is refused.
-func (c *Config) resolve(ctx context.Context) (*Config, error) {
+func (c *Config) resolve(ctx context.Context) (*Config, *discovery.AuthServerMetadata, error) {
 	if !c.needsDiscovery() {
-		return c, nil
+		return c, nil, nil
 	}
 	md, err := discovery.AuthServer(ctx, c.httpClient(), c.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("authloop: finding the endpoints of issuer %q: %w", c.Issuer, err)
+		return nil, nil, fmt.Errorf("authloop: finding the endpoints of issuer %q: %w", c.Issuer, err)
 	}
+	cc, err := c.resolveWith(md)
+	return cc, md, err
+}
+
+// sameIssuer compares issuers as discovery does: exactly, but for one
+// trailing slash.
+func sameIssuer(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+// resolveWith completes c from the metadata md.
+func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) {
 	cc := *c
 	oc := *c.OAuth2
 	if oc.Endpoint.AuthURL == "" {

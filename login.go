@@ -39,7 +39,7 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg, err := cfg.resolve(ctx)
+	cfg, _, err := cfg.resolve(ctx)
 	if err != nil {
 		return nil, err
 	}

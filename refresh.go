@@ -2,8 +2,11 @@ package authloop
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/discovery"
 	"net/url"
 	"time"
 
@@ -17,6 +20,11 @@ type flight struct {
 	err  error
 	// interactive: the flight may run Login. Background flights never do.
 	interactive bool
+	// proactive: started before expiry (the timer, or a token inside its
+	// refresh window); only a fresh token from another process serves it.
+	proactive bool
+	// login: a new sign-in was asked for (Session.Login), not a refresh.
+	login bool
 }
 
 func doneFlight(tok *oauth2.Token, err error) *flight {
@@ -58,7 +66,7 @@ func (s *Session) revalidate(observed *state) {
 	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) {
 		return
 	}
-	s.start(false)
+	s.start(&flight{proactive: true})
 }
 
 // join returns the flight to wait for: the one under way, a finished one
@@ -77,12 +85,12 @@ func (s *Session) join(observed *state, interactive bool) *flight {
 	if cur := s.cur.Load(); cur != observed && cur.usable(s.nowNano()) {
 		return doneFlight(cur.tok, nil)
 	}
-	return s.start(interactive)
+	return s.start(&flight{interactive: interactive && s.cfg.Interactive})
 }
 
-// start launches a flight; s.mu is held.
-func (s *Session) start(interactive bool) *flight {
-	f := &flight{done: make(chan struct{}), interactive: interactive && s.cfg.Interactive}
+// start launches f; s.mu is held.
+func (s *Session) start(f *flight) *flight {
+	f.done = make(chan struct{})
 	s.flight = f
 	s.wg.Add(1)
 	go s.run(f)
@@ -97,56 +105,141 @@ func (s *Session) run(f *flight) {
 	s.finish(f, tok, err)
 }
 
+// obtain gets the token a flight is for. Under the record's "refresh"
+// lock it re-reads the record: a token another process saved meanwhile is
+// adopted without a request; otherwise the freshest refresh token (the
+// stored one) is used and the result saved before the lock is released. A
+// new login, where one is needed and allowed, runs after that lock is
+// released, under the record's "login" lock.
 func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 	var why *LoginRequiredError
-	switch {
-	case old.tok == nil:
-		why = &LoginRequiredError{Reason: "no token yet"}
-	case old.tok.RefreshToken == "":
-		why = &LoginRequiredError{Reason: "no refresh token"}
-	default:
+	var held *oauth2.Token
+	if f.login {
+		held = old.tok
+	} else {
 		ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
-		tok, err := s.refreshWithRetry(ctx, old.tok)
+		tok, base, w, err := s.refreshLocked(ctx, f, old)
 		cancel()
-		if err == nil {
-			return tok, nil
+		if tok != nil || err != nil {
+			return tok, err
 		}
-		if !isFinal(err) {
-			return nil, err
+		why, held = w, base
+		if !f.interactive {
+			return nil, why
 		}
-		why = &LoginRequiredError{Reason: "the refresh token was refused", Err: err}
-		s.dropRefreshToken(old)
+		s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
 	}
-	if !f.interactive {
-		return nil, why
+	tok, err := s.loginShared(held)
+	if err != nil && why != nil {
+		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
+	return tok, err
+}
+
+// refreshLocked adopts, or refreshes and saves, under the refresh lock. It
+// returns the token, or why a login is needed (with the token it held), or
+// an error.
+func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok, held *oauth2.Token, why *LoginRequiredError, err error) {
+	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("authloop: waiting for the refresh lock of %s (another process may be refreshing): %w", s.key, err)
+	}
+	defer unlock()
+	rec, err := s.load(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var stored *oauth2.Token
+	if rec != nil {
+		stored = fromStored(rec.Token)
+	}
+	if s.adoptable(stored, old.tok, f.proactive) {
+		s.cfg.logger().Debug("authloop: adopted a token saved by another process", "key", s.key.String())
+		return stored, nil, nil, nil
+	}
+	base := old.tok
+	if stored != nil {
+		base = stored // the freshest refresh token is the stored one
+	}
+	switch {
+	case base == nil:
+		return nil, nil, &LoginRequiredError{Reason: "no token yet"}, nil
+	case base.RefreshToken == "":
+		return nil, base, &LoginRequiredError{Reason: "no refresh token"}, nil
+	}
+	tok, err = s.refreshWithRetry(ctx, base)
+	if err == nil {
+		s.save(ctx, rec, tok)
+		return tok, nil, nil, nil
+	}
+	if !isFinal(err) {
+		return nil, nil, nil, err
+	}
+	// Refused: another process may have rotated the token a moment ago
+	// (one that does not take the lock, or whose wait timed out).
+	if again, lerr := s.load(ctx); lerr == nil && again != nil {
+		if t := fromStored(again.Token); t != nil && t.RefreshToken != base.RefreshToken && s.adoptable(t, base, false) {
+			return t, nil, nil, nil
+		}
+	}
+	dead := *base
+	dead.RefreshToken = ""
+	s.save(ctx, rec, &dead)
+	s.dropRefreshToken(old, &dead)
+	return nil, &dead, &LoginRequiredError{Reason: "the refresh token was refused", Err: err}, nil
+}
+
+// loginShared signs in under the record's "login" lock, so that one
+// process opens a browser while the others wait (until the login timeout,
+// or Close) and adopt its result. held is the token this session had.
+func (s *Session) loginShared(held *oauth2.Token) (*oauth2.Token, error) {
+	wait := s.cfg.LoginTimeout
+	if wait <= 0 {
+		wait = callback.DefaultTimeout
+	}
+	lockCtx, cancel := context.WithTimeout(s.ctx, wait+30*time.Second)
 	defer cancel()
-	s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
+	unlock, err := s.store.Lock(lockCtx, s.key, "login")
+	if err != nil {
+		return nil, fmt.Errorf("authloop: waiting for another process's login of %s: %w", s.key, err)
+	}
+	defer unlock()
+	rec, err := s.load(lockCtx)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		if t := fromStored(rec.Token); s.adoptable(t, held, false) {
+			s.cfg.logger().Debug("authloop: adopted the login of another process", "key", s.key.String())
+			return t, nil
+		}
+	}
+	ctx, cancelLogin := context.WithCancel(s.ctx)
+	defer cancelLogin()
 	cfg, err := s.endpoints(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("authloop: %s, and a new login cannot start: %w", why.Reason, err)
+		return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
 	}
 	tok, err := cfg.login(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
+		return nil, err
 	}
+	saveCtx, cancelSave := context.WithTimeout(s.ctx, s.timeout)
+	defer cancelSave()
+	s.save(saveCtx, rec, tok)
 	return tok, nil
 }
 
-// dropRefreshToken forgets a refresh token the server declared dead, and
-// keeps the access token until its own expiry.
-func (s *Session) dropRefreshToken(old *state) {
+// dropRefreshToken puts dead, the held token without its refused refresh
+// token, in place of old: the access token serves until its own expiry.
+func (s *Session) dropRefreshToken(old *state, dead *oauth2.Token) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur.Load() != old || old.tok == nil {
+	if s.cur.Load() != old {
 		return
 	}
-	t := *old.tok
-	t.RefreshToken = ""
-	st := s.newState(&t)
-	s.notify(old.tok, &t)
-	s.cur.Store(st)
+	s.notify(old.tok, dead)
+	s.cur.Store(s.newState(dead))
 }
 
 // finish publishes a flight's outcome: the new token is announced
@@ -244,9 +337,21 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 	if s.resolved != nil {
 		return s.resolved, nil
 	}
-	cfg, err := s.cfg.resolve(ctx)
+	if s.meta != nil && s.cfg.needsDiscovery() {
+		// Kept with the record: a restarted process does not rediscover.
+		if md, err := discovery.DecodeAuthServerMetadata(s.meta); err == nil && sameIssuer(md.Issuer, s.cfg.Issuer) {
+			if cfg, err := s.cfg.resolveWith(md); err == nil {
+				s.resolved = cfg
+				return cfg, nil
+			}
+		}
+	}
+	cfg, md, err := s.cfg.resolve(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if md != nil {
+		s.meta = md.Raw
 	}
 	s.resolved = cfg
 	return cfg, nil

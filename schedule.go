@@ -49,7 +49,7 @@ func (s *Session) onTimer() {
 	st := s.cur.Load()
 	now := s.nowNano()
 	if now >= st.timerAt && now >= s.nextTry.UnixNano() && st.tok != nil && st.tok.RefreshToken != "" {
-		s.start(false)
+		s.start(&flight{proactive: true})
 		return
 	}
 	s.arm(st)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/store"
 )
 
 // Defaults and special values of the Session settings in Config.
@@ -55,8 +57,13 @@ type Session struct {
 
 	cur atomic.Pointer[state]
 
-	// resolved is cfg with its endpoints discovered; only flights touch it.
+	// resolved is cfg with its endpoints discovered, and meta the
+	// discovered metadata as kept in the record; only flights touch them.
 	resolved *Config
+	meta     []byte
+
+	store store.Store // Config.Store, or a memory store
+	key   store.Key
 
 	mu        sync.Mutex
 	flight    *flight
@@ -82,16 +89,25 @@ type state struct {
 func (st *state) fresh(now int64) bool  { return st.tok != nil && now < st.refreshAt }
 func (st *state) usable(now int64) bool { return st.tok != nil && now < st.expireAt }
 
-// NewSession starts a session with tok, a token from Login or from
-// storage; tok may be nil, and then the first Token logs in (when
+// NewSession starts a session. tok is a token from Login, saved at once
+// to Config.Store; with tok nil the session takes the token saved in the
+// store, if any. Without a token, the first Token logs in (when
 // Config.Interactive) or returns ErrLoginRequired. Unless
 // Config.DisableAutoRefresh, a background timer refreshes the token before
 // it expires; Close stops it.
+//
+// NewSession reads or writes the store once, bounded by Config.RefreshTimeout;
+// an unreadable record (a corrupt file, say) is an error naming it.
 func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	s := &Session{cfg: *cfg, clock: cfg.clock(), backoffBase: 500 * time.Millisecond, backoffCap: 10 * time.Second}
+	s.store = cfg.Store
+	if s.store == nil {
+		s.store = store.NewMemory()
+	}
+	s.key = cfg.sessionKey()
 	_, s.sysClock = s.clock.(systemClock)
 	switch {
 	case cfg.RefreshBuffer == 0:
@@ -114,6 +130,22 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 		s.timeout = defaultRefreshTimeout
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
+	defer cancel()
+	rec, err := s.load(ctx)
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	if rec != nil {
+		s.meta = rec.Metadata
+	}
+	switch {
+	case tok != nil:
+		s.save(ctx, rec, tok)
+	case rec != nil:
+		tok = fromStored(rec.Token)
+	}
 	st := s.newState(tok)
 	s.cur.Store(st)
 	s.mu.Lock()
@@ -175,6 +207,34 @@ func (s *Session) Token(ctx context.Context) (*oauth2.Token, error) {
 // the new token.
 func (s *Session) Refresh(ctx context.Context) (*oauth2.Token, error) {
 	return s.wait(ctx, s.cur.Load())
+}
+
+// Login signs the person in anew (the browser, whatever Config.Interactive
+// says: the caller asked), saves the result and makes it the session's
+// token. Across processes sharing the store, one login runs at a time; a
+// process that waited for another's adopts its result. ctx bounds only this
+// caller's wait.
+func (s *Session) Login(ctx context.Context) (*oauth2.Token, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrSessionClosed
+		}
+		f := s.flight
+		if f == nil {
+			f = s.start(&flight{interactive: true, login: true})
+		}
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.login {
+			return f.tok, f.err
+		}
+	}
 }
 
 // CanRefresh reports whether the session holds a refresh token. Without

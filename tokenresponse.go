@@ -92,7 +92,7 @@ func parseTokenResponse(status int, header http.Header, body []byte, sent time.T
 			}
 		}
 	}
-	return tok.WithExtra(extra), nil
+	return withExtra(tok, extra), nil
 }
 
 // keepFields are what a token response may leave out and the client then

@@ -1,0 +1,153 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/store"
+)
+
+// extraKeysKey lists, in a token built by authloop, the names of the raw
+// response fields it carries: x/oauth2 can look a field up but not list
+// them, and a store must save them all.
+const extraKeysKey = "authloop_extra_keys"
+
+// withExtra returns tok carrying extra, with the list of its keys.
+func withExtra(tok *oauth2.Token, extra map[string]any) *oauth2.Token {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		if k != extraKeysKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	extra[extraKeysKey] = keys
+	return tok.WithExtra(extra)
+}
+
+// extraOf returns the raw fields of tok: all of them for a token authloop
+// built, the well-known ones for any other.
+func extraOf(tok *oauth2.Token) map[string]any {
+	keys, _ := tok.Extra(extraKeysKey).([]string)
+	if keys == nil {
+		keys = []string{"scope", "id_token", "token_type", "expires_in", "refresh_token_expires_in", "refresh_expires_in", "issued_token_type", RefreshExpiryKey}
+	}
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v := tok.Extra(k); v != nil {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// toStored converts a token for the store.
+func toStored(tok *oauth2.Token) *store.Token {
+	if tok == nil {
+		return nil
+	}
+	st := &store.Token{
+		AccessToken:  tok.AccessToken,
+		TokenType:    tok.TokenType,
+		RefreshToken: tok.RefreshToken,
+		Expiry:       tok.Expiry,
+		ExpiresIn:    tok.ExpiresIn,
+		Extra:        extraOf(tok),
+	}
+	if exp, ok := st.Extra[RefreshExpiryKey].(time.Time); ok {
+		st.RefreshExpiry = exp
+	}
+	delete(st.Extra, RefreshExpiryKey)
+	if len(st.Extra) == 0 {
+		st.Extra = nil
+	}
+	return st
+}
+
+// fromStored converts a stored token back.
+func fromStored(st *store.Token) *oauth2.Token {
+	if st == nil || st.AccessToken == "" {
+		return nil
+	}
+	tok := &oauth2.Token{
+		AccessToken:  st.AccessToken,
+		TokenType:    st.TokenType,
+		RefreshToken: st.RefreshToken,
+		Expiry:       st.Expiry.Round(0),
+		ExpiresIn:    st.ExpiresIn,
+	}
+	extra := make(map[string]any, len(st.Extra)+1)
+	for k, v := range st.Extra {
+		extra[k] = v
+	}
+	if !st.RefreshExpiry.IsZero() {
+		extra[RefreshExpiryKey] = st.RefreshExpiry
+	}
+	return withExtra(tok, extra)
+}
+
+// sessionKey names the session's record: the issuer (or, without one, the
+// token endpoint), the client, the resource and the account.
+func (c *Config) sessionKey() store.Key {
+	iss := c.Issuer
+	if iss == "" {
+		iss = c.OAuth2.Endpoint.TokenURL
+	}
+	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: c.Resource, Account: c.Account}
+}
+
+// load reads the session's record; a missing one is (nil, nil).
+func (s *Session) load(ctx context.Context) (*store.Record, error) {
+	rec, err := s.store.Load(ctx, s.key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
+	}
+	return rec, nil
+}
+
+// save writes tok (and the discovered metadata) into the session's record,
+// keeping the rest of it. A failed save is retried once; if it still fails
+// the token is used anyway, and the failure is logged: other processes may
+// then present a refresh token that this one has already rotated.
+func (s *Session) save(ctx context.Context, rec *store.Record, tok *oauth2.Token) {
+	if rec == nil {
+		rec = &store.Record{Key: s.key}
+	} else {
+		rec = rec.Clone()
+	}
+	rec.Token = toStored(tok)
+	if s.meta != nil {
+		rec.Metadata = s.meta
+	}
+	var err error
+	for range 2 {
+		if _, err = s.store.Save(ctx, rec); err == nil {
+			return
+		}
+	}
+	s.cfg.logger().Warn("authloop: could not save the session's new token; other processes sharing it may lose the session", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
+}
+
+// adoptable reports whether stored, read from the store, should replace
+// the session's token without a request: it is another token than the one
+// the session holds, and valid — outside its refresh window when the
+// refresh was proactive.
+func (s *Session) adoptable(stored *oauth2.Token, held *oauth2.Token, proactive bool) bool {
+	if stored == nil || (held != nil && stored.AccessToken == held.AccessToken) {
+		return false
+	}
+	st := s.newState(stored)
+	now := s.nowNano()
+	if proactive {
+		return st.fresh(now)
+	}
+	return st.usable(now)
+}
