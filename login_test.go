@@ -23,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(childRoleEnv); role != "" {
+		os.Exit(childMain(role)) // a re-executed test binary: see process_test.go
+	}
 	goleak.VerifyTestMain(m)
 }
 
