@@ -171,3 +171,60 @@ func benchLogin(b *testing.B, srv *oauthtest.Server, cfg *Config) (*oauth2.Token
 type discardWriter struct{}
 
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkAdoption measures Token in a process whose token expired while
+// another process (here, another Session on the same file store) already
+// refreshed and saved: lock, read the record, adopt, no request.
+func BenchmarkAdoption(b *testing.B) {
+	clock := oauthtest.NewFakeClock(time.Now())
+	srv := oauthtest.NewServer(oauthtest.Config{Clock: clock})
+	defer srv.Close()
+	st := fileStore(b, b.TempDir())
+	cfg := &Config{
+		OAuth2:             &oauth2.Config{ClientID: srv.ClientID(), Endpoint: srv.Endpoint()},
+		Clock:              clock,
+		Store:              st,
+		DisableAutoRefresh: true,
+	}
+	tok, _ := benchLogin(b, srv, cfg)
+	other, err := NewSession(cfg, tok)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	before := srv.Count("token")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		clock.Jump(2 * time.Hour)
+		if _, err := other.Token(ctx); err != nil { // the other process refreshes
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := s.Token(ctx); err != nil { // this one adopts
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if got := srv.Count("token") - before; got != b.N {
+		b.Fatalf("%d token requests for %d cycles: the second session did not adopt", got, b.N)
+	}
+}
+
+// BenchmarkClockRead is the floor under Token's fast path: one wall-clock
+// read, which Token cannot skip without risking an expired token after a
+// laptop's sleep. On machines with a slow clock source it dominates.
+func BenchmarkClockRead(b *testing.B) {
+	var sink int64
+	for b.Loop() {
+		sink += time.Now().UnixNano()
+	}
+	_ = sink
+}
