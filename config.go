@@ -43,6 +43,10 @@ type Config struct {
 	// sent in the authorization and token requests when set.
 	Resource string
 
+	// RevocationURL is the revocation endpoint (RFC 7009) Session.Logout
+	// uses; empty means the one in the issuer's metadata, if any.
+	RevocationURL string
+
 	// Store keeps the session's record (tokens, discovered metadata) so
 	// that it survives restarts and is shared by every process using the
 	// same store: they refresh one at a time under the record's lock, adopt

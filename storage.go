@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/authloop/authloop/store"
 )
+
+var jsonUnmarshal = json.Unmarshal
 
 // extraKeysKey lists, in a token built by authloop, the names of the raw
 // response fields it carries: x/oauth2 can look a field up but not list

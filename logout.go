@@ -1,0 +1,153 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/store"
+)
+
+// Cached returns the session's current token without refreshing it or
+// making any request: it may be expired, or nil when there is none. For
+// status displays; use Token to get a token to send.
+func (s *Session) Cached() *oauth2.Token {
+	return s.cur.Load().tok
+}
+
+// Key returns the name of the session's record in its store.
+func (s *Session) Key() store.Key { return s.key }
+
+// Store returns the store that keeps the session's record.
+func (s *Session) Store() store.Store { return s.store }
+
+// Logout ends the sign-in: it revokes the refresh token at the server (RFC
+// 7009; the access token too when there is no refresh token) when the
+// server offers revocation (Config.RevocationURL, or revocation_endpoint in
+// the issuer's metadata), then deletes the record from the store and drops
+// the tokens (OnTokenChange with new nil). The local tokens are deleted
+// even when the revocation fails; the error then says so, and that the
+// grant may live on at the server.
+func (s *Session) Logout(ctx context.Context) error {
+	// Wait for any flight, then hold off new ones while logging out.
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrSessionClosed
+		}
+		f := s.flight
+		if f == nil {
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{}), err: ErrLoginRequired}
+	s.flight = f // callers arriving now wait for the logout
+	s.mu.Unlock()
+
+	revokeErr := s.revoke(ctx)
+	var delErr error
+	if err := s.store.Delete(ctx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		delErr = fmt.Errorf("authloop: deleting the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
+	}
+
+	s.mu.Lock()
+	old := s.cur.Load()
+	if old.tok != nil {
+		s.notify(old.tok, nil)
+	}
+	s.cur.Store(s.newState(nil))
+	s.disarm()
+	s.flight = nil
+	s.mu.Unlock()
+	f.err = &LoginRequiredError{Reason: "logged out"}
+	close(f.done)
+	return errors.Join(delErr, revokeErr)
+}
+
+// revoke sends the RFC 7009 request for the session's refresh token (or
+// access token), when a revocation endpoint is known.
+func (s *Session) revoke(ctx context.Context) error {
+	tok := s.cur.Load().tok
+	if tok == nil {
+		return nil
+	}
+	cfg, err := s.endpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("authloop: the tokens were deleted here, but finding the revocation endpoint failed, so the grant may live on at the server: %w", err)
+	}
+	endpoint := cfg.RevocationURL
+	if endpoint == "" && s.meta == nil && cfg.Issuer != "" {
+		// Endpoints were configured, not discovered: look for one.
+		if md, err := discovery.AuthServer(ctx, cfg.httpClient(), cfg.Issuer); err == nil {
+			s.meta = md.Raw
+		}
+	}
+	if endpoint == "" {
+		endpoint = s.revocationFromMeta()
+	}
+	if endpoint == "" {
+		return nil // the server offers no revocation
+	}
+	if err := checkEndpoint("the revocation endpoint", endpoint); err != nil {
+		return err
+	}
+	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	if tok.RefreshToken == "" {
+		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+	}
+	oc := cfg.OAuth2
+	switch chooseClientAuth(oc) {
+	case authNone:
+		form.Set("client_id", oc.ClientID)
+	case authPost:
+		form.Set("client_id", oc.ClientID)
+		form.Set("client_secret", oc.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if chooseClientAuth(oc) == authBasic {
+		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
+	}
+	resp, err := cfg.httpClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("authloop: the tokens were deleted here, but revoking them at %s failed, so the grant may live on at the server: %w", redactURL(endpoint), scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		_, perr := parseTokenResponse(resp.StatusCode, resp.Header, body, s.clock.Now(), keepFields{})
+		return fmt.Errorf("authloop: the tokens were deleted here, but the server refused to revoke them, so the grant may live on: %w", perr)
+	}
+	return nil
+}
+
+func (s *Session) revocationFromMeta() string {
+	if s.meta == nil {
+		return ""
+	}
+	var m struct {
+		RevocationEndpoint string `json:"revocation_endpoint"`
+	}
+	if jsonUnmarshal(s.meta, &m) != nil {
+		return ""
+	}
+	return m.RevocationEndpoint
+}
