@@ -1,0 +1,111 @@
+// oidc-provider, configured for authloop's integration tests.
+//
+// Started by the Go harness (integration/peers) as `node server.mjs` with
+// PORT set to a free loopback port; it prints "ready <issuer>" on stdout once
+// it listens, and stops on SIGTERM or when stdin closes. Everything lives in
+// memory and dies with the process.
+//
+// Environment:
+//   PORT              the port to listen on (127.0.0.1), required
+//   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
+//   RESOURCE          the one known resource server (default https://mcp.example.test/mcp)
+import Provider, { errors } from 'oidc-provider';
+
+const port = Number(process.env.PORT);
+if (!Number.isInteger(port) || port <= 0) {
+  console.error('server.mjs: PORT must be set to a port number');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+const accessTokenTTL = Number(process.env.ACCESS_TOKEN_TTL || 3600);
+const knownResource = process.env.RESOURCE || 'https://mcp.example.test/mcp';
+
+const configuration = {
+  clients: [
+    {
+      // A native public client, as a CLI is.
+      client_id: 'authloop-native',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      scope: 'openid offline_access mcp:tools',
+    },
+    {
+      // A confidential client (client_secret_basic), as a server-side tool is.
+      client_id: 'authloop-confidential',
+      client_secret: 'authloop-confidential-secret-0123456789',
+      application_type: 'native',
+      token_endpoint_auth_method: 'client_secret_basic',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      scope: 'openid offline_access mcp:tools',
+    },
+  ],
+  // Fixed keys: the cookies live only as long as this process.
+  cookies: { keys: ['authloop-integration-cookie-key-not-a-secret'] },
+  scopes: ['openid', 'offline_access', 'mcp:tools'],
+  pkce: { required: () => true },
+  rotateRefreshToken: true,
+  // A refresh token for every client allowed the grant, without insisting
+  // on offline_access plus a consent prompt.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  ttl: {
+    AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL || accessTokenTTL,
+    AuthorizationCode: 60,
+    Grant: 14 * 24 * 60 * 60,
+    IdToken: 3600,
+    Interaction: 600,
+    RefreshToken: 14 * 24 * 60 * 60,
+    Session: 14 * 24 * 60 * 60,
+  },
+  features: {
+    devInteractions: { enabled: true },
+    registration: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (ctx, client, oneOf) => oneOf,
+      // A refresh without resource gets the resource of the grant.
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resourceIndicator) => {
+        if (resourceIndicator === knownResource) {
+          return {
+            scope: 'mcp:tools',
+            audience: knownResource,
+            accessTokenTTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        }
+        throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+      },
+    },
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+const server = provider.listen(port, '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
+server.on('error', (err) => {
+  console.error(`server.mjs: ${err.message}`);
+  process.exit(1);
+});
+
+function stop() {
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// The harness holds our stdin: when it goes away, so do we.
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();

@@ -1,0 +1,357 @@
+package integration_test
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/integration/peers"
+)
+
+// Login with PKCE, the browser played by an http.Client with a cookie jar
+// that fills in the provider's forms (oidc-provider's devInteractions) or
+// follows redirects through our auto-accepting app (Hydra).
+func TestLoginHeadless(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		tok := loginHeadless(t, f.cfg)
+		if tok.AccessToken == "" || tok.RefreshToken == "" {
+			t.Fatalf("Login gave access token %t, refresh token %t; want both", tok.AccessToken != "", tok.RefreshToken != "")
+		}
+		if tok.Extra("id_token") == nil {
+			t.Error("no id_token in the token response (scope openid)")
+		}
+		if got := f.count.grant("authorization_code"); got != 1 {
+			t.Errorf("%d authorization_code requests; want 1", got)
+		}
+		mustUserinfo(t, f, tok.AccessToken)
+
+		// Session.Client sends the token.
+		s := newSession(t, f.cfg, tok)
+		resp, err := s.Client(t.Context()).Get(f.meta.UserinfoEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Session.Client GET userinfo: %s", resp.Status)
+		}
+	})
+}
+
+// A confidential client (client_secret_basic) signs in the same way.
+func TestLoginConfidentialClient(t *testing.T) {
+	oidcServer.start(t)
+	f := newFixture(t, oidcServer)
+	f.client = peers.Client{ID: peers.OIDCConfidentialClientID, Secret: peers.OIDCConfidentialClientSecret}
+	f.cfg.OAuth2.ClientID = f.client.ID
+	f.cfg.OAuth2.ClientSecret = f.client.Secret
+	tok := loginHeadless(t, f.cfg)
+	mustUserinfo(t, f, tok.AccessToken)
+	s := newSession(t, f.cfg, tok)
+	if _, err := s.Refresh(t.Context()); err != nil {
+		t.Fatalf("Refresh with client_secret_basic: %v", err)
+	}
+}
+
+// Refresh with rotation: every refresh gives a new refresh token, the new
+// access tokens work, and the first refresh token is dead at the server.
+func TestRefreshRotation(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		tok := loginHeadless(t, f.cfg)
+		s := newSession(t, f.cfg, tok)
+		seen := []string{tok.RefreshToken}
+		for i := range 4 {
+			nt, err := s.Refresh(t.Context())
+			if err != nil {
+				t.Fatalf("refresh %d: %v", i+1, err)
+			}
+			if nt.RefreshToken == "" {
+				t.Fatalf("refresh %d: no refresh token", i+1)
+			}
+			if slices.Contains(seen, nt.RefreshToken) {
+				t.Fatalf("refresh %d: the refresh token did not rotate", i+1)
+			}
+			seen = append(seen, nt.RefreshToken)
+			mustUserinfo(t, f, nt.AccessToken)
+			got, err := s.Token(t.Context())
+			if err != nil || got.AccessToken != nt.AccessToken {
+				t.Fatalf("Token after refresh %d: %v (same token: %t)", i+1, err, err == nil && got.AccessToken == nt.AccessToken)
+			}
+		}
+		if got := f.count.grant("refresh_token"); got != 4 {
+			t.Errorf("%d refresh requests; want 4", got)
+		}
+		// Last, by hand: the first refresh token must be dead. Its reuse
+		// trips reuse detection, which ends the whole family, so nothing
+		// may follow but checks of that.
+		te, err := rawRefresh(t.Context(), f, seen[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if te == nil || te.Code != "invalid_grant" {
+			t.Fatalf("reusing the first refresh token: %+v; want invalid_grant", te)
+		}
+		_, err = s.Refresh(t.Context())
+		wantLoginRequired(t, err, "invalid_grant")
+		t.Logf("%s: reuse of an old refresh token revoked the family (the session's next refresh: %v)", srv.name, err)
+	})
+}
+
+// 200 goroutines ask an expired session for a token at once: one refresh
+// request, everybody gets its result, and the server saw no reuse (the
+// session keeps working).
+func TestConcurrentRefresh(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		tok := loginHeadless(t, f.cfg)
+		expired := *tok
+		expired.Expiry = time.Now().Add(-time.Minute) // the client's view: expired
+		cfg := *f.cfg
+		cfg.DisableAutoRefresh = true
+		s := newSession(t, &cfg, &expired)
+
+		const n = 200
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			got   = make([]*oauth2.Token, n)
+			errs  = make([]error, n)
+		)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = s.Token(t.Context())
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("goroutine %d: %v", i, errs[i])
+			}
+			if got[i].AccessToken != got[0].AccessToken {
+				t.Fatalf("goroutine %d got another access token than goroutine 0", i)
+			}
+		}
+		if got[0].AccessToken == tok.AccessToken || got[0].RefreshToken == tok.RefreshToken {
+			t.Fatal("the expired token was handed out, or the refresh token did not rotate")
+		}
+		if c := f.count.grant("refresh_token"); c != 1 {
+			t.Fatalf("%d refresh requests for %d concurrent callers; want exactly 1", c, n)
+		}
+		mustUserinfo(t, f, got[0].AccessToken)
+		// No reuse was detected: the family is alive and rotates on.
+		nt, err := s.Refresh(t.Context())
+		if err != nil {
+			t.Fatalf("refresh after the concurrent one: %v (reuse detected?)", err)
+		}
+		mustUserinfo(t, f, nt.AccessToken)
+	})
+}
+
+// A grant revoked on the server (Hydra: the admin API revokes the
+// subject's consent; oidc-provider: the refresh token at the revocation
+// endpoint) makes the next refresh a clean ErrLoginRequired wrapping
+// invalid_grant.
+func TestRevokedGrant(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		tok := loginHeadless(t, f.cfg)
+		var failures []error
+		var mu sync.Mutex
+		cfg := *f.cfg
+		cfg.OnRefreshFailure = func(err error) { mu.Lock(); failures = append(failures, err); mu.Unlock() }
+		s := newSession(t, &cfg, tok)
+		if _, err := s.Refresh(t.Context()); err != nil {
+			t.Fatalf("refresh before the revocation: %v", err)
+		}
+		cur, _ := s.Token(t.Context())
+		if err := srv.revokeGrant(t.Context(), f.client, cur); err != nil {
+			t.Fatalf("revoke the grant at %s: %v", srv.name, err)
+		}
+		_, err := s.Refresh(t.Context())
+		wantLoginRequired(t, err, "invalid_grant")
+		if c := f.count.grant("refresh_token"); c != 2 {
+			t.Errorf("%d refresh requests; want 2 (invalid_grant is final, not retried)", c)
+		}
+		// The session dropped the dead refresh token. It keeps serving the
+		// access token until its expiry (authloop's choice), although
+		// both servers ended it with the grant: the resource's 401 then
+		// meets a session that cannot refresh.
+		if s.CanRefresh() {
+			t.Error("CanRefresh after invalid_grant: the dead refresh token was kept")
+		}
+		at, err := s.Token(t.Context())
+		switch {
+		case errors.Is(err, authloop.ErrLoginRequired):
+		case err != nil:
+			t.Fatalf("Token after the dead grant: %v; want the held access token or ErrLoginRequired", err)
+		default:
+			status, _, uerr := userinfo(t.Context(), f, at.AccessToken)
+			if uerr != nil {
+				t.Fatal(uerr)
+			}
+			t.Logf("Token after the dead grant hands out the held access token; the server answers it with %d", status)
+			resp, err := s.Client(t.Context()).Get(f.meta.UserinfoEndpoint)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("Session.Client after the dead grant: %s; want 401 or ErrLoginRequired", resp.Status)
+				}
+				t.Logf("Session.Client after the dead grant: %s", resp.Status)
+			} else if !errors.Is(err, authloop.ErrLoginRequired) {
+				t.Fatalf("Session.Client after the dead grant: %v; want 401 or ErrLoginRequired", err)
+			} else {
+				t.Logf("Session.Client after the dead grant: %v", err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failures) != 1 {
+			t.Errorf("OnRefreshFailure called %d times; want once", len(failures))
+		}
+	})
+}
+
+// Hydra also revokes a refresh token at its RFC 7009 endpoint.
+func TestRevokedGrantRFC7009Hydra(t *testing.T) {
+	hydraServer.start(t)
+	f := newFixture(t, hydraServer)
+	tok := loginHeadless(t, f.cfg)
+	s := newSession(t, f.cfg, tok)
+	if err := peers.Revoke(t.Context(), httpClient(nil), f.meta.RevocationEndpoint, f.client, tok.RefreshToken, "refresh_token"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Refresh(t.Context())
+	wantLoginRequired(t, err, "invalid_grant")
+}
+
+// Revocation at logout, by hand for now (authloop has no Session.Logout
+// yet): RFC 7009 on the refresh token, then the access token is dead too
+// and the refresh token is refused.
+func TestLogoutRevocation(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		if f.meta.RevocationEndpoint == "" {
+			t.Fatalf("%s advertises no revocation_endpoint", srv.name)
+		}
+		tok := loginHeadless(t, f.cfg)
+		s := newSession(t, f.cfg, tok)
+		cur, err := s.Refresh(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustUserinfo(t, f, cur.AccessToken)
+		// TODO(logout): replace with Session.Logout once the root package has it.
+		if err := peers.Revoke(t.Context(), httpClient(nil), f.meta.RevocationEndpoint, f.client, cur.RefreshToken, "refresh_token"); err != nil {
+			t.Fatalf("revoke the refresh token: %v", err)
+		}
+		status, _, err := userinfo(t.Context(), f, cur.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusUnauthorized {
+			t.Errorf("userinfo with the access token after revoking its refresh token: %d; want 401", status)
+		}
+		_, err = s.Refresh(t.Context())
+		wantLoginRequired(t, err, "invalid_grant")
+	})
+}
+
+// RFC 8707: with Config.Resource the access token is a JWT for that
+// resource, after a refresh too; an unknown resource is refused with
+// invalid_target. Hydra ignores the resource parameter (not supported).
+func TestResourceIndicator(t *testing.T) {
+	oidcServer.start(t)
+	t.Run("known", func(t *testing.T) {
+		f := newFixture(t, oidcServer)
+		f.cfg.Resource = peers.OIDCResource
+		f.cfg.OAuth2.Scopes = []string{"openid", "offline_access", "mcp:tools"}
+		tok := loginHeadless(t, f.cfg)
+		claims := jwtClaims(t, tok.AccessToken)
+		if aud := audiences(claims); !slices.Equal(aud, []string{peers.OIDCResource}) {
+			t.Fatalf("aud = %q; want [%q]", aud, peers.OIDCResource)
+		}
+		if claims["scope"] != "mcp:tools" {
+			t.Errorf("scope claim = %v; want mcp:tools", claims["scope"])
+		}
+		s := newSession(t, f.cfg, tok)
+		for i := range 2 {
+			nt, err := s.Refresh(t.Context())
+			if err != nil {
+				t.Fatalf("refresh %d: %v", i+1, err)
+			}
+			if aud := audiences(jwtClaims(t, nt.AccessToken)); !slices.Equal(aud, []string{peers.OIDCResource}) {
+				t.Fatalf("refresh %d: aud = %q; want [%q]", i+1, aud, peers.OIDCResource)
+			}
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		f := newFixture(t, oidcServer)
+		f.cfg.Resource = "https://unknown.example.test/mcp"
+		tok, err := tryLoginHeadless(t, f.cfg)
+		if err == nil {
+			t.Fatalf("Login for an unknown resource succeeded (access token %s)", authloop.Fingerprint(tok.AccessToken))
+		}
+		var oe *authloop.OAuthError
+		if !errors.As(err, &oe) || oe.Code != "invalid_target" {
+			t.Fatalf("err = %v; want an *OAuthError with code invalid_target", err)
+		}
+		t.Logf("unknown resource: %v", err)
+		if c := f.count.grant("authorization_code"); c != 0 {
+			t.Errorf("%d code exchanges after a refused authorization; want 0", c)
+		}
+	})
+}
+
+// Discovery: a Config with only the issuer finds the endpoints itself —
+// at Hydra only OpenID discovery answers (the RFC 8414 path is 404), at
+// oidc-provider both do.
+func TestDiscovery(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		issuer := srv.issuer()
+		rfc8414 := wellKnownStatus(t, issuer, "/.well-known/oauth-authorization-server")
+		oidcDisc := wellKnownStatus(t, issuer, "/.well-known/openid-configuration")
+		t.Logf("%s: RFC 8414 path %d, OpenID discovery %d", srv.name, rfc8414, oidcDisc)
+		want8414 := map[string]int{"hydra": http.StatusNotFound, "oidc-provider": http.StatusOK}[srv.name]
+		if rfc8414 != want8414 || oidcDisc != http.StatusOK {
+			t.Errorf("RFC 8414 %d, OpenID %d; want %d and 200 (has the server changed?)", rfc8414, oidcDisc, want8414)
+		}
+
+		f := newFixture(t, srv)
+		f.cfg.OAuth2.Endpoint = oauth2.Endpoint{} // only the issuer
+		tok := loginHeadless(t, f.cfg)
+		mustUserinfo(t, f, tok.AccessToken)
+		s := newSession(t, f.cfg, tok)
+		nt, err := s.Refresh(t.Context())
+		if err != nil {
+			t.Fatalf("refresh with discovered endpoints: %v", err)
+		}
+		mustUserinfo(t, f, nt.AccessToken)
+	})
+}
+
+func wellKnownStatus(t *testing.T, issuer, path string) int {
+	t.Helper()
+	u, err := http.NewRequestWithContext(t.Context(), http.MethodGet, issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.URL.Path = path
+	resp, err := httpClient(nil).Do(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
