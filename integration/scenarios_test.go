@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,19 +46,69 @@ func TestLoginHeadless(t *testing.T) {
 	})
 }
 
-// A confidential client (client_secret_basic) signs in the same way.
+// A confidential client (client_secret_basic) signs in and refreshes the
+// same way.
 func TestLoginConfidentialClient(t *testing.T) {
-	oidcServer.start(t)
-	f := newFixture(t, oidcServer)
-	f.client = peers.Client{ID: peers.OIDCConfidentialClientID, Secret: peers.OIDCConfidentialClientSecret}
-	f.cfg.OAuth2.ClientID = f.client.ID
-	f.cfg.OAuth2.ClientSecret = f.client.Secret
-	tok := loginHeadless(t, f.cfg)
-	mustUserinfo(t, f, tok.AccessToken)
-	s := newSession(t, f.cfg, tok)
-	if _, err := s.Refresh(t.Context()); err != nil {
-		t.Fatalf("Refresh with client_secret_basic: %v", err)
-	}
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		c, err := srv.confidentialClient(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.client = c
+		f.cfg.OAuth2.ClientID = c.ID
+		f.cfg.OAuth2.ClientSecret = c.Secret
+		tok := loginHeadless(t, f.cfg)
+		mustUserinfo(t, f, tok.AccessToken)
+		s := newSession(t, f.cfg, tok)
+		nt, err := s.Refresh(t.Context())
+		if err != nil {
+			t.Fatalf("Refresh with client_secret_basic: %v", err)
+		}
+		mustUserinfo(t, f, nt.AccessToken)
+	})
+}
+
+// RFC 9207: where the server sends iss, RequireIssuer accepts the right
+// one and a Config naming another issuer refuses the response (a mix-up
+// defence) without exchanging the code. Hydra v2.3.0 sends no iss: there
+// RequireIssuer refuses every response, as it should.
+func TestIssuerParameter(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		if !srv.iss {
+			if metadata(t.Context(), srv.issuer()).AuthorizationResponseIssParameterSupported {
+				t.Fatalf("%s now promises iss (RFC 9207): update the scenario and docs/INTEROP.md", srv.name)
+			}
+			f := newFixture(t, srv)
+			f.cfg.RequireIssuer = true
+			_, err := tryLoginHeadless(t, f.cfg)
+			var ie *authloop.IssuerMismatchError
+			if !errors.As(err, &ie) || ie.Got != "" {
+				t.Fatalf("RequireIssuer with a server that sends no iss: %v; want an *IssuerMismatchError with Got empty", err)
+			}
+			if c := f.count.grant("authorization_code"); c != 0 {
+				t.Fatalf("%d code exchanges after a missing iss; want 0", c)
+			}
+			return
+		}
+		t.Run("required", func(t *testing.T) {
+			f := newFixture(t, srv)
+			f.cfg.RequireIssuer = true
+			loginHeadless(t, f.cfg)
+		})
+		t.Run("mix-up", func(t *testing.T) {
+			f := newFixture(t, srv)
+			f.cfg.Issuer = "https://attacker.example.test"
+			_, err := tryLoginHeadless(t, f.cfg)
+			var ie *authloop.IssuerMismatchError
+			if !errors.As(err, &ie) || ie.Got != srv.issuer() {
+				t.Fatalf("err = %v; want an *IssuerMismatchError with Got = %q", err, srv.issuer())
+			}
+			if c := f.count.grant("authorization_code"); c != 0 {
+				t.Fatalf("%d code exchanges after a refused iss; want 0", c)
+			}
+		})
+	})
 }
 
 // Refresh with rotation: every refresh gives a new refresh token, the new
@@ -68,6 +119,7 @@ func TestRefreshRotation(t *testing.T) {
 		tok := loginHeadless(t, f.cfg)
 		s := newSession(t, f.cfg, tok)
 		seen := []string{tok.RefreshToken}
+		prev := tok
 		for i := range 4 {
 			nt, err := s.Refresh(t.Context())
 			if err != nil {
@@ -81,6 +133,19 @@ func TestRefreshRotation(t *testing.T) {
 			}
 			seen = append(seen, nt.RefreshToken)
 			mustUserinfo(t, f, nt.AccessToken)
+			if i == 0 {
+				// Whether the access token before the refresh still works:
+				// Hydra revokes it with its refresh token, oidc-provider
+				// lets it live until expiry.
+				status, _, err := userinfo(t.Context(), f, prev.AccessToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := srv.oldAccessTokenStatus; status != want {
+					t.Errorf("the access token before the refresh: %d at userinfo; want %d", status, want)
+				}
+			}
+			prev = nt
 			got, err := s.Token(t.Context())
 			if err != nil || got.AccessToken != nt.AccessToken {
 				t.Fatalf("Token after refresh %d: %v (same token: %t)", i+1, err, err == nil && got.AccessToken == nt.AccessToken)
@@ -223,54 +288,98 @@ func TestRevokedGrant(t *testing.T) {
 	})
 }
 
-// Hydra also revokes a refresh token at its RFC 7009 endpoint.
-func TestRevokedGrantRFC7009Hydra(t *testing.T) {
-	hydraServer.start(t)
-	f := newFixture(t, hydraServer)
-	tok := loginHeadless(t, f.cfg)
-	s := newSession(t, f.cfg, tok)
-	if err := peers.Revoke(t.Context(), httpClient(nil), f.meta.RevocationEndpoint, f.client, tok.RefreshToken, "refresh_token"); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Refresh(t.Context())
-	wantLoginRequired(t, err, "invalid_grant")
-}
-
-// Revocation at logout, by hand for now (authloop has no Session.Logout
-// yet): RFC 7009 on the refresh token, then the access token is dead too
-// and the refresh token is refused.
-func TestLogoutRevocation(t *testing.T) {
+// Revocation at logout: Session.Logout revokes the refresh token (RFC
+// 7009, the endpoint from the issuer's metadata); then the server refuses
+// that refresh token and the access token, and the session needs a login.
+func TestLogout(t *testing.T) {
 	forEachServer(t, func(t *testing.T, srv *server) {
 		f := newFixture(t, srv)
 		if f.meta.RevocationEndpoint == "" {
 			t.Fatalf("%s advertises no revocation_endpoint", srv.name)
 		}
 		tok := loginHeadless(t, f.cfg)
-		s := newSession(t, f.cfg, tok)
+		var dropped atomic.Bool
+		cfg := *f.cfg
+		cfg.OnTokenChange = func(_, nt *oauth2.Token) { dropped.Store(nt == nil) }
+		s := newSession(t, &cfg, tok)
 		cur, err := s.Refresh(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		mustUserinfo(t, f, cur.AccessToken)
-		// TODO(logout): replace with Session.Logout once the root package has it.
-		if err := peers.Revoke(t.Context(), httpClient(nil), f.meta.RevocationEndpoint, f.client, cur.RefreshToken, "refresh_token"); err != nil {
-			t.Fatalf("revoke the refresh token: %v", err)
+		if err := s.Logout(t.Context()); err != nil {
+			t.Fatalf("Logout: %v", err)
 		}
+		if !dropped.Load() {
+			t.Error("OnTokenChange did not see the tokens dropped (new == nil)")
+		}
+		if _, err := s.Token(t.Context()); !errors.Is(err, authloop.ErrLoginRequired) {
+			t.Errorf("Token after Logout: %v; want ErrLoginRequired", err)
+		}
+		// At the server: the access token is dead with its refresh token…
 		status, _, err := userinfo(t.Context(), f, cur.AccessToken)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if status != http.StatusUnauthorized {
-			t.Errorf("userinfo with the access token after revoking its refresh token: %d; want 401", status)
+			t.Errorf("userinfo with the access token after Logout: %d; want 401", status)
 		}
-		_, err = s.Refresh(t.Context())
+		// …and the refresh token is refused (sent by hand, last).
+		te, err := rawRefresh(t.Context(), f, cur.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if te == nil || te.Code != "invalid_grant" {
+			t.Fatalf("refresh with the logged-out refresh token: %+v; want invalid_grant", te)
+		}
+	})
+}
+
+// RFC 7009 by hand, outside authloop, as a check of the servers' side of
+// Logout: revoking the refresh token makes the session's next refresh a
+// clean ErrLoginRequired.
+func TestRevocationByHand(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		tok := loginHeadless(t, f.cfg)
+		s := newSession(t, f.cfg, tok)
+		if err := peers.Revoke(t.Context(), httpClient(nil), f.meta.RevocationEndpoint, f.client, tok.RefreshToken, "refresh_token"); err != nil {
+			t.Fatalf("revoke the refresh token: %v", err)
+		}
+		_, err := s.Refresh(t.Context())
 		wantLoginRequired(t, err, "invalid_grant")
 	})
 }
 
+// Hydra v2.3.0 does not implement RFC 8707: it ignores resource, and the
+// token's audience (seen through admin introspection) does not name it.
+func TestResourceIgnoredByHydra(t *testing.T) {
+	hydraServer.start(t)
+	f := newFixture(t, hydraServer)
+	f.cfg.Resource = peers.OIDCResource
+	tok := loginHeadless(t, f.cfg)
+	check := func(when, at string) {
+		t.Helper()
+		in, err := hydra.Introspect(t.Context(), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !in.Active || slices.Contains(in.Aud, peers.OIDCResource) {
+			t.Fatalf("introspection %s: active %t, aud %q; want active without the resource (has Hydra learnt RFC 8707? update docs/INTEROP.md)", when, in.Active, in.Aud)
+		}
+	}
+	check("after login", tok.AccessToken)
+	s := newSession(t, f.cfg, tok)
+	nt, err := s.Refresh(t.Context())
+	if err != nil {
+		t.Fatalf("refresh with resource at Hydra: %v", err)
+	}
+	check("after refresh", nt.AccessToken)
+}
+
 // RFC 8707: with Config.Resource the access token is a JWT for that
 // resource, after a refresh too; an unknown resource is refused with
-// invalid_target. Hydra ignores the resource parameter (not supported).
+// invalid_target.
 func TestResourceIndicator(t *testing.T) {
 	oidcServer.start(t)
 	t.Run("known", func(t *testing.T) {

@@ -32,11 +32,17 @@ type server struct {
 	issuer func() string
 	// newClient registers a fresh public client for one test.
 	newClient func(ctx context.Context) (peers.Client, error)
+	// confidentialClient gives a client with a secret (client_secret_basic).
+	confidentialClient func(ctx context.Context) (peers.Client, error)
+	// iss reports whether the server sends iss in authorization responses
+	// (RFC 9207).
+	iss bool
 	// revokeGrant ends the grant on the server side, as an administrator
 	// or the person on the provider's account page would.
 	revokeGrant func(ctx context.Context, c peers.Client, tok *oauth2.Token) error
-	// resource reports whether the server implements RFC 8707.
-	resource bool
+	// oldAccessTokenStatus is the userinfo status of an access token whose
+	// refresh token was just used: Hydra revokes it, oidc-provider does not.
+	oldAccessTokenStatus int
 	// output returns the server's log, shown when a test fails.
 	output func() string
 }
@@ -48,10 +54,14 @@ var hydraServer = &server{
 	newClient: func(ctx context.Context) (peers.Client, error) {
 		return hydra.NewPublicClient(ctx)
 	},
+	confidentialClient: func(ctx context.Context) (peers.Client, error) {
+		return hydra.NewConfidentialClient(ctx)
+	},
 	revokeGrant: func(ctx context.Context, c peers.Client, _ *oauth2.Token) error {
 		return hydra.RevokeConsent(ctx, c.ID)
 	},
-	output: func() string { return hydra.Output() },
+	oldAccessTokenStatus: http.StatusUnauthorized,
+	output:               func() string { return hydra.Output() },
 }
 
 var oidcServer = &server{
@@ -61,6 +71,11 @@ var oidcServer = &server{
 	newClient: func(ctx context.Context) (peers.Client, error) {
 		return oidc.NewPublicClient(ctx)
 	},
+	// A static client of server.mjs.
+	confidentialClient: func(context.Context) (peers.Client, error) {
+		return peers.Client{ID: peers.OIDCConfidentialClientID, Secret: peers.OIDCConfidentialClientSecret}, nil
+	},
+	iss: true,
 	// oidc-provider has no admin API: revoking the refresh token at the
 	// revocation endpoint ends its grant (revokeGrant there revokes every
 	// token of the grant).
@@ -68,8 +83,8 @@ var oidcServer = &server{
 		m := metadata(ctx, oidc.Issuer)
 		return peers.Revoke(ctx, httpClient(nil), m.RevocationEndpoint, c, tok.RefreshToken, "refresh_token")
 	},
-	resource: true,
-	output:   func() string { return oidc.Output() },
+	oldAccessTokenStatus: http.StatusOK,
+	output:               func() string { return oidc.Output() },
 }
 
 var allServers = []*server{hydraServer, oidcServer}

@@ -304,16 +304,27 @@ type Client struct {
 // API: no client authentication, redirect http://127.0.0.1/callback (any
 // port), the code and refresh grants, scope "openid offline_access".
 func (h *Hydra) NewPublicClient(ctx context.Context) (Client, error) {
+	return h.newClient(ctx, "none")
+}
+
+// NewConfidentialClient registers a fresh client like NewPublicClient's,
+// but authenticating with client_secret_basic and a secret Hydra makes.
+func (h *Hydra) NewConfidentialClient(ctx context.Context) (Client, error) {
+	return h.newClient(ctx, "client_secret_basic")
+}
+
+func (h *Hydra) newClient(ctx context.Context, authMethod string) (Client, error) {
 	body := map[string]any{
 		"client_name":                "authloop integration",
-		"token_endpoint_auth_method": "none",
+		"token_endpoint_auth_method": authMethod,
 		"redirect_uris":              []string{"http://127.0.0.1/callback"},
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
 		"scope":                      "openid offline_access",
 	}
 	var out struct {
-		ClientID string `json:"client_id"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
 	}
 	if err := h.adminJSON(ctx, http.MethodPost, "/admin/clients", body, &out); err != nil {
 		return Client{}, err
@@ -321,7 +332,10 @@ func (h *Hydra) NewPublicClient(ctx context.Context) (Client, error) {
 	if out.ClientID == "" {
 		return Client{}, errors.New("hydra: created client has no client_id")
 	}
-	return Client{ID: out.ClientID}, nil
+	if authMethod != "none" && out.ClientSecret == "" {
+		return Client{}, errors.New("hydra: created confidential client has no client_secret")
+	}
+	return Client{ID: out.ClientID, Secret: out.ClientSecret}, nil
 }
 
 // RevokeConsent revokes every consent of the client's subject at Hydra,
@@ -330,6 +344,29 @@ func (h *Hydra) NewPublicClient(ctx context.Context) (Client, error) {
 func (h *Hydra) RevokeConsent(ctx context.Context, clientID string) error {
 	q := url.Values{"subject": {SubjectFor(clientID)}, "all": {"true"}}
 	return h.adminJSON(ctx, http.MethodDelete, "/admin/oauth2/auth/sessions/consent?"+q.Encode(), nil, nil)
+}
+
+// Introspection is the part of Hydra's introspection answer the tests read.
+type Introspection struct {
+	Active bool     `json:"active"`
+	Aud    []string `json:"aud"`
+	Scope  string   `json:"scope"`
+	Sub    string   `json:"sub"`
+}
+
+// Introspect asks Hydra's admin API about a token (RFC 7662).
+func (h *Hydra) Introspect(ctx context.Context, token string) (*Introspection, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.AdminURL+"/admin/oauth2/introspect",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var out Introspection
+	if err := doJSON(h.http, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 func (h *Hydra) adminJSON(ctx context.Context, method, path string, in, out any) error {
