@@ -79,6 +79,19 @@ type Config struct {
 	// and what to do with it. Default os.Stderr; io.Discard silences it.
 	Prompt io.Writer
 
+	// LoginMode chooses the browser (loopback redirect) or the device
+	// authorization grant (RFC 8628); LoginAuto, the default, picks the
+	// browser when one can be opened and the device flow otherwise, when
+	// the server offers it. The device authorization endpoint is
+	// OAuth2.Endpoint.DeviceAuthURL, or the issuer's metadata's.
+	LoginMode LoginMode
+
+	// OnDeviceCode, when set, is called in the device flow with the user
+	// code and the verification URIs to show the person, instead of the
+	// lines written to Prompt. It must return promptly: polling starts when
+	// it returns.
+	OnDeviceCode func(*oauth2.DeviceAuthResponse)
+
 	// LoginTimeout bounds the wait for the person to finish signing in.
 	// Zero means callback.DefaultTimeout (5 minutes).
 	LoginTimeout time.Duration
@@ -139,11 +152,11 @@ func (c *Config) validate() error {
 		return errors.New("authloop: Config.OAuth2 is nil; set it to the client's *oauth2.Config (ClientID, Endpoint, Scopes)")
 	}
 	oc := c.OAuth2
-	if oc.ClientID == "" {
-		return errors.New("authloop: Config.OAuth2.ClientID is empty; set the client id your authorization server registered")
+	if c.needsDiscovery() && c.Issuer == "" && c.Resource == "" {
+		return errors.New("authloop: Config.OAuth2.Endpoint.AuthURL or TokenURL is empty and neither Config.Issuer nor Config.Resource is set; set the endpoints, the issuer to discover them from, or the protected resource (an MCP server URL) to discover its authorization server")
 	}
-	if c.needsDiscovery() && c.Issuer == "" {
-		return errors.New("authloop: Config.OAuth2.Endpoint.AuthURL or TokenURL is empty and Config.Issuer is not set; set the endpoints, or the issuer to discover them from")
+	if oc.ClientID == "" && !c.needsDiscovery() {
+		return errors.New("authloop: Config.OAuth2.ClientID is empty; set the client id your authorization server registered (a client is registered automatically only when the endpoints are discovered)")
 	}
 	for _, e := range []struct{ field, url string }{
 		{"Config.OAuth2.Endpoint.AuthURL", oc.Endpoint.AuthURL},

@@ -39,6 +39,19 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.protectedResourceMode() || cfg.OAuth2.ClientID == "" {
+		// Discovery through the resource, or client registration: the
+		// session's machinery does it, in memory.
+		c := *cfg
+		c.Store = nil
+		c.DisableAutoRefresh = true
+		s, err := NewSession(&c, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return s.Login(ctx)
+	}
 	cfg, _, err := cfg.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -46,8 +59,28 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	return cfg.login(ctx)
 }
 
-// login runs Login on a validated configuration with its endpoints known.
+// login runs Login on a validated configuration with its endpoints known,
+// through the device flow or the loopback redirect (Config.LoginMode).
 func (cfg *Config) login(ctx context.Context) (*oauth2.Token, error) {
+	endpoint, forced, err := cfg.chooseDevice(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if endpoint != "" {
+		tok, err := cfg.deviceLogin(ctx, endpoint)
+		var oe *oautherr.Error
+		if forced || err == nil || !errors.As(err, &oe) || oe.Endpoint != "device_authorization" {
+			return tok, err
+		}
+		// LoginAuto: the server refused this client the device flow.
+		cfg.logger().Debug("authloop: device authorization refused; using the loopback flow", "error", err.Error())
+	}
+	return cfg.loopbackLogin(ctx)
+}
+
+// loopbackLogin runs the authorization code flow with PKCE through the
+// loopback redirect receiver.
+func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 	log := cfg.logger()
 	state, err := randomString(32)
 	if err != nil {

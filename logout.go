@@ -93,7 +93,7 @@ func (s *Session) revoke(ctx context.Context) error {
 	if endpoint == "" && s.meta == nil && cfg.Issuer != "" {
 		// Endpoints were configured, not discovered: look for one.
 		if md, err := discovery.AuthServer(ctx, cfg.httpClient(), cfg.Issuer); err == nil {
-			s.meta = md.Raw
+			s.setMeta(md, nil)
 		}
 	}
 	if endpoint == "" {
@@ -140,14 +140,8 @@ func (s *Session) revoke(ctx context.Context) error {
 }
 
 func (s *Session) revocationFromMeta() string {
-	if s.meta == nil {
-		return ""
+	if md := s.authServerMeta(); md != nil {
+		return md.RevocationEndpoint
 	}
-	var m struct {
-		RevocationEndpoint string `json:"revocation_endpoint"`
-	}
-	if jsonUnmarshal(s.meta, &m) != nil {
-		return ""
-	}
-	return m.RevocationEndpoint
+	return ""
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/authloop/authloop/callback"
-	"github.com/authloop/authloop/discovery"
 	"net/url"
 	"time"
 
@@ -25,6 +24,8 @@ type flight struct {
 	proactive bool
 	// login: a new sign-in was asked for (Session.Login), not a refresh.
 	login bool
+	// need: scopes the new sign-in must grant (step-up).
+	need []string
 }
 
 func doneFlight(tok *oauth2.Token, err error) *flight {
@@ -129,7 +130,7 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 		}
 		s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
 	}
-	tok, err := s.loginShared(held)
+	tok, err := s.loginShared(held, f.need)
 	if err != nil && why != nil {
 		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
@@ -191,8 +192,9 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 
 // loginShared signs in under the record's "login" lock, so that one
 // process opens a browser while the others wait (until the login timeout,
-// or Close) and adopt its result. held is the token this session had.
-func (s *Session) loginShared(held *oauth2.Token) (*oauth2.Token, error) {
+// or Close) and adopt its result. held is the token this session had; need
+// are scopes a token must carry to be adopted.
+func (s *Session) loginShared(held *oauth2.Token, need []string) (*oauth2.Token, error) {
 	wait := s.cfg.LoginTimeout
 	if wait <= 0 {
 		wait = callback.DefaultTimeout
@@ -209,19 +211,36 @@ func (s *Session) loginShared(held *oauth2.Token) (*oauth2.Token, error) {
 		return nil, err
 	}
 	if rec != nil {
-		if t := fromStored(rec.Token); s.adoptable(t, held, false) {
+		if t := fromStored(rec.Token); s.adoptable(t, held, false) && covers(t.Extra("scope"), need) {
 			s.cfg.logger().Debug("authloop: adopted the login of another process", "key", s.key.String())
 			return t, nil
 		}
 	}
 	ctx, cancelLogin := context.WithCancel(s.ctx)
 	defer cancelLogin()
-	cfg, err := s.endpoints(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
-	}
-	tok, err := cfg.login(ctx)
-	if err != nil {
+	s.forgetDiscovery()
+	var tok *oauth2.Token
+	for attempt := 0; ; attempt++ {
+		cfg, err := s.endpoints(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
+		}
+		lc := *cfg
+		oc := *cfg.OAuth2
+		oc.Scopes = s.loginScopes(cfg)
+		lc.OAuth2 = &oc
+		tok, err = lc.login(ctx)
+		if err == nil {
+			s.mu.Lock()
+			s.requestedScopes = union(s.requestedScopes, oc.Scopes)
+			s.mu.Unlock()
+			break
+		}
+		// A client we registered that the server no longer knows:
+		// register anew, once.
+		if attempt == 0 && s.dropRegistration(err) {
+			continue
+		}
 		return nil, err
 	}
 	saveCtx, cancelSave := context.WithTimeout(s.ctx, s.timeout)
@@ -329,32 +348,6 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			return nil, err
 		}
 	}
-}
-
-// endpoints returns the session's configuration with its endpoints known,
-// discovering them on first use. Only flights call it, one at a time.
-func (s *Session) endpoints(ctx context.Context) (*Config, error) {
-	if s.resolved != nil {
-		return s.resolved, nil
-	}
-	if s.meta != nil && s.cfg.needsDiscovery() {
-		// Kept with the record: a restarted process does not rediscover.
-		if md, err := discovery.DecodeAuthServerMetadata(s.meta); err == nil && sameIssuer(md.Issuer, s.cfg.Issuer) {
-			if cfg, err := s.cfg.resolveWith(md); err == nil {
-				s.resolved = cfg
-				return cfg, nil
-			}
-		}
-	}
-	cfg, md, err := s.cfg.resolve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if md != nil {
-		s.meta = md.Raw
-	}
-	s.resolved = cfg
-	return cfg, nil
 }
 
 // refreshForm is the refresh request (RFC 6749 §6): the refresh token and,

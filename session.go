@@ -65,6 +65,18 @@ type Session struct {
 	store store.Store // Config.Store, or a memory store
 	key   store.Key
 
+	// client is the registered client kept in the record, when the
+	// configuration names none; only flights touch it.
+	client *store.Client
+
+	// What 401 and 403 challenges said (guarded by mu): the resource
+	// metadata URL, the scopes to ask for, what was asked for, step-ups.
+	hint            string
+	challengeScopes []string
+	requestedScopes []string
+	stepUps         int
+	steppedUp       []string
+
 	mu        sync.Mutex
 	flight    *flight
 	closed    bool
@@ -139,6 +151,7 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 	}
 	if rec != nil {
 		s.meta = rec.Metadata
+		s.client = rec.Client
 	}
 	switch {
 	case tok != nil:
@@ -215,6 +228,12 @@ func (s *Session) Refresh(ctx context.Context) (*oauth2.Token, error) {
 // process that waited for another's adopts its result. ctx bounds only this
 // caller's wait.
 func (s *Session) Login(ctx context.Context) (*oauth2.Token, error) {
+	return s.login(ctx, nil)
+}
+
+// login runs a login flight; need, when set, are scopes the new token must
+// carry (a step-up), so that no token without them is adopted.
+func (s *Session) login(ctx context.Context, need []string) (*oauth2.Token, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -223,7 +242,7 @@ func (s *Session) Login(ctx context.Context) (*oauth2.Token, error) {
 		}
 		f := s.flight
 		if f == nil {
-			f = s.start(&flight{interactive: true, login: true})
+			f = s.start(&flight{interactive: true, login: true, need: need})
 		}
 		s.mu.Unlock()
 		select {

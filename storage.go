@@ -2,7 +2,6 @@ package authloop
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,10 +9,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
 )
-
-var jsonUnmarshal = json.Unmarshal
 
 // extraKeysKey lists, in a token built by authloop, the names of the raw
 // response fields it carries: x/oauth2 can look a field up but not list
@@ -101,7 +99,11 @@ func (c *Config) sessionKey() store.Key {
 	if iss == "" {
 		iss = c.OAuth2.Endpoint.TokenURL
 	}
-	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: c.Resource, Account: c.Account}
+	res := c.Resource
+	if canon, err := discovery.CanonicalResource(res); err == nil {
+		res = canon
+	}
+	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: res, Account: c.Account}
 }
 
 // load reads the session's record; a missing one is (nil, nil).
@@ -130,6 +132,7 @@ func (s *Session) save(ctx context.Context, rec *store.Record, tok *oauth2.Token
 	if s.meta != nil {
 		rec.Metadata = s.meta
 	}
+	rec.Client = s.client
 	var err error
 	for range 2 {
 		if _, err = s.store.Save(ctx, rec); err == nil {

@@ -1,0 +1,210 @@
+package authloop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/oauthtest"
+)
+
+// resourceConfig is a session configuration that names only a protected
+// resource: everything else is discovered.
+func resourceConfig(srv *oauthtest.Server, resource string, b Browser) *Config {
+	return &Config{
+		OAuth2:       &oauth2.Config{ClientID: srv.ClientID()},
+		Resource:     resource,
+		Interactive:  true,
+		Browser:      b,
+		Prompt:       discardWriter{},
+		LoginTimeout: time.Minute,
+	}
+}
+
+// With only the resource configured, the session finds its authorization
+// server (RFC 9728, then RFC 8414), asks for the resource's scopes with the
+// resource parameter, and logs in on the first request.
+func TestResourceModeDiscoversAndLogsIn(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	s, err := NewSession(resourceConfig(srv, srv.ResourceEndpoint(), b.open), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := s.Client(context.Background()).Get(srv.ResourceEndpoint())
+	if err == nil {
+		resp.Body.Close()
+	}
+	// Token first: the client's transport has no token yet.
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !audienceContains(jwtClaims(t, tok.AccessToken)["aud"], srv.ResourceEndpoint()) {
+		t.Fatal("the token is not for the resource (RFC 8707)")
+	}
+	u, _ := url.Parse(b.urls[0])
+	if got := u.Query().Get("resource"); got != srv.ResourceEndpoint() {
+		t.Errorf("resource parameter %q, want %q", got, srv.ResourceEndpoint())
+	}
+	if sc := strings.Fields(u.Query().Get("scope")); !slices.Contains(sc, "read") || !slices.Contains(sc, "offline_access") {
+		t.Errorf("scope %v: want the resource's scopes_supported, with offline_access", sc)
+	}
+	resp, err = s.Client(context.Background()).Get(srv.ResourceEndpoint())
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("call with the token: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// Authorize after a 401 for the current token refreshes once; for a token
+// already replaced it does nothing.
+func TestAuthorizeOn401(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+	req.Header.Set("Authorization", "Bearer "+f.tok.AccessToken)
+	resp := &http.Response{StatusCode: 401, Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}, Body: http.NoBody}
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatal(err)
+	}
+	if f.refreshes() != 1 {
+		t.Fatalf("%d refreshes, want 1", f.refreshes())
+	}
+	// The same stale 401 again: the token has changed since; no request.
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatal(err)
+	}
+	if f.refreshes() != 1 {
+		t.Fatalf("a 401 for a replaced token refreshed again")
+	}
+}
+
+// stepUpServer is an MCP-like resource: GET needs "read", POST "read write";
+// a token without them gets 403 insufficient_scope naming the scopes.
+func stepUpServer(t *testing.T, srv *oauthtest.Server) (*httptest.Server, *atomic.Int32) {
+	var forbidden atomic.Int32
+	var rs *httptest.Server
+	rs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/oauth-protected-resource/mcp" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"resource": rs.URL + "/mcp", "authorization_servers": []string{srv.Issuer()}, "scopes_supported": []string{"read"}})
+			return
+		}
+		tok := bearerOf(r.Header.Get("Authorization"))
+		if tok == "" || !srv.ValidAccessToken(tok) {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, rs.URL))
+			w.WriteHeader(401)
+			return
+		}
+		need := []string{"read"}
+		if r.Method == http.MethodPost {
+			need = []string{"read", "write"}
+		}
+		claims := map[string]any{}
+		parts := strings.Split(tok, ".")
+		if len(parts) == 3 {
+			claims = jwtClaims(t, tok)
+		}
+		if !covers(claims["scope"], need) {
+			forbidden.Add(1)
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope="%s", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, strings.Join(need, " "), rs.URL))
+			w.WriteHeader(403)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(rs.Close)
+	return rs, &forbidden
+}
+
+func TestAuthorizeStepUp(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
+	defer srv.Close()
+	rs, forbidden := stepUpServer(t, srv)
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// First request without a token: 401 → discovery and login with the
+	// resource's scopes.
+	do := func(method string) *http.Response {
+		req, _ := http.NewRequest(method, rs.URL+"/mcp", nil)
+		if tok := s.Cached(); tok != nil {
+			tok.SetAuthHeader(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := do(http.MethodGet)
+	if resp.StatusCode != 401 {
+		t.Fatalf("first call: HTTP %d", resp.StatusCode)
+	}
+	if err := s.Authorize(ctx, resp.Request, resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do(http.MethodGet); resp.StatusCode != 200 {
+		t.Fatalf("GET after login: HTTP %d", resp.StatusCode)
+	}
+	// POST needs write: 403 → step-up with read and write.
+	resp = do(http.MethodPost)
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST before step-up: HTTP %d", resp.StatusCode)
+	}
+	if err := s.Authorize(ctx, resp.Request, resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do(http.MethodPost); resp.StatusCode != 200 {
+		t.Fatalf("POST after step-up: HTTP %d", resp.StatusCode)
+	}
+	last, _ := url.Parse(b.urls[len(b.urls)-1])
+	if sc := strings.Fields(last.Query().Get("scope")); !slices.Contains(sc, "read") || !slices.Contains(sc, "write") {
+		t.Fatalf("step-up asked for %v, want read and write", sc)
+	}
+	if forbidden.Load() != 1 {
+		t.Fatalf("%d 403s", forbidden.Load())
+	}
+}
+
+// A server that keeps refusing after a step-up does not make the session
+// loop.
+func TestAuthorizeStepUpRetryLimit(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	resp := func() *http.Response {
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="admin"`}}, Body: http.NoBody}
+	}
+	logins := f.srv.Count("authorize")
+	var err error
+	for range 5 {
+		if err = s.Authorize(context.Background(), nil, resp()); err != nil {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "insufficient scope") {
+		t.Fatalf("got %v, want the step-up to give up", err)
+	}
+	if n := f.srv.Count("authorize") - logins; n > 1 {
+		t.Fatalf("%d step-up logins for the same scopes, want at most 1", n)
+	}
+}

@@ -1,0 +1,349 @@
+package authloop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/oautherr"
+)
+
+// LoginMode chooses how Login signs the person in.
+type LoginMode int
+
+const (
+	// LoginAuto, the zero value, opens the browser when one can be opened
+	// (Config.Browser is set, or the system has a display or $BROWSER);
+	// otherwise it runs the device authorization grant when the server
+	// offers it (Endpoint.DeviceAuthURL, or device_authorization_endpoint in
+	// the issuer's metadata); otherwise the loopback flow, printing the URL
+	// for the person to open by hand.
+	LoginAuto LoginMode = iota
+	// LoginBrowser always runs the authorization code flow through the
+	// loopback redirect (RFC 8252), as Login describes.
+	LoginBrowser
+	// LoginDevice always runs the device authorization grant (RFC 8628):
+	// the person approves a short code on any device with a browser.
+	LoginDevice
+)
+
+// String returns "auto", "browser" or "device".
+func (m LoginMode) String() string {
+	switch m {
+	case LoginAuto:
+		return "auto"
+	case LoginBrowser:
+		return "browser"
+	case LoginDevice:
+		return "device"
+	default:
+		return fmt.Sprintf("LoginMode(%d)", int(m))
+	}
+}
+
+// ParseLoginMode reads "auto" (or ""), "browser" or "device".
+func ParseLoginMode(s string) (LoginMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return LoginAuto, nil
+	case "browser":
+		return LoginBrowser, nil
+	case "device":
+		return LoginDevice, nil
+	}
+	return LoginAuto, fmt.Errorf("authloop: unknown login mode %q; use auto, browser or device", s)
+}
+
+// ErrDeviceCodeExpired reports that the device code of a device
+// authorization grant expired (expired_token, or its expires_in passed)
+// before the person approved it. Running the login again starts anew.
+var ErrDeviceCodeExpired = errors.New("authloop: the device code expired before the sign-in was approved; run the login again")
+
+// deviceGrantType is the grant_type of the device access token request
+// (RFC 8628 §3.4).
+const deviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+// devicePollUnit is one second of a polling interval; tests shorten it.
+var devicePollUnit = time.Second
+
+// Defaults of RFC 8628 §3.2 and §3.5.
+const (
+	defaultDeviceInterval = 5  // seconds, when the server names none
+	slowDownStep          = 5  // seconds added by each slow_down
+	maxDeviceInterval     = 60 // seconds: the cap of the back-off after network errors
+	maxDeviceNetFailures  = 5  // consecutive failed polls before giving up
+)
+
+// errNoDeviceEndpoint is returned by deviceEndpoint when the server
+// offers no device authorization endpoint.
+var errNoDeviceEndpoint = errors.New("authloop: the authorization server offers no device authorization endpoint (RFC 8628)")
+
+// chooseDevice decides, for login, whether to run the device flow, and
+// returns the device authorization endpoint if so.
+func (c *Config) chooseDevice(ctx context.Context) (endpoint string, forced bool, err error) {
+	switch c.LoginMode {
+	case LoginBrowser:
+		return "", false, nil
+	case LoginDevice:
+		ep, err := c.deviceEndpoint(ctx)
+		if err != nil {
+			return "", true, fmt.Errorf("%w; use the browser login instead, or set Config.OAuth2.Endpoint.DeviceAuthURL", err)
+		}
+		return ep, true, nil
+	}
+	if c.Browser != nil || browserLikely() {
+		return "", false, nil
+	}
+	ep, err := c.deviceEndpoint(ctx)
+	if err != nil {
+		c.logger().Debug("authloop: no device flow; the loopback flow prints the URL", "reason", err.Error())
+		return "", false, nil
+	}
+	return ep, false, nil
+}
+
+// browserLikely reports whether SystemBrowser can probably open a window:
+// $BROWSER is set, or the system has a display.
+func browserLikely() bool {
+	if os.Getenv("BROWSER") != "" {
+		return true
+	}
+	switch runtime.GOOS {
+	case "windows", "darwin", "ios", "android":
+		return true
+	}
+	return !hasNoDisplay()
+}
+
+// deviceEndpoint returns the device authorization endpoint: the configured
+// one, or the one in the issuer's metadata.
+func (c *Config) deviceEndpoint(ctx context.Context) (string, error) {
+	if ep := c.OAuth2.Endpoint.DeviceAuthURL; ep != "" {
+		return ep, checkEndpoint("Config.OAuth2.Endpoint.DeviceAuthURL", ep)
+	}
+	if c.Issuer == "" {
+		return "", errNoDeviceEndpoint
+	}
+	md, err := discovery.AuthServer(ctx, c.httpClient(), c.Issuer)
+	if err != nil {
+		return "", fmt.Errorf("authloop: finding the device authorization endpoint of issuer %q: %w", c.Issuer, err)
+	}
+	if md.DeviceAuthorizationEndpoint == "" {
+		return "", errNoDeviceEndpoint
+	}
+	return md.DeviceAuthorizationEndpoint, nil
+}
+
+// deviceLogin runs the device authorization grant (RFC 8628): it asks for
+// a device code and a user code, shows them (Config.OnDeviceCode, or
+// Config.Prompt), and polls the token endpoint at the interval the server
+// asked for until the person approves, refuses or the code expires.
+func (c *Config) deviceLogin(ctx context.Context, endpoint string) (*oauth2.Token, error) {
+	log := c.logger()
+	da, err := c.deviceAuthorize(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("authloop: device authorization started", "verification_uri", da.VerificationURI, "expiry", da.Expiry, "interval", da.Interval)
+	if c.OnDeviceCode != nil {
+		c.OnDeviceCode(da)
+	} else {
+		printDeviceCode(c.prompt(), da)
+	}
+
+	if c.LoginTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.LoginTimeout)
+		defer cancel()
+	}
+	interval := da.Interval
+	if interval <= 0 {
+		interval = defaultDeviceInterval
+	}
+	form := url.Values{
+		"grant_type":  {deviceGrantType},
+		"device_code": {da.DeviceCode},
+	}
+	if c.Resource != "" {
+		form.Set("resource", c.Resource)
+	}
+	keep := keepFields{scope: strings.Join(c.OAuth2.Scopes, " ")}
+	failures := 0
+	for {
+		wait := time.Duration(interval) * devicePollUnit
+		if !da.Expiry.IsZero() && c.now().Add(wait).After(da.Expiry.Add(devicePollUnit)) {
+			return nil, ErrDeviceCodeExpired
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("authloop: waiting for the device sign-in to be approved: %w", ctx.Err())
+		case <-t.C:
+		}
+		tok, err := c.tokenRequest(ctx, form, keep)
+		if err == nil {
+			log.Debug("authloop: device login complete", "expiry", tok.Expiry, "refresh_token", tok.RefreshToken != "")
+			return tok, nil
+		}
+		var oe *oautherr.Error
+		switch {
+		case errors.As(err, &oe) && oe.Code == "authorization_pending":
+			failures = 0
+		case errors.As(err, &oe) && oe.Code == "slow_down":
+			failures = 0
+			interval += slowDownStep
+			log.Debug("authloop: device polling slowed down", "interval", interval)
+		case errors.As(err, &oe) && oe.Code == "expired_token":
+			return nil, fmt.Errorf("%w (%w)", ErrDeviceCodeExpired, err)
+		case errors.As(err, &oe) && oe.Code == "access_denied":
+			return nil, fmt.Errorf("authloop: the device sign-in was denied: %w", err)
+		case errors.As(err, &oe):
+			return nil, fmt.Errorf("authloop: the device sign-in failed: %w", err)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("authloop: waiting for the device sign-in to be approved: %w", ctx.Err())
+		default:
+			// RFC 8628 §3.5: back off exponentially on a network problem.
+			failures++
+			if failures >= maxDeviceNetFailures {
+				return nil, fmt.Errorf("authloop: polling for the device sign-in failed %d times in a row: %w", failures, err)
+			}
+			interval = min(interval*2, maxDeviceInterval)
+			log.Debug("authloop: device poll failed; backing off", "interval", interval, "error", err.Error())
+		}
+	}
+}
+
+// deviceAuthorize sends the device authorization request (RFC 8628 §3.1)
+// with the client's authentication, scope and resource (RFC 8707).
+func (c *Config) deviceAuthorize(ctx context.Context, endpoint string) (*oauth2.DeviceAuthResponse, error) {
+	oc := c.OAuth2
+	form := url.Values{}
+	if len(oc.Scopes) > 0 {
+		form.Set("scope", strings.Join(oc.Scopes, " "))
+	}
+	if c.Resource != "" {
+		form.Set("resource", c.Resource)
+	}
+	auth := chooseClientAuth(oc)
+	if auth != authBasic {
+		form.Set("client_id", oc.ClientID)
+	}
+	if auth == authPost {
+		form.Set("client_secret", oc.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("authloop: building the device authorization request for %s: %w", redactURL(endpoint), err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if auth == authBasic {
+		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
+	}
+	sent := c.now()
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: device authorization request to %s failed: %w", redactURL(endpoint), scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("authloop: reading the device authorization response from %s: %w", redactURL(endpoint), err)
+	}
+	return parseDeviceAuthResponse(resp.StatusCode, resp.Header.Get("Content-Type"), body, sent)
+}
+
+// deviceAuthJSON is the device authorization response (RFC 8628 §3.2).
+type deviceAuthJSON struct {
+	DeviceCode              string      `json:"device_code"`
+	UserCode                string      `json:"user_code"`
+	VerificationURI         string      `json:"verification_uri"`
+	VerificationURL         string      `json:"verification_url"` // Google's spelling
+	VerificationURIComplete string      `json:"verification_uri_complete"`
+	ExpiresIn               json.Number `json:"expires_in"`
+	Interval                json.Number `json:"interval"`
+	Error                   string      `json:"error"`
+	ErrorDescription        string      `json:"error_description"`
+	ErrorURI                string      `json:"error_uri"`
+}
+
+// parseDeviceAuthResponse checks and reads a device authorization response.
+// Its errors never hold the body (it carries the device code).
+func parseDeviceAuthResponse(status int, contentType string, body []byte, sent time.Time) (*oauth2.DeviceAuthResponse, error) {
+	if len(body) > maxTokenResponse {
+		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: fmt.Sprintf("the device authorization response is larger than %d bytes", maxTokenResponse)}
+	}
+	var j deviceAuthJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response is not a JSON object (" + describeBody(contentType, body) + ")"}
+	}
+	if j.Error != "" {
+		return nil, &oautherr.Error{Code: j.Error, Description: j.ErrorDescription, URI: j.ErrorURI, StatusCode: status, Endpoint: "device_authorization"}
+	}
+	if status < 200 || status > 299 {
+		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization endpoint answered an error status without an OAuth error code"}
+	}
+	if j.VerificationURI == "" {
+		j.VerificationURI = j.VerificationURL
+	}
+	if j.DeviceCode == "" || j.UserCode == "" || j.VerificationURI == "" {
+		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response lacks device_code, user_code or verification_uri"}
+	}
+	for _, u := range []string{j.VerificationURI, j.VerificationURIComplete} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || hasControl(u) {
+			return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response names a verification URI that is not an http(s) URL"}
+		}
+	}
+	if hasControl(j.UserCode) {
+		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the user_code holds control characters"}
+	}
+	da := &oauth2.DeviceAuthResponse{
+		DeviceCode:              j.DeviceCode,
+		UserCode:                j.UserCode,
+		VerificationURI:         j.VerificationURI,
+		VerificationURIComplete: j.VerificationURIComplete,
+	}
+	if n, err := j.ExpiresIn.Int64(); err == nil && n > 0 {
+		da.Expiry = sent.Round(0).Add(time.Duration(n) * time.Second)
+	}
+	if n, err := j.Interval.Int64(); err == nil && n > 0 {
+		da.Interval = min(n, maxDeviceInterval)
+	}
+	return da, nil
+}
+
+// hasControl reports whether s holds a control character, which must not
+// reach the person's terminal from the server.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+// printDeviceCode shows the person where to go and which code to check.
+func printDeviceCode(w io.Writer, da *oauth2.DeviceAuthResponse) {
+	if da.VerificationURIComplete != "" {
+		fmt.Fprintf(w, "To sign in, open this URL on any device with a browser:\n\n%s\n\nand check that it shows this code:\n\n    %s\n\n(or open %s and enter the code)\n\n",
+			da.VerificationURIComplete, da.UserCode, da.VerificationURI)
+		return
+	}
+	fmt.Fprintf(w, "To sign in, open this URL on any device with a browser:\n\n%s\n\nand enter this code:\n\n    %s\n\n", da.VerificationURI, da.UserCode)
+}

@@ -1,0 +1,239 @@
+package authloop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/authloop/authloop/discovery"
+)
+
+// sessionMeta is what a session keeps of discovery in its record, so that
+// a restarted process does not rediscover: the authorization server's
+// metadata and, for a protected resource (an MCP server), its RFC 9728
+// metadata.
+type sessionMeta struct {
+	AuthServer json.RawMessage `json:"authorization_server,omitempty"`
+	Resource   json.RawMessage `json:"protected_resource,omitempty"`
+}
+
+func (s *Session) setMeta(md *discovery.AuthServerMetadata, prm *discovery.ResourceMetadata) {
+	var m sessionMeta
+	if md != nil {
+		m.AuthServer = md.Raw
+	}
+	if prm != nil {
+		m.Resource = prm.Raw
+	}
+	s.meta, _ = json.Marshal(m)
+}
+
+// authServerMeta decodes the kept authorization server metadata, or nil.
+func (s *Session) authServerMeta() *discovery.AuthServerMetadata {
+	if s.meta == nil {
+		return nil
+	}
+	var m sessionMeta
+	if json.Unmarshal(s.meta, &m) != nil || m.AuthServer == nil {
+		return nil
+	}
+	md, err := discovery.DecodeAuthServerMetadata(m.AuthServer)
+	if err != nil {
+		return nil
+	}
+	return md
+}
+
+func (s *Session) resourceMeta() *discovery.ResourceMetadata {
+	if s.meta == nil {
+		return nil
+	}
+	var m sessionMeta
+	if json.Unmarshal(s.meta, &m) != nil || m.Resource == nil {
+		return nil
+	}
+	prm, err := discovery.DecodeResourceMetadata(m.Resource)
+	if err != nil {
+		return nil
+	}
+	return prm
+}
+
+// protectedResourceMode reports whether the configuration names only a
+// protected resource (an MCP server): the authorization server is found
+// through RFC 9728.
+func (c *Config) protectedResourceMode() bool {
+	return c.Issuer == "" && c.needsDiscovery() && c.Resource != ""
+}
+
+// endpoints returns the session's configuration with its endpoints known,
+// discovering them on first use (or using what the record kept), and
+// registering a client where none is configured. Only flights call it, one
+// at a time.
+func (s *Session) endpoints(ctx context.Context) (*Config, error) {
+	if s.resolved != nil {
+		return s.resolved, nil
+	}
+	if !s.cfg.needsDiscovery() {
+		s.resolved = &s.cfg
+		return s.resolved, nil
+	}
+	md := s.authServerMeta()
+	prm := s.resourceMeta()
+	if md != nil && !s.cfg.protectedResourceMode() && !sameIssuer(md.Issuer, s.cfg.Issuer) {
+		md = nil // kept for another issuer: never used
+	}
+	if md == nil || (s.cfg.protectedResourceMode() && prm == nil) {
+		var err error
+		if s.cfg.protectedResourceMode() {
+			prm, md, err = s.discoverFromResource(ctx)
+		} else {
+			md, err = discovery.AuthServer(ctx, s.cfg.httpClient(), s.cfg.Issuer)
+			if err != nil {
+				err = fmt.Errorf("authloop: finding the endpoints of issuer %q: %w", s.cfg.Issuer, err)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.setMeta(md, prm)
+	}
+	cfg, err := s.cfg.resolveWith(md)
+	if err != nil {
+		return nil, err
+	}
+	if prm != nil {
+		cfg.Resource = prm.Resource
+	}
+	if cfg.OAuth2.ClientID == "" {
+		if err := s.registerClient(ctx, cfg, md); err != nil {
+			return nil, err
+		}
+	}
+	s.resolved = cfg
+	return cfg, nil
+}
+
+// forgetDiscovery makes the next flight discover again (a new login for a
+// protected resource: its authorization server may have moved).
+func (s *Session) forgetDiscovery() {
+	s.resolved = nil
+	if s.cfg.protectedResourceMode() {
+		s.meta = nil
+	}
+}
+
+// discoverFromResource finds the protected resource's metadata (RFC 9728:
+// the resource_metadata URL of a 401's challenge, then the well-known
+// URLs) and the metadata of its first authorization server. A server of
+// the 2025-03-26 MCP revision publishes no resource metadata: then the
+// authorization server is the resource's origin.
+func (s *Session) discoverFromResource(ctx context.Context) (*discovery.ResourceMetadata, *discovery.AuthServerMetadata, error) {
+	client := s.cfg.httpClient()
+	s.mu.Lock()
+	hint := s.hint
+	s.mu.Unlock()
+	prm, err := discovery.ProtectedResource(ctx, client, s.cfg.Resource, hint)
+	if err != nil && hint != "" {
+		prm, err = discovery.ProtectedResource(ctx, client, s.cfg.Resource, "")
+	}
+	var issuer string
+	switch {
+	case err == nil && len(prm.AuthorizationServers) > 0:
+		issuer = prm.AuthorizationServers[0]
+	case err == nil:
+		return nil, nil, fmt.Errorf("authloop: the protected resource metadata of %s names no authorization server", s.cfg.Resource)
+	default:
+		u, perr := url.Parse(s.cfg.Resource)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("authloop: finding the authorization server of %s: %w", s.cfg.Resource, err)
+		}
+		issuer = u.Scheme + "://" + u.Host
+		prm = nil
+		s.cfg.logger().Debug("authloop: no protected resource metadata; trying the resource's origin as the authorization server", "resource", s.cfg.Resource, "error", err.Error())
+	}
+	md, mdErr := discovery.AuthServer(ctx, client, issuer)
+	if mdErr != nil {
+		if prm == nil && !errors.Is(mdErr, discovery.ErrNoS256) {
+			// 2025-03-26 servers without any metadata: the default paths.
+			md = defaultEndpoints(issuer)
+		} else {
+			return nil, nil, fmt.Errorf("authloop: finding the authorization server %q of %s: %w", issuer, s.cfg.Resource, mdErr)
+		}
+	}
+	if prm == nil {
+		canon, cerr := discovery.CanonicalResource(s.cfg.Resource)
+		if cerr != nil {
+			return nil, nil, cerr
+		}
+		prm = &discovery.ResourceMetadata{Resource: canon, AuthorizationServers: []string{md.Issuer}}
+		prm.Raw, _ = json.Marshal(prm)
+	}
+	return prm, md, nil
+}
+
+// defaultEndpoints are the endpoints a 2025-03-26 MCP server without
+// metadata has at its origin.
+func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
+	md := &discovery.AuthServerMetadata{
+		Issuer:                        origin,
+		AuthorizationEndpoint:         origin + "/authorize",
+		TokenEndpoint:                 origin + "/token",
+		RegistrationEndpoint:          origin + "/register",
+		CodeChallengeMethodsSupported: []string{"S256"},
+	}
+	md.Raw, _ = json.Marshal(md)
+	return md
+}
+
+// loginScopes picks the scopes of a new authorization. Configured scopes
+// win. For a protected resource, the MCP order: the challenge's scope, else
+// the resource metadata's scopes_supported, else none; plus what earlier
+// authorizations of this session asked for (step-up never loses a scope);
+// plus offline_access when the authorization server lists it.
+func (s *Session) loginScopes(cfg *Config) []string {
+	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
+		return cfg.OAuth2.Scopes
+	}
+	s.mu.Lock()
+	scopes := slices.Clone(s.challengeScopes)
+	scopes = union(scopes, s.requestedScopes)
+	s.mu.Unlock()
+	if len(scopes) == 0 {
+		if prm := s.resourceMeta(); prm != nil {
+			scopes = slices.Clone(prm.ScopesSupported)
+		}
+	}
+	if md := s.authServerMeta(); md != nil && slices.Contains(md.ScopesSupported, "offline_access") && len(scopes) > 0 {
+		scopes = union(scopes, []string{"offline_access"})
+	}
+	return scopes
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if x != "" && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// covers reports whether the token's granted scope includes every scope
+// of need.
+func covers(tokScope any, need []string) bool {
+	s, _ := tokScope.(string)
+	have := strings.Fields(s)
+	for _, n := range need {
+		if !slices.Contains(have, n) {
+			return false
+		}
+	}
+	return true
+}
