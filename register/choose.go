@@ -31,8 +31,9 @@ const ExpirySkew = time.Minute
 //  3. kept, when it is a registration this package made by Dynamic (its
 //     Metadata holds the registration response) for this very issuer
 //     (kept.Issuer == md.Issuer, compared exactly), for the redirect URIs
-//     opts.Registration asks for, whose secret has not expired (or expires
-//     more than ExpirySkew from now).
+//     opts.Registration asks for (and its authentication method, when it
+//     names one), whose secret has not expired (or expires more than
+//     ExpirySkew from now).
 //  4. The server has a registration_endpoint: a new registration of
 //     opts.Registration (see Dynamic).
 //  5. Otherwise an error wrapping ErrNoClient that says what the person can
@@ -77,7 +78,7 @@ func Choose(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 			return same(c)
 		}
 	}
-	if kept != nil && reusable(kept, opts.Registration.redirectURIs(), time.Now()) {
+	if kept != nil && reusable(kept, &opts.Registration, time.Now()) {
 		return kept, false, nil
 	}
 	if md.RegistrationEndpoint != "" {
@@ -91,8 +92,9 @@ func Choose(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 }
 
 // reusable reports whether kept is a dynamic registration for the redirect
-// URIs wanted whose secret is still good at now.
-func reusable(kept *store.Client, wantRedirects []string, now time.Time) bool {
+// URIs (and the authentication method, when it names one) that req asks
+// for, whose secret is still good at now.
+func reusable(kept *store.Client, req *Request, now time.Time) bool {
 	if kept.ClientID == "" || len(kept.Metadata) == 0 {
 		return false
 	}
@@ -103,7 +105,10 @@ func reusable(kept *store.Client, wantRedirects []string, now time.Time) bool {
 	if json.Unmarshal(kept.Metadata, &m) != nil || m.ClientID != kept.ClientID {
 		return false
 	}
-	if m.RedirectURIs != nil && !sameSet(m.RedirectURIs, wantRedirects) {
+	if m.RedirectURIs != nil && !sameSet(m.RedirectURIs, req.redirectURIs()) {
+		return false
+	}
+	if req.TokenEndpointAuthMethod != "" && req.TokenEndpointAuthMethod != AuthMethod(kept) {
 		return false
 	}
 	return !SecretExpired(kept, now)

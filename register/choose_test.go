@@ -264,3 +264,16 @@ func TestIsInvalidClient(t *testing.T) {
 		}
 	}
 }
+
+func TestChooseChangedAuthMethodRegistersAnew(t *testing.T) {
+	srv, md := newAS(t, oauthtest.Config{})
+	c, _ := choose(t, md, register.Options{}, nil)
+	opts := register.Options{Registration: register.Request{TokenEndpointAuthMethod: register.AuthClientSecretBasic}}
+	c2, isNew := choose(t, md, opts, c)
+	if !isNew || c2.ClientSecret == "" || srv.Count("register") != 2 {
+		t.Fatalf("public registration reused for a confidential client: %s new=%v", c2, isNew)
+	}
+	if c3, isNew := choose(t, md, opts, c2); c3 != c2 || isNew {
+		t.Fatalf("confidential registration not reused: %s new=%v", c3, isNew)
+	}
+}
