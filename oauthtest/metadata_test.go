@@ -45,7 +45,7 @@ func TestMetadata(t *testing.T) {
 		lists := map[string][]string{
 			"response_types_supported":              {"code"},
 			"response_modes_supported":              {"query", "form_post"},
-			"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
+			"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", DeviceCodeGrantType},
 			"code_challenge_methods_supported":      {"S256"},
 			"token_endpoint_auth_methods_supported": {"none", "client_secret_basic", "client_secret_post"},
 			"scopes_supported":                      {"openid", "profile", "email", "offline_access", "read", "write"},

@@ -82,6 +82,18 @@ type Config struct {
 	// Subject is the user who approves authorization requests; default
 	// "alice".
 	Subject string
+
+	// Device authorization grant (RFC 8628): see device.go.
+
+	// DeviceCodeTTL is the device codes' lifetime; default 10 minutes.
+	DeviceCodeTTL time.Duration
+	// DeviceInterval is the polling interval in seconds the device
+	// authorization response names: 0 means 1 (short, for tests); a
+	// negative value leaves interval out (clients then wait 5 seconds).
+	DeviceInterval int
+	// DeviceAutoApprovePolls, when positive, approves a device request at
+	// its Nth poll, as if the person had approved it in between.
+	DeviceAutoApprovePolls int
 }
 
 // Server is an OAuth 2.1 authorization server listening on a loopback port,
@@ -113,6 +125,10 @@ type Server struct {
 	denials     []denial
 	counts      map[string]int
 	log         []Request
+
+	devices      map[string]*deviceCode // by device_code
+	deviceOrder  []*deviceCode
+	deviceScript []string // DeviceNext
 }
 
 // Request is one entry of the server's request log. It never contains
@@ -123,7 +139,8 @@ type Request struct {
 	// Method is the HTTP method.
 	Method string
 	// Endpoint names the endpoint: "metadata", "authorize", "token",
-	// "register", "revoke", "resource" or "resource_metadata".
+	// "register", "revoke", "resource", "resource_metadata",
+	// "device_authorization" or "device" (the verification page).
 	Endpoint string
 	// GrantType is the grant_type of a token request.
 	GrantType string
@@ -158,6 +175,7 @@ func NewServer(cfg Config) *Server {
 		access:  make(map[string]*accessToken),
 		refresh: make(map[string]*refreshToken),
 		counts:  make(map[string]int),
+		devices: make(map[string]*deviceCode),
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -202,6 +220,9 @@ func (s *Server) buildRoutes() map[string]route {
 		p + "/register":  {"register", []string{http.MethodPost}, s.handleRegister},
 		p + "/revoke":    {"revoke", []string{http.MethodPost}, s.handleRevoke},
 		p + "/resource":  {"resource", []string{http.MethodGet, http.MethodPost}, s.handleResource},
+
+		p + "/device_authorization": {"device_authorization", []string{http.MethodPost}, s.handleDeviceAuthorization},
+		p + "/device":               {"device", []string{http.MethodGet, http.MethodPost}, s.handleDevicePage},
 	}
 	meta := route{"metadata", []string{http.MethodGet, http.MethodHead}, s.handleMetadata}
 	rs["/.well-known/oauth-authorization-server"+p] = meta
@@ -287,8 +308,8 @@ func (s *Server) AddClient(c Client) {
 }
 
 // Count returns how many requests the named endpoint has received so far:
-// "metadata", "authorize", "token", "register", "revoke", "resource" or
-// "resource_metadata". A request is counted as soon as it arrives.
+// "metadata", "authorize", "token", "register", "revoke", "resource",
+// "resource_metadata", "device_authorization" or "device". A request is counted as soon as it arrives.
 func (s *Server) Count(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -87,6 +87,8 @@ func (s *Server) tokenLocked(cc clientCredentials, form url.Values) (map[string]
 		ts, oerr = s.refreshLocked(client, form)
 	case "client_credentials":
 		ts, oerr = s.clientCredentialsLocked(client, form)
+	case DeviceCodeGrantType:
+		ts, oerr = s.deviceTokenLocked(client, form)
 	case "":
 		oerr = &oauthError{code: "invalid_request", desc: "grant_type is missing"}
 	default:
