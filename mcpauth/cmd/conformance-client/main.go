@@ -1,0 +1,140 @@
+// Command conformance-client is the MCP client that the MCP conformance
+// suite (@modelcontextprotocol/conformance) runs against its authorization
+// scenarios: an authloop Session, given only the MCP server's URL, through
+// mcpauth.NewGoSDKHandler and the go-sdk's streamable HTTP transport.
+//
+// Usage, as the suite calls it:
+//
+//	conformance-client <server-url>
+//
+// The suite sets MCP_CONFORMANCE_SCENARIO (the scenario's name) and, for some
+// scenarios, MCP_CONFORMANCE_CONTEXT (JSON; client_id and client_secret of a
+// pre-registered client). The scenarios' authorization endpoints approve at
+// once and redirect to the redirect URI, so the "browser" is an HTTP client
+// that follows redirects to the session's loopback receiver.
+//
+// The client connects (initialize), lists the tools, calls the first one,
+// and exits 0; on any failure it prints the error and exits 1. Debug logs of
+// the session go to stderr, which the suite keeps with its results.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/mcpauth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/oauth2"
+)
+
+// scenarioContext is MCP_CONFORMANCE_CONTEXT.
+type scenarioContext struct {
+	Name         string `json:"name"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: conformance-client <server-url>")
+		os.Exit(2)
+	}
+	serverURL := os.Args[len(os.Args)-1]
+	// The suite gives each scenario 30 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	err := run(ctx, serverURL, os.Getenv("MCP_CONFORMANCE_SCENARIO"), os.Getenv("MCP_CONFORMANCE_CONTEXT"), os.Stdout, os.Stderr)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance-client:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, stderr io.Writer) error {
+	var sc scenarioContext
+	if rawContext != "" {
+		if err := json.Unmarshal([]byte(rawContext), &sc); err != nil {
+			return fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log.Info("conformance client", "scenario", scenario, "server", serverURL, "pre-registered", sc.ClientID != "")
+
+	sess, err := authloop.NewSession(&authloop.Config{
+		Resource:    serverURL,
+		OAuth2:      &oauth2.Config{ClientID: sc.ClientID, ClientSecret: sc.ClientSecret},
+		Interactive: true,
+		Browser:     followRedirects,
+		Prompt:      stderr,
+		AppName:     "authloop conformance client",
+		Logger:      log,
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+
+	client := mcp.NewClient(&mcp.Implementation{Name: "authloop-conformance-client", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
+		Endpoint:             serverURL,
+		OAuthHandler:         mcpauth.NewGoSDKHandler(sess),
+		DisableStandaloneSSE: true,
+		MaxRetries:           -1,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	defer cs.Close()
+
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("listing tools: %w", err)
+	}
+	for _, t := range tools.Tools {
+		fmt.Fprintln(stdout, "tool:", t.Name)
+	}
+	if len(tools.Tools) == 0 {
+		return nil
+	}
+	name := tools.Tools[0].Name
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{}})
+	if err != nil {
+		return fmt.Errorf("calling tool %s: %w", name, err)
+	}
+	if res.IsError {
+		return fmt.Errorf("tool %s answered with an error", name)
+	}
+	fmt.Fprintln(stdout, "called:", name)
+	return nil
+}
+
+// followRedirects is the conformance client's browser: the scenarios'
+// authorization endpoints redirect at once to the redirect URI, so a GET
+// that follows redirects delivers the code to the session's loopback
+// receiver.
+func followRedirects(ctx context.Context, authURL string) error {
+	c := &http.Client{Timeout: 20 * time.Second}
+	defer c.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("following the authorization URL: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return errors.New("following the authorization URL ended in HTTP " + resp.Status)
+	}
+	return nil
+}
