@@ -208,3 +208,39 @@ func TestAuthorizeStepUpRetryLimit(t *testing.T) {
 		t.Fatalf("%d step-up logins for the same scopes, want at most 1", n)
 	}
 }
+
+// No client configured: the session registers one (RFC 7591), keeps it in
+// the record, and a restarted session reuses it.
+func TestResourceModeRegistersClient(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	dir := t.TempDir()
+	cfg := resourceConfig(srv, srv.ResourceEndpoint(), b.open)
+	cfg.OAuth2.ClientID = ""
+	cfg.Store = fileStore(t, dir)
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if srv.Count("register") != 1 || !srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatalf("registrations %d, token valid %v", srv.Count("register"), srv.ValidAccessToken(tok.AccessToken))
+	}
+	s2, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Count("register") != 1 || srv.Count("authorize") != 1 {
+		t.Fatalf("a restarted session registered or logged in again: %d registrations, %d logins", srv.Count("register"), srv.Count("authorize"))
+	}
+}

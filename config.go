@@ -43,6 +43,17 @@ type Config struct {
 	// sent in the authorization and token requests when set.
 	Resource string
 
+	// ClientName names the client in a dynamic registration (RFC 7591),
+	// made when OAuth2.ClientID is empty and the endpoints are discovered.
+	// Default AppName.
+	ClientName string
+
+	// ClientMetadataURL is the https URL where the program publishes its
+	// Client ID Metadata Document (see register.MetadataDocument); used as
+	// the client id with servers that support it, before dynamic
+	// registration.
+	ClientMetadataURL string
+
 	// RevocationURL is the revocation endpoint (RFC 7009) Session.Logout
 	// uses; empty means the one in the issuer's metadata, if any.
 	RevocationURL string

@@ -176,6 +176,7 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if !isFinal(err) {
 		return nil, nil, nil, err
 	}
+	s.dropRegistration(err)
 	// Refused: another process may have rotated the token a moment ago
 	// (one that does not take the lock, or whose wait timed out).
 	if again, lerr := s.load(ctx); lerr == nil && again != nil {
