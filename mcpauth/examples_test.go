@@ -12,7 +12,8 @@ import (
 
 // The examples and the conformance client build, and each example, run
 // twice as a person would run it against an OAuth-protected MCP server
-// (curl as $BROWSER, the file store under a fresh $XDG_CONFIG_HOME), lists
+// with nothing but its URL (curl as $BROWSER, the file store under a fresh
+// $XDG_CONFIG_HOME, a client registered dynamically), lists
 // the server's tools, signing in on the first run only.
 func TestExamples(t *testing.T) {
 	if testing.Short() {
@@ -44,7 +45,7 @@ func TestExamples(t *testing.T) {
 			}
 			for run := 1; run <= 2; run++ {
 				ctx := testContext(t)
-				cmd := exec.CommandContext(ctx, filepath.Join(bin, name), "-client-id", oauthtest.DefaultClientID, f.mcpURL)
+				cmd := exec.CommandContext(ctx, filepath.Join(bin, name), f.mcpURL)
 				cmd.Env = env
 				var stderr strings.Builder
 				cmd.Stderr = &stderr

@@ -214,3 +214,36 @@ func TestGoSDKLoginRequired(t *testing.T) {
 		t.Errorf("authorize requests = %d, want 0", n)
 	}
 }
+
+// With only the MCP server's URL (no client id), the session registers a
+// client (RFC 7591) at the authorization server its metadata names, once:
+// a restarted process reuses the registration and the tokens.
+func TestGoSDKDynamicRegistration(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{})
+	ctx := testContext(t)
+	st := fileStore(t)
+	for run := 1; run <= 2; run++ {
+		cfg := f.config(f.mcpURL, st, run == 1)
+		cfg.OAuth2.ClientID = ""
+		s, err := authloop.NewSession(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := connectGoSDK(ctx, t, f, s)
+		if got := listTools(ctx, t, cs); len(got) != 2 {
+			t.Fatalf("run %d: tools = %v", run, got)
+		}
+		f.clock.Advance(ttl + time.Second)
+		if err := callEcho(ctx, cs, "registered"); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		cs.Close()
+		s.Close()
+		if n := f.as.Count("register"); n != 1 {
+			t.Errorf("run %d: register requests = %d, want 1", run, n)
+		}
+		if n := f.as.Count("authorize"); n != 1 {
+			t.Errorf("run %d: authorize requests = %d, want 1", run, n)
+		}
+	}
+}

@@ -35,6 +35,10 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// clientMetadataURL is the Client ID Metadata Document URL the suite's
+// auth/basic-cimd scenario expects as the client id.
+const clientMetadataURL = "https://conformance-test.local/client-metadata.json"
+
 // scenarioContext is MCP_CONFORMANCE_CONTEXT.
 type scenarioContext struct {
 	Name         string `json:"name"`
@@ -75,7 +79,11 @@ func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, st
 		Browser:     followRedirects,
 		Prompt:      stderr,
 		AppName:     "authloop conformance client",
-		Logger:      log,
+		ClientName:  "authloop conformance client",
+		// The suite's CIMD scenarios expect this client id, and never
+		// fetch the document.
+		ClientMetadataURL: clientMetadataURL,
+		Logger:            log,
 	}, nil)
 	if err != nil {
 		return err
