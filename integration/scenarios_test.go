@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/integration/peers"
 )
 
@@ -221,6 +222,108 @@ func TestConcurrentRefresh(t *testing.T) {
 			t.Fatalf("refresh after the concurrent one: %v (reuse detected?)", err)
 		}
 		mustUserinfo(t, f, nt.AccessToken)
+	})
+}
+
+// Real expiry: with 4-second access tokens the session refreshes in the
+// background (at half the lifetime), and a program that keeps asking Token
+// and calling the resource holds a working token across several lifetimes
+// and rotations.
+//
+// At Hydra, a refresh revokes the access token it replaces, at once: a call
+// sent with the old token while the background refresh lands gets a 401.
+// Such a call is counted (it is retried with the session's new token) and
+// must stay rare; a 401 with the session's current token fails the test.
+func TestBackgroundRefresh(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *server) {
+		const ttl = 4 * time.Second
+		f := newFixture(t, srv)
+		c, err := srv.shortLivedClient(t.Context(), ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.client = c
+		f.cfg.OAuth2.ClientID = c.ID
+		tok := loginHeadless(t, f.cfg)
+		if left := time.Until(tok.Expiry); left > ttl+time.Second || left < ttl-2*time.Second {
+			t.Fatalf("the access token expires in %v; want about %v (is the server's lifespan setting in effect?)", left, ttl)
+		}
+		s := newSession(t, f.cfg, tok)
+		const run = 2*ttl + ttl/2
+		start := time.Now()
+		calls, raced := 0, 0
+		for time.Since(start) < run {
+			cur, err := s.Token(t.Context())
+			if err != nil {
+				t.Fatalf("Token %v in: %v", time.Since(start), err)
+			}
+			status, _, err := userinfo(t.Context(), f, cur.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls++
+			if status == http.StatusUnauthorized && replaced(s, cur.AccessToken) {
+				raced++ // the token was replaced (and revoked) in flight
+			} else if status != http.StatusOK {
+				t.Fatalf("userinfo %v in, with the session's current token: %d", time.Since(start), status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		refreshes := f.count.grant("refresh_token")
+		t.Logf("%s: %d calls over %v with %v tokens, %d refreshes, %d calls raced a refresh that revoked their token", srv.name, calls, run, ttl, refreshes, raced)
+		if refreshes < 3 || refreshes > 7 {
+			t.Errorf("%d refreshes in %v with %v tokens; want about %d (one per half lifetime)", refreshes, run, ttl, int(run/(ttl/2)))
+		}
+		if srv.oldAccessTokenStatus == http.StatusOK && raced > 0 {
+			t.Errorf("%d calls failed with a replaced token, at a server that keeps old tokens alive", raced)
+		}
+		if raced > refreshes {
+			t.Errorf("%d calls raced %d refreshes: more than one per refresh", raced, refreshes)
+		}
+		if n := f.count.grant("authorization_code"); n != 1 {
+			t.Errorf("%d logins; want 1", n)
+		}
+	})
+}
+
+// replaced reports whether the session's token is no longer accessToken,
+// waiting a moment for a refresh whose answer is on its way: the server
+// revokes the old token before the client has the new one.
+func replaced(s *authloop.Session, accessToken string) bool {
+	for range 20 {
+		if c := s.Cached(); c != nil && c.AccessToken != accessToken {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// Hydra answers a dead access token at userinfo with error
+// "request_unauthorized", not RFC 6750's "invalid_token" (which
+// oidc-provider sends): a client that refreshes only on invalid_token does
+// not refresh there.
+func TestUnauthorizedChallenge(t *testing.T) {
+	want := map[string]string{"hydra": "request_unauthorized", "oidc-provider": "invalid_token"}
+	forEachServer(t, func(t *testing.T, srv *server) {
+		f := newFixture(t, srv)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.meta.UserinfoEndpoint, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer not-a-token")
+		resp, err := httpClient(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ch, ok := discovery.BearerChallenge(resp.Header)
+		if resp.StatusCode != http.StatusUnauthorized || !ok {
+			t.Fatalf("userinfo with a bogus token: %s, Bearer challenge %t", resp.Status, ok)
+		}
+		if got := ch.ErrorCode(); got != want[srv.name] {
+			t.Errorf("error in the challenge = %q; want %q (has the server changed? update docs/INTEROP.md)", got, want[srv.name])
+		}
 	})
 }
 

@@ -32,6 +32,8 @@ type server struct {
 	issuer func() string
 	// newClient registers a fresh public client for one test.
 	newClient func(ctx context.Context) (peers.Client, error)
+	// shortLivedClient registers a public client whose access tokens live ttl.
+	shortLivedClient func(ctx context.Context, ttl time.Duration) (peers.Client, error)
 	// confidentialClient gives a client with a secret (client_secret_basic).
 	confidentialClient func(ctx context.Context) (peers.Client, error)
 	// iss reports whether the server sends iss in authorization responses
@@ -54,6 +56,9 @@ var hydraServer = &server{
 	newClient: func(ctx context.Context) (peers.Client, error) {
 		return hydra.NewPublicClient(ctx)
 	},
+	shortLivedClient: func(ctx context.Context, ttl time.Duration) (peers.Client, error) {
+		return hydra.NewShortLivedClient(ctx, ttl)
+	},
 	confidentialClient: func(ctx context.Context) (peers.Client, error) {
 		return hydra.NewConfidentialClient(ctx)
 	},
@@ -70,6 +75,9 @@ var oidcServer = &server{
 	issuer: func() string { return oidc.Issuer },
 	newClient: func(ctx context.Context) (peers.Client, error) {
 		return oidc.NewPublicClient(ctx)
+	},
+	shortLivedClient: func(ctx context.Context, ttl time.Duration) (peers.Client, error) {
+		return oidc.NewShortLivedClient(ctx, ttl)
 	},
 	// A static client of server.mjs.
 	confidentialClient: func(context.Context) (peers.Client, error) {

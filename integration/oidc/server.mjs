@@ -52,8 +52,20 @@ const configuration = {
   // A refresh token for every client allowed the grant, without insisting
   // on offline_access plus a consent prompt.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // A client may ask for short-lived access tokens (tests of the background
+  // refresh): authloop_access_token_ttl, in seconds, in its registration.
+  extraClientMetadata: {
+    properties: ['authloop_access_token_ttl'],
+    validator: (ctx, key, value) => {
+      if (key === 'authloop_access_token_ttl' && value !== undefined
+          && !(Number.isInteger(value) && value > 0)) {
+        throw new errors.InvalidClientMetadata('authloop_access_token_ttl must be a positive integer');
+      }
+    },
+  },
   ttl: {
-    AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL || accessTokenTTL,
+    AccessToken: (ctx, token, client) => client?.metadata().authloop_access_token_ttl
+      || token.resourceServer?.accessTokenTTL || accessTokenTTL,
     AuthorizationCode: 60,
     Grant: 14 * 24 * 60 * 60,
     IdToken: 3600,

@@ -338,6 +338,23 @@ func (h *Hydra) newClient(ctx context.Context, authMethod string) (Client, error
 	return Client{ID: out.ClientID, Secret: out.ClientSecret}, nil
 }
 
+// NewShortLivedClient is NewPublicClient with access tokens that live ttl,
+// set through the client's token lifespans.
+func (h *Hydra) NewShortLivedClient(ctx context.Context, ttl time.Duration) (Client, error) {
+	c, err := h.NewPublicClient(ctx)
+	if err != nil || ttl == 0 {
+		return c, err
+	}
+	body := map[string]any{
+		"authorization_code_grant_access_token_lifespan": ttl.String(),
+		"refresh_token_grant_access_token_lifespan":      ttl.String(),
+	}
+	if err := h.adminJSON(ctx, http.MethodPut, "/admin/clients/"+url.PathEscape(c.ID)+"/lifespans", body, nil); err != nil {
+		return Client{}, err
+	}
+	return c, nil
+}
+
 // RevokeConsent revokes every consent of the client's subject at Hydra,
 // with the tokens issued under them: DELETE
 // /admin/oauth2/auth/sessions/consent?subject=…&all=true.

@@ -196,7 +196,13 @@ func (p *OIDCProvider) Output() string { return p.proc.output() }
 // registration (RFC 7591, at /reg): the harness's own request, not
 // authloop's.
 func (p *OIDCProvider) NewPublicClient(ctx context.Context) (Client, error) {
-	body, err := json.Marshal(map[string]any{
+	return p.NewShortLivedClient(ctx, 0)
+}
+
+// NewShortLivedClient is NewPublicClient with access tokens that live ttl
+// (whole seconds; 0 means the server's default).
+func (p *OIDCProvider) NewShortLivedClient(ctx context.Context, ttl time.Duration) (Client, error) {
+	meta := map[string]any{
 		"client_name":                "authloop integration",
 		"application_type":           "native",
 		"token_endpoint_auth_method": "none",
@@ -204,7 +210,11 @@ func (p *OIDCProvider) NewPublicClient(ctx context.Context) (Client, error) {
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
 		"scope":                      "openid offline_access mcp:tools",
-	})
+	}
+	if ttl > 0 {
+		meta["authloop_access_token_ttl"] = int(ttl / time.Second)
+	}
+	body, err := json.Marshal(meta)
 	if err != nil {
 		return Client{}, err
 	}
