@@ -1,61 +1,40 @@
 // Command authloop signs a person in to an OAuth 2.1 authorization server
-// once and then hands out fresh access tokens. This version offers the demo:
+// once and then hands out fresh access tokens, to the person, to scripts
+// and to other programs as their credential helper:
 //
-//	authloop demo [--no-browser] [--short]   sign in against a test server embedded in the
-//	                                          process, then keep the session alive
-//	authloop version               print the version
+//	authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
+//	curl -H "Authorization: Bearer $(authloop token)" https://api.example.com/
+//
+// Commands: login, token, git-credential, status, refresh, logout, demo and
+// version; `authloop help COMMAND` explains each, with examples. Exit
+// codes: 0 success, 1 failure, 2 usage error, 3 login required, 4 server
+// unreachable or failing (try again later).
 package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	// After the first Ctrl-C the demo winds down; a second one ends the
-	// process at once, as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first Ctrl-C the command winds down (a login closes its
+	// listener); a second one ends the process at once, as usual.
 	context.AfterFunc(ctx, stop)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := runWithInput(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run executes one command and returns the exit status: 0 done, 1 failed,
-// 2 bad usage.
+// run executes one command with no standard input and returns the exit
+// status (see the exit* constants).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "demo":
-		return runDemo(ctx, args[1:], stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, versionString())
-		return 0
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "authloop: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
-	}
+	return runWithInput(ctx, args, eofReader{}, stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `authloop keeps an OAuth 2.1 sign-in alive for command-line tools.
+type eofReader struct{}
 
-Usage:
-  authloop demo [--no-browser] [--short]
-                      sign in against an authorization server embedded in this process,
-                      then watch authloop keep the session alive (--short: sign in only)
-  authloop version    print the version
-
-Run "authloop demo -h" for the demo's flags.
-`)
-}
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,8 +13,21 @@ import (
 
 // TestMain fails the package if any test leaves a goroutine behind: the
 // demo must close its Session, its server and its connections.
+// It also builds the binary that the end-to-end tests run.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	dir, err := os.MkdirTemp("", "authloop-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	if err := buildBinary(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building the authloop binary:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -43,7 +58,7 @@ func TestRunUnknownCommand(t *testing.T) {
 	if out != "" {
 		t.Errorf("stdout = %q, want nothing", out)
 	}
-	for _, want := range []string{`unknown command "frobnicate"`, "Usage:", "authloop demo"} {
+	for _, want := range []string{`unknown command "frobnicate"`, "Usage:", "demo", "login", "token"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -67,7 +82,7 @@ func TestRunHelp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d, want 0", code)
 	}
-	for _, want := range []string{"Usage:", "demo", "--short", "version"} {
+	for _, want := range []string{"Usage:", "demo", "version", "login", "token", "git-credential", "status", "refresh", "logout", "Exit codes:", "3  login required", "Examples:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}

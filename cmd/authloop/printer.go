@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -72,15 +71,4 @@ func (p *printer) clearLocked() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.live = false
 	}
-}
-
-// isTerminal reports whether w is a character device (a terminal), without
-// pulling in a terminal library for one check.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

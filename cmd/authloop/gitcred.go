@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Limits of the credential helper's input: git sends a handful of short
+// lines.
+const (
+	maxCredentialLine  = 64 << 10
+	maxCredentialInput = 256 << 10
+)
+
+// gitCredential is a credential description of git's credential helper
+// protocol (git-credential(1)): key=value attributes, one per line.
+type gitCredential struct {
+	attrs map[string][]string // keys ending in [] can repeat; others keep the last value
+	order []string            // first appearance of each key
+}
+
+// get returns the value of key, or "".
+func (c *gitCredential) get(key string) string {
+	if vs := c.attrs[key]; len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	return ""
+}
+
+// parseGitCredential reads attributes until a blank line or the end of r.
+// Lines without '=' and keys that are empty are errors, as are NUL bytes
+// (git-credential(1): values may not contain NUL or newlines). An "key[]="
+// line with an empty value clears that array, as git does.
+func parseGitCredential(r io.Reader) (*gitCredential, error) {
+	c := &gitCredential{attrs: map[string][]string{}}
+	sc := bufio.NewScanner(io.LimitReader(r, maxCredentialInput))
+	sc.Buffer(make([]byte, 0, 4096), maxCredentialLine)
+	for sc.Scan() {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if line == "" {
+			return c, nil
+		}
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, errors.New("git credential input: a NUL byte in a line")
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("git credential input: line %q is not key=value", truncate(line, 40))
+		}
+		if _, seen := c.attrs[key]; !seen {
+			c.order = append(c.order, key)
+		}
+		switch {
+		case strings.HasSuffix(key, "[]") && value == "":
+			c.attrs[key] = []string{}
+		case strings.HasSuffix(key, "[]"):
+			c.attrs[key] = append(c.attrs[key], value)
+		default:
+			c.attrs[key] = []string{value}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("git credential input: %w", err)
+	}
+	return c, nil
+}
+
+// format writes the attributes back in git's syntax, in order.
+func (c *gitCredential) format(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	for _, k := range c.order {
+		vs := c.attrs[k]
+		if strings.HasSuffix(k, "[]") && len(vs) == 0 {
+			fmt.Fprintf(bw, "%s=\n", k)
+		}
+		for _, v := range vs {
+			fmt.Fprintf(bw, "%s=%s\n", k, v)
+		}
+	}
+	return bw.Flush()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (a *app) gitCredentialCommand() *cobra.Command {
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "git-credential [--profile NAME] get|store|erase",
+		Short: "Act as git's credential helper, answering with the profile's access token",
+		Long: `git-credential speaks git's credential helper protocol (git-credential(1)),
+so git can fetch and push over HTTPS with an OAuth access token.
+
+  get    answers username and password (the access token, refreshed first when
+         needed, never a browser) and password_expiry_utc, for a host that maps
+         to a profile; for any other host it answers nothing, and git asks the
+         next helper
+  store  does nothing: authloop keeps its own tokens
+  erase  git rejected the password: if it is the profile's current access
+         token, it is refreshed now, so the next get answers a new one; the
+         sign-in itself is never deleted (run authloop logout for that)
+
+The host maps to a profile by --profile (best in a host-specific git config
+entry) or by the hosts the profile lists (authloop login --git-host HOST).
+The user name is the profile's --git-username: "oauth2" by default (GitLab,
+Gitea, Bitbucket and most forges accept it), "x-access-token" for GitHub.
+
+Without a usable token, get prints a hint to stderr and exits with status 3;
+git then goes on as without the helper.`,
+		Example: `  # For one host, with a given profile:
+  git config --global credential.https://git.example.com.helper "!authloop git-credential --profile work"
+
+  # Or for every host listed in some profile (authloop login --git-host git.example.com):
+  git config --global credential.helper "!authloop git-credential"
+
+  # What git does:
+  printf 'protocol=https\nhost=git.example.com\n\n' | authloop git-credential get`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"get", "store", "erase"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			op := args[0]
+			if op != "get" && op != "store" && op != "erase" {
+				return usageError("git-credential: unknown operation %q; git calls get, store or erase", op)
+			}
+			name := ""
+			if cmd.Flags().Changed("profile") {
+				name = profile
+			}
+			err := a.gitCredential(cmd.Context(), op, name)
+			if name == "" {
+				name = defaultProfile
+			}
+			return classify(err, name)
+		},
+	}
+	cmd.Flags().StringVarP(&profile, "profile", "p", "", "the profile to answer with (default: the profile whose --git-host names the host)")
+	return cmd
+}
+
+func (a *app) gitCredential(ctx context.Context, op, profile string) error {
+	in, err := parseGitCredential(a.stdin)
+	if err != nil {
+		return err
+	}
+	if op == "store" {
+		return nil
+	}
+	name, err := profileForHost(profile, in.get("host"))
+	if err != nil || name == "" {
+		return err // no profile for this host: answer nothing
+	}
+	p, s, err := openSession(name, sessionOptions{ui: a.ui})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if op == "erase" {
+		if cur := s.Cached(); cur != nil && in.get("password") == cur.AccessToken && s.CanRefresh() {
+			_, err := s.Refresh(ctx)
+			return err
+		}
+		return nil
+	}
+	tok, err := freshToken(ctx, s, defaultMinValid, false, a.ui)
+	if err != nil {
+		return err
+	}
+	out := &gitCredential{attrs: map[string][]string{}}
+	set := func(k, v string) {
+		out.order = append(out.order, k)
+		out.attrs[k] = []string{v}
+	}
+	for _, k := range []string{"protocol", "host", "path"} {
+		if v := in.get(k); v != "" {
+			set(k, v)
+		}
+	}
+	set("username", p.gitUsername())
+	set("password", tok.AccessToken)
+	if !tok.Expiry.IsZero() {
+		set("password_expiry_utc", strconv.FormatInt(tok.Expiry.Unix(), 10))
+	}
+	return out.format(a.stdout)
+}
+
+// profileForHost returns profile if set and it serves host (a profile
+// without git hosts serves any host it is named for), else the first
+// profile listing host, else "".
+func profileForHost(profile, host string) (string, error) {
+	host = strings.ToLower(host)
+	if profile != "" {
+		p, err := loadProfile(profile)
+		if err != nil {
+			return "", err
+		}
+		if len(p.GitHosts) == 0 || contains(p.GitHosts, host) {
+			return profile, nil
+		}
+		return "", nil
+	}
+	if host == "" {
+		return "", nil
+	}
+	names, err := listProfiles()
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		p, err := loadProfile(n)
+		if err == nil && contains(p.GitHosts, host) {
+			return n, nil
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
+)
+
+type loginFlags struct {
+	profile          string
+	issuer           string
+	resource         string
+	clientID         string
+	clientSecretFile string
+	clientSecretEnv  string
+	scopes           []string
+	port             int
+	noBrowser        bool
+	device           bool
+	mode             string
+	store            string
+	gitHosts         []string
+	gitUsername      string
+	timeout          time.Duration
+}
+
+func (a *app) loginCommand() *cobra.Command {
+	var f loginFlags
+	cmd := &cobra.Command{
+		Use:   "login [flags]",
+		Short: "Sign in, and save the profile's settings for the other commands",
+		Long: `login signs you in: in the browser through a loopback redirect (authorization
+code flow with PKCE, RFC 8252), or, where no browser can be opened (an SSH
+session, no display), with the device authorization grant (RFC 8628) when the
+server offers it. The URL to open is always printed to stderr on a line of its
+own. --no-browser only prints it; --device forces the device flow.
+
+The first login of a profile needs the server and the client: --issuer, or
+--resource alone for a protected resource such as an MCP server (its
+authorization server is found through RFC 9728), and --client-id. They are
+saved in the profile, so later commands need only --profile; a later login
+changes only what its flags name. A client secret is read from a file
+(--client-secret-file) or an environment variable (--client-secret-env),
+never from a flag's value, which other users could see in the process list;
+the profile keeps where to read it, never the secret.`,
+		Example: `  # Sign in (browser), saving the profile "default":
+  authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
+
+  # An MCP server: its authorization server is discovered.
+  authloop login --profile mcp --resource https://mcp.example.com/mcp --client-id my-cli
+
+  # On a machine without a browser, approve a code on your phone:
+  authloop login --profile work --device
+
+  # A confidential client, its secret in a file, with a fixed redirect port:
+  authloop login --profile ci --issuer https://auth.example.com --client-id ci-tool \
+      --client-secret-file ~/.config/ci-tool/secret --port 8085`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return classify(a.login(cmd.Context(), cmd, &f), f.profile)
+		},
+	}
+	fl := cmd.Flags()
+	profileFlag(cmd, &f.profile)
+	fl.StringVar(&f.issuer, "issuer", "", "the authorization server's issuer URL")
+	fl.StringVar(&f.resource, "resource", "", "the protected resource (an MCP server URL): tokens are for it (RFC 8707); alone, its authorization server is discovered (RFC 9728)")
+	fl.StringVar(&f.clientID, "client-id", "", "the OAuth client id registered at the server")
+	fl.StringVar(&f.clientSecretFile, "client-secret-file", "", "read the client secret from this file (confidential clients)")
+	fl.StringVar(&f.clientSecretEnv, "client-secret-env", "", "read the client secret from this environment variable (its NAME)")
+	fl.StringArrayVar(&f.scopes, "scope", nil, `scopes to ask for, space- or comma-separated, or repeated (e.g. "openid offline_access")`)
+	fl.IntVar(&f.port, "port", 0, "fixed port of the loopback redirect http://127.0.0.1:PORT/callback (0: any free port)")
+	fl.BoolVar(&f.noBrowser, "no-browser", false, "do not open a browser: print the URL and wait for the redirect")
+	fl.BoolVar(&f.device, "device", false, "use the device authorization grant (RFC 8628): approve a code on any device")
+	fl.StringVar(&f.mode, "mode", "", "login mode to save: auto (browser if one can open, else device), browser or device")
+	fl.StringVar(&f.store, "store", "auto", "where to keep the tokens: auto (the OS keyring if one answers, else a file), keyring or file")
+	fl.StringArrayVar(&f.gitHosts, "git-host", nil, "a git host (e.g. git.example.com) that `authloop git-credential` answers for with this profile; repeatable")
+	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
+	cmd.MarkFlagsMutuallyExclusive("client-secret-file", "client-secret-env")
+	cmd.MarkFlagsMutuallyExclusive("device", "no-browser")
+	cmd.MarkFlagsMutuallyExclusive("device", "mode")
+	return cmd
+}
+
+func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) error {
+	if err := validProfileName(f.profile); err != nil {
+		return usageError("%v", err)
+	}
+	p, err := loadProfile(f.profile)
+	switch {
+	case errors.Is(err, errNoProfile):
+		p = &Profile{Name: f.profile}
+	case err != nil:
+		return err
+	}
+	changed := cmd.Flags().Changed
+	if changed("issuer") {
+		p.Issuer = strings.TrimSpace(f.issuer)
+		if !changed("resource") {
+			p.Resource = ""
+		}
+	}
+	if changed("resource") {
+		res, err := discovery.CanonicalResource(strings.TrimSpace(f.resource))
+		if err != nil {
+			return usageError("--resource: %v", err)
+		}
+		p.Resource = res
+		if !changed("issuer") {
+			p.Issuer = "" // discovered below
+		}
+	}
+	if changed("client-id") {
+		p.ClientID = f.clientID
+	}
+	if changed("client-secret-file") {
+		p.ClientSecretFile, p.ClientSecretEnv = f.clientSecretFile, ""
+	}
+	if changed("client-secret-env") {
+		p.ClientSecretFile, p.ClientSecretEnv = "", f.clientSecretEnv
+	}
+	if changed("scope") {
+		p.Scopes = splitScopes(f.scopes)
+	}
+	if changed("port") {
+		if f.port < 0 || f.port > 65535 {
+			return usageError("--port %d is not a port number", f.port)
+		}
+		p.Port = f.port
+	}
+	switch {
+	case f.device:
+		p.LoginMode, p.NoBrowser = "device", false
+	case changed("mode"):
+		m, err := authloop.ParseLoginMode(f.mode)
+		if err != nil {
+			return usageError("--mode: %v", err)
+		}
+		p.LoginMode = m.String()
+	}
+	if changed("no-browser") {
+		p.NoBrowser = f.noBrowser
+		if f.noBrowser {
+			p.LoginMode = "browser"
+		}
+	}
+	if changed("store") || p.Store == "" {
+		if f.store != "auto" && f.store != "file" && f.store != "keyring" {
+			return usageError("--store %q: use auto, file or keyring", f.store)
+		}
+		p.Store = f.store
+	}
+	if changed("git-host") {
+		p.GitHosts = nil
+		for _, h := range f.gitHosts {
+			if h = strings.ToLower(strings.TrimSpace(h)); h != "" && !contains(p.GitHosts, h) {
+				p.GitHosts = append(p.GitHosts, h)
+			}
+		}
+	}
+	if changed("git-username") {
+		p.GitUsername = f.gitUsername
+	}
+
+	if p.Issuer == "" && p.Resource == "" {
+		return usageError("profile %q has no server yet: give --issuer URL, or --resource URL for a protected resource", p.Name)
+	}
+	if p.ClientID == "" {
+		return usageError("profile %q has no client id yet: give --client-id", p.Name)
+	}
+	if _, err := p.clientSecret(); err != nil {
+		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
+	}
+
+	if p.Issuer == "" {
+		a.ui.startSpinner("Finding the authorization server of " + p.Resource)
+		prm, err := discovery.ProtectedResource(ctx, http.DefaultClient, p.Resource, "")
+		a.ui.stopSpinner()
+		if err != nil {
+			return fmt.Errorf("finding the authorization server of %s (RFC 9728): %w", p.Resource, err)
+		}
+		p.Issuer = prm.AuthorizationServers[0]
+		if len(p.Scopes) == 0 {
+			p.Scopes = prm.ScopesSupported
+		}
+		a.ui.printf("%s is protected by the authorization server %s.", p.Resource, p.Issuer)
+	}
+
+	st, kind, err := openStore(p.Store)
+	if err != nil {
+		return err
+	}
+	p.Store = kind
+	cfg, err := configFor(p, st, sessionOptions{ui: a.ui, timeout: f.timeout})
+	if err != nil {
+		return err
+	}
+	if f.noBrowser {
+		cfg.Browser = authloop.NoBrowser
+	}
+	s, err := authloop.NewSession(cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	a.ui.startSpinner("Waiting for the sign-in")
+	tok, err := s.Login(ctx)
+	a.ui.stopSpinner()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return &cliError{code: exitFailure, err: fmt.Errorf("the sign-in did not finish within %s", f.timeout), hint: loginHint(p.Name) + " (and finish signing in, or give a longer --timeout)"}
+		}
+		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
+	}
+	if err := p.save(); err != nil {
+		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
+	}
+	who := account(tok)
+	if who != "" {
+		who = " as " + a.ui.bold(who)
+	}
+	a.ui.printf("%s Signed in to %s%s (profile %s).", a.ui.green("✓"), p.Issuer, who, a.ui.bold(p.Name))
+	valid := "no expiry"
+	if !tok.Expiry.IsZero() {
+		valid = "valid for " + roundDuration(time.Until(tok.Expiry))
+	}
+	refresh := "no refresh token: you will need to sign in again when it expires"
+	if tok.RefreshToken != "" {
+		refresh = "refresh token held"
+	}
+	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
+	return nil
+}

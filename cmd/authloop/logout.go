@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
+)
+
+func (a *app) logoutCommand() *cobra.Command {
+	var (
+		profile string
+		all     bool
+		forget  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logout [flags]",
+		Short: "Revoke the tokens at the server and delete them here",
+		Long: `logout ends the profile's sign-in: it revokes the refresh token at the server
+(RFC 7009) when the server offers revocation, then deletes the tokens from the
+store, even if the revocation failed (it then says that the grant may live on
+at the server). The profile's settings are kept, so "authloop login --profile
+NAME" signs in again without flags; --forget deletes them too. --all logs out
+of every profile.`,
+		Example: `  authloop logout
+  authloop logout --profile work --forget
+  authloop logout --all`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all && cmd.Flags().Changed("profile") {
+				return usageError("--all and --profile contradict each other")
+			}
+			names := []string{profile}
+			if all {
+				var err error
+				if names, err = listProfiles(); err != nil {
+					return classify(err, profile)
+				}
+				if len(names) == 0 {
+					a.ui.printf("No profiles: nothing to log out of.")
+					return nil
+				}
+			}
+			var first error
+			for _, n := range names {
+				if err := a.logout(cmd.Context(), n, forget); err != nil {
+					err = classify(err, n)
+					if len(names) > 1 {
+						a.ui.fail(err)
+					}
+					if first == nil {
+						first = err
+					}
+				}
+			}
+			if first != nil && len(names) > 1 {
+				var ce *cliError
+				if errors.As(first, &ce) {
+					return silentExit(ce.code)
+				}
+			}
+			return first
+		},
+	}
+	profileFlag(cmd, &profile)
+	cmd.Flags().BoolVar(&all, "all", false, "log out of every profile")
+	cmd.Flags().BoolVar(&forget, "forget", false, "also delete the profile's settings")
+	return cmd
+}
+
+func (a *app) logout(ctx context.Context, name string, forget bool) error {
+	p, err := loadProfile(name)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(p.Store)
+	if err != nil {
+		return err
+	}
+	cfg, err := configFor(p, st, sessionOptions{ui: a.ui})
+	if err != nil {
+		return err
+	}
+	// Find the revocation endpoint here, to say whether the server revoked.
+	if md, err := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer); err == nil {
+		cfg.RevocationURL = md.RevocationEndpoint
+	}
+	s, err := authloop.NewSession(cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	u := a.ui
+	had := s.Cached() != nil
+	err = s.Logout(ctx)
+	switch {
+	case !had:
+		u.printf("Profile %s was not signed in.", u.bold(name))
+	case err != nil:
+		u.printf("%s Deleted the tokens of profile %s here, but the server did not confirm the revocation: the grant may live on there.", u.yellow("!"), u.bold(name))
+		u.printf("  %s", oneLine(err.Error()))
+	case cfg.RevocationURL != "":
+		u.printf("%s Logged out of profile %s: the server revoked the grant, and the tokens are deleted.", u.green("✓"), u.bold(name))
+	default:
+		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
+	}
+	if forget {
+		if err := deleteProfile(name); err != nil {
+			return fmt.Errorf("deleting profile %q: %w", name, err)
+		}
+		u.printf("  Deleted the settings of profile %s.", u.bold(name))
+	}
+	if err != nil && had {
+		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
+	}
+	return nil
+}

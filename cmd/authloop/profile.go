@@ -1,0 +1,246 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/authloop/authloop/store"
+)
+
+// profileVersion is the schema of the profile files.
+const profileVersion = 1
+
+// defaultProfile is the profile used without --profile.
+const defaultProfile = "default"
+
+// Profile is what `authloop login` keeps so that later commands need only
+// --profile: where to sign in, as which client, and how. It never holds a
+// secret: the client secret is read, each time it is needed, from the file
+// or the environment variable the profile names.
+//
+// It lives in <config dir>/authloop/profiles/<name>.json (0600, in a 0700
+// directory), beside the credential records.
+type Profile struct {
+	Version int `json:"version"`
+	// Name is the profile's name; also the Account of its credential
+	// record, so two profiles at one issuer are separate sign-ins.
+	Name string `json:"name"`
+
+	// Issuer is the authorization server's issuer identifier.
+	Issuer string `json:"issuer"`
+	// Resource is the protected resource (RFC 8707, RFC 9728) the tokens
+	// are for, in canonical form; empty for none.
+	Resource string `json:"resource,omitempty"`
+
+	ClientID string `json:"client_id"`
+	// ClientSecretFile or ClientSecretEnv name where the client secret is
+	// read from, for a confidential client; at most one is set.
+	ClientSecretFile string `json:"client_secret_file,omitempty"`
+	ClientSecretEnv  string `json:"client_secret_env,omitempty"`
+
+	Scopes []string `json:"scopes,omitempty"`
+	// Port fixes the loopback redirect's port (http://127.0.0.1:PORT/callback)
+	// for servers that register exact redirect URIs; 0 lets the OS pick.
+	Port int `json:"port,omitempty"`
+	// LoginMode is "auto", "browser" or "device".
+	LoginMode string `json:"login_mode,omitempty"`
+	// NoBrowser prints the URL instead of opening a browser.
+	NoBrowser bool `json:"no_browser,omitempty"`
+	// Store is "file" or "keyring": where login put the credential record.
+	Store string `json:"store"`
+
+	// GitHosts are the hosts `authloop git-credential` answers for with
+	// this profile, when git does not name the profile itself.
+	GitHosts []string `json:"git_hosts,omitempty"`
+	// GitUsername is the user name sent to git with the token: "oauth2"
+	// (GitLab, Gitea, Bitbucket, most forges) or "x-access-token" (GitHub).
+	GitUsername string `json:"git_username,omitempty"`
+}
+
+// errNoProfile reports a profile that was never saved.
+var errNoProfile = errors.New("no such profile")
+
+// validProfileName accepts names that are safe as file names everywhere.
+func validProfileName(name string) error {
+	if name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-' {
+		return fmt.Errorf("profile name %q must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'", name)
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			return fmt.Errorf("profile name %q must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'", name)
+		}
+	}
+	return nil
+}
+
+// configDir is the directory of the records and of profiles/.
+func configDir() (string, error) {
+	dir, err := store.DefaultDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the configuration directory: %w", err)
+	}
+	return dir, nil
+}
+
+func profilesDir() (string, error) {
+	dir, err := configDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "profiles"), nil
+}
+
+func profilePath(name string) (string, error) {
+	if err := validProfileName(name); err != nil {
+		return "", err
+	}
+	dir, err := profilesDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name+".json"), nil
+}
+
+// loadProfile reads a profile; a missing one is an error wrapping
+// errNoProfile.
+func loadProfile(name string) (*Profile, error) {
+	path, err := profilePath(name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("profile %q: %w", name, errNoProfile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading profile %q: %w", name, err)
+	}
+	var p Profile
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("profile %s is not valid JSON (%v); fix or delete it", path, err)
+	}
+	if p.Version > profileVersion {
+		return nil, fmt.Errorf("profile %s was written by a newer authloop (version %d)", path, p.Version)
+	}
+	p.Name = name
+	return &p, nil
+}
+
+// save writes the profile atomically, 0600 in a 0700 directory.
+func (p *Profile) save() error {
+	path, err := profilePath(p.Name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is open to other users (mode %v); run: chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	p.Version = profileVersion
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+p.Name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving profile %q: %w", p.Name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving profile %q: %w", p.Name, err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving profile %q: %w", p.Name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving profile %q: %w", p.Name, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("saving profile %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+// deleteProfile removes a profile's file.
+func deleteProfile(name string) error {
+	path, err := profilePath(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// listProfiles returns the names of the saved profiles, sorted.
+func listProfiles() ([]string, error) {
+	dir, err := profilesDir()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !e.Type().IsRegular() || validProfileName(name) != nil {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// clientSecret reads the client secret from where the profile says, or
+// returns "" for a public client.
+func (p *Profile) clientSecret() (string, error) {
+	switch {
+	case p.ClientSecretFile != "":
+		b, err := os.ReadFile(p.ClientSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("reading the client secret: %w", err)
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			return "", fmt.Errorf("the client secret file %s is empty", p.ClientSecretFile)
+		}
+		return s, nil
+	case p.ClientSecretEnv != "":
+		s := os.Getenv(p.ClientSecretEnv)
+		if s == "" {
+			return "", fmt.Errorf("the environment variable %s, which should hold the client secret, is empty", p.ClientSecretEnv)
+		}
+		return s, nil
+	}
+	return "", nil
+}
+
+// gitUsername is the user name git-credential sends.
+func (p *Profile) gitUsername() string {
+	if p.GitUsername != "" {
+		return p.GitUsername
+	}
+	return "oauth2"
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authloop/authloop"
+)
+
+func (a *app) refreshCommand() *cobra.Command {
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "refresh [flags]",
+		Short: "Refresh the access token now, and say what changed",
+		Long: `refresh forces a refresh of the profile's tokens now (RFC 6749 §6), even if the
+access token is still valid, and says what changed: the new access token's
+expiry, and whether the server rotated the refresh token. Tokens are shown as
+fingerprints (sha256:...), never in full. It never opens a browser: without a
+working refresh token it exits with status 3.`,
+		Example: `  authloop refresh
+  authloop refresh --profile work`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return classify(a.refresh(cmd.Context(), profile), profile)
+		},
+	}
+	profileFlag(cmd, &profile)
+	return cmd
+}
+
+func (a *app) refresh(ctx context.Context, name string) error {
+	_, s, err := openSession(name, sessionOptions{ui: a.ui})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	old := s.Cached()
+	if old == nil {
+		return &authloop.LoginRequiredError{Reason: "no token yet"}
+	}
+	if !s.CanRefresh() {
+		return &authloop.LoginRequiredError{Reason: "no refresh token"}
+	}
+	a.ui.startSpinner("Refreshing")
+	tok, err := s.Refresh(ctx)
+	a.ui.stopSpinner()
+	if err != nil {
+		return err
+	}
+	u := a.ui
+	expiry := "without expiry"
+	if !tok.Expiry.IsZero() {
+		expiry = "valid until " + tok.Expiry.Local().Format("15:04:05") + " (" + relative(tok.Expiry, time.Now(), "expired") + ")"
+	}
+	u.printf("%s Refreshed profile %s: new access token %s, %s.", u.green("✓"), u.bold(name), authloop.Fingerprint(tok.AccessToken), expiry)
+	switch {
+	case tok.RefreshToken == "":
+		u.printf("  The server sent no refresh token: a new login will be needed when this one expires.")
+	case tok.RefreshToken != old.RefreshToken:
+		u.printf("  Refresh token rotated: %s replaces %s.", authloop.Fingerprint(tok.RefreshToken), authloop.Fingerprint(old.RefreshToken))
+	default:
+		u.printf("  Refresh token not rotated: %s kept.", authloop.Fingerprint(tok.RefreshToken))
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// app is one run of the command: its streams and the person's terminal.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	ui             *ui
+}
+
+// silentExit ends the run with a code, its message already printed.
+type silentExit int
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure (the message says what failed)
+  2  usage error (unknown command or flag, missing argument)
+  3  login required: no usable token, and no refresh token that works;
+     run "authloop login" (token, refresh and git-credential never open a
+     browser unless given --login)
+  4  the server could not be reached, or kept failing after retries:
+     a script may try again later`
+
+func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, ui: newUI(stderr)}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	a.ui.stopSpinner()
+	if err == nil {
+		return exitOK
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return int(se)
+	}
+	var ce *cliError
+	if !errors.As(err, &ce) {
+		// cobra's own errors: unknown command, bad flag, wrong arguments.
+		ce = &cliError{code: exitUsage, err: err}
+	}
+	a.ui.fail(ce)
+	if ce.code == exitUsage && ce.hint == "" {
+		fmt.Fprintln(stderr)
+		c, _, ferr := root.Find(args)
+		if ferr != nil || c == nil {
+			c = root
+		}
+		fmt.Fprint(stderr, c.UsageString())
+	}
+	return ce.code
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "authloop",
+		Short: "Sign in once with OAuth 2.1, then hand out fresh access tokens",
+		Long: `authloop keeps an OAuth 2.1 sign-in alive for command-line tools.
+
+Sign in once in the browser (or, without one, with a device code); from then
+on "authloop token" prints a valid access token, refreshing it first when
+needed, for scripts, curl, kubectl (exec credential plugin) and git
+(credential helper). Settings are kept per profile, tokens in the OS keyring
+or a private file, shared safely between processes.
+
+` + exitCodesHelp,
+		Example: `  authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
+  curl -H "Authorization: Bearer $(authloop token)" https://api.example.com/
+  authloop status`,
+		Version:       versionString(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprint(a.stderr, cmd.UsageString())
+			return silentExit(exitUsage)
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cliError{code: exitUsage, err: err, hint: "run: " + c.CommandPath() + " --help"}
+	})
+	root.AddCommand(
+		a.loginCommand(),
+		a.tokenCommand(),
+		a.gitCredentialCommand(),
+		a.statusCommand(),
+		a.refreshCommand(),
+		a.logoutCommand(),
+		a.demoCommand(),
+		a.versionCommand(),
+	)
+	return root
+}
+
+func (a *app) demoCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo [--no-browser] [--short] [--timeout D] [-v]",
+		Short: "Sign in against an authorization server embedded in this process, and watch authloop keep the session alive",
+		Long: `demo starts an OAuth 2.1 authorization server inside this process, signs in
+against it (in your browser, or headless with --no-browser), then keeps the
+session alive through background refreshes, rotated refresh tokens, a burst of
+server errors and a revoked grant. Nothing leaves this machine; no token is
+ever printed. --short signs in only.`,
+		Example:            "  authloop demo\n  authloop demo --no-browser --short",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := runDemo(cmd.Context(), args, a.stdout, a.stderr); code != 0 {
+				return silentExit(code)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  authloop version",
+		Args:    cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(a.stdout, versionString())
+		},
+	}
+}
+
+// profileFlag adds --profile.
+func profileFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVarP(p, "profile", "p", defaultProfile, "the profile: a name for one sign-in's settings and tokens")
+}
+
+// splitScopes accepts --scope "a b", --scope a,b and repeated flags.
+func splitScopes(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+			if !contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

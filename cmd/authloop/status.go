@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// profileStatus is one profile's line of `authloop status`, and its object
+// in --json.
+type profileStatus struct {
+	Profile       string     `json:"profile"`
+	Issuer        string     `json:"issuer"`
+	Resource      string     `json:"resource,omitempty"`
+	Account       string     `json:"account,omitempty"`
+	Scopes        []string   `json:"scopes,omitempty"`
+	SignedIn      bool       `json:"signed_in"`
+	Expiry        *time.Time `json:"access_token_expiry,omitempty"`
+	Expired       bool       `json:"access_token_expired"`
+	RefreshToken  bool       `json:"refresh_token"`
+	RefreshExpiry *time.Time `json:"refresh_token_expiry,omitempty"`
+	Store         string     `json:"store"`
+	LoginMode     string     `json:"login_mode"`
+	Error         string     `json:"error,omitempty"`
+	LoginRequired bool       `json:"login_required"`
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	var (
+		profile string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status [flags]",
+		Short: "Show each profile's sign-in: server, account, scopes, token expiry, store",
+		Long: `status prints one line per profile (or only --profile's): the issuer or
+resource, the account (from the ID token), the granted scopes, when the access
+token expires, whether a refresh token is held and until when, and which store
+keeps it. It makes no network request and never refreshes. --json prints the
+same as a JSON array.
+
+The exit status is 0 when every profile shown is signed in with a usable or
+refreshable token, 3 when some profile needs a new login.`,
+		Example: `  authloop status
+  authloop status --profile work --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if cmd.Flags().Changed("profile") {
+				name = profile
+			}
+			return classify(a.status(cmd.Context(), name, asJSON), profile)
+		},
+	}
+	profileFlag(cmd, &profile)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) status(ctx context.Context, only string, asJSON bool) error {
+	names := []string{only}
+	if only == "" {
+		var err error
+		if names, err = listProfiles(); err != nil {
+			return err
+		}
+	}
+	if len(names) == 0 {
+		if asJSON {
+			fmt.Fprintln(a.stdout, "[]")
+		} else {
+			fmt.Fprintln(a.stdout, "No profiles yet.")
+		}
+		return &cliError{code: exitLoginRequired, err: errors.New("no profile is signed in"), hint: "run: authloop login --issuer URL --client-id ID"}
+	}
+	var all []profileStatus
+	needLogin := false
+	for _, n := range names {
+		st, err := statusOf(n)
+		if err != nil && only != "" {
+			return err
+		}
+		if err != nil {
+			st = profileStatus{Profile: n, Error: err.Error(), LoginRequired: true}
+		}
+		needLogin = needLogin || st.LoginRequired
+		all = append(all, st)
+	}
+	now := time.Now()
+	if asJSON {
+		b, err := json.MarshalIndent(all, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "%s\n", b)
+	} else {
+		for _, st := range all {
+			fmt.Fprintln(a.stdout, a.statusLine(st, now))
+		}
+	}
+	if needLogin {
+		hint := "run: authloop login --profile NAME"
+		if len(names) == 1 {
+			hint = loginHint(names[0])
+		}
+		return &cliError{code: exitLoginRequired, err: errors.New("some profiles need a new login"), hint: hint}
+	}
+	return nil
+}
+
+// statusOf reads a profile's record, without any network request.
+func statusOf(name string) (profileStatus, error) {
+	p, s, err := openSession(name, sessionOptions{})
+	if err != nil {
+		if p == nil {
+			return profileStatus{}, err
+		}
+		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: err.Error(), LoginRequired: true}, nil
+	}
+	defer s.Close()
+	st := profileStatus{
+		Profile:   name,
+		Issuer:    p.Issuer,
+		Resource:  p.Resource,
+		Store:     s.Store().Describe(),
+		LoginMode: p.LoginMode,
+	}
+	if st.LoginMode == "" {
+		st.LoginMode = "auto"
+	}
+	tok := s.Cached()
+	if tok == nil || tok.AccessToken == "" {
+		st.LoginRequired = true
+		return st, nil
+	}
+	st.SignedIn = true
+	st.Account = account(tok)
+	st.Scopes = scopesOf(tok)
+	if !tok.Expiry.IsZero() {
+		e := tok.Expiry.UTC().Truncate(time.Second)
+		st.Expiry = &e
+		st.Expired = !time.Now().Before(tok.Expiry)
+	}
+	st.RefreshToken = s.CanRefresh()
+	if t, ok := refreshExpiry(tok); ok && st.RefreshToken {
+		t = t.UTC().Truncate(time.Second)
+		st.RefreshExpiry = &t
+	}
+	st.LoginRequired = st.Expired && (!st.RefreshToken || (st.RefreshExpiry != nil && !time.Now().Before(*st.RefreshExpiry)))
+	return st, nil
+}
+
+// statusLine renders one profile in words.
+func (a *app) statusLine(st profileStatus, now time.Time) string {
+	u := a.ui
+	var b strings.Builder
+	b.WriteString(u.bold(st.Profile))
+	b.WriteString(": ")
+	b.WriteString(st.Issuer)
+	if st.Resource != "" {
+		b.WriteString(" for " + st.Resource)
+	}
+	if st.Error != "" {
+		b.WriteString(" — " + u.red("error: "+oneLine(st.Error)))
+		return b.String()
+	}
+	if !st.SignedIn {
+		b.WriteString(" — " + u.yellow("not signed in"))
+		return b.String()
+	}
+	if st.Account != "" {
+		b.WriteString(" as " + st.Account)
+	}
+	if len(st.Scopes) > 0 {
+		b.WriteString(" — scopes: " + strings.Join(st.Scopes, " "))
+	}
+	switch {
+	case st.Expiry == nil:
+		b.WriteString(" — access token without expiry")
+	case st.Expired:
+		b.WriteString(" — access token " + u.yellow(relative(*st.Expiry, now, "expired")))
+	default:
+		b.WriteString(" — access token expires " + relative(*st.Expiry, now, "expired"))
+	}
+	switch {
+	case !st.RefreshToken:
+		b.WriteString(" — no refresh token")
+	case st.RefreshExpiry != nil:
+		b.WriteString(" — refresh token valid until " + st.RefreshExpiry.Local().Format("2006-01-02 15:04") + " (" + relative(*st.RefreshExpiry, now, "expired") + ")")
+	default:
+		b.WriteString(" — refresh token held (no expiry given)")
+	}
+	if st.LoginRequired {
+		b.WriteString(" — " + u.red("login required"))
+	}
+	b.WriteString(" — " + st.Store)
+	return b.String()
+}
