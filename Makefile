@@ -58,6 +58,7 @@ bench:
 # With CI set, a missing peer fails the run instead of skipping.
 integration:
 	@echo "== integration lint"
+	@cd integration && $(GO) mod tidy -diff >/dev/null || { echo "integration/go.mod is out of date (the library's go.mod changed?): run 'cd integration && go mod tidy' and commit it"; exit 1; }
 	@cd integration && out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	cd integration && $(GO) vet ./...
 	cd integration && $(STATICCHECK) ./...
