@@ -244,8 +244,14 @@ func publicMetadata(data []byte) json.RawMessage {
 	if json.Unmarshal(data, &m) != nil {
 		return nil
 	}
-	for _, k := range secretFields {
-		delete(m, k)
+	// encoding/json matches field names without regard to case, so
+	// "Client_Secret" filled ClientSecret: drop every spelling.
+	for k := range m {
+		for _, s := range secretFields {
+			if strings.EqualFold(k, s) {
+				delete(m, k)
+			}
+		}
 	}
 	out, err := json.Marshal(m)
 	if err != nil {
