@@ -15,7 +15,9 @@ FUZZ_TARGETS = \
 	./discovery:FuzzDecodeAuthServerMetadata \
 	./discovery:FuzzDecodeResourceMetadata \
 	./store:FuzzDecodeRecordFile \
-	.:FuzzParseTokenResponse
+	./register:FuzzParseRegistration \
+	.:FuzzParseTokenResponse \
+	.:FuzzParseDeviceAuthResponse
 
 .PHONY: test lint unit fuzz demo bench keyring integration mcpauth conformance
 
