@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -130,50 +132,110 @@ func (s *Session) forgetDiscovery() {
 // discoverFromResource finds the protected resource's metadata (RFC 9728:
 // the resource_metadata URL of a 401's challenge, then the well-known
 // URLs) and the metadata of its first authorization server. A server of
-// the 2025-03-26 MCP revision publishes no resource metadata: then the
-// authorization server is the resource's origin.
+// the 2025-03-26 MCP revision publishes no resource metadata at all: then
+// its origin serves the authorization server metadata, or failing that the
+// default endpoints. Resource metadata that exists but does not fit (it
+// names another resource, it is malformed) is an error, never a reason to
+// fall back.
 func (s *Session) discoverFromResource(ctx context.Context) (*discovery.ResourceMetadata, *discovery.AuthServerMetadata, error) {
 	client := s.cfg.httpClient()
 	s.mu.Lock()
 	hint := s.hint
 	s.mu.Unlock()
 	prm, err := discovery.ProtectedResource(ctx, client, s.cfg.Resource, hint)
-	if err != nil && hint != "" {
+	if err != nil && hint != "" && absent(err) {
 		prm, err = discovery.ProtectedResource(ctx, client, s.cfg.Resource, "")
 	}
-	var issuer string
 	switch {
-	case err == nil && len(prm.AuthorizationServers) > 0:
-		issuer = prm.AuthorizationServers[0]
-	case err == nil:
+	case err == nil && len(prm.AuthorizationServers) == 0:
 		return nil, nil, fmt.Errorf("authloop: the protected resource metadata of %s names no authorization server", s.cfg.Resource)
-	default:
-		u, perr := url.Parse(s.cfg.Resource)
-		if perr != nil {
-			return nil, nil, fmt.Errorf("authloop: finding the authorization server of %s: %w", s.cfg.Resource, err)
+	case err == nil:
+		issuer := prm.AuthorizationServers[0]
+		md, err := discovery.AuthServer(ctx, client, issuer)
+		if err != nil {
+			return nil, nil, fmt.Errorf("authloop: finding the authorization server %q of %s: %w", issuer, s.cfg.Resource, err)
 		}
-		issuer = u.Scheme + "://" + u.Host
-		prm = nil
-		s.cfg.logger().Debug("authloop: no protected resource metadata; trying the resource's origin as the authorization server", "resource", s.cfg.Resource, "error", err.Error())
+		return prm, md, nil
+	case !absent(err):
+		return nil, nil, fmt.Errorf("authloop: the protected resource metadata of %s is unusable: %w", s.cfg.Resource, err)
 	}
-	md, mdErr := discovery.AuthServer(ctx, client, issuer)
-	if mdErr != nil {
-		if prm == nil && !errors.Is(mdErr, discovery.ErrNoS256) {
-			// 2025-03-26 servers without any metadata: the default paths.
-			md = defaultEndpoints(issuer)
-		} else {
-			return nil, nil, fmt.Errorf("authloop: finding the authorization server %q of %s: %w", issuer, s.cfg.Resource, mdErr)
-		}
+	s.cfg.logger().Debug("authloop: no protected resource metadata; the 2025-03-26 way: the resource's origin is the authorization server", "resource", s.cfg.Resource)
+	u, perr := url.Parse(s.cfg.Resource)
+	if perr != nil || u.Host == "" {
+		return nil, nil, fmt.Errorf("authloop: Config.Resource %q is not an absolute URL", s.cfg.Resource)
 	}
-	if prm == nil {
-		canon, cerr := discovery.CanonicalResource(s.cfg.Resource)
-		if cerr != nil {
-			return nil, nil, cerr
-		}
-		prm = &discovery.ResourceMetadata{Resource: canon, AuthorizationServers: []string{md.Issuer}}
-		prm.Raw, _ = json.Marshal(prm)
+	origin := u.Scheme + "://" + u.Host
+	md, err := legacyAuthServer(ctx, client, origin)
+	if err != nil {
+		return nil, nil, err
 	}
+	canon, cerr := discovery.CanonicalResource(s.cfg.Resource)
+	if cerr != nil {
+		return nil, nil, cerr
+	}
+	prm = &discovery.ResourceMetadata{Resource: canon, AuthorizationServers: []string{md.Issuer}}
+	prm.Raw, _ = json.Marshal(prm)
 	return prm, md, nil
+}
+
+// absent reports whether a discovery error means "there is no such
+// document" (every URL answered 404 or 410), as opposed to a document
+// that exists but is wrong, or a server that failed.
+func absent(err error) bool {
+	var nf *discovery.NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) == 0 {
+		return false
+	}
+	for _, f := range nf.Tried {
+		if f.Status != http.StatusNotFound && f.Status != http.StatusGone {
+			return false
+		}
+	}
+	return true
+}
+
+// legacyAuthServer finds the authorization server of a 2025-03-26 MCP
+// server: the metadata at its origin's RFC 8414 URL, whose issuer is then
+// the one iss is checked against (the old revision let it differ from the
+// origin), or, when the origin serves none, the default endpoints.
+func legacyAuthServer(ctx context.Context, client *http.Client, origin string) (*discovery.AuthServerMetadata, error) {
+	md, err := discovery.AuthServer(ctx, client, origin)
+	if err == nil {
+		return md, nil
+	}
+	if errors.Is(err, discovery.ErrNoS256) {
+		return nil, err
+	}
+	req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/.well-known/oauth-authorization-server", nil)
+	if rerr != nil {
+		return nil, rerr
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, herr := client.Do(req)
+	if herr != nil {
+		return nil, fmt.Errorf("authloop: finding the authorization server at %s: %w", origin, scrubURLError(herr))
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return defaultEndpoints(origin), nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("authloop: the authorization server metadata at %s answered HTTP %d", origin, resp.StatusCode)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, discovery.MaxBodySize))
+	md, derr := discovery.DecodeAuthServerMetadata(body)
+	if derr != nil {
+		return nil, fmt.Errorf("authloop: the authorization server metadata at %s: %w", origin, derr)
+	}
+	if !md.SupportsS256() {
+		return nil, fmt.Errorf("authloop: the authorization server at %s: %w", origin, discovery.ErrNoS256)
+	}
+	for _, e := range []string{md.Issuer, md.AuthorizationEndpoint, md.TokenEndpoint} {
+		if err := checkEndpoint("the metadata at "+origin, e); err != nil {
+			return nil, err
+		}
+	}
+	return md, nil
 }
 
 // defaultEndpoints are the endpoints a 2025-03-26 MCP server without
