@@ -17,7 +17,8 @@ FUZZ_TARGETS = \
 	./store:FuzzDecodeRecordFile \
 	./register:FuzzParseRegistration \
 	.:FuzzParseTokenResponse \
-	.:FuzzParseDeviceAuthResponse
+	.:FuzzParseDeviceAuthResponse \
+	./cmd/authloop:FuzzGitCredentialInput
 
 .PHONY: test lint unit fuzz demo bench keyring integration mcpauth conformance
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,16 +19,36 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
-// binPath is the authloop binary built once for the end-to-end tests.
-var binPath string
+// binDir holds the authloop binary that the end-to-end tests run; binPath
+// is set once it is built (buildOnce).
+var (
+	binDir    string
+	binPath   string
+	buildOnce sync.Once
+	buildErr  error
+)
 
-// buildBinary builds the command into dir; TestMain calls it.
-func buildBinary(dir string) error {
-	binPath = filepath.Join(dir, "authloop")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-o", binPath, ".")
-	cmd.Stderr = os.Stderr
-	return cmd.Run()
+// buildBinary builds the command into binDir, once.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		path := filepath.Join(binDir, "authloop")
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = fmt.Errorf("the go command is not on PATH: %v", err)
+			return
+		}
+		out, err := exec.Command(goTool, "build", "-o", path, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building the authloop binary: %v\n%s", err, out)
+			return
+		}
+		binPath = path
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
 }
 
 // cli runs the built binary in an environment of its own: a private
@@ -43,9 +62,7 @@ type cli struct {
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	if binPath == "" {
-		t.Skip("the binary was not built")
-	}
+	buildBinary(t)
 	dir := t.TempDir()
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),

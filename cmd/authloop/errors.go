@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 
 	"github.com/authloop/authloop"
@@ -56,7 +57,21 @@ func classify(err error, profile string) error {
 	switch {
 	case errors.Is(err, errNoProfile):
 		return &cliError{code: exitLoginRequired, err: err, hint: "run: authloop login --profile " + profile + " --issuer URL --client-id ID (or --resource URL)"}
-	case errors.Is(err, authloop.ErrLoginRequired), errors.Is(err, authloop.ErrDeviceCodeExpired):
+	case errors.Is(err, authloop.ErrLoginRequired):
+		// The library's own advice (Config.Interactive) is for programs,
+		// not for the person at the terminal.
+		msg := "login required for profile " + profile
+		var lr *authloop.LoginRequiredError
+		if errors.As(err, &lr) {
+			if lr.Reason != "" {
+				msg += ": " + lr.Reason
+			}
+			if lr.Err != nil {
+				msg += " (" + strings.TrimPrefix(lr.Err.Error(), "authloop: ") + ")"
+			}
+		}
+		return &cliError{code: exitLoginRequired, err: messageError{msg, err}, hint: loginHint(profile)}
+	case errors.Is(err, authloop.ErrDeviceCodeExpired):
 		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
 	case errors.Is(err, context.Canceled):
 		return &cliError{code: exitFailure, err: errors.New("cancelled")}
@@ -65,6 +80,16 @@ func classify(err error, profile string) error {
 	}
 	return &cliError{code: exitFailure, err: err}
 }
+
+// messageError shows msg in place of err's own text, and keeps err for
+// errors.Is.
+type messageError struct {
+	msg string
+	err error
+}
+
+func (e messageError) Error() string { return e.msg }
+func (e messageError) Unwrap() error { return e.err }
 
 // unreachable reports a failure that may pass: no connection, a timeout,
 // a 5xx or 429, temporarily_unavailable.

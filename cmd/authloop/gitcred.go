@@ -137,44 +137,54 @@ git then goes on as without the helper.`,
 			if cmd.Flags().Changed("profile") {
 				name = profile
 			}
-			err := a.gitCredential(cmd.Context(), op, name)
-			if name == "" {
-				name = defaultProfile
-			}
-			return classify(err, name)
+			used, err := a.gitCredential(cmd.Context(), op, name)
+			return classify(err, used)
 		},
 	}
 	cmd.Flags().StringVarP(&profile, "profile", "p", "", "the profile to answer with (default: the profile whose --git-host names the host)")
 	return cmd
 }
 
-func (a *app) gitCredential(ctx context.Context, op, profile string) error {
+// gitCredential answers git, and returns the profile it used.
+func (a *app) gitCredential(ctx context.Context, op, profile string) (string, error) {
+	name, err := a.answerGit(ctx, op, profile)
+	switch {
+	case name != "":
+	case profile != "":
+		name = profile
+	default:
+		name = defaultProfile
+	}
+	return name, err
+}
+
+func (a *app) answerGit(ctx context.Context, op, profile string) (string, error) {
 	in, err := parseGitCredential(a.stdin)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if op == "store" {
-		return nil
+		return "", nil
 	}
 	name, err := profileForHost(profile, in.get("host"))
 	if err != nil || name == "" {
-		return err // no profile for this host: answer nothing
+		return "", err // no profile for this host: answer nothing
 	}
 	p, s, err := openSession(name, sessionOptions{ui: a.ui})
 	if err != nil {
-		return err
+		return name, err
 	}
 	defer s.Close()
 	if op == "erase" {
 		if cur := s.Cached(); cur != nil && in.get("password") == cur.AccessToken && s.CanRefresh() {
 			_, err := s.Refresh(ctx)
-			return err
+			return name, err
 		}
-		return nil
+		return name, nil
 	}
 	tok, err := freshToken(ctx, s, defaultMinValid, false, a.ui)
 	if err != nil {
-		return err
+		return name, err
 	}
 	out := &gitCredential{attrs: map[string][]string{}}
 	set := func(k, v string) {
@@ -191,7 +201,7 @@ func (a *app) gitCredential(ctx context.Context, op, profile string) error {
 	if !tok.Expiry.IsZero() {
 		set("password_expiry_utc", strconv.FormatInt(tok.Expiry.Unix(), 10))
 	}
-	return out.format(a.stdout)
+	return name, out.format(a.stdout)
 }
 
 // profileForHost returns profile if set and it serves host (a profile

@@ -81,7 +81,7 @@ the profile keeps where to read it, never the secret.`,
 	fl.BoolVar(&f.device, "device", false, "use the device authorization grant (RFC 8628): approve a code on any device")
 	fl.StringVar(&f.mode, "mode", "", "login mode to save: auto (browser if one can open, else device), browser or device")
 	fl.StringVar(&f.store, "store", "auto", "where to keep the tokens: auto (the OS keyring if one answers, else a file), keyring or file")
-	fl.StringArrayVar(&f.gitHosts, "git-host", nil, "a git host (e.g. git.example.com) that `authloop git-credential` answers for with this profile; repeatable")
+	fl.StringArrayVar(&f.gitHosts, "git-host", nil, "a git host (e.g. git.example.com) that \"authloop git-credential\" answers for with this profile; repeatable")
 	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
 	cmd.MarkFlagsMutuallyExclusive("client-secret-file", "client-secret-env")

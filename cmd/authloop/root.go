@@ -53,15 +53,14 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		// cobra's own errors: unknown command, bad flag, wrong arguments.
 		ce = &cliError{code: exitUsage, err: err}
 	}
-	a.ui.fail(ce)
 	if ce.code == exitUsage && ce.hint == "" {
-		fmt.Fprintln(stderr)
 		c, _, ferr := root.Find(args)
 		if ferr != nil || c == nil {
 			c = root
 		}
-		fmt.Fprint(stderr, c.UsageString())
+		ce.hint = "run: " + c.CommandPath() + " --help"
 	}
+	a.ui.fail(ce)
 	return ce.code
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -132,10 +131,4 @@ func (u *ui) showDeviceCode(da *oauth2.DeviceAuthResponse) {
 		u.printf("%s", u.dim(fmt.Sprintf("The code is valid for %s.", roundDuration(time.Until(da.Expiry)))))
 	}
 	u.printf("")
-}
-
-// redirectFor describes a --port for messages.
-func redirectFor(port int) string {
-	u := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(port), Path: "/callback"}
-	return u.String()
 }

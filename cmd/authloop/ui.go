@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,7 +130,7 @@ func (u *ui) fail(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clearLocked()
-	fmt.Fprintf(u.w, "%s %s\n", u.red("authloop:"), oneLine(err.Error()))
+	fmt.Fprintf(u.w, "%s %s\n", u.red("authloop:"), oneLine(strings.TrimPrefix(err.Error(), "authloop: ")))
 	var ce *cliError
 	if errors.As(err, &ce) && ce.hint != "" {
 		fmt.Fprintln(u.w, ce.hint)
