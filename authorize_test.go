@@ -244,3 +244,28 @@ func TestResourceModeRegistersClient(t *testing.T) {
 		t.Fatalf("a restarted session registered or logged in again: %d registrations, %d logins", srv.Count("register"), srv.Count("authorize"))
 	}
 }
+
+// Resource metadata that names another resource is an error: never a
+// reason to fall back to the resource's origin as the authorization
+// server, which would then receive an authorization request.
+func TestResourceMetadataMismatchIsAnError(t *testing.T) {
+	var originHits atomic.Int32
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/.well-known/oauth-protected-resource") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"resource":"https://evil.example.com/mcp","authorization_servers":["https://evil.example.com"]}`))
+			return
+		}
+		originHits.Add(1)
+		w.WriteHeader(404)
+	}))
+	defer rs.Close()
+	cfg := &Config{OAuth2: &oauth2.Config{}, Resource: rs.URL + "/mcp", Browser: NoBrowser, Prompt: discardWriter{}}
+	_, err := Login(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "unusable") {
+		t.Fatalf("got %v, want the resource metadata refused", err)
+	}
+	if originHits.Load() != 0 {
+		t.Fatalf("the origin was asked %d times after the metadata was refused", originHits.Load())
+	}
+}
