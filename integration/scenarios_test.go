@@ -271,7 +271,7 @@ func TestBackgroundRefresh(t *testing.T) {
 		}
 		refreshes := f.count.grant("refresh_token")
 		t.Logf("%s: %d calls over %v with %v tokens, %d refreshes, %d calls raced a refresh that revoked their token", srv.name, calls, run, ttl, refreshes, raced)
-		if refreshes < 3 || refreshes > 7 {
+		if refreshes < 2 || refreshes > 7 {
 			t.Errorf("%d refreshes in %v with %v tokens; want about %d (one per half lifetime)", refreshes, run, ttl, int(run/(ttl/2)))
 		}
 		if srv.oldAccessTokenStatus == http.StatusOK && raced > 0 {
@@ -290,7 +290,7 @@ func TestBackgroundRefresh(t *testing.T) {
 // waiting a moment for a refresh whose answer is on its way: the server
 // revokes the old token before the client has the new one.
 func replaced(s *authloop.Session, accessToken string) bool {
-	for range 20 {
+	for range 100 { // 5 s: a loaded CI machine can be slow to deliver it
 		if c := s.Cached(); c != nil && c.AccessToken != accessToken {
 			return true
 		}
