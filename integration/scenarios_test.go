@@ -77,7 +77,7 @@ func TestLoginConfidentialClient(t *testing.T) {
 func TestIssuerParameter(t *testing.T) {
 	forEachServer(t, func(t *testing.T, srv *server) {
 		if !srv.iss {
-			if metadata(t.Context(), srv.issuer()).AuthorizationResponseIssParameterSupported {
+			if mustMetadata(t, srv.issuer()).AuthorizationResponseIssParameterSupported {
 				t.Fatalf("%s now promises iss (RFC 9207): update the scenario and docs/INTEROP.md", srv.name)
 			}
 			f := newFixture(t, srv)

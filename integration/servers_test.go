@@ -88,7 +88,10 @@ var oidcServer = &server{
 	// revocation endpoint ends its grant (revokeGrant there revokes every
 	// token of the grant).
 	revokeGrant: func(ctx context.Context, c peers.Client, tok *oauth2.Token) error {
-		m := metadata(ctx, oidc.Issuer)
+		m, err := metadata(ctx, oidc.Issuer)
+		if err != nil {
+			return err
+		}
 		return peers.Revoke(ctx, httpClient(nil), m.RevocationEndpoint, c, tok.RefreshToken, "refresh_token")
 	},
 	oldAccessTokenStatus: http.StatusOK,
@@ -127,17 +130,26 @@ var (
 	metaCache = map[string]*discovery.AuthServerMetadata{}
 )
 
-func metadata(ctx context.Context, issuer string) *discovery.AuthServerMetadata {
+func metadata(ctx context.Context, issuer string) (*discovery.AuthServerMetadata, error) {
 	metaMu.Lock()
 	defer metaMu.Unlock()
 	if m := metaCache[issuer]; m != nil {
-		return m
+		return m, nil
 	}
 	m, err := discovery.AuthServer(ctx, httpClient(nil), issuer)
 	if err != nil {
-		panic(fmt.Sprintf("metadata of %s: %v", issuer, err))
+		return nil, fmt.Errorf("metadata of %s: %w", issuer, err)
 	}
 	metaCache[issuer] = m
+	return m, nil
+}
+
+func mustMetadata(t *testing.T, issuer string) *discovery.AuthServerMetadata {
+	t.Helper()
+	m, err := metadata(t.Context(), issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return m
 }
 
@@ -160,7 +172,7 @@ func newFixture(t *testing.T, srv *server) *fixture {
 	if err != nil {
 		t.Fatalf("register a client at %s: %v", srv.name, err)
 	}
-	meta := metadata(ctx, srv.issuer())
+	meta := mustMetadata(t, srv.issuer())
 	count := &counter{tokenURL: meta.TokenEndpoint}
 	f := &fixture{srv: srv, client: c, meta: meta, count: count}
 	f.cfg = &authloop.Config{
