@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -22,7 +23,8 @@ import (
 // are <dir>/<Key.ID()>.<name>.lock. The directory is 0700 and every file
 // 0600. A directory that group or others may enter, and a record file that
 // they may read, that is a symbolic link or that is not a regular file,
-// are refused with an error that names the path and the fix.
+// are refused with an error that names the path and the fix, as is a
+// directory owned by another user.
 //
 // Every save writes a temporary file in the directory, syncs it, renames it
 // over the record file and syncs the directory, so a reader or a crash
@@ -55,7 +57,7 @@ func DefaultDir() (string, error) {
 
 // NewFile returns a file store in dir, creating it (0700) if needed. An
 // existing directory that group or others may use is refused with an
-// error that says how to fix it.
+// error that says how to fix it, as is one that another user owns.
 func NewFile(dir string) (*File, error) {
 	if dir == "" {
 		return nil, errors.New("store: NewFile with an empty directory name; use DefaultDir for the default")
@@ -77,6 +79,10 @@ func NewFile(dir string) (*File, error) {
 	if checkPerm && fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("store: directory %s has mode %04o, so other users may reach the tokens in it: run chmod 700 %s",
 			abs, fi.Mode().Perm(), abs)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && checkPerm && int(st.Uid) != os.Geteuid() {
+		return nil, fmt.Errorf("store: directory %s is owned by uid %d, not by this user (uid %d): its owner could read or replace the tokens in it, whatever its mode: "+
+			"run chown %d %s if it is yours, or choose a directory of your own", abs, st.Uid, os.Geteuid(), os.Geteuid(), abs)
 	}
 	return &File{dir: abs}, nil
 }
