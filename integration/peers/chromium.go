@@ -17,6 +17,9 @@ import (
 // chromium / chromium-browser / google-chrome on PATH.
 func ChromiumPath() (string, error) {
 	if p := os.Getenv("CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", fmt.Errorf("%w: $CHROMIUM: %v", errUnavailable, err)
+		}
 		return p, nil
 	}
 	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
