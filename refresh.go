@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/authloop/authloop/callback"
+	"io"
+	"net"
 	"net/url"
 	"time"
 
@@ -406,6 +408,10 @@ func isTransient(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
+	// A network error: before the answer (*url.Error), or while its body
+	// was read (the connection closed after the headers, or stalled past
+	// the client's timeout).
 	var ue *url.Error
-	return errors.As(err, &ue)
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
 }
