@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -299,7 +300,8 @@ type deviceData struct {
 
 // devicePage is marked as a consent form, so Browse submits it choosing
 // Approve: keep it in step with formRE and inputRE in browse.go.
-var devicePage = template.Must(template.New("device").Parse(`<!DOCTYPE html>
+var devicePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("device").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Connect a device</title></head>
 <body>
 <h1>Connect a device</h1>
@@ -316,8 +318,11 @@ var devicePage = template.Must(template.New("device").Parse(`<!DOCTYPE html>
 </form>{{end}}
 </body></html>
 `))
+})
 
-var deviceDonePage = template.Must(template.New("device_done").Parse(`<!DOCTYPE html>
+var deviceDonePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("device_done").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Connect a device</title></head>
 <body><h1>{{.}}</h1></body></html>
 `))
+})

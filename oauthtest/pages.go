@@ -3,12 +3,16 @@ package oauthtest
 import (
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // The pages below are parsed back by Browse: keep the form and input
-// markup in step with formRE and inputRE in browse.go.
+// markup in step with formRE and inputRE in browse.go. They are parsed on
+// first use, so that a program linking this package (the authloop command,
+// for its demo) pays nothing for them at start-up.
 
-var formPostPage = template.Must(template.New("form_post").Parse(`<!DOCTYPE html>
+var formPostPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("form_post").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Submit this form</title></head>
 <body onload="document.forms[0].submit()">
 <form method="post" action="{{.Action}}" data-oauthtest="form_post">
@@ -17,8 +21,10 @@ var formPostPage = template.Must(template.New("form_post").Parse(`<!DOCTYPE html
 </form>
 </body></html>
 `))
+})
 
-var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
+var consentPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Authorize {{.ClientID}}</title></head>
 <body>
 <h1>Authorize {{.ClientID}}?</h1>
@@ -30,13 +36,16 @@ var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 </form>
 </body></html>
 `))
+})
 
-var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+var errorPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("error").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Authorization error</title></head>
 <body><h1>Authorization error</h1><p>{{.}}</p>
 <p>The request cannot be sent back to the application, because its client or redirect URI is not valid.</p>
 </body></html>
 `))
+})
 
 type formField struct{ Name, Value string }
 
@@ -48,13 +57,13 @@ type formData struct {
 	Scopes   []string
 }
 
-func (x *exchange) renderHTML(status int, t *template.Template, data any) {
+func (x *exchange) renderHTML(status int, t func() *template.Template, data any) {
 	h := x.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	x.WriteHeader(status)
-	_ = t.Execute(x, data)
+	_ = t().Execute(x, data)
 }
 
 // showError answers an authorization request that must not be redirected

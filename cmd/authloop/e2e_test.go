@@ -29,7 +29,7 @@ var (
 )
 
 // buildBinary builds the command into binDir, once.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		path := filepath.Join(binDir, "authloop")
@@ -38,7 +38,11 @@ func buildBinary(t *testing.T) string {
 			buildErr = fmt.Errorf("the go command is not on PATH: %v", err)
 			return
 		}
-		out, err := exec.Command(goTool, "build", "-o", path, ".").CombinedOutput()
+		// As a release is built: pure Go, statically linked (no dynamic
+		// loader at every start of `authloop token`).
+		build := exec.Command(goTool, "build", "-o", path, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building the authloop binary: %v\n%s", err, out)
 			return
@@ -55,12 +59,12 @@ func buildBinary(t *testing.T) string {
 // configuration directory (XDG_CONFIG_HOME), no display, no $BROWSER, no
 // D-Bus session (so the file store), no NO_COLOR unless set.
 type cli struct {
-	t   *testing.T
+	t   testing.TB
 	env []string
 	dir string
 }
 
-func newCLI(t *testing.T) *cli {
+func newCLI(t testing.TB) *cli {
 	t.Helper()
 	buildBinary(t)
 	dir := t.TempDir()
@@ -154,7 +158,7 @@ func (c *cli) interactive(act func(line string), args ...string) result {
 
 // browseOn returns an act for interactive that follows the first line
 // starting with prefix as the person's browser would, approving.
-func browseOn(t *testing.T, prefix string, wg *sync.WaitGroup) func(string) {
+func browseOn(t testing.TB, prefix string, wg *sync.WaitGroup) func(string) {
 	var once sync.Once
 	return func(line string) {
 		if !strings.HasPrefix(line, prefix) {
