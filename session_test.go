@@ -657,3 +657,15 @@ func TestSessionRefreshAfterBackgroundLoginRequired(t *testing.T) {
 		t.Fatal("no new login")
 	}
 }
+
+// A 401 with any Bearer error (Hydra says request_unauthorized) after the
+// grant died: the client's error is ErrLoginRequired, not a bare 401.
+func TestClient401AfterGrantDiedIsLoginRequired(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, false)
+	s := f.session()
+	f.srv.RevokeAll()
+	_, err := s.Client(context.Background()).Get(f.srv.ResourceEndpoint())
+	if !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("got %v, want ErrLoginRequired", err)
+	}
+}

@@ -1,17 +1,22 @@
 package authloop
 
 import (
+	"errors"
 	"io"
 	"net/http"
-	"strings"
 )
 
 // Transport is an http.RoundTripper that authorizes each request with the
-// Session's access token. When the resource server answers 401 and its
-// WWW-Authenticate says error="invalid_token", it forces one refresh (shared
-// with every other caller that saw the same token fail) and sends the
-// request again, once, when the body can be replayed (no body, or
-// Request.GetBody set, as http.NewRequest does for in-memory bodies).
+// Session's access token. When the resource server answers 401 (whatever
+// error its challenge names: invalid_token per RFC 6750, Ory Hydra's
+// request_unauthorized, or none), it sends the request again, once, when
+// the body can be replayed (no body, or Request.GetBody set, as
+// http.NewRequest does for in-memory bodies): with the session's newer
+// token if a refresh replaced the refused one meanwhile (some servers
+// revoke the old access token the moment it is refreshed), and otherwise
+// after one refresh shared with every caller that saw the same token
+// refused. When the session cannot get a new token without the person, the
+// error satisfies errors.Is(err, ErrLoginRequired).
 type Transport struct {
 	// Session supplies the tokens.
 	Session *Session
@@ -34,7 +39,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	tok.SetAuthHeader(r)
 	resp, err := base.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !invalidTokenChallenge(resp.Header) {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
 	retry, ok := replayable(req)
@@ -49,6 +54,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		newTok = cur.tok
 	} else if newTok, err = s.wait(req.Context(), cur); err != nil {
 		s.cfg.logger().Debug("authloop: refresh after a 401 failed", "error", err.Error())
+		if errors.Is(err, ErrLoginRequired) {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			closeBody(retry)
+			return nil, err
+		}
 		return resp, nil // the caller sees the 401
 	}
 	if newTok.AccessToken == tok.AccessToken {
@@ -58,22 +69,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	newTok.SetAuthHeader(retry)
 	return base.RoundTrip(retry)
-}
-
-// invalidTokenChallenge reports whether a 401's Bearer challenge names
-// error="invalid_token" (RFC 6750 §3.1), or carries no error at all (the
-// token was missing or not accepted).
-func invalidTokenChallenge(h http.Header) bool {
-	for _, v := range h.Values("WWW-Authenticate") {
-		lv := strings.ToLower(v)
-		if !strings.Contains(lv, "bearer") {
-			continue
-		}
-		if !strings.Contains(lv, "error=") || strings.Contains(lv, `error="invalid_token"`) || strings.Contains(lv, "error=invalid_token") {
-			return true
-		}
-	}
-	return false
 }
 
 // replayable returns a copy of req whose body can be sent again.
