@@ -177,6 +177,8 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	defer s.Close()
 	if op == "erase" {
 		if cur := s.Cached(); cur != nil && in.get("password") == cur.AccessToken && s.CanRefresh() {
+			ctx, stop := interruptible(ctx)
+			defer stop()
 			_, err := s.Refresh(ctx)
 			return name, err
 		}

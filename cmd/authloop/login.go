@@ -65,7 +65,9 @@ the profile keeps where to read it, never the secret.`,
       --client-secret-file ~/.config/ci-tool/secret --port 8085`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return classify(a.login(cmd.Context(), cmd, &f), f.profile)
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			return classify(a.login(ctx, cmd, &f), f.profile)
 		},
 	}
 	fl := cmd.Flags()

@@ -46,9 +46,11 @@ of every profile.`,
 					return nil
 				}
 			}
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
 			var first error
 			for _, n := range names {
-				if err := a.logout(cmd.Context(), n, forget); err != nil {
+				if err := a.logout(ctx, n, forget); err != nil {
 					err = classify(err, n)
 					if len(names) > 1 {
 						a.ui.fail(err)

@@ -20,13 +20,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first Ctrl-C the command winds down (a login closes its
-	// listener); a second one ends the process at once, as usual.
-	context.AfterFunc(ctx, stop)
-	code := runWithInput(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(runWithInput(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run executes one command with no standard input and returns the exit
@@ -38,3 +32,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// interruptible returns ctx, cancelled by the first Ctrl+C (or SIGTERM):
+// the command then winds down (a login closes its listener, a refresh
+// stops waiting); a second Ctrl+C ends the process at once, as usual.
+// Commands call it before they wait for the network or the person; the
+// fast path of `authloop token` never does, so that it starts no signal
+// handling goroutines (and the threads they cost) at all.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
+}

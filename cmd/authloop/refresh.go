@@ -23,7 +23,9 @@ working refresh token it exits with status 3.`,
   authloop refresh --profile work`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return classify(a.refresh(cmd.Context(), profile), profile)
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			return classify(a.refresh(ctx, profile), profile)
 		},
 	}
 	profileFlag(cmd, &profile)

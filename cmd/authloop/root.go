@@ -118,7 +118,9 @@ ever printed. --short signs in only.`,
 		Example:            "  authloop demo\n  authloop demo --no-browser --short",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := runDemo(cmd.Context(), args, a.stdout, a.stderr); code != 0 {
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			if code := runDemo(ctx, args, a.stdout, a.stderr); code != 0 {
 				return silentExit(code)
 			}
 			return nil

@@ -114,6 +114,8 @@ func freshToken(ctx context.Context, s *authloop.Session, minValid time.Duration
 	if usable(tok, minValid) {
 		return tok, nil // the fast path: no request, no lock
 	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	if tok != nil && s.CanRefresh() {
 		t, err := s.Refresh(ctx)
 		if err == nil {
