@@ -50,7 +50,16 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 			return nil, err
 		}
 		defer s.Close()
-		return s.Login(ctx)
+		tok, err := s.Login(ctx)
+		if err == nil && cfg.protectedResourceMode() {
+			if md := s.authServerMeta(); md != nil {
+				// A Session given this token refreshes it only there.
+				extra := extraOf(tok)
+				extra[issuerKey] = md.Issuer
+				tok = withExtra(tok, extra)
+			}
+		}
+		return tok, err
 	}
 	cfg, _, err := cfg.resolve(ctx)
 	if err != nil {

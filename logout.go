@@ -89,6 +89,9 @@ func (s *Session) revoke(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("authloop: the tokens were deleted here, but finding the revocation endpoint failed, so the grant may live on at the server: %w", err)
 	}
+	if why, _ := s.issuedElsewhere(ctx, tok); why != nil {
+		return fmt.Errorf("authloop: the tokens were deleted here, but not revoked, so the grant may live on at the server: %s", why.Reason)
+	}
 	endpoint := cfg.RevocationURL
 	if endpoint == "" && s.meta == nil && cfg.Issuer != "" {
 		// Endpoints were configured, not discovered: look for one.

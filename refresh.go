@@ -170,6 +170,9 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	case base.RefreshToken == "":
 		return nil, base, &LoginRequiredError{Reason: "no refresh token"}, nil
 	}
+	if why, err := s.issuedElsewhere(ctx, base); why != nil || err != nil {
+		return nil, base, why, err
+	}
 	tok, err = s.refreshWithRetry(ctx, base)
 	if err == nil {
 		s.save(ctx, rec, tok)

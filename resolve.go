@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/authloop/authloop/discovery"
 )
 
@@ -298,4 +300,29 @@ func covers(tokScope any, need []string) bool {
 		}
 	}
 	return true
+}
+
+// issuerKey is the Extra key under which Login's token for a protected
+// resource names the authorization server that issued it: a Session given
+// that token (NewSession(cfg, tok), with no record yet to say where it came
+// from) sends its refresh token to no other server, even when the
+// resource's metadata names another by the time it refreshes.
+const issuerKey = "authloop_issuer"
+
+// issuedElsewhere returns why a login is needed when tok names the
+// authorization server that issued it and the session's server is now
+// another one, to which its refresh token must not be sent; nil otherwise.
+func (s *Session) issuedElsewhere(ctx context.Context, tok *oauth2.Token) (*LoginRequiredError, error) {
+	iss, _ := tok.Extra(issuerKey).(string)
+	if iss == "" {
+		return nil, nil
+	}
+	cfg, err := s.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sameIssuer(iss, cfg.Issuer) {
+		return nil, nil
+	}
+	return &LoginRequiredError{Reason: fmt.Sprintf("the token was issued by %s, and the authorization server of %s is now %s, to which it is never sent", iss, s.cfg.Resource, cfg.Issuer)}, nil
 }
