@@ -32,6 +32,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if c := os.Getenv(childEnv); c != "" {
+		os.Exit(childMain(c)) // a re-executed test binary: see processes_test.go
+	}
 	flag.Parse()
 	os.Exit(run(m))
 }
