@@ -149,13 +149,18 @@ oauth2:
 oidc:
   dynamic_client_registration:
     enabled: true
+webfinger:
+  oidc_discovery:
+    # Without it Hydra serves DCR but names no registration_endpoint in
+    # its discovery document.
+    client_registration_url: %s/oauth2/register
 ttl:
   access_token: %s
   refresh_token: 720h
 log:
   level: warn
   leak_sensitive_values: false
-`, ports[0], ports[1], h.PublicURL, h.PublicURL, h.app.URL, h.app.URL, h.app.URL, opts.AccessTokenTTL)
+`, ports[0], ports[1], h.PublicURL, h.PublicURL, h.app.URL, h.app.URL, h.app.URL, h.PublicURL, opts.AccessTokenTTL)
 	confPath := filepath.Join(h.dir, "hydra.yml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, err
@@ -454,3 +459,13 @@ func getOK(ctx context.Context, c *http.Client, u string) error {
 
 // HydraVersion is the version of Hydra that integration/go.mod requires.
 const HydraVersion = "v2.3.0"
+
+// GetClient returns a client's registration as Hydra's admin API shows it
+// (GET /admin/clients/{id}), secrets left out by Hydra.
+func (h *Hydra) GetClient(ctx context.Context, id string) (map[string]any, error) {
+	var out map[string]any
+	if err := h.getJSON(ctx, h.AdminURL+"/admin/clients/"+url.PathEscape(id), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
