@@ -329,12 +329,19 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	form := cfg.refreshForm(old)
 	log := s.cfg.logger()
 	keep := keepFrom(old)
+	lost := false // an attempt got no whole answer: the server may have acted on it
 	for attempt := 0; ; attempt++ {
 		tok, err := cfg.tokenRequest(ctx, form, keep)
 		if err == nil {
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil
 		}
+		if lost && isFinal(err) {
+			err = fmt.Errorf("%w (an earlier attempt's answer was lost: the server may have rotated the refresh token in it)", err)
+		}
+		var oe *OAuthError
+		var te *TokenResponseError
+		lost = lost || (!errors.As(err, &oe) && !errors.As(err, &te))
 		log.Debug("authloop: refresh attempt failed", "attempt", attempt+1, "error", err.Error(), "transient", isTransient(err))
 		if !isTransient(err) || attempt >= s.retries || ctx.Err() != nil {
 			return nil, err
