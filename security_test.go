@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -873,9 +876,11 @@ func TestAttackSelfSignedCertificate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("refresh through a self-signed certificate with the default client: %v", err)
 	}
+	mu.Lock()
 	if reached != 0 {
 		t.Errorf("%d requests reached the server behind the untrusted certificate", reached)
 	}
+	mu.Unlock()
 	s.Close()
 	if _, err := discovery.AuthServer(context.Background(), nil, tlsSrv.URL); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("discovery with the default client: %v", err)
@@ -889,6 +894,40 @@ func TestAttackSelfSignedCertificate(t *testing.T) {
 	defer s.Close()
 	if _, err := s.Refresh(context.Background()); err != nil {
 		t.Errorf("refresh with a client that trusts the certificate: %v", err)
+	}
+}
+
+// No code of the module but tests turns certificate verification off or
+// weakens TLS: every package uses Go's defaults or the caller's client.
+func TestNoInsecureTLSInSource(t *testing.T) {
+	n := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, bad := range []string{"InsecureSkipVerify", "VerifyPeerCertificate", "tls.VersionTLS10", "tls.VersionSSL30"} {
+			if bytes.Contains(data, []byte(bad)) {
+				t.Errorf("%s uses %s", path, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 50 {
+		t.Fatalf("only %d source files scanned", n)
 	}
 }
 
