@@ -31,6 +31,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/integration/peers"
 	"github.com/authloop/authloop/store"
 )
 
@@ -82,7 +83,7 @@ type childStats struct {
 	Calls         int64  // Token calls
 	Errors        int64  // Token calls that failed for another reason
 	LoginRequired int64  // Token calls told that only a new login helps
-	Expired       int64  // tokens handed out whose expiry had passed
+	Expired       int64  // tokens handed out that had expired before they were asked for
 	FirstError    string // the first failed call's error
 	GaveUp        bool   // the process stopped at a dead grant, as a CLI exits
 	Alive         bool   // at the end, it got a token the server's userinfo accepted
@@ -121,6 +122,7 @@ func childMain(raw string) int {
 
 	var st childStats
 	var gaveUp atomic.Bool
+	var deadErr error
 	var mu sync.Mutex
 	fail := func(err error) {
 		mu.Lock()
@@ -139,18 +141,23 @@ func childMain(raw string) int {
 					return
 				default:
 				}
+				// A token must be valid when asked for: compare with the
+				// time before the call, so that a goroutine descheduled
+				// after it on a loaded machine does not count as a miss.
+				asked := time.Now()
 				tok, err := h.token(ctx)
-				now := time.Now()
 				atomic.AddInt64(&st.Calls, 1)
 				switch {
 				case err != nil && h.dead(err):
 					atomic.AddInt64(&st.LoginRequired, 1)
 					fail(err)
-					gaveUp.Store(true)
+					if gaveUp.CompareAndSwap(false, true) {
+						deadErr = err // written once, read after wg.Wait
+					}
 				case err != nil:
 					atomic.AddInt64(&st.Errors, 1)
 					fail(err)
-				case !tok.Expiry.IsZero() && !tok.Expiry.After(now):
+				case !tok.Expiry.IsZero() && !tok.Expiry.After(asked):
 					atomic.AddInt64(&st.Expired, 1)
 				}
 				select {
@@ -164,7 +171,7 @@ func childMain(raw string) int {
 	wg.Wait()
 	st.GaveUp = gaveUp.Load()
 	if st.GaveUp {
-		st.Final = "gave up: " + st.FirstError
+		st.Final = "gave up: " + deadErr.Error()
 	} else {
 		st.Alive, st.Final = h.check(ctx, c.UserinfoURL)
 	}
@@ -367,21 +374,23 @@ type runResult struct {
 	Calls, Errors         int64
 	LoginRequired         int64
 	Expired               int64
-	TokenRequests         int // every request to the token endpoint
-	Refreshes             int // of them, grant_type=refresh_token
-	RefreshOK             int // answered 200
-	InvalidGrant          int // answered invalid_grant: a reuse detected, or a family already revoked
-	OtherFailures         int // any other failed token request
-	Represented           int // refresh tokens presented again after their first presentation
-	Lost                  int // processes that ended without a token the server accepts
+	TokenRequests         int            // every request to the token endpoint
+	Refreshes             int            // of them, grant_type=refresh_token
+	RefreshOK             int            // answered 200
+	InvalidGrant          int            // answered invalid_grant: a reuse detected, or a family already revoked
+	OtherFailures         int            // any other failed token request
+	Failures              map[string]int // the other failures by error code and status
+	Represented           int            // refresh tokens presented again after their first presentation
+	AcceptedTwice         int            // refresh tokens the server answered 200 more than once
+	Lost                  int            // processes that ended without a token the server accepts
 	FirstError            string
 	Finals                []string // each process's last check
 }
 
 func (r runResult) summary() string {
-	return fmt.Sprintf("%s: %d processes × %d goroutines, %v: %d Token calls, %d token requests (%d refreshes, %d answered 200), %d invalid_grant, %d other failed token requests, %d refresh tokens presented twice or more, %d calls told to log in, %d other errors, %d expired tokens handed out, %d of %d sessions lost",
+	return fmt.Sprintf("%s: %d processes × %d goroutines, %v: %d Token calls, %d token requests (%d refreshes, %d answered 200), %d invalid_grant, %d other failed token requests (by error: %v), %d refresh tokens presented twice or more (%d of them answered 200 more than once), %d calls told to log in, %d other errors, %d expired tokens handed out, %d of %d sessions lost",
 		r.Mode, r.Processes, r.Goroutines, r.Elapsed.Round(100*time.Millisecond), r.Calls, r.TokenRequests, r.Refreshes, r.RefreshOK,
-		r.InvalidGrant, r.OtherFailures, r.Represented, r.LoginRequired, r.Errors, r.Expired, r.Lost, r.Processes)
+		r.InvalidGrant, r.OtherFailures, r.Failures, r.Represented, r.AcceptedTwice, r.LoginRequired, r.Errors, r.Expired, r.Lost, r.Processes)
 }
 
 // runChildren starts spec.processes children with c and collects their
@@ -454,9 +463,9 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 	done := make(chan struct{})
 	go func() { readers.Wait(); close(done) }()
 
-	res := runResult{Mode: c.Mode, Processes: spec.processes, Goroutines: spec.goroutines}
+	res := runResult{Mode: c.Mode, Processes: spec.processes, Goroutines: spec.goroutines, Failures: map[string]int{}}
 	stats := make([]*childStats, spec.processes)
-	presented := map[string]int{}
+	presented, accepted := map[string]int{}, map[string]int{}
 	start := time.Now()
 	timer := time.NewTimer(spec.duration)
 	defer timer.Stop()
@@ -488,10 +497,14 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 		default:
 			res.OtherFailures++
 		}
+		if l.ev.Status != http.StatusOK && l.ev.Error != "invalid_grant" {
+			res.Failures[fmt.Sprintf("%s (%d)", l.ev.Error, l.ev.Status)]++
+		}
 		if l.ev.Grant == "refresh_token" {
 			res.Refreshes++
 			if l.ev.Status == http.StatusOK {
 				res.RefreshOK++
+				accepted[l.ev.Presented]++
 			}
 			presented[l.ev.Presented]++
 		}
@@ -533,6 +546,11 @@ collect:
 	}
 	for _, n := range presented {
 		res.Represented += n - 1
+	}
+	for _, n := range accepted {
+		if n > 1 {
+			res.AcceptedTwice++
+		}
 	}
 	for i, st := range stats {
 		if st == nil {
@@ -736,10 +754,13 @@ func TestSideBySide(t *testing.T) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hydra %s, %d processes × %d goroutines, %v access tokens, %v per run:\n\n", "v2.3.0", processes, goroutines, ttl, run)
-	b.WriteString("| Client | Token calls | Token requests | Reuse detections (invalid_grant) | Sessions lost | Run |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Hydra %s, %d processes × %d goroutines, %v access tokens, %v per run:\n\n", peers.HydraVersion, processes, goroutines, ttl, run)
+	b.WriteString("| Client | Token calls | Token requests | Refreshes answered 200 | Reuse detections (invalid_grant) | Other failed token requests | Refresh tokens presented again | Sessions lost | Run |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d of %d | %v |\n", r.Mode, r.Calls, r.TokenRequests, r.InvalidGrant, r.Lost, r.Processes, r.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d %v | %d | %d of %d | %v |\n", r.Mode, r.Calls, r.TokenRequests, r.RefreshOK, r.InvalidGrant, r.OtherFailures, r.Failures, r.Represented, r.Lost, r.Processes, r.Elapsed.Round(100*time.Millisecond))
+	}
+	for _, r := range results {
+		fmt.Fprintf(&b, "\n%s, how each process ended: %q", r.Mode, r.Finals)
 	}
 	t.Log("\n" + b.String())
 }
