@@ -3,7 +3,10 @@ package authloop
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // Transport is an http.RoundTripper that authorizes each request with the
@@ -16,7 +19,9 @@ import (
 // revoke the old access token the moment it is refreshed), and otherwise
 // after one refresh shared with every caller that saw the same token
 // refused. When the session cannot get a new token without the person, the
-// error satisfies errors.Is(err, ErrLoginRequired).
+// error satisfies errors.Is(err, ErrLoginRequired). A redirect that the
+// client follows to another origin (scheme, host or port) than the first
+// request's is sent as it is: without the token, and never retried.
 type Transport struct {
 	// Session supplies the tokens.
 	Session *Session
@@ -29,6 +34,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if redirectedElsewhere(req) {
+		// http.Client follows a redirect through us: another origin
+		// gets neither the token nor a refresh for its 401.
+		return base.RoundTrip(req)
 	}
 	s := t.Session
 	tok, err := s.Token(req.Context())
@@ -92,4 +102,26 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// redirectedElsewhere reports whether req is a redirect that http.Client
+// follows to another origin (scheme, host or port) than the request the
+// chain started with. Go's client drops the Authorization header it was
+// given on such hops, but a RoundTripper that adds one would add it again.
+func redirectedElsewhere(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return first != req && origin(first.URL) != origin(req.URL)
+}
+
+// origin is the URL's scheme, host and port, in lower case, with the
+// scheme's default port made explicit.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
