@@ -954,3 +954,79 @@ func (l *lockedBuf) String() string {
 func slogDebug(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// A resource that redirects: http.Client follows redirects through the
+// Transport, which would add the bearer token to every hop. A hop to
+// another origin (another host, port or scheme: an open redirect on the
+// API, a compromised or hostile server) gets no token, and its 401 starts
+// no refresh; a hop within the origin keeps it.
+func TestAttackRedirectCarriesNoToken(t *testing.T) {
+	as := oauthtest.NewServer(oauthtest.Config{})
+	defer as.Close()
+	var mu sync.Mutex
+	var evilAuth, apiAuth []string
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		evilAuth = append(evilAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", resource_metadata="`+"http://"+r.Host+`/prm"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer evil.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/elsewhere":
+			http.Redirect(w, r, evil.URL+"/steal", http.StatusFound)
+		case "/elsewhere-307":
+			http.Redirect(w, r, evil.URL+"/steal", http.StatusTemporaryRedirect)
+		case "/hop":
+			http.Redirect(w, r, "/api", http.StatusFound)
+		case "/hop-then-elsewhere":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		default:
+			mu.Lock()
+			apiAuth = append(apiAuth, r.Header.Get("Authorization"))
+			mu.Unlock()
+		}
+	}))
+	defer api.Close()
+	br := &approvingBrowser{}
+	cfg := testConfig(as, br.open)
+	tok, err := Login(context.Background(), cfg)
+	br.wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(cfg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	client := s.Client(context.Background())
+	before := as.Count("token")
+	for _, p := range []string{"/elsewhere", "/elsewhere-307", "/hop-then-elsewhere", "/hop"} {
+		resp, err := client.Get(api.URL + p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(evilAuth) != 3 {
+		t.Fatalf("the other origin got %d requests, want 3", len(evilAuth))
+	}
+	for _, a := range evilAuth {
+		if a != "" {
+			t.Errorf("a redirect to another origin carried Authorization %q", Fingerprint(a))
+		}
+	}
+	if len(apiAuth) != 1 || apiAuth[0] != "Bearer "+tok.AccessToken {
+		t.Errorf("the redirect within the origin carried %v, want the token", apiAuth)
+	}
+	if n := as.Count("token") - before; n != 0 {
+		t.Errorf("the other origin's 401 started %d token requests", n)
+	}
+}
