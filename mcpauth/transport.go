@@ -3,7 +3,10 @@ package mcpauth
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
@@ -29,7 +32,9 @@ import (
 // round trip fails with its error, which wraps authloop.ErrLoginRequired
 // when the person must sign in and the session may not ask.
 //
-// The RoundTripper does not modify the caller's request.
+// A redirect that the client follows to another origin (scheme, host or
+// port) than the first request's is sent as it is: without the token, and
+// never authorized. The RoundTripper does not modify the caller's request.
 func Transport(s *authloop.Session, base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -50,6 +55,11 @@ type roundTripper struct {
 }
 
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if redirectedElsewhere(req) {
+		// http.Client follows a redirect through us: another origin
+		// gets neither the token nor an authorization for its 401.
+		return t.base.RoundTrip(req)
+	}
 	resp, sent, err := t.send(req, req.Body)
 	if err != nil || !refused(resp) {
 		return resp, err
@@ -121,4 +131,24 @@ func redactedURL(req *http.Request) string {
 	u := *req.URL
 	u.RawQuery, u.ForceQuery, u.User, u.Fragment = "", false, nil, ""
 	return u.String()
+}
+
+// redirectedElsewhere reports whether req is a redirect that http.Client
+// follows to another origin than the request the chain started with.
+func redirectedElsewhere(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return first != req && origin(first.URL) != origin(req.URL)
+}
+
+// origin is the URL's scheme, host and port, in lower case, with the
+// scheme's default port made explicit.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
