@@ -51,6 +51,9 @@ func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) 
 	if oc.Endpoint.TokenURL == "" {
 		oc.Endpoint.TokenURL = md.TokenEndpoint
 	}
+	if oc.Endpoint.DeviceAuthURL == "" {
+		oc.Endpoint.DeviceAuthURL = md.DeviceAuthorizationEndpoint
+	}
 	if oc.ClientSecret != "" && oc.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect {
 		oc.Endpoint.AuthStyle = authStyleFor(md.TokenEndpointAuthMethodsSupported)
 	}

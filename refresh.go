@@ -56,16 +56,6 @@ func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, err
 			observed = s.cur.Load()
 			continue
 		}
-		if f.err == nil && f.tok != nil && !s.newState(f.tok).usable(s.nowNano()) {
-			// The answer came after the new token's own expiry (the
-			// machine slept while it was on the wire): never hand it
-			// out; refresh again.
-			if try < 2 {
-				observed = s.cur.Load()
-				continue
-			}
-			return nil, errors.New("authloop: each refreshed token had expired by the time it arrived; is the system clock right?")
-		}
 		return f.tok, f.err
 	}
 }
@@ -185,7 +175,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
 	if err == nil {
-		s.save(ctx, rec, tok)
+		// Saved even when Close came meanwhile: the old refresh token is
+		// dead at a rotating server, this one is the grant.
+		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		s.save(saveCtx, rec, tok)
+		cancel()
 		return tok, nil, nil, nil
 	}
 	if !isFinal(err) {
@@ -340,8 +334,18 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	log := s.cfg.logger()
 	keep := keepFrom(old)
 	lost := false // an attempt got no whole answer: the server may have acted on it
+	// Close cancels ctx, but not a request already sent: if the server
+	// rotates the refresh token in its answer, that answer must arrive and
+	// be saved, or the grant is lost. The request keeps ctx's deadline;
+	// Close only stops further retries.
+	reqCtx := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		reqCtx, cancel = context.WithDeadline(reqCtx, dl)
+		defer cancel()
+	}
 	for attempt := 0; ; attempt++ {
-		tok, err := cfg.tokenRequest(ctx, form, keep)
+		tok, err := cfg.tokenRequest(reqCtx, form, keep)
 		if err == nil {
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil

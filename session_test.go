@@ -669,3 +669,40 @@ func TestClient401AfterGrantDiedIsLoginRequired(t *testing.T) {
 		t.Fatalf("got %v, want ErrLoginRequired", err)
 	}
 }
+
+// Close during a refresh whose request is on its way: the answer (with
+// the rotated refresh token) still arrives and is saved, so the grant is
+// not lost.
+func TestCloseDuringRefreshKeepsRotatedToken(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	// The server answers at once (it has rotated), the answer is slow to
+	// arrive: the window in which Close used to cancel.
+	f.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil || r.URL.Path != "/token" {
+			return resp, err
+		}
+		select {
+		case <-time.After(300 * time.Millisecond):
+			return resp, nil
+		case <-r.Context().Done():
+			resp.Body.Close()
+			return nil, r.Context().Err()
+		}
+	})}
+	st := fileStore(t, t.TempDir())
+	s := f.sessionWith(st, f.tok)
+	f.clock.Jump(2 * time.Hour)
+	go func() { _, _ = s.Token(context.Background()) }()
+	eventually(t, "the server to rotate", func() bool { return f.refreshes() == 1 })
+	s.Close()
+	f.cfg.HTTPClient = nil
+	s2 := f.sessionWith(st, nil)
+	tok, err := s2.Token(context.Background())
+	if err != nil {
+		t.Fatalf("the rotated refresh token was lost at Close: %v", err)
+	}
+	if !f.srv.ValidAccessToken(tok.AccessToken) || f.refreshes() != 1 {
+		t.Fatalf("valid %v, refreshes %d: want the saved answer adopted, no second refresh", f.srv.ValidAccessToken(tok.AccessToken), f.refreshes())
+	}
+}
