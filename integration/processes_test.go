@@ -378,9 +378,10 @@ type runResult struct {
 	Refreshes             int            // of them, grant_type=refresh_token
 	RefreshOK             int            // answered 200
 	InvalidGrant          int            // answered invalid_grant: a reuse detected, or a family already revoked
+	Transient             int            // answered 5xx, or not at all: the server took nothing, a retry may follow
 	OtherFailures         int            // any other failed token request
-	Failures              map[string]int // the other failures by error code and status
-	Represented           int            // refresh tokens presented again after their first presentation
+	Failures              map[string]int // the transient and other failures by error code and status
+	Represented           int            // refresh tokens presented again after a presentation the server did not answer as transient
 	AcceptedTwice         int            // refresh tokens the server answered 200 more than once
 	Lost                  int            // processes that ended without a token the server accepts
 	FirstError            string
@@ -388,9 +389,9 @@ type runResult struct {
 }
 
 func (r runResult) summary() string {
-	return fmt.Sprintf("%s: %d processes × %d goroutines, %v: %d Token calls, %d token requests (%d refreshes, %d answered 200), %d invalid_grant, %d other failed token requests (by error: %v), %d refresh tokens presented twice or more (%d of them answered 200 more than once), %d calls told to log in, %d other errors, %d expired tokens handed out, %d of %d sessions lost",
+	return fmt.Sprintf("%s: %d processes × %d goroutines, %v: %d Token calls, %d token requests (%d refreshes, %d answered 200), %d invalid_grant, %d transient and %d other failed token requests (by error: %v), %d refresh tokens presented twice or more (%d of them answered 200 more than once), %d calls told to log in, %d other errors, %d expired tokens handed out, %d of %d sessions lost",
 		r.Mode, r.Processes, r.Goroutines, r.Elapsed.Round(100*time.Millisecond), r.Calls, r.TokenRequests, r.Refreshes, r.RefreshOK,
-		r.InvalidGrant, r.OtherFailures, r.Failures, r.Represented, r.AcceptedTwice, r.LoginRequired, r.Errors, r.Expired, r.Lost, r.Processes)
+		r.InvalidGrant, r.Transient, r.OtherFailures, r.Failures, r.Represented, r.AcceptedTwice, r.LoginRequired, r.Errors, r.Expired, r.Lost, r.Processes)
 }
 
 // runChildren starts spec.processes children with c and collects their
@@ -490,10 +491,13 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 			return
 		}
 		res.TokenRequests++
+		transient := l.ev.Status == 0 || l.ev.Status >= 500
 		switch {
 		case l.ev.Status == http.StatusOK:
 		case l.ev.Error == "invalid_grant":
 			res.InvalidGrant++
+		case transient:
+			res.Transient++
 		default:
 			res.OtherFailures++
 		}
@@ -506,7 +510,9 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 				res.RefreshOK++
 				accepted[l.ev.Presented]++
 			}
-			presented[l.ev.Presented]++
+			if !transient {
+				presented[l.ev.Presented]++
+			}
 		}
 		if spec.refreshes > 0 && res.RefreshOK >= spec.refreshes {
 			stop()
@@ -680,8 +686,14 @@ func TestProcessesShareRefreshes(t *testing.T) {
 				if res.RefreshOK < cycles {
 					t.Errorf("%d successful refreshes in %v; want at least %d", res.RefreshOK, res.Elapsed.Round(time.Millisecond), cycles)
 				}
-				if res.Represented != 0 || res.InvalidGrant != 0 || res.OtherFailures != 0 {
-					t.Errorf("%d refresh tokens presented again, %d invalid_grant, %d other failed token requests; want none", res.Represented, res.InvalidGrant, res.OtherFailures)
+				if res.Represented != 0 || res.AcceptedTwice != 0 || res.InvalidGrant != 0 || res.OtherFailures != 0 {
+					t.Errorf("%d refresh tokens presented again, %d accepted twice, %d invalid_grant, %d other failed token requests; want none", res.Represented, res.AcceptedTwice, res.InvalidGrant, res.OtherFailures)
+				}
+				if res.Transient != 0 {
+					// Not authloop's doing, and retried: Hydra's in-memory
+					// SQLite can refuse a write with a 500 when another
+					// request holds it.
+					t.Logf("%d token requests answered 5xx (retried): %v", res.Transient, res.Failures)
 				}
 				if res.TokenRequests != res.Refreshes {
 					t.Errorf("%d token requests, %d of them refreshes: the children sent other grants", res.TokenRequests, res.Refreshes)
@@ -741,8 +753,8 @@ func TestSideBySide(t *testing.T) {
 				if mode != modeAuthloop {
 					return
 				}
-				if res.Refreshes == 0 || res.Represented != 0 || res.InvalidGrant != 0 || res.OtherFailures != 0 {
-					t.Errorf("authloop: %d refreshes, %d refresh tokens presented again, %d invalid_grant, %d other failures; want refreshes and nothing else", res.Refreshes, res.Represented, res.InvalidGrant, res.OtherFailures)
+				if res.RefreshOK == 0 || res.Represented != 0 || res.AcceptedTwice != 0 || res.InvalidGrant != 0 || res.OtherFailures != 0 {
+					t.Errorf("authloop: %d refreshes, %d refresh tokens presented again, %d accepted twice, %d invalid_grant, %d other failures; want refreshes and nothing else", res.RefreshOK, res.Represented, res.AcceptedTwice, res.InvalidGrant, res.OtherFailures)
 				}
 				if res.Lost != 0 || res.LoginRequired != 0 || res.Errors != 0 || res.Expired != 0 {
 					t.Errorf("authloop: %d sessions lost (%q), %d told to log in, %d errors (first: %s), %d expired tokens", res.Lost, res.Finals, res.LoginRequired, res.Errors, res.FirstError, res.Expired)
@@ -757,7 +769,7 @@ func TestSideBySide(t *testing.T) {
 	fmt.Fprintf(&b, "Hydra %s, %d processes × %d goroutines, %v access tokens, %v per run:\n\n", peers.HydraVersion, processes, goroutines, ttl, run)
 	b.WriteString("| Client | Token calls | Token requests | Refreshes answered 200 | Reuse detections (invalid_grant) | Other failed token requests | Refresh tokens presented again | Sessions lost | Run |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d %v | %d | %d of %d | %v |\n", r.Mode, r.Calls, r.TokenRequests, r.RefreshOK, r.InvalidGrant, r.OtherFailures, r.Failures, r.Represented, r.Lost, r.Processes, r.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d %v | %d | %d of %d | %v |\n", r.Mode, r.Calls, r.TokenRequests, r.RefreshOK, r.InvalidGrant, r.Transient+r.OtherFailures, r.Failures, r.Represented, r.Lost, r.Processes, r.Elapsed.Round(100*time.Millisecond))
 	}
 	for _, r := range results {
 		fmt.Fprintf(&b, "\n%s, how each process ended: %q", r.Mode, r.Finals)
