@@ -145,7 +145,10 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 	hint := s.hint
 	s.mu.Unlock()
 	prm, err := discovery.ProtectedResource(ctx, client, s.cfg.Resource, hint)
-	if err != nil && hint != "" && absent(err) {
+	if err != nil && hint != "" {
+		// A challenge's URL that failed (or named a document for another
+		// endpoint of the same server): the well-known URLs still require
+		// a document for this resource.
 		prm, err = discovery.ProtectedResource(ctx, client, s.cfg.Resource, "")
 	}
 	switch {
