@@ -149,10 +149,10 @@ func newReceiver(cfg Config, redirectHost string, port int) *Receiver {
 		r.timeout = DefaultTimeout
 	}
 	if r.success == nil {
-		r.success = defaultPages.Lookup("success.html")
+		r.success = defaultPages().Lookup("success.html")
 	}
 	if r.failure == nil {
-		r.failure = defaultPages.Lookup("error.html")
+		r.failure = defaultPages().Lookup("error.html")
 	}
 	r.hostHeader = net.JoinHostPort(redirectHost, strconv.Itoa(port))
 	r.redirectURI = "http://" + r.hostHeader + r.path

@@ -6,14 +6,16 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 //go:embed pages/*.html
 var pagesFS embed.FS
 
-// defaultPages holds the embedded templates: success.html, error.html and the
-// shared pieces they use.
-var defaultPages = parsePages()
+// defaultPages returns the embedded templates (success.html, error.html and
+// the shared pieces they use), parsed on first use so that a program that
+// links authloop but never logs in pays nothing at start-up.
+var defaultPages = sync.OnceValue(parsePages)
 
 // DefaultSuccessTemplate returns a fresh copy of the embedded success page,
 // executed with a PageData: the page used when Config.SuccessTemplate is nil.

@@ -137,7 +137,7 @@ func TestDefaultTemplatesExported(t *testing.T) {
 	if page := get(r, q("state", testState, "code", "c")).Body.String(); !strings.Contains(page, "CHANGED") {
 		t.Fatalf("custom copy not used: %q", page)
 	}
-	if page := render(defaultPages.Lookup("success.html"), PageData{}); strings.Contains(string(page), "CHANGED") {
+	if page := render(defaultPages().Lookup("success.html"), PageData{}); strings.Contains(string(page), "CHANGED") {
 		t.Fatal("changing the copy changed the embedded page")
 	}
 	waitNow(t, r)
