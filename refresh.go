@@ -56,6 +56,16 @@ func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, err
 			observed = s.cur.Load()
 			continue
 		}
+		if f.err == nil && f.tok != nil && !s.newState(f.tok).usable(s.nowNano()) {
+			// The answer came after the new token's own expiry (the
+			// machine slept while it was on the wire): never hand it
+			// out; refresh again.
+			if try < 2 {
+				observed = s.cur.Load()
+				continue
+			}
+			return nil, errors.New("authloop: each refreshed token had expired by the time it arrived; is the system clock right?")
+		}
 		return f.tok, f.err
 	}
 }
