@@ -2,6 +2,8 @@ module github.com/authloop/authloop
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/cli/browser v1.3.0
 	github.com/gofrs/flock v0.13.2

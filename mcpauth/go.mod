@@ -2,6 +2,8 @@ module github.com/authloop/authloop/mcpauth
 
 go 1.26.0
 
+toolchain go1.26.10
+
 replace github.com/authloop/authloop => ..
 
 require (
