@@ -20,9 +20,9 @@ FUZZ_TARGETS = \
 	.:FuzzParseDeviceAuthResponse \
 	./cmd/authloop:FuzzGitCredentialInput
 
-.PHONY: test lint unit fuzz demo bench keyring integration mcpauth conformance
+.PHONY: test lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
 
-test: lint unit fuzz demo keyring integration mcpauth conformance
+test: lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
 
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -39,6 +39,70 @@ fuzz:
 		echo "== fuzz $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# govulncheck (exit status 3 on findings, which `go run` reports as 1) on
+# the library and mcpauth. CI reaches only the package
+# registries, not vuln.go.dev; so the database is built from the
+# golang.org/x/vulndb module (its data/osv reports, the same data that
+# vuln.go.dev serves), fetched through the Go module proxy, with that
+# module's own cmd/indexdb, and cached per version. VULNDB picks the
+# version (latest: the newest commit); VULNDB_URL=https://vuln.go.dev uses
+# the online database instead.
+#
+# VULN_ACCEPTED are findings checked and accepted, each with its reason:
+#   GO-2026-6911  mark3labs/mcp-go (no fixed version): its streamable HTTP
+#                 client follows redirects with its own credentials when it
+#                 is given no HTTP client. mcpauth/mcpgo always gives it
+#                 mcpauth.HTTPClient, whose RoundTripper adds the token only
+#                 within the first request's origin
+#                 (mcpauth.TestTransportRedirectElsewhereCarriesNoToken).
+#
+# The standard library is checked as the go.mod's toolchain line has it
+# (GOTOOLCHAIN set to it for this target, fetched through the module proxy
+# once): that is the Go the module is to be built with. A machine whose Go
+# says GOTOOLCHAIN=local builds and tests with its own Go instead; run
+# `make vuln VULN_TOOLCHAIN=local` to check that one.
+VULN_TOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
+VULNDB        ?= latest
+VULNDB_URL    ?=
+VULN_ACCEPTED ?= GO-2026-6911
+GOVULNCHECK   ?= $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0
+
+vuln:
+	@echo "== govulncheck"
+	@set -e; top=$$(pwd); db="$(VULNDB_URL)"; \
+	if [ -z "$$db" ]; then \
+		info=$$(cd "$${TMPDIR:-/tmp}" && $(GO) mod download -json golang.org/x/vulndb@$(VULNDB)); \
+		ver=$$(printf '%s\n' "$$info" | sed -n 's/^[[:space:]]*"Version": "\(.*\)",$$/\1/p'); \
+		src=$$(printf '%s\n' "$$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		out=$${XDG_CACHE_HOME:-$$HOME/.cache}/authloop/vulndb-$$ver; \
+		if [ ! -f "$$out/index/db.json" ]; then \
+			echo "building the database from golang.org/x/vulndb@$$ver (a few minutes, once)"; \
+			rm -rf "$$out.tmp"; \
+			(cd "$${TMPDIR:-/tmp}" && $(GO) run golang.org/x/vulndb/cmd/indexdb@$$ver -vulns "$$src/data/osv" -out "$$out.tmp"); \
+			mv "$$out.tmp" "$$out"; \
+		fi; \
+		db="file://$$out"; echo "database: golang.org/x/vulndb@$$ver, $$(ls "$$out/ID" | grep -c '\.json$$') reports"; \
+	fi; \
+	for m in . mcpauth; do \
+		echo "-- $$m ($$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GO) version))"; \
+		rc=0; out=$$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GOVULNCHECK) -db "$$db" ./... 2>&1) || rc=$$?; \
+		printf '%s\n' "$$out"; \
+		ids=$$(printf '%s\n' "$$out" | sed -n 's/^Vulnerability #[0-9]*: \(GO-[0-9-]*\)$$/\1/p'); \
+		if [ $$rc -ne 0 ] && [ -n "$$ids" ]; then \
+			for id in $$ids; do \
+				case " $(VULN_ACCEPTED) " in *" $$id "*) echo "accepted: $$id (see VULN_ACCEPTED)";; *) echo "not accepted: $$id"; exit 1;; esac; \
+			done; rc=0; \
+		fi; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
+
+# The load test at full length (docs/RELIABILITY.md): 10,000 goroutines on
+# 100 sessions for a minute, tokens of 6 s, 10% of refresh requests failing;
+# it prints its figures. `unit` runs it for a few seconds.
+reliability:
+	@echo "== reliability (load test, one minute)"
+	AUTHLOOP_LOAD=full $(GO) test -race -count=1 -run '^TestLoad$$' -v -timeout 10m .
 
 # The store's keyring tests against a real Secret Service (gnome-keyring in a
 # private D-Bus session); they fail rather than skip if it does not answer.
