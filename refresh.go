@@ -56,12 +56,13 @@ func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, err
 			observed = s.cur.Load()
 			continue
 		}
-		if f.err == nil && f.tok != nil && !s.newState(f.tok).usable(s.nowNano()) {
+		if st := s.newState(f.tok); f.err == nil && f.tok != nil && !st.usable(s.nowNano()) {
 			// The answer came after the new token's own expiry (the
-			// machine slept while it was on the wire): never hand it
-			// out; refresh again.
-			if try < 2 {
-				observed = s.cur.Load()
+			// machine slept while it was on the wire, or this caller
+			// waited long to run): never hand it out. A newer token, if
+			// one replaced it meanwhile, serves; else refresh again.
+			if try < 3 {
+				observed = st
 				continue
 			}
 			return nil, errors.New("authloop: each refreshed token had expired by the time it arrived; is the system clock right?")
