@@ -138,8 +138,8 @@ type loadStats struct {
 	// left can expire on its way, twice (the refused request and its
 	// retry); a 401 to a quicker call is a failure.
 	resourceLate int64
-	minLeft                                                              time.Duration
-	firstErr                                                             string
+	minLeft      time.Duration
+	firstErr     string
 }
 
 func TestLoad(t *testing.T) {
