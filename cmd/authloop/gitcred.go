@@ -36,19 +36,23 @@ func (c *gitCredential) get(key string) string {
 
 // parseGitCredential reads attributes until a blank line or the end of r.
 // Lines without '=' and keys that are empty are errors, as are NUL bytes
-// (git-credential(1): values may not contain NUL or newlines). An "key[]="
-// line with an empty value clears that array, as git does.
+// (git-credential(1): values may not contain NUL or newlines) and carriage
+// returns other than a CRLF's. An "key[]=" line with an empty value clears
+// that array, as git does.
 func parseGitCredential(r io.Reader) (*gitCredential, error) {
 	c := &gitCredential{attrs: map[string][]string{}}
 	sc := bufio.NewScanner(io.LimitReader(r, maxCredentialInput))
 	sc.Buffer(make([]byte, 0, 4096), maxCredentialLine)
 	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		line := sc.Text() // ScanLines has dropped the line's CRLF or LF
 		if line == "" {
 			return c, nil
 		}
 		if strings.IndexByte(line, 0) >= 0 {
 			return nil, errors.New("git credential input: a NUL byte in a line")
+		}
+		if strings.IndexByte(line, '\r') >= 0 {
+			return nil, errors.New("git credential input: a carriage return inside a line")
 		}
 		key, value, ok := strings.Cut(line, "=")
 		if !ok || key == "" {
