@@ -1,5 +1,6 @@
-# authloop's checks. `make test` is the one command that runs every test;
-# .ci/run calls it on a clean machine.
+# authloop's checks. `make test` is the one command that runs every test,
+# on a fresh machine too (its first step, deps, installs what is missing);
+# .ci/run calls it.
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -20,9 +21,15 @@ FUZZ_TARGETS = \
 	.:FuzzParseDeviceAuthResponse \
 	./cmd/authloop:FuzzGitCredentialInput
 
-.PHONY: test lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
+.PHONY: test deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
 
-test: lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
+test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
+
+# What the tests need beyond Go (Chromium, gnome-keyring, a C compiler; the
+# modules and npm packages from their lock files): installed when missing.
+deps:
+	@echo "== deps"
+	@bash .ci/deps
 
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
