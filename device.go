@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -236,31 +235,9 @@ func (c *Config) deviceAuthorize(ctx context.Context, endpoint string) (*oauth2.
 	if c.Resource != "" {
 		form.Set("resource", c.Resource)
 	}
-	auth := chooseClientAuth(oc)
-	if auth != authBasic {
-		form.Set("client_id", oc.ClientID)
-	}
-	if auth == authPost {
-		form.Set("client_secret", oc.ClientSecret)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	resp, body, sent, err := c.clientPost(ctx, "device authorization", endpoint, form)
 	if err != nil {
-		return nil, fmt.Errorf("authloop: building the device authorization request for %s: %w", redactURL(endpoint), err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if auth == authBasic {
-		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
-	}
-	sent := c.now()
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("authloop: device authorization request to %s failed: %w", redactURL(endpoint), scrubURLError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("authloop: reading the device authorization response from %s: %w", redactURL(endpoint), err)
+		return nil, err
 	}
 	return parseDeviceAuthResponse(resp.StatusCode, resp.Header.Get("Content-Type"), body, sent)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -112,29 +110,10 @@ func (s *Session) revoke(ctx context.Context) error {
 	if tok.RefreshToken == "" {
 		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
 	}
-	oc := cfg.OAuth2
-	switch chooseClientAuth(oc) {
-	case authNone:
-		form.Set("client_id", oc.ClientID)
-	case authPost:
-		form.Set("client_id", oc.ClientID)
-		form.Set("client_secret", oc.ClientSecret)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	resp, body, _, err := cfg.clientPost(ctx, "revocation", endpoint, form)
 	if err != nil {
-		return err
+		return fmt.Errorf("authloop: the tokens were deleted here, but revoking them failed, so the grant may live on at the server: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if chooseClientAuth(oc) == authBasic {
-		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
-	}
-	resp, err := cfg.httpClient().Do(req)
-	if err != nil {
-		return fmt.Errorf("authloop: the tokens were deleted here, but revoking them at %s failed, so the grant may live on at the server: %w", redactURL(endpoint), scrubURLError(err))
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
 		_, perr := parseTokenResponse(resp.StatusCode, resp.Header, body, s.clock.Now(), keepFields{})
 		return fmt.Errorf("authloop: the tokens were deleted here, but the server refused to revoke them, so the grant may live on: %w", perr)

@@ -58,6 +58,34 @@ func chooseClientAuth(c *oauth2.Config) clientAuth {
 // the scope asked for or held, the refresh token held. It never retries:
 // retrying is the caller's policy.
 func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFields) (*oauth2.Token, error) {
+	resp, body, sent, err := c.clientPost(ctx, "token", c.OAuth2.Endpoint.TokenURL, form)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxTokenResponse {
+		return nil, &TokenResponseError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Problem: fmt.Sprintf("the body is larger than %d bytes", maxTokenResponse)}
+	}
+	tok, err := parseTokenResponse(resp.StatusCode, resp.Header, body, sent, keep)
+	if err != nil && resp.Header.Get("Retry-After") != "" {
+		return nil, &retryHint{err: err, after: resp.Header.Get("Retry-After")}
+	}
+	return tok, err
+}
+
+// answer is what clientPost read of a response.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// clientPost sends an authenticated form POST to one of the authorization
+// server's endpoints (token, device authorization, revocation): the form,
+// the client authentication chosen from the configuration, Accept JSON. It
+// returns the response's status and header, its body (at most
+// maxTokenResponse+1 bytes, so a caller can tell an oversized one), and the
+// moment the request was sent. what names the endpoint in errors, which
+// never hold the URL's query or a secret.
+func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url.Values) (*answer, []byte, time.Time, error) {
 	oc := c.OAuth2
 	form = cloneValues(form)
 	auth := chooseClientAuth(oc)
@@ -68,9 +96,9 @@ func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFie
 		form.Set("client_id", oc.ClientID)
 		form.Set("client_secret", oc.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, oc.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("authloop: building the token request for %s: %w", redactURL(oc.Endpoint.TokenURL), err)
+		return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, redactURL(endpoint), err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -81,21 +109,14 @@ func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFie
 	sent := c.now()
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("authloop: token request to %s failed: %w", redactURL(oc.Endpoint.TokenURL), scrubURLError(err))
+		return nil, nil, sent, fmt.Errorf("authloop: %s request to %s failed: %w", what, redactURL(endpoint), scrubURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("authloop: reading the token response from %s: %w", redactURL(oc.Endpoint.TokenURL), err)
+		return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, redactURL(endpoint), err)
 	}
-	if len(body) > maxTokenResponse {
-		return nil, &TokenResponseError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Problem: fmt.Sprintf("the body is larger than %d bytes", maxTokenResponse)}
-	}
-	tok, err := parseTokenResponse(resp.StatusCode, resp.Header, body, sent, keep)
-	if err != nil && resp.Header.Get("Retry-After") != "" {
-		return nil, &retryHint{err: err, after: resp.Header.Get("Retry-After")}
-	}
-	return tok, err
+	return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, body, sent, nil
 }
 
 // retryHint carries a response's Retry-After along with its error.
