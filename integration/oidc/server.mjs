@@ -8,7 +8,12 @@
 // Environment:
 //   PORT              the port to listen on (127.0.0.1), required
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
-//   RESOURCE          the one known resource server (default https://mcp.example.test/mcp)
+//   RESOURCE          the known resource server (default https://mcp.example.test/mcp)
+//
+// Besides RESOURCE, any http://127.0.0.1:<port>/mcp is a known resource: the
+// MCP servers the tests start on loopback (integration/mcp_test.go), whose
+// port is not known when this server starts. Every other resource is
+// refused with invalid_target.
 import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.env.PORT);
@@ -19,6 +24,7 @@ if (!Number.isInteger(port) || port <= 0) {
 const issuer = `http://127.0.0.1:${port}`;
 const accessTokenTTL = Number(process.env.ACCESS_TOKEN_TTL || 3600);
 const knownResource = process.env.RESOURCE || 'https://mcp.example.test/mcp';
+const loopbackMCPResource = /^http:\/\/127\.0\.0\.1:[1-9][0-9]{0,4}\/mcp$/;
 
 const configuration = {
   clients: [
@@ -84,10 +90,10 @@ const configuration = {
       // A refresh without resource gets the resource of the grant.
       useGrantedResource: async () => true,
       getResourceServerInfo: async (ctx, resourceIndicator) => {
-        if (resourceIndicator === knownResource) {
+        if (resourceIndicator === knownResource || loopbackMCPResource.test(resourceIndicator)) {
           return {
             scope: 'mcp:tools',
-            audience: knownResource,
+            audience: resourceIndicator,
             accessTokenTTL,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },

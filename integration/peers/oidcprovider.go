@@ -22,8 +22,9 @@ const (
 	OIDCNativeClientID           = "authloop-native"
 	OIDCConfidentialClientID     = "authloop-confidential"
 	OIDCConfidentialClientSecret = "authloop-confidential-secret-0123456789"
-	// OIDCResource is the one resource server oidc-provider knows: a token
-	// for it is a JWT whose aud is this URL.
+	// OIDCResource is the resource server oidc-provider knows (besides any
+	// http://127.0.0.1:<port>/mcp, for MCP servers on loopback): a token for
+	// it is a JWT whose aud is this URL.
 	OIDCResource = "https://mcp.example.test/mcp"
 )
 
