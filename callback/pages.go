@@ -56,13 +56,17 @@ func render(t *template.Template, data PageData) []byte {
 		return buf.Bytes()
 	}
 	buf.Reset()
-	_ = fallbackPage.Execute(&buf, data)
+	_ = fallbackPage().Execute(&buf, data)
 	return buf.Bytes()
 }
 
-var fallbackPage = template.Must(template.New("fallback").Parse(
-	`<!doctype html><meta charset="utf-8"><title>{{.Title}}</title><h1>{{.Title}}</h1><p>{{.Message}}</p>` +
-		`{{if .ErrorCode}}<p>Error: <code>{{.ErrorCode}}</code>{{if .ErrorDescription}} — {{.ErrorDescription}}{{end}}</p>{{end}}`))
+// fallbackPage is parsed on first use, like the embedded pages: only a
+// broken custom template needs it.
+var fallbackPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("fallback").Parse(
+		`<!doctype html><meta charset="utf-8"><title>{{.Title}}</title><h1>{{.Title}}</h1><p>{{.Message}}</p>` +
+			`{{if .ErrorCode}}<p>Error: <code>{{.ErrorCode}}</code>{{if .ErrorDescription}} — {{.ErrorDescription}}{{end}}</p>{{end}}`))
+})
 
 // writePage writes a complete page with the given status.
 func writePage(w http.ResponseWriter, status int, body []byte) {
