@@ -10,15 +10,22 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // maxBrowseSteps bounds how many forms Browse submits in one run.
 const maxBrowseSteps = 10
 
-// The markup written by pages.go.
+// The markup written by pages.go, compiled on first use so that programs
+// linking this package (the authloop command, for its demo) do not pay for
+// it at every start.
 var (
-	formRE  = regexp.MustCompile(`<form method="post" action="([^"]*)" data-oauthtest="(form_post|consent)">`)
-	inputRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	formRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`<form method="post" action="([^"]*)" data-oauthtest="(form_post|consent)">`)
+	})
+	inputRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	})
 )
 
 // Browse acts like a browser whose user approves everything. It GETs
@@ -66,7 +73,7 @@ func nextForm(ctx context.Context, resp *http.Response, body []byte) (*http.Requ
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		return nil, false, nil
 	}
-	m := formRE.FindSubmatch(body)
+	m := formRE().FindSubmatch(body)
 	if m == nil {
 		return nil, false, nil
 	}
@@ -75,7 +82,7 @@ func nextForm(ctx context.Context, resp *http.Response, body []byte) (*http.Requ
 		return nil, false, fmt.Errorf("oauthtest: browse: bad form action: %w", err)
 	}
 	form := url.Values{}
-	for _, in := range inputRE.FindAllSubmatch(body, -1) {
+	for _, in := range inputRE().FindAllSubmatch(body, -1) {
 		form.Add(html.UnescapeString(string(in[1])), html.UnescapeString(string(in[2])))
 	}
 	if string(m[2]) == "consent" {
