@@ -40,21 +40,22 @@ const maxKeyringParts = 64
 // complete file of the current schema holding a record with a generation;
 // unknown fields are ignored. It never panics.
 func decodeRecordFile(data []byte) (*recordFile, error) {
-	var probe struct {
+	// One pass for a good file. The schema is checked before the rest of
+	// the file is trusted, so when that pass fails, the schema alone is
+	// read, to say what is wrong: not JSON, no schema, another schema
+	// (whose record may not fit this one's types), or a bad record.
+	var f struct {
 		Schema *int `json:"schema"`
+		recordFile
 	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("not a record file: %v", jsonErr(err))
-	}
-	if probe.Schema == nil {
-		return nil, errors.New(`not a record file: no "schema" field`)
-	}
-	if *probe.Schema != schemaVersion {
-		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", *probe.Schema, schemaVersion)
-	}
-	var f recordFile
 	if err := json.Unmarshal(data, &f); err != nil {
+		if err := checkSchema(data); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("bad record: %v", jsonErr(err))
+	}
+	if err := schemaError(f.Schema); err != nil {
+		return nil, err
 	}
 	if f.Record == nil {
 		return nil, errors.New(`no "record" field`)
@@ -69,10 +70,32 @@ func decodeRecordFile(data []byte) (*recordFile, error) {
 	}
 	// A record that cannot be written back is no record: Save would fail
 	// on it later with a less useful message.
-	if _, err := encodeRecordFile(&f); err != nil {
+	f.recordFile.Schema = *f.Schema
+	if _, err := encodeRecordFile(&f.recordFile); err != nil {
 		return nil, fmt.Errorf("bad record: %v", err)
 	}
-	return &f, nil
+	return &f.recordFile, nil
+}
+
+// checkSchema reads only the schema of a record file.
+func checkSchema(data []byte) error {
+	var probe struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return fmt.Errorf("not a record file: %v", jsonErr(err))
+	}
+	return schemaError(probe.Schema)
+}
+
+func schemaError(schema *int) error {
+	if schema == nil {
+		return errors.New(`not a record file: no "schema" field`)
+	}
+	if *schema != schemaVersion {
+		return fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", *schema, schemaVersion)
+	}
+	return nil
 }
 
 // encodeRecordFile returns the bytes of a record file: compact JSON (an
