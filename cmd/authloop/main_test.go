@@ -122,3 +122,34 @@ func TestDemoHelpFlag(t *testing.T) {
 		t.Errorf("stderr lacks the flags:\n%s", errOut)
 	}
 }
+
+// TestCommandsBuiltAlone: a run that names a command builds only that
+// command (rootCommand), so each entry of commands must carry its
+// command's name, and the command's help, usage errors and behaviour must
+// be the same as in the whole tree: "authloop help X" (the whole tree) and
+// "authloop X --help" (X alone) print the same.
+func TestCommandsBuiltAlone(t *testing.T) {
+	a := &app{ui: newUI(&bytes.Buffer{})}
+	all := a.rootCommand(nil)
+	cmds := a.commands()
+	if len(all.Commands()) != len(cmds) {
+		t.Fatalf("whole tree has %d commands, commands() %d", len(all.Commands()), len(cmds))
+	}
+	for _, c := range cmds {
+		if got := c.build().Name(); got != c.name {
+			t.Errorf("commands() entry %q builds command %q", c.name, got)
+		}
+		alone := a.rootCommand([]string{c.name})
+		if n := len(alone.Commands()); n != 1 || alone.Commands()[0].Name() != c.name {
+			t.Fatalf("rootCommand(%q) built %d commands", c.name, n)
+		}
+		if alone.Commands()[0].DisableFlagParsing {
+			continue // demo parses its own flags, --help included
+		}
+		_, helpAll, _ := runCmd(t, "help", c.name)
+		code, helpAlone, errOut := runCmd(t, c.name, "--help")
+		if code != 0 || helpAlone != helpAll {
+			t.Errorf("%s --help (exit %d, stderr %q):\n%s\nwant, as help %s:\n%s", c.name, code, errOut, helpAlone, c.name, helpAll)
+		}
+	}
+}

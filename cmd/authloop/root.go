@@ -34,7 +34,7 @@ const exitCodesHelp = `Exit codes:
 
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, ui: newUI(stderr)}
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -64,7 +64,34 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	return ce.code
 }
 
-func (a *app) rootCommand() *cobra.Command {
+// commands are authloop's commands, in the order help lists them, each
+// with the name its first argument is matched against.
+func (a *app) commands() []namedCommand {
+	return []namedCommand{
+		{"login", a.loginCommand},
+		{"token", a.tokenCommand},
+		{"git-credential", a.gitCredentialCommand},
+		{"status", a.statusCommand},
+		{"refresh", a.refreshCommand},
+		{"logout", a.logoutCommand},
+		{"demo", a.demoCommand},
+		{"version", a.versionCommand},
+	}
+}
+
+type namedCommand struct {
+	name  string
+	build func() *cobra.Command
+}
+
+// rootCommand builds the command tree for a run with args. When args start
+// with a command's name, only that command is built: a run of one command
+// needs neither the others' flags nor their help, and building them all
+// (login alone has fifteen flags) is a measurable part of the start-up of
+// "authloop token" (issue 7). Anything else (no arguments, help,
+// completion, an unknown or misspelt command) gets the whole tree, so that
+// usage, help and suggestions list every command.
+func (a *app) rootCommand(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "authloop",
 		Short: "Sign in once with OAuth 2.1, then hand out fresh access tokens",
@@ -80,7 +107,6 @@ or a private file, shared safely between processes.
 		Example: `  authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
   curl -H "Authorization: Bearer $(authloop token)" https://api.example.com/
   authloop status`,
-		Version:       versionString(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,16 +119,21 @@ or a private file, shared safely between processes.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &cliError{code: exitUsage, err: err, hint: "run: " + c.CommandPath() + " --help"}
 	})
-	root.AddCommand(
-		a.loginCommand(),
-		a.tokenCommand(),
-		a.gitCredentialCommand(),
-		a.statusCommand(),
-		a.refreshCommand(),
-		a.logoutCommand(),
-		a.demoCommand(),
-		a.versionCommand(),
-	)
+	cmds := a.commands()
+	for _, c := range cmds {
+		if len(args) > 0 && c.name == args[0] {
+			cmds = []namedCommand{c}
+			break
+		}
+	}
+	if len(cmds) > 1 {
+		// --version belongs to the root command alone, so only a run of
+		// the root reads the build information.
+		root.Version = versionString()
+	}
+	for _, c := range cmds {
+		root.AddCommand(c.build())
+	}
 	return root
 }
 
