@@ -131,21 +131,10 @@ func newUserCode() string {
 // 8628 §3.1, §3.2). The client authenticates as at the token endpoint.
 func (s *Server) handleDeviceAuthorization(x *exchange) {
 	noStore(x.Header())
-	form, oerr := readForm(x.r)
-	if oerr == nil {
-		x.clientID = form.Get("client_id")
-		oerr = checkDuplicates(form)
-	}
-	if oerr != nil {
-		x.writeError(oerr, false)
+	form, cc, ok := x.clientForm()
+	if !ok {
 		return
 	}
-	cc, oerr := readClientCredentials(x.r, form)
-	if oerr != nil {
-		x.writeError(oerr, false)
-		return
-	}
-	x.clientID = cc.id
 
 	s.mu.Lock()
 	client, oerr := s.authenticateLocked(cc)

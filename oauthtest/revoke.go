@@ -9,21 +9,10 @@ import "net/http"
 // and left alone, so the answer tells nothing about other clients' tokens.
 func (s *Server) handleRevoke(x *exchange) {
 	noStore(x.Header())
-	form, oerr := readForm(x.r)
-	if oerr == nil {
-		x.clientID = form.Get("client_id")
-		oerr = checkDuplicates(form)
-	}
-	if oerr != nil {
-		x.writeError(oerr, false)
+	form, cc, ok := x.clientForm()
+	if !ok {
 		return
 	}
-	cc, oerr := readClientCredentials(x.r, form)
-	if oerr != nil {
-		x.writeError(oerr, false)
-		return
-	}
-	x.clientID = cc.id
 	tok := form.Get("token")
 
 	s.mu.Lock()

@@ -33,6 +33,29 @@ func checkDuplicates(form url.Values) *oauthError {
 	return nil
 }
 
+// clientForm reads the form of a request to an endpoint where the client
+// authenticates as at the token endpoint (device authorization,
+// revocation), and the client's credentials. On a bad request it has
+// answered with the error and returns false.
+func (x *exchange) clientForm() (url.Values, clientCredentials, bool) {
+	form, oerr := readForm(x.r)
+	if oerr == nil {
+		x.clientID = form.Get("client_id")
+		oerr = checkDuplicates(form)
+	}
+	if oerr != nil {
+		x.writeError(oerr, false)
+		return nil, clientCredentials{}, false
+	}
+	cc, oerr := readClientCredentials(x.r, form)
+	if oerr != nil {
+		x.writeError(oerr, false)
+		return nil, clientCredentials{}, false
+	}
+	x.clientID = cc.id
+	return form, cc, true
+}
+
 // handleToken serves the token endpoint.
 func (s *Server) handleToken(x *exchange) {
 	noStore(x.Header())
