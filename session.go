@@ -191,7 +191,7 @@ func (s *Session) newState(tok *oauth2.Token) *state {
 
 func (s *Session) nowNano() int64 {
 	if s.sysClock {
-		return time.Now().UnixNano()
+		return wallNano()
 	}
 	return s.clock.Now().UnixNano()
 }
