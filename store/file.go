@@ -10,10 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // File is a Store that keeps one JSON file per record in a directory of
@@ -80,9 +77,9 @@ func NewFile(dir string) (*File, error) {
 		return nil, fmt.Errorf("store: directory %s has mode %04o, so other users may reach the tokens in it: run chmod 700 %s",
 			abs, fi.Mode().Perm(), abs)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && checkPerm && int(st.Uid) != os.Geteuid() {
+	if uid, ok := ownerUID(fi); ok && checkPerm && uid != os.Geteuid() {
 		return nil, fmt.Errorf("store: directory %s is owned by uid %d, not by this user (uid %d): its owner could read or replace the tokens in it, whatever its mode: "+
-			"run chown %d %s if it is yours, or choose a directory of your own", abs, st.Uid, os.Geteuid(), os.Geteuid(), abs)
+			"run chown %d %s if it is yours, or choose a directory of your own", abs, uid, os.Geteuid(), os.Geteuid(), abs)
 	}
 	return &File{dir: abs}, nil
 }
@@ -249,24 +246,6 @@ func (f *File) moveAside(key Key) error {
 	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405.000000000Z")
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("store: move the corrupt record file %s aside: %w", path, err)
-	}
-	return syncDir(f.dir)
-}
-
-// writeAtomic replaces path with data: a temporary file created 0600 in
-// the same directory, written, synced, renamed over path; then the
-// directory is synced so the rename survives a crash.
-func (f *File) writeAtomic(path string, data []byte) error {
-	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(f.dir), renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return fmt.Errorf("store: write %s: %w", path, err)
-	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(data); err != nil {
-		return fmt.Errorf("store: write %s: %w", path, err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("store: write %s: %w", path, err)
 	}
 	return syncDir(f.dir)
 }
