@@ -16,10 +16,13 @@ FUZZ_TARGETS = \
 	./discovery:FuzzDecodeAuthServerMetadata \
 	./discovery:FuzzDecodeResourceMetadata \
 	./store:FuzzDecodeRecordFile \
+	./store:FuzzRecordFileFastPath \
+	./internal/strictjson:FuzzReadAny \
 	./register:FuzzParseRegistration \
 	.:FuzzParseTokenResponse \
 	.:FuzzParseDeviceAuthResponse \
-	./cmd/authloop:FuzzGitCredentialInput
+	./cmd/authloop:FuzzGitCredentialInput \
+	./cmd/authloop:FuzzProfileFastPath
 
 .PHONY: test deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
 

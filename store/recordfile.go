@@ -39,7 +39,29 @@ const maxKeyringParts = 64
 // decodeRecordFile parses the bytes of a record file. It accepts only a
 // complete file of the current schema holding a record with a generation;
 // unknown fields are ignored. It never panics.
+//
+// A file in the form encodeRecordFile writes is read by scanRecordFile,
+// without encoding/json; anything else, by decodeRecordFileJSON. Both
+// give the same record, or the same error.
 func decodeRecordFile(data []byte) (*recordFile, error) {
+	f, ok := scanRecordFile(data)
+	if !ok {
+		return decodeRecordFileJSON(data)
+	}
+	if err := schemaError(&f.Schema); err != nil {
+		return nil, err
+	}
+	if err := checkRecordFile(f); err != nil {
+		return nil, err
+	}
+	// No need to check that the record can be written back: all that
+	// scanRecordFile accepts can be (see there).
+	return f, nil
+}
+
+// decodeRecordFileJSON is decodeRecordFile with encoding/json, for any
+// file.
+func decodeRecordFileJSON(data []byte) (*recordFile, error) {
 	// One pass for a good file. The schema is checked before the rest of
 	// the file is trusted, so when that pass fails, the schema alone is
 	// read, to say what is wrong: not JSON, no schema, another schema
@@ -57,24 +79,34 @@ func decodeRecordFile(data []byte) (*recordFile, error) {
 	if err := schemaError(f.Schema); err != nil {
 		return nil, err
 	}
-	if f.Record == nil {
-		return nil, errors.New(`no "record" field`)
-	}
-	if f.Record.Generation == 0 {
-		return nil, errors.New("record has no generation")
-	}
-	if r := f.Keyring; r != nil {
-		if r.Service == "" || r.Parts < 1 || r.Parts > maxKeyringParts || len(r.SHA256) != 64 {
-			return nil, errors.New("bad keyring reference")
-		}
+	f.recordFile.Schema = *f.Schema
+	if err := checkRecordFile(&f.recordFile); err != nil {
+		return nil, err
 	}
 	// A record that cannot be written back is no record: Save would fail
 	// on it later with a less useful message.
-	f.recordFile.Schema = *f.Schema
 	if _, err := encodeRecordFile(&f.recordFile); err != nil {
 		return nil, fmt.Errorf("bad record: %v", err)
 	}
 	return &f.recordFile, nil
+}
+
+// checkRecordFile checks a decoded record file of the current schema: it
+// must hold a record with a generation and, if any, a sound keyring
+// reference.
+func checkRecordFile(f *recordFile) error {
+	if f.Record == nil {
+		return errors.New(`no "record" field`)
+	}
+	if f.Record.Generation == 0 {
+		return errors.New("record has no generation")
+	}
+	if r := f.Keyring; r != nil {
+		if r.Service == "" || r.Parts < 1 || r.Parts > maxKeyringParts || len(r.SHA256) != 64 {
+			return errors.New("bad keyring reference")
+		}
+	}
+	return nil
 }
 
 // checkSchema reads only the schema of a record file.

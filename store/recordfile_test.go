@@ -31,6 +31,7 @@ func FuzzDecodeRecordFile(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastPath(t, data)
 		rf, err := decodeRecordFile(data)
 		if err != nil {
 			if rf != nil {

@@ -122,8 +122,8 @@ func loadProfile(name string) (*Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading profile %q: %w", name, err)
 	}
-	var p Profile
-	if err := json.Unmarshal(b, &p); err != nil {
+	p, err := decodeProfile(b)
+	if err != nil {
 		return nil, fmt.Errorf("profile %s is not valid JSON (%v); fix or delete it", path, err)
 	}
 	if p.Version > profileVersion {
