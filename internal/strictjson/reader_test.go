@@ -151,10 +151,14 @@ func TestReadTyped(t *testing.T) {
 			t.Errorf("ReadUint64 of %s: %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
-	if strconv.IntSize == 64 {
+	// ReadInt: int's own range, as encoding/json checks it.
+	for _, in := range []string{"-9223372036854775808", "2147483648", "-2147483649"} {
 		var got int
-		if !object(`{"k":-9223372036854775808}`, func(r *Reader) { got = r.ReadInt() }) || got != math.MinInt64 {
-			t.Errorf("ReadInt: %d", got)
+		ok := object(`{"k":`+in+`}`, func(r *Reader) { got = r.ReadInt() })
+		var want struct{ K int }
+		wantErr := json.Unmarshal([]byte(`{"k":`+in+`}`), &want)
+		if ok != (wantErr == nil) || ok != (strconv.IntSize == 64) || got != want.K {
+			t.Errorf("ReadInt of %s: %d, %v; encoding/json: %d, %v", in, got, ok, want.K, wantErr)
 		}
 	}
 	bools := map[string]bool{"true": true, "false": true, "null": false, "0": false, `"true"`: false, "tru": false, "falsey": false}
