@@ -32,6 +32,7 @@ func FuzzDecodeRecordFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFastPath(t, data)
+		checkWrittenBack(t, data)
 		rf, err := decodeRecordFile(data)
 		if err != nil {
 			if rf != nil {

@@ -50,14 +50,80 @@ func checkFastPath(t *testing.T, data []byte) bool {
 	return true
 }
 
+// checkWrittenBack checks the fast path on what Save would write for the
+// record in data: if decodeRecordFileJSON accepts data, encodeRecordFile's
+// bytes for it take the fast path (unless the record holds what the fast
+// path cannot read, see fastReadable) and are read as encoding/json reads
+// them. So any input encoding/json reads becomes a test of the fast path
+// on the form we write.
+func checkWrittenBack(t *testing.T, data []byte) {
+	t.Helper()
+	rf, err := decodeRecordFileJSON(data)
+	if err != nil {
+		return
+	}
+	enc, err := encodeRecordFile(rf)
+	if err != nil {
+		t.Fatalf("a decoded record does not encode: %v", err)
+	}
+	if !checkFastPath(t, enc) && fastReadable(rf.Record) {
+		t.Fatalf("the fast path refuses the record file that encodeRecordFile wrote:\n%q", enc)
+	}
+}
+
+// fastReadable reports whether the fast path can read rec as written:
+// its raw metadata neither null nor refused by strictjson (encodeRecordFile
+// writes it as it is, invalid UTF-8 and lone surrogates included), and
+// nothing nested deeper than strictjson.MaxDepth in the file.
+func fastReadable(rec *Record) bool {
+	raw := func(m json.RawMessage, depth int) bool {
+		if len(m) == 0 {
+			return true
+		}
+		r := strictjson.NewReader(m)
+		r.Skip()
+		var v any
+		return m[0] != 'n' && r.Done() && json.Unmarshal(m, &v) == nil && depth+nesting(v) <= strictjson.MaxDepth
+	}
+	ok := raw(rec.Metadata, 2) // in the file, in the record
+	if rec.Client != nil {
+		ok = ok && raw(rec.Client.Metadata, 3) // in the file, the record, the client
+	}
+	if rec.Token != nil && rec.Token.Extra != nil {
+		ok = ok && 3+nesting(rec.Token.Extra) <= strictjson.MaxDepth // in the file, the record, the token
+	}
+	return ok
+}
+
+// nesting returns how deep objects and arrays nest in a decoded value: 0
+// for a scalar, 1 for {} or [].
+func nesting(v any) int {
+	d := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			d = max(d, nesting(e))
+		}
+	case []any:
+		for _, e := range v {
+			d = max(d, nesting(e))
+		}
+	default:
+		return 0
+	}
+	return d + 1
+}
+
 // FuzzRecordFileFastPath: what decodeRecordFile's fast path accepts, it
-// reads exactly as encoding/json does (checkFastPath).
+// reads exactly as encoding/json does (checkFastPath), and it accepts the
+// file Save writes for any record encoding/json reads (checkWrittenBack).
 func FuzzRecordFileFastPath(f *testing.F) {
 	for _, seed := range recordFileVariants(f) {
 		f.Add([]byte(seed.data))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFastPath(t, data)
+		checkWrittenBack(t, data)
 	})
 }
 

@@ -35,13 +35,26 @@ func checkProfileFastPath(t *testing.T, data []byte) bool {
 }
 
 // FuzzProfileFastPath: what loadProfile's fast path accepts, it reads
-// exactly as encoding/json does (checkProfileFastPath).
+// exactly as encoding/json does (checkProfileFastPath); and for any
+// profile encoding/json reads, the file save would write for it takes the
+// fast path.
 func FuzzProfileFastPath(f *testing.F) {
 	for _, v := range profileVariants(f) {
 		f.Add([]byte(v.data))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkProfileFastPath(t, data)
+		var p Profile
+		if json.Unmarshal(data, &p) != nil {
+			return
+		}
+		b, err := json.MarshalIndent(p, "", "  ") // as save writes it
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checkProfileFastPath(t, append(b, '\n')) {
+			t.Fatalf("the fast path refuses the profile that save would write:\n%s", b)
+		}
 	})
 }
 
