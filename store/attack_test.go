@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/authloop/authloop/store"
@@ -180,7 +179,3 @@ func TestAttackLockFilesHoldNoSecrets(t *testing.T) {
 		}
 	}
 }
-
-// setUmask sets the process's umask and returns the old one (no test of
-// this package runs in parallel, so nothing else creates files meanwhile).
-func setUmask(m int) int { return syscall.Umask(m) }
