@@ -92,6 +92,7 @@ func (s *Session) stepUp(ctx context.Context, challenged []string) error {
 	}
 	s.stepUps++
 	s.steppedUp = append(s.steppedUp, key)
+	s.wonScopes = union(s.wonScopes, challenged)
 	s.challengeScopes = want
 	s.mu.Unlock()
 	_, err := s.login(ctx, want)

@@ -123,6 +123,18 @@ type Config struct {
 	// 60-second token is refreshed after 30 seconds, not at once.
 	RefreshBuffer time.Duration
 
+	// RefreshScopes, when set, narrows the access tokens that refreshes
+	// return: each refresh request asks for these scopes (RFC 6749 §6),
+	// which must be within the scope the person granted at sign-in, and
+	// a response that names no scope is taken to carry exactly them.
+	// Scopes won later by a step-up (Session.Authorize) are added, so a
+	// refresh never drops them. Nil leaves scope out of refresh requests:
+	// the grant's scope stays as it is. A server that refuses the narrowing
+	// (invalid_scope) fails that refresh with an error naming this field,
+	// but the refresh token is kept: the grant is not dead, the
+	// configuration is wrong.
+	RefreshScopes []string
+
 	// MaxRetries is how often a refresh that failed for a transient reason
 	// (5xx, 429, temporarily_unavailable, a proxy's HTML page, a network
 	// error) is retried: 0 means DefaultMaxRetries (3); NoRetries means none.
@@ -191,10 +203,28 @@ func (c *Config) validate() error {
 			return fmt.Errorf("authloop: Config.Resource %q is not an absolute URI without a fragment (RFC 8707 §2)", c.Resource)
 		}
 	}
+	for _, sc := range c.RefreshScopes {
+		if !validScope(sc) {
+			return fmt.Errorf("authloop: Config.RefreshScopes holds %q, which is not a scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes); give one scope per element", sc)
+		}
+	}
 	if _, err := c.callbackConfig("x"); err != nil {
 		return err
 	}
 	return nil
+}
+
+// validScope reports whether sc is a scope-token of RFC 6749 §3.3.
+func validScope(sc string) bool {
+	if sc == "" {
+		return false
+	}
+	for i := 0; i < len(sc); i++ {
+		if c := sc[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkEndpoint refuses a URL that is not https, except http on a loopback

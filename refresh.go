@@ -2,16 +2,17 @@ package authloop
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
-	"github.com/authloop/authloop/callback"
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/callback"
 )
 
 // flight is one refresh (or login) that any number of callers share.
@@ -344,6 +345,11 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	form := cfg.refreshForm(old)
 	log := s.cfg.logger()
 	keep := keepFrom(old)
+	scope := s.refreshScope()
+	if scope != "" {
+		form.Set("scope", scope)
+		keep.scope = scope // a response without scope grants what was asked (RFC 6749 §5.1)
+	}
 	lost := false // an attempt got no whole answer: the server may have acted on it
 	// Close cancels ctx, but not a request already sent: if the server
 	// rotates the refresh token in its answer, that answer must arrive and
@@ -360,6 +366,9 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 		if err == nil {
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil
+		}
+		if scope != "" && hasCode(err, "invalid_scope") {
+			return nil, &refreshScopeError{scope: scope, err: err}
 		}
 		if lost && isFinal(err) {
 			err = fmt.Errorf("%w (an earlier attempt's answer was lost: the server may have rotated the refresh token in it)", err)
@@ -390,7 +399,8 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 
 // refreshForm is the refresh request (RFC 6749 §6): the refresh token and,
 // when the session has one, the resource (RFC 8707). Scope is left out, so
-// the grant's scope stays as it is.
+// the grant's scope stays as it is, unless Config.RefreshScopes narrows it
+// (refreshScope, added by refreshWithRetry).
 func (c *Config) refreshForm(old *oauth2.Token) url.Values {
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
@@ -420,7 +430,41 @@ var transientCodes = map[string]bool{
 	"slow_down":               true,
 }
 
+// refreshScope is the scope a refresh asks for: Config.RefreshScopes and
+// the scopes step-ups won, space-separated; "" to leave scope out.
+func (s *Session) refreshScope() string {
+	if len(s.cfg.RefreshScopes) == 0 {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(union(s.cfg.RefreshScopes, s.wonScopes), " ")
+}
+
+// refreshScopeError is a server's invalid_scope answer to a refresh that
+// asked for Config.RefreshScopes: a configuration mistake, not a dead
+// grant, so the refresh token is kept (isFinal is false).
+type refreshScopeError struct {
+	scope string
+	err   error // the *OAuthError
+}
+
+func (e *refreshScopeError) Error() string {
+	return fmt.Sprintf("authloop: the server refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in; the refresh token is kept: %v", e.scope, e.err)
+}
+
+func (e *refreshScopeError) Unwrap() error { return e.err }
+
+func hasCode(err error, code string) bool {
+	var oe *OAuthError
+	return errors.As(err, &oe) && oe.Code == code
+}
+
 func isFinal(err error) bool {
+	var se *refreshScopeError
+	if errors.As(err, &se) {
+		return false
+	}
 	var oe *OAuthError
 	return errors.As(err, &oe) && finalCodes[oe.Code]
 }

@@ -76,6 +76,7 @@ type Session struct {
 	requestedScopes []string
 	stepUps         int
 	steppedUp       []string
+	wonScopes       []string // scopes step-ups asked for, kept by narrowed refreshes
 
 	mu        sync.Mutex
 	flight    *flight
