@@ -45,6 +45,10 @@ type server struct {
 	// oldAccessTokenStatus is the userinfo status of an access token whose
 	// refresh token was just used: Hydra revokes it, oidc-provider does not.
 	oldAccessTokenStatus int
+	// narrowsOnRefresh reports whether a refresh's scope parameter narrows
+	// the new access token (RFC 6749 §6): oidc-provider does; Hydra v2.3.0
+	// ignores it and grants the whole grant's scope again.
+	narrowsOnRefresh bool
 	// output returns the server's log, shown when a test fails.
 	output func() string
 }
@@ -95,6 +99,7 @@ var oidcServer = &server{
 		return peers.Revoke(ctx, httpClient(nil), m.RevocationEndpoint, c, tok.RefreshToken, "refresh_token")
 	},
 	oldAccessTokenStatus: http.StatusOK,
+	narrowsOnRefresh:     true,
 	output:               func() string { return oidc.Output() },
 }
 
