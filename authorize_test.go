@@ -131,6 +131,23 @@ func stepUpServer(t *testing.T, srv *oauthtest.Server) (*httptest.Server, *atomi
 	return rs, &forbidden
 }
 
+// callWithCached sends a request with the session's cached token, if any,
+// as a client would before it knows the token is refused. The body is
+// closed; the status and headers stay readable.
+func callWithCached(t *testing.T, s *Session, method, url string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if tok := s.Cached(); tok != nil {
+		tok.SetAuthHeader(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func TestAuthorizeStepUp(t *testing.T) {
 	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
 	defer srv.Close()
@@ -145,17 +162,7 @@ func TestAuthorizeStepUp(t *testing.T) {
 	ctx := context.Background()
 	// First request without a token: 401 → discovery and login with the
 	// resource's scopes.
-	do := func(method string) *http.Response {
-		req, _ := http.NewRequest(method, rs.URL+"/mcp", nil)
-		if tok := s.Cached(); tok != nil {
-			tok.SetAuthHeader(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	do := func(method string) *http.Response { return callWithCached(t, s, method, rs.URL+"/mcp") }
 	resp := do(http.MethodGet)
 	if resp.StatusCode != 401 {
 		t.Fatalf("first call: HTTP %d", resp.StatusCode)

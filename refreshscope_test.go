@@ -186,18 +186,7 @@ func TestRefreshScopesKeepStepUp(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	do := func(method string) *http.Response {
-		req, _ := http.NewRequest(method, rs.URL+"/mcp", nil)
-		if tok := s.Cached(); tok != nil {
-			tok.SetAuthHeader(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
+	do := func(method string) *http.Response { return callWithCached(t, s, method, rs.URL+"/mcp") }
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		if resp := do(method); resp.StatusCode != 200 {
 			if err := s.Authorize(ctx, resp.Request, resp); err != nil {
