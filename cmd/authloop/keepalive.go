@@ -28,7 +28,7 @@ type keeper struct {
 	s   *authloop.Session
 	api *http.Client
 
-	bg chan struct{} // one value per background refresh
+	bg chan string // the new access token of each background refresh
 
 	mu      sync.Mutex
 	forcing bool     // a forced Refresh is under way: main reports its changes
@@ -44,7 +44,7 @@ type keeper struct {
 type change struct{ old, new *oauth2.Token }
 
 func (d *demo) keepAlive(ctx context.Context, srv *oauthtest.Server, base *authloop.Config, tok *oauth2.Token) error {
-	k := &keeper{d: d, srv: srv, bg: make(chan struct{}, 8), distinct: map[string]bool{}}
+	k := &keeper{d: d, srv: srv, bg: make(chan string, 8), distinct: map[string]bool{}}
 	cfg := *base
 	cfg.Interactive = true
 	cfg.OnTokenChange = k.onTokenChange
@@ -130,7 +130,7 @@ func (k *keeper) onTokenChange(old, new *oauth2.Token) {
 	default:
 		k.d.p.say("Background refresh: %s.", describeChange(old, new))
 		select {
-		case k.bg <- struct{}{}:
+		case k.bg <- new.AccessToken:
 		default:
 		}
 	}
@@ -185,8 +185,8 @@ func (k *keeper) waitBackground(ctx context.Context, nth string) error {
 	shown := ""
 	for {
 		select {
-		case <-k.bg:
-			return nil
+		case at := <-k.bg:
+			return k.settle(ctx, at)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-limit.C:
@@ -202,6 +202,26 @@ func (k *keeper) waitBackground(ctx context.Context, nth string) error {
 			}
 		}
 	}
+}
+
+// settle waits until the Session hands out the access token at, which a
+// background refresh has just announced. OnTokenChange runs before the
+// Session takes the new token into use (announced before handed out), so
+// without this wait the demo's next step could still see the old token,
+// and a Refresh forced at once would join the finishing refresh instead of
+// making a request of its own.
+func (k *keeper) settle(ctx context.Context, at string) error {
+	for range 2000 {
+		if tok := k.s.Cached(); tok != nil && tok.AccessToken == at {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return errors.New("the Session did not take the refreshed token into use within 2s")
 }
 
 // callAPI calls the protected API through the Session's HTTP client.
