@@ -159,6 +159,9 @@ type Config struct {
 	// out, so a program can persist or audit it. new is nil when the tokens
 	// were dropped. Keep it quick: callers wait for it; and it must not call
 	// the Session's Token, Refresh or Close, which wait for it in turn.
+	// Another goroutine it wakes may, for a moment, still get the old token
+	// from Token, and a Refresh it calls then joins the refresh that is
+	// finishing (and returns new) rather than making a request of its own.
 	OnTokenChange func(old, new *oauth2.Token)
 
 	// OnRefreshFailure is called once per failure episode: when a refresh
