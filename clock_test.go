@@ -76,6 +76,26 @@ func settle(t *testing.T, s *Session, clock *oauthtest.FakeClock) {
 	})
 }
 
+// wantRefusedTokenRecovered checks the case of a token the session still
+// thinks fresh (by its clock) but the server already refuses: Token hands
+// it out, and one request through Client refreshes once and succeeds.
+func (f *skewFixture) wantRefusedTokenRecovered(t *testing.T, s *Session) {
+	t.Helper()
+	tok, err := s.Token(context.Background())
+	if err != nil || tok.AccessToken != f.tok.AccessToken {
+		t.Fatalf("got %v; want the token the session still thinks fresh", err)
+	}
+	if f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatal("the server still accepts the token: the test shows nothing")
+	}
+	if st := resourceStatus(t, s, f.srv); st != http.StatusOK {
+		t.Fatalf("request through Client: HTTP %d, want 200 after one refresh", st)
+	}
+	if r := f.refreshes(); r != 1 {
+		t.Fatalf("%d refreshes, want 1", r)
+	}
+}
+
 // get calls the server's resource through the session's Client.
 func resourceStatus(t *testing.T, s *Session, srv *oauthtest.Server) int {
 	t.Helper()
@@ -132,20 +152,8 @@ func TestClockSkewWithJWTExpiry(t *testing.T) {
 		f := newSkewFixture(t, jwt, -10*time.Minute)
 		s := f.session()
 		f.advance(s, time.Hour+time.Minute) // server: expired a minute ago
-		tok, err := s.Token(context.Background())
-		if err != nil || tok.AccessToken != f.tok.AccessToken {
-			t.Fatalf("got %v; want the token the client still thinks fresh", err)
-		}
-		if f.srv.ValidAccessToken(tok.AccessToken) {
-			t.Fatal("the server still accepts the token: the test shows nothing")
-		}
-		if st := resourceStatus(t, s, f.srv); st != http.StatusOK {
-			t.Fatalf("request through Client: HTTP %d, want 200 after one refresh", st)
-		}
-		if r := f.refreshes(); r != 1 {
-			t.Fatalf("%d refreshes, want 1", r)
-		}
-		tok, _ = s.Token(context.Background())
+		f.wantRefusedTokenRecovered(t, s)
+		tok, _ := s.Token(context.Background())
 		if !f.srv.ValidAccessToken(tok.AccessToken) {
 			t.Fatal("the refreshed token is not valid at the server")
 		}
@@ -309,19 +317,7 @@ func TestClockJumpBackward(t *testing.T) {
 	if r := f.refreshes(); r != 0 {
 		t.Fatalf("%d refreshes before the (apparent) refresh window", r)
 	}
-	tok, err := s.Token(context.Background())
-	if err != nil || tok.AccessToken != f.tok.AccessToken {
-		t.Fatalf("got %v; want the token, still fresh by the corrected clock", err)
-	}
-	if f.srv.ValidAccessToken(tok.AccessToken) {
-		t.Fatal("the server still accepts the token: the test shows nothing")
-	}
-	if st := resourceStatus(t, s, f.srv); st != http.StatusOK {
-		t.Fatalf("request through Client: HTTP %d, want 200 after one refresh", st)
-	}
-	if r := f.refreshes(); r != 1 {
-		t.Fatalf("%d refreshes, want 1", r)
-	}
+	f.wantRefusedTokenRecovered(t, s)
 	// The new token was timed by the corrected clock: it is refreshed
 	// before the server's expiry.
 	for minute := 1; minute <= 70; minute++ {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/integration/peers"
@@ -71,16 +72,7 @@ func TestBrowserLoginOIDCProvider(t *testing.T) {
 		shot, err = c.Screenshot(10 * time.Second)
 		return err
 	}
-	open, wait := c.Opener(person)
-	cfg := *f.cfg
-	cfg.Browser = open
-	tok, err := authloop.Login(t.Context(), &cfg)
-	if werr := wait(); werr != nil {
-		t.Fatalf("the person in Chromium: %v (Login: %v)", werr, err)
-	}
-	if err != nil {
-		t.Fatalf("Login: %v", err)
-	}
+	tok := loginInChromium(t, c, f, person)
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token")
 	}
@@ -99,16 +91,7 @@ func TestBrowserLoginHydra(t *testing.T) {
 		_, err := c.WaitLocation(30*time.Second, "authloop's callback", isCallback)
 		return err
 	}
-	open, wait := c.Opener(person)
-	cfg := *f.cfg
-	cfg.Browser = open
-	tok, err := authloop.Login(t.Context(), &cfg)
-	if werr := wait(); werr != nil {
-		t.Fatalf("Chromium: %v (Login: %v)", werr, err)
-	}
-	if err != nil {
-		t.Fatalf("Login: %v", err)
-	}
+	tok := loginInChromium(t, c, f, person)
 	mustUserinfo(t, f, tok.AccessToken)
 	if hydra.Logins() == 0 || hydra.Consents() == 0 {
 		t.Errorf("Hydra's login app saw %d logins and %d consents; want both", hydra.Logins(), hydra.Consents())
@@ -136,4 +119,21 @@ func saveScreenshot(t *testing.T, name string, shot []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of authloop's success page in Chromium: %s", path)
+}
+
+// loginInChromium runs authloop.Login with Chromium as the browser, where
+// person does what the person would on the server's pages.
+func loginInChromium(t *testing.T, c *peers.Chromium, f *fixture, person peers.Person) *oauth2.Token {
+	t.Helper()
+	open, wait := c.Opener(person)
+	cfg := *f.cfg
+	cfg.Browser = open
+	tok, err := authloop.Login(t.Context(), &cfg)
+	if werr := wait(); werr != nil {
+		t.Fatalf("the person in Chromium: %v (Login: %v)", werr, err)
+	}
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	return tok
 }

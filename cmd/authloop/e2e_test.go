@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,6 +160,12 @@ func (c *cli) interactive(act func(line string), args ...string) result {
 // browseOn returns an act for interactive that follows the first line
 // starting with prefix as the person's browser would, approving.
 func browseOn(t testing.TB, prefix string, wg *sync.WaitGroup) func(string) {
+	return browseWith(t, prefix, wg, nil)
+}
+
+// browseWith is browseOn with the browser's HTTP client (nil: a default
+// one).
+func browseWith(t testing.TB, prefix string, wg *sync.WaitGroup, client *http.Client) func(string) {
 	var once sync.Once
 	return func(line string) {
 		if !strings.HasPrefix(line, prefix) {
@@ -168,7 +175,7 @@ func browseOn(t testing.TB, prefix string, wg *sync.WaitGroup) func(string) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, _, err := oauthtest.Browse(context.Background(), nil, strings.TrimSpace(line)); err != nil {
+				if _, _, err := oauthtest.Browse(context.Background(), client, strings.TrimSpace(line)); err != nil {
 					t.Errorf("browsing %s: %v", line, err)
 				}
 			}()

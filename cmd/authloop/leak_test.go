@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -107,22 +106,7 @@ func (c codeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // browseRecording is browseOn with the code recorder.
 func browseRecording(t *testing.T, prefix string, wg *sync.WaitGroup, s *leakSecrets) func(string) {
-	var once sync.Once
-	client := &http.Client{Transport: codeRecorder{s}}
-	return func(line string) {
-		if !strings.HasPrefix(line, prefix) {
-			return
-		}
-		once.Do(func() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, _, err := oauthtest.Browse(context.Background(), client, strings.TrimSpace(line)); err != nil {
-					t.Errorf("browsing %s: %v", line, err)
-				}
-			}()
-		})
-	}
+	return browseWith(t, prefix, wg, &http.Client{Transport: codeRecorder{s}})
 }
 
 func TestLeakScanFullRun(t *testing.T) {
