@@ -265,3 +265,28 @@ func testContext(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// revokeThenCallConcurrently revokes every grant at the authorization
+// server, makes 16 calls at once, and checks that all succeed after one
+// shared new login: one browser window, not one per refused request.
+func (f *fixture) revokeThenCallConcurrently(t *testing.T, call func() error) {
+	t.Helper()
+	f.as.RevokeAll()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			if err := call(); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("CallTool: %v", err)
+	}
+	if n := f.as.Count("authorize"); n != 2 {
+		t.Errorf("authorize requests = %d, want 2 (the first login and one after the revocation)", n)
+	}
+}

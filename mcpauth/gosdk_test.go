@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,24 +136,7 @@ func TestGoSDKConcurrentRefusalsOneLogin(t *testing.T) {
 	defer cs.Close()
 	listTools(ctx, t, cs)
 
-	f.as.RevokeAll()
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			if err := callEcho(ctx, cs, "hello"); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("CallTool: %v", err)
-	}
-	if n := f.as.Count("authorize"); n != 2 {
-		t.Errorf("authorize requests = %d, want 2 (the first login and one after the revocation)", n)
-	}
+	f.revokeThenCallConcurrently(t, func() error { return callEcho(ctx, cs, "hello") })
 }
 
 // A 403 insufficient_scope (step-up) gets a new authorization asking for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,24 +116,7 @@ func TestMCPGoConcurrentRefusalsOneLogin(t *testing.T) {
 	defer c.Close()
 	startMCPGo(ctx, t, c)
 
-	f.as.RevokeAll()
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			if err := mcpGoEcho(ctx, c, "hello"); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("CallTool: %v", err)
-	}
-	if n := f.as.Count("authorize"); n != 2 {
-		t.Errorf("authorize requests = %d, want 2 (the first login and one after the revocation)", n)
-	}
+	f.revokeThenCallConcurrently(t, func() error { return mcpGoEcho(ctx, c, "hello") })
 }
 
 // mcp-go's SSE transport through mcpgo.SSEOption: the event stream and the
