@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -858,3 +861,56 @@ func TestHTTPClientTimeout(t *testing.T) {
 		})
 	}
 }
+
+// Every test that a table in docs/RELIABILITY.md names exists: a row
+// cannot point at a test that was renamed or never written.
+func TestReliabilityDocNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile("docs/RELIABILITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") && path != ".") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range testFuncRE.FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for _, m := range docTestRE.FindAllStringSubmatch(cells[len(cells)-1], -1) {
+			named++
+			if !defined[m[1]] {
+				t.Errorf("docs/RELIABILITY.md names %s, but no _test.go file defines func %s", m[0], m[1])
+			}
+		}
+	}
+	if named == 0 {
+		t.Fatal("docs/RELIABILITY.md names no test at all: is the table format still | ... | `TestName` |?")
+	}
+}
+
+var (
+	testFuncRE = regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(t \*testing\.T\)`)
+	docTestRE  = regexp.MustCompile("`(?:[a-z0-9/]+: )?(Test[A-Za-z0-9_]*)(?:/[^`]*)?`")
+)
