@@ -3,8 +3,10 @@ package authloop
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authloop/authloop/oautherr"
+	"github.com/authloop/authloop/store"
 )
 
 // OAuthError is an error response from the authorization server (RFC 6749
@@ -91,3 +93,57 @@ func (e *LoginRequiredError) Unwrap() error { return e.Err }
 
 // ErrSessionClosed is returned by a Session's methods after Close.
 var ErrSessionClosed = errors.New("authloop: session closed")
+
+// SaveError reports that the session's new tokens could not be written to
+// its store (a full disk, a directory that became read-only, a locked
+// keyring). The session keeps them in memory and goes on using them: after
+// a rotation they are the only live grant, and the refresh token they
+// replaced is never presented again. It retries the save, soon and under
+// the record's lock, until it succeeds. Until then other processes sharing
+// the store see the older record; if they present its refresh token, a
+// rotating server refuses it and they need a login.
+//
+// Session.Refresh and Session.Login return the new token together with an
+// error that wraps a *SaveError; Config.OnSaveFailure and Config.Logger
+// hear of every failed save.
+type SaveError struct {
+	// Store describes the store (Store.Describe).
+	Store string
+	// Key names the record.
+	Key store.Key
+	// Err is the store's error.
+	Err error
+}
+
+func (e *SaveError) Error() string {
+	return fmt.Sprintf("authloop: the new tokens of %s could not be saved to the %s (%v); they are kept in this process, which retries the save, but other processes sharing the store do not see them: fix the store (free space, permissions, unlock the keyring)", e.Key, e.Store, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *SaveError) Unwrap() error { return e.Err }
+
+// RetryLaterError reports that no token request is sent before Until: the
+// authorization server asked for the wait (Retry-After on a 429 or 503), or
+// a refresh spent its retries on transient failures and backs off. Every
+// caller of the session gets it until then (with the still-valid token,
+// where there is one, Token returns that instead), and so does every process
+// sharing the store, which keeps Until in the session's record.
+type RetryLaterError struct {
+	// Until is the earliest time of the next token request.
+	Until time.Time
+	// Err is the failure that asked for the wait: an *OAuthError, a
+	// *TokenResponseError or a network error. It is nil in a process that
+	// found the wait in the store, set by another process.
+	Err error
+}
+
+func (e *RetryLaterError) Error() string {
+	at := e.Until.Local().Format("15:04:05")
+	if e.Err == nil {
+		return fmt.Sprintf("authloop: the authorization server asked another process sharing this session to wait; no token request before %s", at)
+	}
+	return fmt.Sprintf("%v (no token request before %s)", e.Err, at)
+}
+
+// Unwrap returns the failure that asked for the wait.
+func (e *RetryLaterError) Unwrap() error { return e.Err }

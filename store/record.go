@@ -80,7 +80,12 @@ type Record struct {
 	Token      *Token          `json:"token,omitempty"`
 	Client     *Client         `json:"client,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"` // discovered server metadata the session needs; opaque to the store
-	Updated    time.Time       `json:"updated,omitzero"`   // set by Save
+	// NotBefore, when set, is the earliest time of the next token request
+	// for this record: the authorization server asked for a wait
+	// (Retry-After), or refreshes failed and back off. Every process
+	// sharing the record honours it.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	Updated   time.Time `json:"updated,omitzero"` // set by Save
 }
 
 // String describes the record without revealing any secret.
@@ -98,6 +103,9 @@ func (r *Record) String() string {
 	}
 	if len(r.Metadata) > 0 {
 		fmt.Fprintf(&b, ", %d bytes of metadata", len(r.Metadata))
+	}
+	if !r.NotBefore.IsZero() {
+		fmt.Fprintf(&b, ", no token request before %s", r.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if !r.Updated.IsZero() {
 		fmt.Fprintf(&b, ", updated %s", r.Updated.UTC().Format(time.RFC3339))

@@ -89,6 +89,10 @@ func scanRecord(r *strictjson.Reader) *Record {
 			if r.Once(&seen, 5) {
 				rec.Updated = readTime(r)
 			}
+		case "not_before":
+			if r.Once(&seen, 6) {
+				rec.NotBefore = readTime(r)
+			}
 		default:
 			r.Reject()
 		}

@@ -154,7 +154,8 @@ func realisticRecord() *Record {
 		},
 		Metadata: json.RawMessage(`{"authorization_server":{"issuer":"https://auth.example.com/tenant?a=1&b=2","code_challenge_methods_supported":["S256"],` +
 			`"authorization_response_iss_parameter_supported":true,"token_endpoint":"https://auth.example.com/token"},"resource":{"resource":"https://mcp.example.com/mcp"}}`),
-		Updated: time.Date(2026, 11, 27, 10, 56, 48, 837419478, time.UTC),
+		NotBefore: time.Date(2026, 11, 27, 10, 58, 0, 0, time.UTC),
+		Updated:   time.Date(2026, 11, 27, 10, 56, 48, 837419478, time.UTC),
 	}
 }
 

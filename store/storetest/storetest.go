@@ -107,7 +107,8 @@ func fullRecord(key store.Key, tag string) *store.Record {
 			RegistrationClientURI:   key.Issuer + "/register/" + key.ClientID,
 			Metadata:                json.RawMessage(`{"client_name":"authloop test","redirect_uris":["http://127.0.0.1/cb"]}`),
 		},
-		Metadata: json.RawMessage(`{"issuer":"` + key.Issuer + `","tag":"` + tag + `"}`),
+		Metadata:  json.RawMessage(`{"issuer":"` + key.Issuer + `","tag":"` + tag + `"}`),
+		NotBefore: at.Add(2 * time.Minute),
 	}
 }
 
@@ -123,6 +124,7 @@ func normalize(r *store.Record) *store.Record {
 	}
 	c := r.Clone()
 	c.Updated = c.Updated.UTC()
+	c.NotBefore = c.NotBefore.UTC()
 	if c.Token != nil {
 		c.Token.Expiry = c.Token.Expiry.UTC()
 		c.Token.RefreshExpiry = c.Token.RefreshExpiry.UTC()
