@@ -169,6 +169,15 @@ type Config struct {
 	// It runs before the waiting callers get the error; like OnTokenChange
 	// it must not call the Session's Token, Refresh or Close.
 	OnRefreshFailure func(err error)
+
+	// OnSaveFailure is called once per save failure episode: when the
+	// session's new tokens could not be written to Store (err wraps a
+	// *SaveError), and not again until a save has succeeded. The session
+	// keeps using the new tokens and retries the save; other processes
+	// sharing the store do not see them meanwhile. A command can exit
+	// non-zero on it. Like OnTokenChange it must not call the Session's
+	// Token, Refresh or Close.
+	OnSaveFailure func(err error)
 }
 
 // validate checks the configuration before anything is sent, naming the

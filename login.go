@@ -65,7 +65,11 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cfg.login(ctx)
+	tok, err := cfg.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return markSignedIn(tok, cfg.now()), nil
 }
 
 // login runs Login on a validated configuration with its endpoints known,

@@ -67,7 +67,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	if old.tok != nil {
 		s.notify(old.tok, nil)
 	}
-	s.cur.Store(s.newState(nil))
+	s.publish(s.newState(nil))
 	s.disarm()
 	s.flight = nil
 	s.mu.Unlock()

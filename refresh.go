@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/store"
 )
 
 // flight is one refresh (or login) that any number of callers share.
@@ -29,6 +30,11 @@ type flight struct {
 	login bool
 	// need: scopes the new sign-in must grant (step-up).
 	need []string
+	// since: when Session.Login was called; its flight adopts only a
+	// sign-in that another process finished after that.
+	since time.Time
+	// saveOnly: no refresh, only the retry of a failed save.
+	saveOnly bool
 }
 
 func doneFlight(tok *oauth2.Token, err error) *flight {
@@ -46,6 +52,17 @@ func doneFlight(tok *oauth2.Token, err error) *flight {
 // when the session is interactive (background flights never open a
 // browser).
 func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, error) {
+	tok, err := s.waitSaved(ctx, observed)
+	var se *SaveError
+	if tok != nil && errors.As(err, &se) {
+		return tok, nil // the token is live; the failed save was reported
+	}
+	return tok, err
+}
+
+// waitSaved is wait, but a new token whose save failed comes with an error
+// wrapping the *SaveError (Refresh reports it to its caller).
+func (s *Session) waitSaved(ctx context.Context, observed *state) (*oauth2.Token, error) {
 	for try := 0; ; try++ {
 		f := s.join(observed, true)
 		select {
@@ -78,7 +95,7 @@ func (s *Session) wait(ctx context.Context, observed *state) (*oauth2.Token, err
 func (s *Session) revalidate(observed *state) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) {
+	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) || s.clock.Now().Before(s.notBefore) {
 		return
 	}
 	s.start(&flight{proactive: true})
@@ -100,6 +117,11 @@ func (s *Session) join(observed *state, interactive bool) *flight {
 	if cur := s.cur.Load(); cur != observed && cur.usable(s.nowNano()) {
 		return doneFlight(cur.tok, nil)
 	}
+	// A failure asked for a wait (Retry-After, backoff, a configuration
+	// error): no token request before it ends; the callers get the error.
+	if s.lastErr != nil && s.clock.Now().Before(s.notBefore) {
+		return doneFlight(nil, s.lastErr)
+	}
 	return s.start(&flight{interactive: interactive && s.cfg.Interactive})
 }
 
@@ -116,7 +138,13 @@ func (s *Session) start(f *flight) *flight {
 // publishes the outcome.
 func (s *Session) run(f *flight) {
 	defer s.wg.Done()
-	tok, err := s.obtain(f, s.cur.Load())
+	var tok *oauth2.Token
+	var err error
+	if f.saveOnly {
+		tok, err = s.retrySave(s.cur.Load())
+	} else {
+		tok, err = s.obtain(f, s.cur.Load())
+	}
 	s.finish(f, tok, err)
 }
 
@@ -144,7 +172,7 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 		}
 		s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
 	}
-	tok, err := s.loginShared(held, f.need)
+	tok, err := s.loginShared(held, f.need, f.since)
 	if err != nil && why != nil {
 		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
@@ -152,8 +180,8 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 }
 
 // refreshLocked adopts, or refreshes and saves, under the refresh lock. It
-// returns the token, or why a login is needed (with the token it held), or
-// an error.
+// returns the token (with a *SaveError when its save failed), or why a login
+// is needed (with the token it held), or an error.
 func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok, held *oauth2.Token, why *LoginRequiredError, err error) {
 	unlock, err := s.store.Lock(ctx, s.key, "refresh")
 	if err != nil {
@@ -170,11 +198,24 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	}
 	if s.adoptable(stored, old.tok, f.proactive) {
 		s.cfg.logger().Debug("authloop: adopted a token saved by another process", "key", s.key.String())
+		s.setUnsaved(nil) // the store holds a newer grant than the one whose save failed
 		return stored, nil, nil, nil
 	}
-	base := old.tok
-	if stored != nil {
-		base = stored // the freshest refresh token is the stored one
+	if rec != nil && s.clock.Now().Before(rec.NotBefore) {
+		// Another process (or this one, earlier) was told to wait.
+		return nil, nil, nil, &RetryLaterError{Until: rec.NotBefore, Err: s.errUntil(rec.NotBefore)}
+	}
+	base := s.freshest(stored, old.tok)
+	if base != stored {
+		// The store holds a refresh token this session rotated away (a
+		// save failed): save the live one first, so that no other process
+		// presents the dead one meanwhile.
+		if pending := s.pendingSave(); pending != nil && pending == base {
+			if s.saveToken(ctx, rec, pending) == nil {
+				s.setUnsaved(nil)
+				s.cfg.logger().Info("authloop: saved the session's tokens after an earlier failure", "key", s.key.String())
+			}
+		}
 	}
 	switch {
 	case base == nil:
@@ -182,22 +223,49 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	case base.RefreshToken == "":
 		return nil, base, &LoginRequiredError{Reason: "no refresh token"}, nil
 	}
+	if exp, ok := base.Extra(RefreshExpiryKey).(time.Time); ok && !s.clock.Now().Before(exp) {
+		// Known dead without asking: the server said when it expires.
+		return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: "the refresh token expired at " + exp.UTC().Format(time.RFC3339)}, nil
+	}
 	if why, err := s.issuedElsewhere(ctx, base); why != nil || err != nil {
 		return nil, base, why, err
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
 	if err == nil {
+		if tok.RefreshToken != base.RefreshToken {
+			s.retire(base.RefreshToken) // never presented again
+		}
+		tok = carrySignedIn(tok, base)
 		// Saved even when Close came meanwhile: the old refresh token is
 		// dead at a rotating server, this one is the grant.
 		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		s.save(saveCtx, rec, tok)
+		serr := s.saveToken(saveCtx, rec, tok)
 		cancel()
+		if serr != nil {
+			s.setUnsaved(tok)
+			return tok, nil, nil, serr
+		}
+		s.setUnsaved(nil)
 		return tok, nil, nil, nil
 	}
-	if !isFinal(err) {
+	var rl *RetryLaterError
+	if errors.As(err, &rl) && rec != nil {
+		// Every process sharing the record honours the wait.
+		again := rec.Clone()
+		again.NotBefore = rl.Until
+		if _, serr := s.store.Save(context.WithoutCancel(ctx), again); serr != nil {
+			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
+		}
+	}
+	reason := "the refresh token was refused (revoked or expired at the server; or another process rotated it and could not save the new one)"
+	switch {
+	case s.dropRegistration(err):
+		// A client this session registered, which the server no longer
+		// knows: its refresh token went with it.
+		reason = "the server no longer knows the client registered for this session"
+	case !grantDead(err):
 		return nil, nil, nil, err
 	}
-	s.dropRegistration(err)
 	// Refused: another process may have rotated the token a moment ago
 	// (one that does not take the lock, or whose wait timed out).
 	if again, lerr := s.load(ctx); lerr == nil && again != nil {
@@ -205,18 +273,79 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			return t, nil, nil, nil
 		}
 	}
+	return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: reason, Err: err}, nil
+}
+
+// freshest picks the token whose refresh token to present: the stored one
+// (another process may have rotated since), unless it holds a refresh
+// token this session saw rotated away, or none while this session's own
+// live token could not be saved.
+func (s *Session) freshest(stored, held *oauth2.Token) *oauth2.Token {
+	switch {
+	case stored == nil:
+		return held
+	case held != nil && s.isRetired(stored.RefreshToken):
+		return held
+	case held != nil && stored.RefreshToken == "" && s.pendingSave() == held:
+		return held
+	}
+	return stored
+}
+
+// dropDead saves base without its refresh token, which the server refused
+// or which expired, and puts it in place of old: the access token serves
+// until its own expiry. It returns the token without the refresh token.
+func (s *Session) dropDead(ctx context.Context, rec *store.Record, old *state, base *oauth2.Token) *oauth2.Token {
 	dead := *base
 	dead.RefreshToken = ""
-	s.save(ctx, rec, &dead)
+	if s.saveToken(ctx, rec, &dead) == nil {
+		s.setUnsaved(nil)
+	}
 	s.dropRefreshToken(old, &dead)
-	return nil, &dead, &LoginRequiredError{Reason: "the refresh token was refused", Err: err}, nil
+	return &dead
+}
+
+// retrySave is the flight that retries a failed save before the next
+// refresh: under the refresh lock, it writes the live token unless the
+// store holds a newer grant, which it adopts. It returns the token the
+// session is to hold.
+func (s *Session) retrySave(cur *state) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.timeout)
+	defer cancel()
+	pending := s.pendingSave()
+	if pending == nil {
+		return cur.tok, nil
+	}
+	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	if err != nil {
+		return cur.tok, s.saveFailed(pending, &SaveError{Store: s.store.Describe(), Key: s.key, Err: err})
+	}
+	defer unlock()
+	rec, err := s.load(ctx)
+	if err != nil {
+		return cur.tok, s.saveFailed(pending, &SaveError{Store: s.store.Describe(), Key: s.key, Err: err})
+	}
+	if rec != nil {
+		if t := fromStored(rec.Token); s.adoptable(t, cur.tok, false) {
+			s.setUnsaved(nil)
+			return t, nil
+		}
+	}
+	if err := s.saveToken(ctx, rec, pending); err != nil {
+		return cur.tok, s.saveFailed(pending, err)
+	}
+	s.setUnsaved(nil)
+	s.cfg.logger().Info("authloop: saved the session's tokens after an earlier failure", "key", s.key.String())
+	return cur.tok, nil
 }
 
 // loginShared signs in under the record's "login" lock, so that one
 // process opens a browser while the others wait (until the login timeout,
 // or Close) and adopt its result. held is the token this session had; need
-// are scopes a token must carry to be adopted.
-func (s *Session) loginShared(held *oauth2.Token, need []string) (*oauth2.Token, error) {
+// are scopes a token must carry to be adopted; since, when set, is when
+// Session.Login was called: only a sign-in finished after it is adopted
+// (a token another process merely refreshed is not a sign-in).
+func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time) (*oauth2.Token, error) {
 	wait := s.cfg.LoginTimeout
 	if wait <= 0 {
 		wait = callback.DefaultTimeout
@@ -233,7 +362,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string) (*oauth2.Token,
 		return nil, err
 	}
 	if rec != nil {
-		if t := fromStored(rec.Token); s.adoptable(t, held, false) && covers(t.Extra("scope"), need) {
+		if t := fromStored(rec.Token); s.adoptable(t, held, false) && covers(t.Extra("scope"), need) && !signedInAt(t).Before(since) {
 			s.cfg.logger().Debug("authloop: adopted the login of another process", "key", s.key.String())
 			return t, nil
 		}
@@ -265,9 +394,14 @@ func (s *Session) loginShared(held *oauth2.Token, need []string) (*oauth2.Token,
 		}
 		return nil, err
 	}
-	saveCtx, cancelSave := context.WithTimeout(s.ctx, s.timeout)
+	tok = markSignedIn(tok, s.clock.Now())
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(s.ctx), s.timeout)
 	defer cancelSave()
-	s.save(saveCtx, rec, tok)
+	if err := s.saveToken(saveCtx, rec, tok); err != nil {
+		s.setUnsaved(tok)
+		return tok, err
+	}
+	s.setUnsaved(nil)
 	return tok, nil
 }
 
@@ -280,40 +414,64 @@ func (s *Session) dropRefreshToken(old *state, dead *oauth2.Token) {
 		return
 	}
 	s.notify(old.tok, dead)
-	s.cur.Store(s.newState(dead))
+	s.publish(s.newState(dead))
 }
 
 // finish publishes a flight's outcome: the new token is announced
-// (OnTokenChange) and stored before any caller gets it.
+// (OnTokenChange) and stored before any caller gets it; a failure sets
+// the wait it asks for (notBefore) and the pause of background refreshes.
 func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 	s.mu.Lock()
-	var failed func(error)
-	if err == nil {
+	var hooks []func()
+	now := s.clock.Now()
+	if tok != nil {
 		prev := s.cur.Load().tok
-		s.notify(prev, tok)
-		st := s.newState(tok)
-		s.cur.Store(st)
-		s.failing = false
-		s.nextTry = time.Time{}
-		f.tok = tok
-		if !s.closed {
-			s.arm(st)
+		if tok != prev {
+			s.notify(prev, tok)
+			s.publish(s.newState(tok))
+		}
+		if !f.saveOnly {
+			s.failing = false
+			s.nextTry, s.notBefore, s.lastErr = time.Time{}, time.Time{}, nil
 		}
 	} else {
-		f.err = err
-		if !s.failing {
-			s.failing = true
-			failed = s.cfg.OnRefreshFailure
+		if !s.failing && s.cfg.OnRefreshFailure != nil {
+			hook := s.cfg.OnRefreshFailure
+			hooks = append(hooks, func() { hook(err) })
 		}
-		s.nextTry = s.clock.Now().Add(s.retryLater(s.cur.Load()))
-		if !s.closed {
-			s.arm(s.cur.Load())
+		s.failing = true
+		var rl *RetryLaterError
+		var ce *configError
+		switch {
+		case errors.As(err, &rl):
+			s.notBefore, s.lastErr = rl.Until, err
+		case errors.As(err, &ce):
+			s.notBefore, s.lastErr = now.Add(configPause), err
 		}
+		s.nextTry = now.Add(s.retryLater(s.cur.Load()))
+		if s.notBefore.After(s.nextTry) {
+			s.nextTry = s.notBefore
+		}
+	}
+	var se *SaveError
+	switch {
+	case errors.As(err, &se):
+		if !s.saveFailing && s.cfg.OnSaveFailure != nil {
+			hook := s.cfg.OnSaveFailure
+			hooks = append(hooks, func() { hook(err) })
+		}
+		s.saveFailing = true
+	case s.unsaved == nil:
+		s.saveFailing = false
+	}
+	f.tok, f.err = tok, err
+	if !s.closed {
+		s.arm(s.cur.Load())
 	}
 	s.flight = nil
 	s.mu.Unlock()
-	if failed != nil {
-		failed(err) // before the waiters learn of it, as OnTokenChange
+	for _, h := range hooks {
+		h() // before the waiters learn of it, as OnTokenChange
 	}
 	close(f.done)
 }
@@ -335,8 +493,9 @@ func (s *Session) retryLater(st *state) time.Duration {
 }
 
 // refreshWithRetry sends the refresh request, retrying transient failures
-// with exponential backoff and full jitter, honouring Retry-After, and
-// giving up at ctx's deadline.
+// with exponential backoff and jitter, honouring Retry-After, and giving up
+// at ctx's deadline. A transient failure it gives up on comes back as a
+// *RetryLaterError: no token request before its Until.
 func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oauth2.Token, error) {
 	cfg, err := s.endpoints(ctx)
 	if err != nil {
@@ -367,25 +526,31 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil
 		}
-		if scope != "" && hasCode(err, "invalid_scope") {
-			return nil, &refreshScopeError{scope: scope, err: err}
+		if ce := configErrorOf(err, cfg, scope); ce != nil {
+			return nil, ce
 		}
-		if lost && isFinal(err) {
+		if lost && grantDead(err) {
 			err = fmt.Errorf("%w (an earlier attempt's answer was lost: the server may have rotated the refresh token in it)", err)
 		}
 		var oe *OAuthError
 		var te *TokenResponseError
 		lost = lost || (!errors.As(err, &oe) && !errors.As(err, &te))
 		log.Debug("authloop: refresh attempt failed", "attempt", attempt+1, "error", err.Error(), "transient", isTransient(err))
-		if !isTransient(err) || attempt >= s.retries || ctx.Err() != nil {
+		if !isTransient(err) || ctx.Err() != nil {
 			return nil, err
 		}
-		delay := jitter(min(s.backoffCap, s.backoffBase<<attempt))
-		if ra := retryAfter(err, time.Now()); ra > delay {
+		now := s.clock.Now()
+		delay := backoff(s.backoffBase, s.backoffCap, attempt)
+		if ra := s.retryAfter(err, now); ra > delay {
 			delay = ra
 		}
+		if attempt >= s.retries {
+			// Spent: the next request waits at least as long as another
+			// retry would have.
+			return nil, &RetryLaterError{Until: now.Add(max(delay, backoffCeiling(s.backoffBase, s.backoffCap, attempt+1))), Err: err}
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			return nil, fmt.Errorf("%w (the next try, in %s, would pass the refresh deadline)", err, delay.Round(time.Millisecond))
+			return nil, &RetryLaterError{Until: now.Add(delay), Err: fmt.Errorf("%w (the next try, in %s, would pass the refresh deadline)", err, delay.Round(time.Millisecond))}
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -395,6 +560,20 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			return nil, err
 		}
 	}
+}
+
+// maxRetryAfter caps a server's Retry-After: a longer wait (a typo, a
+// hostile server) is clamped to it, and logged.
+const maxRetryAfter = time.Hour
+
+// retryAfter is the wait err's response asked for, capped at maxRetryAfter.
+func (s *Session) retryAfter(err error, now time.Time) time.Duration {
+	d := retryAfter(err, now)
+	if d > maxRetryAfter {
+		s.cfg.logger().Warn("authloop: the authorization server asked for a wait longer than the cap; using the cap", "retry_after", d.String(), "cap", maxRetryAfter.String())
+		d = maxRetryAfter
+	}
+	return d
 }
 
 // refreshForm is the refresh request (RFC 6749 §6): the refresh token and,
@@ -412,23 +591,28 @@ func (c *Config) refreshForm(old *oauth2.Token) url.Values {
 	return form
 }
 
-// finalCodes are the token endpoint errors after which the grant is dead
-// (RFC 6749 §5.2, RFC 8707 §2): no retry helps, a new login may.
-var finalCodes = map[string]bool{
-	"invalid_grant":          true,
-	"invalid_client":         true,
-	"unauthorized_client":    true,
-	"unsupported_grant_type": true,
-	"invalid_scope":          true,
-	"invalid_target":         true,
-}
-
-// transientCodes are OAuth errors that say "try again later".
-var transientCodes = map[string]bool{
-	"temporarily_unavailable": true,
-	"server_error":            true,
-	"slow_down":               true,
-}
+// How a refused refresh is classified (RFC 6749 §5.2, RFC 8707 §2). Only a
+// dead grant ends the grant: invalid_grant drops the refresh token. The
+// configuration codes say that this client, as configured, may not refresh
+// (a rotated client secret, a wrong resource): another process with the
+// right configuration can, so the refresh token stays, and nothing is
+// retried.
+var (
+	deadGrantCodes = map[string]bool{"invalid_grant": true}
+	configCodes    = map[string]bool{
+		"invalid_client":         true,
+		"unauthorized_client":    true,
+		"unsupported_grant_type": true,
+		"invalid_scope":          true,
+		"invalid_target":         true,
+	}
+	// transientCodes are OAuth errors that say "try again later".
+	transientCodes = map[string]bool{
+		"temporarily_unavailable": true,
+		"server_error":            true,
+		"slow_down":               true,
+	}
+)
 
 // refreshScope is the scope a refresh asks for: Config.RefreshScopes and
 // the scopes step-ups won, space-separated; "" to leave scope out.
@@ -441,32 +625,62 @@ func (s *Session) refreshScope() string {
 	return strings.Join(union(s.cfg.RefreshScopes, s.wonScopes), " ")
 }
 
-// refreshScopeError is a server's invalid_scope answer to a refresh that
-// asked for Config.RefreshScopes: a configuration mistake, not a dead
-// grant, so the refresh token is kept (isFinal is false).
-type refreshScopeError struct {
-	scope string
-	err   error // the *OAuthError
+// configError is a refresh the server refused for a reason in this
+// client's configuration, not in the grant: the refresh token is kept
+// (another process, or this program once fixed, can use it), the error
+// names the setting to check, and nothing is retried for a while
+// (configPause).
+type configError struct {
+	fix string
+	err error // the *OAuthError
 }
 
-func (e *refreshScopeError) Error() string {
-	return fmt.Sprintf("authloop: the server refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in; the refresh token is kept: %v", e.scope, e.err)
+func (e *configError) Error() string {
+	return fmt.Sprintf("authloop: the authorization server refused to refresh: %s; the refresh token is kept: %v", e.fix, e.err)
 }
 
-func (e *refreshScopeError) Unwrap() error { return e.err }
+func (e *configError) Unwrap() error { return e.err }
 
-func hasCode(err error, code string) bool {
+// configPause is how long a session sends no token request after a
+// configuration error: the configuration of a running program does not
+// change by itself, but the server's may be fixed.
+const configPause = time.Minute
+
+// configErrorOf returns err as a *configError when its code is one of
+// configCodes, with the setting to check; nil otherwise. scope is what a
+// narrowing refresh asked for (Config.RefreshScopes), or "".
+func configErrorOf(err error, cfg *Config, scope string) *configError {
 	var oe *OAuthError
-	return errors.As(err, &oe) && oe.Code == code
+	if !errors.As(err, &oe) || !configCodes[oe.Code] {
+		return nil
+	}
+	var fix string
+	switch oe.Code {
+	case "invalid_client":
+		fix = "it does not accept this client's authentication (invalid_client): check Config.OAuth2.ClientID and ClientSecret (was the secret rotated?) and Endpoint.AuthStyle"
+	case "unauthorized_client", "unsupported_grant_type":
+		fix = fmt.Sprintf("this client may not use the refresh_token grant (%s): check the client's registration at the authorization server (its grant types)", oe.Code)
+	case "invalid_target":
+		fix = fmt.Sprintf("it does not accept the resource %q (invalid_target): check Config.Resource", cfg.Resource)
+	case "invalid_scope":
+		if scope != "" {
+			fix = fmt.Sprintf("it refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in", scope)
+		} else {
+			fix = "it refused the grant's scope (invalid_scope): check the scopes this client may ask for at the authorization server"
+		}
+	}
+	return &configError{fix: fix, err: err}
 }
 
-func isFinal(err error) bool {
-	var se *refreshScopeError
-	if errors.As(err, &se) {
+// grantDead reports whether err says the refresh token is dead: the
+// server refused it with invalid_grant.
+func grantDead(err error) bool {
+	var ce *configError
+	if errors.As(err, &ce) {
 		return false
 	}
 	var oe *OAuthError
-	return errors.As(err, &oe) && finalCodes[oe.Code]
+	return errors.As(err, &oe) && deadGrantCodes[oe.Code]
 }
 
 // isTransient reports whether retrying err may help: 5xx and 429, the
@@ -475,7 +689,7 @@ func isFinal(err error) bool {
 func isTransient(err error) bool {
 	var oe *OAuthError
 	if errors.As(err, &oe) {
-		if finalCodes[oe.Code] {
+		if deadGrantCodes[oe.Code] || configCodes[oe.Code] {
 			return false
 		}
 		return transientCodes[oe.Code] || oe.StatusCode >= 500 || oe.StatusCode == 429

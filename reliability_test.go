@@ -65,6 +65,16 @@ const (
 	// classLostRotated: the server processed the refresh and rotated the
 	// refresh token, and the answer was lost on the way back.
 	classLostRotated
+	// classConfig: the server refused this client's configuration
+	// (invalid_client, unauthorized_client, invalid_target): the grant
+	// lives, the refresh token is kept, nothing is retried for a while.
+	classConfig
+	// classWait: the server asked for a wait longer than the refresh's
+	// deadline (429 with Retry-After: 120).
+	classWait
+	// classSaveFails: the server rotated the refresh token and the store
+	// could not save the answer.
+	classSaveFails
 )
 
 type matrixFault struct {
@@ -76,13 +86,18 @@ type matrixFault struct {
 	processed bool
 	server    oauthtest.Config
 	oauth     *oauthtest.Fault // injected by the server, or
-	proxy     proxyMode        // by the proxy in front of it (TLS)
+	proxy     proxyMode        // by the proxy in front of it (TLS), or the store (classSaveFails)
+	// hint: what a configuration error's message must name.
+	hint string
 }
 
-func (mf matrixFault) viaProxy() bool { return mf.oauth == nil }
+func (mf matrixFault) viaProxy() bool { return mf.oauth == nil && mf.class != classSaveFails }
 
 // needsTimeout: only the client's timeout ends the faulted attempt.
 func (mf matrixFault) needsTimeout() bool {
+	if mf.class == classSaveFails {
+		return false
+	}
 	if mf.viaProxy() {
 		return mf.proxy == proxyBlackHole || mf.proxy == proxyStall || mf.proxy == proxyTrickle
 	}
@@ -107,6 +122,11 @@ var matrixFaults = []matrixFault{
 	{slug: "stall_no_rotation", name: "proxy: stall mid-response, non-rotating server", processed: true, server: oauthtest.Config{DisableRotation: true}, proxy: proxyStall},
 	{slug: "closed_after_headers_no_rotation", name: "proxy: closed after the headers, non-rotating server", processed: true, server: oauthtest.Config{DisableRotation: true}, proxy: proxyCloseAfterHeaders},
 	{slug: "trickle_no_rotation", name: "proxy: slow trickle, non-rotating server", processed: true, server: oauthtest.Config{DisableRotation: true}, proxy: proxyTrickle},
+	{slug: "invalid_client", name: "oauthtest: HTTP 401 `invalid_client` (a rotated client secret)", class: classConfig, hint: "Config.OAuth2.ClientID and ClientSecret", oauth: &oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"}},
+	{slug: "unauthorized_client", name: "oauthtest: HTTP 400 `unauthorized_client`", class: classConfig, hint: "grant types", oauth: &oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "unauthorized_client"}},
+	{slug: "invalid_target", name: "oauthtest: HTTP 400 `invalid_target`", class: classConfig, hint: "Config.Resource", oauth: &oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_target"}},
+	{slug: "429_retry_after_120", name: "oauthtest: HTTP 429, `Retry-After: 120` (past the refresh deadline)", class: classWait, oauth: &oauthtest.Fault{Kind: oauthtest.FaultTooManyRequests, RetryAfter: "120"}},
+	{slug: "save_fails", name: "store: the save of the rotated token fails (disk full, keyring locked)", class: classSaveFails},
 }
 
 // strategy is a way a refresh starts.
@@ -143,6 +163,9 @@ func (st strategy) String() string {
 // fault on every attempt of a refresh.
 func (mf matrixFault) outcome(st strategy) (brief, persistent string) {
 	n := fmt.Sprint(1 + matrixMaxRetries)
+	if o, ok := mf.moreOutcome(st); ok {
+		return o, "— (not retried)"
+	}
 	switch mf.class {
 	case classFinal, classLostRotated:
 		reqs := "after 1 request"
@@ -176,17 +199,18 @@ func (mf matrixFault) outcome(st strategy) (brief, persistent string) {
 	if mf.processed {
 		brief += " (the server answered all " + n + ")"
 	}
+	wait := "; no token request until its `Until` (kept in the record for other processes), then "
 	switch st {
 	case onDemand:
-		persistent = "typed transient error after " + n + " attempts, never `ErrLoginRequired`; refresh token kept; the next call recovers"
+		persistent = "typed transient error (`*RetryLaterError`) after " + n + " attempts, never `ErrLoginRequired`; refresh token kept" + wait + "the next call recovers"
 	case forced:
-		persistent = "typed transient error after " + n + " attempts; the current token still served; refresh token kept; the next `Refresh` recovers"
+		persistent = "typed transient error (`*RetryLaterError`) after " + n + " attempts; the current token still served; refresh token kept" + wait + "the next `Refresh` recovers"
 	case timerFires, inWindow:
 		persistent = "still-valid token served; `OnRefreshFailure` once; no request until the pause ends, then recovered"
 	case client401:
-		persistent = "the 401 reaches the caller after " + n + " attempts; refresh token kept; the next request recovers"
+		persistent = "the 401 reaches the caller after " + n + " attempts; refresh token kept" + wait + "the next request recovers"
 	case authorize401:
-		persistent = "typed transient error after " + n + " attempts; refresh token kept; the next 401 recovers"
+		persistent = "typed transient error (`*RetryLaterError`) after " + n + " attempts; refresh token kept" + wait + "the next 401 recovers"
 	}
 	return brief, persistent
 }
@@ -226,10 +250,12 @@ type matrixHarness struct {
 	ct    *countingTransport
 	// attempts counts the refresh requests the client sent (some never
 	// reach the server); changes and failures the session's callbacks.
-	attempts atomic.Int64
-	changes  atomic.Int32
-	failures atomic.Int32
-	plain    *http.Client // for the resource and the revocation endpoint
+	attempts     atomic.Int64
+	changes      atomic.Int32
+	failures     atomic.Int32
+	saveFailures atomic.Int32
+	flaky        *flakyStore
+	plain        *http.Client // for the resource and the revocation endpoint
 }
 
 func newMatrixHarness(t *testing.T, mf matrixFault, tweak ...func(*Config)) *matrixHarness {
@@ -254,12 +280,14 @@ func newMatrixHarness(t *testing.T, mf matrixFault, tweak ...func(*Config)) *mat
 	}
 	h.f.cfg.HTTPClient = &http.Client{Timeout: matrixHTTPTimeout, Transport: h.ct}
 	h.plain = &http.Client{Transport: tr}
-	h.store = store.NewMemory()
+	h.flaky = &flakyStore{Store: store.NewMemory()}
+	h.store = h.flaky
 	h.f.cfg.Store = h.store
 	h.f.cfg.MaxRetries = matrixMaxRetries
 	h.f.cfg.RefreshTimeout = 20 * time.Second
 	h.f.cfg.OnTokenChange = func(_, _ *oauth2.Token) { h.changes.Add(1) }
 	h.f.cfg.OnRefreshFailure = func(error) { h.failures.Add(1) }
+	h.f.cfg.OnSaveFailure = func(error) { h.saveFailures.Add(1) }
 	for _, f := range tweak {
 		f(h.f.cfg)
 	}
@@ -339,6 +367,10 @@ func (b *endingBody) Close() error {
 }
 
 func (h *matrixHarness) inject(n int) {
+	if h.mf.class == classSaveFails {
+		h.flaky.failSaves.Store(2) // the save and its immediate retry
+		return
+	}
 	if h.mf.needsTimeout() {
 		h.ct.timeouts.Add(int64(n))
 	}
@@ -441,7 +473,11 @@ func (h *matrixHarness) trigger(st strategy) result {
 	if next := h.s.nextTry.Sub(clock.Now()) + time.Second; next > toWindow {
 		toWindow = next
 	}
+	wait := h.s.notBefore.Sub(clock.Now())
 	h.s.mu.Unlock()
+	if wait > 0 && st != timerFires && st != inWindow {
+		clock.Jump(wait) // the wait a failure asked for is over
+	}
 	switch st {
 	case onDemand:
 		if d := time.Duration(cur.expireAt - now); d >= 0 {
@@ -572,6 +608,23 @@ func (h *matrixHarness) expectTransientFailure(st strategy, c0 counters, rt0 str
 		if !transientError(r.err) {
 			h.t.Fatalf("persistent: got %T %v; want a typed transient error, not ErrLoginRequired", r.err, r.err)
 		}
+		var rl *RetryLaterError
+		if !errors.As(r.err, &rl) || !rl.Until.After(h.f.clock.Now()) {
+			h.t.Fatalf("persistent: got %v; want a *RetryLaterError with a time to retry", r.err)
+		}
+		if rec, err := h.store.Load(context.Background(), h.s.key); err != nil || !rec.NotBefore.Equal(rl.Until) {
+			h.t.Fatalf("persistent: the record's NotBefore is not the wait (%v): other processes would not honour it", rl.Until)
+		}
+		// During the wait, no caller sends a token request; each gets
+		// the error.
+		for range 5 {
+			if _, err := h.s.Refresh(context.Background()); !errors.As(err, &rl) {
+				h.t.Fatalf("persistent: Refresh during the wait: %v, want the *RetryLaterError", err)
+			}
+		}
+		if got := h.attempts.Load(); got != c.attempts {
+			h.t.Fatalf("persistent: %d token requests during the wait", got-c.attempts)
+		}
 	case timerFires, inWindow:
 		if r.err != nil || r.tok != r.old {
 			h.t.Fatalf("persistent: got %v, %v; want the still-valid token", r.tok, r.err)
@@ -691,6 +744,11 @@ func (h *matrixHarness) checkStoredRefreshTokenWorks() {
 
 func runMatrixRow(t *testing.T, mf matrixFault, st strategy) {
 	h := newMatrixHarness(t, mf)
+	switch mf.class {
+	case classConfig, classWait, classSaveFails:
+		h.runMoreRow(st)
+		return
+	}
 	if mf.class != classTransient {
 		c0 := h.counts()
 		h.inject(1)

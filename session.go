@@ -78,12 +78,28 @@ type Session struct {
 	steppedUp       []string
 	wonScopes       []string // scopes step-ups asked for, kept by narrowed refreshes
 
-	mu        sync.Mutex
-	flight    *flight
-	closed    bool
-	failing   bool      // in a failure episode (OnRefreshFailure was called)
-	nextTry   time.Time // no proactive refresh before this, after a failure
+	mu      sync.Mutex
+	flight  *flight
+	closed  bool
+	failing bool      // in a failure episode (OnRefreshFailure was called)
+	nextTry time.Time // no proactive refresh before this, after a failure
+	// notBefore: no token request before this (a server's Retry-After, a
+	// backoff, a configuration error); lastErr is what callers get until
+	// then.
+	notBefore time.Time
+	lastErr   error
+	// unsaved is the live token whose save failed (the store holds an
+	// older record); the next save is tried at saveAt. saveFailing: in a
+	// save failure episode (OnSaveFailure was called).
+	unsaved     *oauth2.Token
+	saveAt      time.Time
+	saveTries   int
+	saveFailing bool
+	// retired are refresh tokens the server rotated away, never presented
+	// again (the last retiredKept).
+	retired   []string
 	stopTimer func() bool
+	timerGen  uint64         // which timer is current: an older one that fires does nothing
 	timerWG   sync.WaitGroup // the timer's callback, while it runs
 	wg        sync.WaitGroup // refresh flights
 	ctx       context.Context
@@ -156,7 +172,15 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 	}
 	switch {
 	case tok != nil:
-		s.save(ctx, rec, tok)
+		if err := s.saveToken(ctx, rec, tok); err != nil {
+			// The session starts with the token all the same; the timer
+			// retries the save, and the program hears of it.
+			s.setUnsaved(tok)
+			s.saveFailing = true
+			if s.cfg.OnSaveFailure != nil {
+				s.cfg.OnSaveFailure(err)
+			}
+		}
 	case rec != nil:
 		tok = fromStored(rec.Token)
 	}
@@ -218,15 +242,22 @@ func (s *Session) Token(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // Refresh forces a refresh now, joining one already under way, and returns
-// the new token.
+// the new token. When the new token could not be saved to the store, it is
+// returned with an error wrapping a *SaveError: the session uses it, but
+// other processes do not see it. While a failure asks for a wait
+// (*RetryLaterError, or a configuration error), Refresh returns that error
+// without a request.
 func (s *Session) Refresh(ctx context.Context) (*oauth2.Token, error) {
-	return s.wait(ctx, s.cur.Load())
+	return s.waitSaved(ctx, s.cur.Load())
 }
 
 // Login signs the person in anew (the browser, whatever Config.Interactive
 // says: the caller asked), saves the result and makes it the session's
-// token. Across processes sharing the store, one login runs at a time; a
-// process that waited for another's adopts its result. ctx bounds only this
+// token. It always ends in a new sign-in: a token that another process
+// merely refreshed meanwhile is not taken instead. Across processes sharing
+// the store, one login runs at a time; a process that waited for another's
+// sign-in adopts its result. When the new token could not be saved, it is
+// returned with an error wrapping a *SaveError. ctx bounds only this
 // caller's wait.
 func (s *Session) Login(ctx context.Context) (*oauth2.Token, error) {
 	return s.login(ctx, nil)
@@ -243,7 +274,11 @@ func (s *Session) login(ctx context.Context, need []string) (*oauth2.Token, erro
 		}
 		f := s.flight
 		if f == nil {
-			f = s.start(&flight{interactive: true, login: true, need: need})
+			nf := &flight{interactive: true, login: true, need: need}
+			if need == nil {
+				nf.since = s.clock.Now() // Login: a new sign-in, not a refreshed token
+			}
+			f = s.start(nf)
 		}
 		s.mu.Unlock()
 		select {
@@ -290,7 +325,12 @@ func (s *Session) Client(ctx context.Context) *http.Client {
 }
 
 // Close stops the background timer and any refresh under way, and waits
-// for them. Later calls return ErrSessionClosed. It is safe to call twice.
+// for them: a refresh request already sent is waited for and its answer
+// saved, since it may carry the only live refresh token. When the session
+// holds tokens whose save failed, Close tries once more to save them and
+// returns an error wrapping the *SaveError if that fails too. Later calls
+// of the session's methods return ErrSessionClosed. It is safe to call
+// twice.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -298,10 +338,25 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.publish(s.cur.Load())
 	s.disarm()
 	s.cancel()
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.timerWG.Wait()
-	return nil
+	if s.pendingSave() == nil {
+		return nil
+	}
+	_, err := s.retrySave(s.cur.Load())
+	return err
+}
+
+// publish makes st the session's state; after Close, a state that no
+// caller is handed (Token then returns ErrSessionClosed) but that Cached
+// still shows. s.mu is held.
+func (s *Session) publish(st *state) {
+	if s.closed {
+		st = &state{tok: st.tok, refreshAt: math.MinInt64, expireAt: math.MinInt64, timerAt: never}
+	}
+	s.cur.Store(st)
 }

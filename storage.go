@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -118,17 +119,19 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	return rec, nil
 }
 
-// save writes tok (and the discovered metadata) into the session's record,
-// keeping the rest of it. A failed save is retried once; if it still fails
-// the token is used anyway, and the failure is logged: other processes may
-// then present a refresh token that this one has already rotated.
-func (s *Session) save(ctx context.Context, rec *store.Record, tok *oauth2.Token) {
+// saveToken writes tok (and the discovered metadata and client) into the
+// session's record, keeping the rest of it and clearing any wait
+// (NotBefore). A failed save is retried once at once; if it still fails,
+// the failure is logged and returned as a *SaveError, and the caller keeps
+// tok as the live token (setUnsaved), which later saves retry.
+func (s *Session) saveToken(ctx context.Context, rec *store.Record, tok *oauth2.Token) error {
 	if rec == nil {
 		rec = &store.Record{Key: s.key}
 	} else {
 		rec = rec.Clone()
 	}
 	rec.Token = toStored(tok)
+	rec.NotBefore = time.Time{}
 	if s.meta != nil {
 		rec.Metadata = s.meta
 	}
@@ -136,10 +139,110 @@ func (s *Session) save(ctx context.Context, rec *store.Record, tok *oauth2.Token
 	var err error
 	for range 2 {
 		if _, err = s.store.Save(ctx, rec); err == nil {
-			return
+			return nil
 		}
 	}
-	s.cfg.logger().Warn("authloop: could not save the session's new token; other processes sharing it may lose the session", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
+	s.cfg.logger().Warn("authloop: could not save the session's new tokens; they are kept in this process, which retries the save, but other processes sharing the store do not see them", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
+	return &SaveError{Store: s.store.Describe(), Key: s.key, Err: err}
+}
+
+// setUnsaved records tok as the live token whose save failed, and when to
+// try again (backing off from a second to a minute); nil says the store
+// is up to date.
+func (s *Session) setUnsaved(tok *oauth2.Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unsaved = tok
+	if tok == nil {
+		s.saveTries = 0
+		return
+	}
+	s.saveAt = s.clock.Now().Add(backoff(time.Second, maxTimerStep, s.saveTries))
+	s.saveTries++
+}
+
+// pendingSave returns the live token whose save failed, or nil.
+func (s *Session) pendingSave() *oauth2.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unsaved
+}
+
+// saveFailed keeps pending as the token to save and schedules the next try;
+// it returns err.
+func (s *Session) saveFailed(pending *oauth2.Token, err error) error {
+	s.setUnsaved(pending)
+	return err
+}
+
+// retiredKept is how many rotated-away refresh tokens a session remembers.
+const retiredKept = 8
+
+// retire remembers a refresh token the server rotated away: the session
+// never presents it again, even when the store still holds it (its save
+// of the new one failed).
+func (s *Session) retire(rt string) {
+	if rt == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.retired) == retiredKept {
+		s.retired = s.retired[1:]
+	}
+	s.retired = append(s.retired, rt)
+}
+
+func (s *Session) isRetired(rt string) bool {
+	if rt == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.retired, rt)
+}
+
+// errUntil returns the failure that made this session wait until t, or nil
+// when the wait was set by another process.
+func (s *Session) errUntil(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rl *RetryLaterError
+	if errors.As(s.lastErr, &rl) && rl.Until.Equal(t) {
+		return rl.Err
+	}
+	return nil
+}
+
+// signedInKey is the Extra key under which a token carries when the person
+// signed in to its grant (RFC 3339): refreshes carry it on, so Session.Login
+// can tell another process's new sign-in from its refresh.
+const signedInKey = "authloop_signed_in"
+
+// markSignedIn returns tok marked as signed in at t.
+func markSignedIn(tok *oauth2.Token, t time.Time) *oauth2.Token {
+	extra := extraOf(tok)
+	extra[signedInKey] = t.UTC().Format(time.RFC3339Nano)
+	return withExtra(tok, extra)
+}
+
+// signedInAt is when tok's grant was signed in to; zero when unknown.
+func signedInAt(tok *oauth2.Token) time.Time {
+	v, _ := tok.Extra(signedInKey).(string)
+	t, _ := time.Parse(time.RFC3339Nano, v)
+	return t
+}
+
+// carrySignedIn returns tok with base's sign-in time, which a refresh
+// response does not repeat.
+func carrySignedIn(tok, base *oauth2.Token) *oauth2.Token {
+	v, _ := base.Extra(signedInKey).(string)
+	if v == "" || tok.Extra(signedInKey) != nil {
+		return tok
+	}
+	extra := extraOf(tok)
+	extra[signedInKey] = v
+	return withExtra(tok, extra)
 }
 
 // adoptable reports whether stored, read from the store, should replace
@@ -147,8 +250,8 @@ func (s *Session) save(ctx context.Context, rec *store.Record, tok *oauth2.Token
 // the session holds, and valid — outside its refresh window when the
 // refresh was proactive.
 func (s *Session) adoptable(stored *oauth2.Token, held *oauth2.Token, proactive bool) bool {
-	if stored == nil || (held != nil && stored.AccessToken == held.AccessToken) {
-		return false
+	if stored == nil || (held != nil && stored.AccessToken == held.AccessToken) || s.isRetired(stored.RefreshToken) {
+		return false // not another token, or an older one whose refresh token was rotated away
 	}
 	st := s.newState(stored)
 	now := s.nowNano()

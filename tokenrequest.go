@@ -129,7 +129,7 @@ func (e *retryHint) Error() string { return e.err.Error() }
 func (e *retryHint) Unwrap() error { return e.err }
 
 // retryAfter is the delay a failed response asked for (RFC 9110 §10.2.3:
-// seconds or an HTTP date), capped at five minutes; 0 when none.
+// seconds or an HTTP date); 0 when none. Session.retryAfter caps it.
 func retryAfter(err error, now time.Time) time.Duration {
 	var h *retryHint
 	if !errors.As(err, &h) {
@@ -141,7 +141,7 @@ func retryAfter(err error, now time.Time) time.Duration {
 	} else if t, perr := http.ParseTime(h.after); perr == nil {
 		d = t.Sub(now)
 	}
-	return min(max(d, 0), 5*time.Minute)
+	return max(d, 0)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -38,6 +38,9 @@ const (
 	// {"error":"temporarily_unavailable"}, or 503 if Fault.RetryAfter is
 	// set (with that Retry-After).
 	FaultTemporarilyUnavailable
+	// FaultOAuthError answers with the OAuth error Fault.Code (RFC 6749
+	// §5.2): HTTP 401 for invalid_client, 400 for any other code.
+	FaultOAuthError
 )
 
 var faultNames = map[FaultKind]string{
@@ -50,6 +53,7 @@ var faultNames = map[FaultKind]string{
 	FaultHTML:                   "FaultHTML",
 	FaultInvalidGrant:           "FaultInvalidGrant",
 	FaultTemporarilyUnavailable: "FaultTemporarilyUnavailable",
+	FaultOAuthError:             "FaultOAuthError",
 }
 
 // String returns the constant's name.
@@ -72,6 +76,9 @@ type Fault struct {
 	RetryAfter string
 	// Delay is how long FaultDelay waits.
 	Delay time.Duration
+	// Code is the error code FaultOAuthError answers, such as
+	// "invalid_client" or "invalid_target".
+	Code string
 }
 
 // FailNext makes the next n token requests meet fault f, before the request
@@ -148,6 +155,8 @@ func (s *Server) injectFault(x *exchange) bool {
 			e.status = http.StatusServiceUnavailable
 		}
 		x.writeError(e, true)
+	case FaultOAuthError:
+		x.writeError(&oauthError{code: f.Code, desc: "injected fault"}, true)
 	default:
 		x.writeError(&oauthError{code: "server_error", desc: "unknown fault kind " + f.Kind.String(), status: http.StatusInternalServerError}, false)
 	}

@@ -42,9 +42,11 @@ func TestFaults(t *testing.T) {
 		{Fault{Kind: FaultInvalidGrant}, 400, "", `"invalid_grant"`, "invalid_grant"},
 		{Fault{Kind: FaultTemporarilyUnavailable}, 400, "", `"temporarily_unavailable"`, "temporarily_unavailable"},
 		{Fault{Kind: FaultTemporarilyUnavailable, RetryAfter: "2"}, 503, "2", `"temporarily_unavailable"`, "temporarily_unavailable"},
+		{Fault{Kind: FaultOAuthError, Code: "invalid_client"}, 401, "", `"invalid_client"`, "invalid_client"},
+		{Fault{Kind: FaultOAuthError, Code: "invalid_target"}, 400, "", `"invalid_target"`, "invalid_target"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
+		t.Run(tc.fault.Kind.String()+tc.fault.Code, func(t *testing.T) {
 			s := newTestServer(t, Config{})
 			rt := login(t, s).str("refresh_token")
 			s.FailNext(1, tc.fault)
