@@ -261,3 +261,73 @@ func TestSessionCorruptStoreIsAnError(t *testing.T) {
 func writeFile0600(path string, data []byte) error {
 	return os.WriteFile(path, data, 0o600)
 }
+
+// Session.Login signs in anew even when another process has just
+// refreshed the token: a refreshed token is not a sign-in.
+func TestSessionLoginSignsInAfterOtherRefreshed(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	a := f.sessionWith(st, f.tok)
+	b := f.sessionWith(st, nil)
+	f.clock.Jump(2 * time.Hour)
+	refreshed, err := b.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.srv.Count("authorize")
+	tok, err := a.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.Count("authorize") - before; n != 1 || tok.AccessToken == refreshed.AccessToken {
+		t.Fatalf("%d sign-ins, and the token is the refreshed one: %v; want a new sign-in", n, tok.AccessToken == refreshed.AccessToken)
+	}
+}
+
+// Session.Login joins a sign-in that another process is in the middle of:
+// one browser for both.
+func TestSessionLoginJoinsSignInInProgress(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	a := f.sessionWith(st, f.tok)
+	opened := make(chan struct{})
+	release := make(chan struct{})
+	cfg := *f.cfg
+	cfg.Store = st
+	cfg.Browser = func(ctx context.Context, u string) error {
+		close(opened)
+		<-release
+		return f.b.open(ctx, u)
+	}
+	b, err := NewSession(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f.clock.Jump(time.Minute)
+	before := f.srv.Count("authorize")
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	bDone := make(chan result, 1)
+	go func() {
+		tok, err := b.Login(context.Background())
+		bDone <- result{tok, err}
+	}()
+	<-opened // b holds the login lock, its browser is open
+	aDone := make(chan result, 1)
+	go func() {
+		tok, err := a.Login(context.Background())
+		aDone <- result{tok, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // a waits for b's login
+	close(release)
+	rb, ra := <-bDone, <-aDone
+	if rb.err != nil || ra.err != nil {
+		t.Fatal(rb.err, ra.err)
+	}
+	if n := f.srv.Count("authorize") - before; n != 1 || ra.tok.AccessToken != rb.tok.AccessToken {
+		t.Fatalf("%d sign-ins; same token: %v; want one sign-in shared", n, ra.tok.AccessToken == rb.tok.AccessToken)
+	}
+}
