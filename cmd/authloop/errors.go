@@ -50,7 +50,11 @@ func classify(err error, profile string) error {
 	if err == nil {
 		return nil
 	}
-	var ce *cliError
+	var (
+		ce *cliError
+		rl *authloop.RetryLaterError
+		se *authloop.SaveError
+	)
 	if errors.As(err, &ce) {
 		return err
 	}
@@ -75,6 +79,11 @@ func classify(err error, profile string) error {
 		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
 	case errors.Is(err, context.Canceled):
 		return &cliError{code: exitFailure, err: errors.New("cancelled")}
+	case errors.As(err, &rl):
+		// Set by this process or, through the record, by another one.
+		return &cliError{code: exitUnreachable, err: err, hint: "the authorization server asked for a wait: try again after " + rl.Until.Local().Format("15:04:05")}
+	case errors.As(err, &se):
+		return &cliError{code: exitFailure, err: err, hint: "the new tokens were not kept: check the store (free space, permissions, a locked keyring), then run the command again"}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: err, hint: "the server could not be reached or kept failing; try again later"}
 	}

@@ -66,6 +66,9 @@ func TestClassify(t *testing.T) {
 		{&oautherr.Error{Code: "invalid_client", StatusCode: 401}, exitFailure},
 		{errors.New("boom"), exitFailure},
 		{usageError("bad"), exitUsage},
+		{&authloop.RetryLaterError{Until: time.Now().Add(time.Minute)}, exitUnreachable},
+		{&authloop.RetryLaterError{Until: time.Now().Add(time.Minute), Err: &authloop.TokenResponseError{StatusCode: 429}}, exitUnreachable},
+		{fmt.Errorf("x: %w", &authloop.SaveError{Store: "file store", Err: errors.New("disk full")}), exitFailure},
 	} {
 		var ce *cliError
 		if !errors.As(classify(tc.err, "p"), &ce) || ce.code != tc.code {
