@@ -88,7 +88,7 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 	}
 	md := s.authServerMeta()
 	prm := s.resourceMeta()
-	if md != nil && !s.cfg.protectedResourceMode() && !sameIssuer(md.Issuer, s.cfg.Issuer) {
+	if md != nil && !s.cfg.protectedResourceMode() && !discovery.SameIssuer(md.Issuer, s.cfg.Issuer) {
 		md = nil // kept for another issuer: never used
 	}
 	if md == nil || (s.cfg.protectedResourceMode() && prm == nil) {
@@ -324,7 +324,7 @@ func (s *Session) issuedElsewhere(ctx context.Context, tok *oauth2.Token) (*Logi
 	if err != nil {
 		return nil, err
 	}
-	if sameIssuer(iss, cfg.Issuer) {
+	if discovery.SameIssuer(iss, cfg.Issuer) {
 		return nil, nil
 	}
 	return &LoginRequiredError{Reason: fmt.Sprintf("the token was issued by %s, and the authorization server of %s is now %s, to which it is never sent", iss, s.cfg.Resource, cfg.Issuer)}, nil
