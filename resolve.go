@@ -111,6 +111,8 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 		return nil, err
 	}
 	if prm != nil {
+		// The resource parameter is the metadata's resource as stated
+		// (RFC 9728 §2), never a canonical form: those are for comparing.
 		cfg.Resource = prm.Resource
 	}
 	if cfg.OAuth2.ClientID == "" {
@@ -174,11 +176,9 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 	if err != nil {
 		return nil, nil, err
 	}
-	canon, cerr := discovery.CanonicalResource(s.cfg.Resource)
-	if cerr != nil {
-		return nil, nil, cerr
-	}
-	prm = &discovery.ResourceMetadata{Resource: canon, AuthorizationServers: []string{md.Issuer}}
+	// The resource is sent as configured, byte for byte (RFC 8707): a
+	// server may know it only with the slash that a canonical form drops.
+	prm = &discovery.ResourceMetadata{Resource: s.cfg.Resource, AuthorizationServers: []string{md.Issuer}}
 	prm.Raw, _ = json.Marshal(prm)
 	return prm, md, nil
 }
