@@ -50,6 +50,11 @@ type Config struct {
 	// DisableReuseDetection makes a reused (already rotated) refresh token
 	// merely invalid_grant, without revoking the rest of its grant.
 	DisableReuseDetection bool
+	// RevokeRotatedIgnored makes revoking a refresh token that was already
+	// rotated away do nothing (answered 200, as RFC 7009 §2.2 answers an
+	// invalid token): only the live refresh token ends its grant, as at
+	// servers whose revocation does not cascade from an old token.
+	RevokeRotatedIgnored bool
 	// DisableRefreshTokens stops the server from issuing refresh tokens.
 	DisableRefreshTokens bool
 	// Consent makes the authorization endpoint show an HTML page with
