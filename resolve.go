@@ -257,19 +257,22 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	return md
 }
 
-// loginScopes picks the scopes of a new authorization. Configured scopes
-// win. For a protected resource, the MCP order: the challenge's scope, else
-// the resource metadata's scopes_supported, else none; plus what earlier
-// authorizations of this session asked for (step-up never loses a scope);
-// plus offline_access when the authorization server lists it.
+// loginScopes picks the scopes of a new authorization: what challenges
+// asked for (a 401's scope, a step-up's union) and what earlier
+// authorizations of this session asked for, so that a step-up never loses
+// a scope nor asks again for only what was refused, added to the
+// configured scopes when there are any (Config.OAuth2.Scopes, or a
+// configuration with an Issuer, as `authloop login --resource` saves).
+// Otherwise, for a protected resource, the MCP order: the challenge's
+// scope, else the resource metadata's scopes_supported, else none; plus
+// offline_access when the authorization server lists it.
 func (s *Session) loginScopes(cfg *Config) []string {
-	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
-		return cfg.OAuth2.Scopes
-	}
 	s.mu.Lock()
-	scopes := slices.Clone(s.challengeScopes)
-	scopes = union(scopes, s.requestedScopes)
+	scopes := union(s.challengeScopes, s.requestedScopes)
 	s.mu.Unlock()
+	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
+		return union(cfg.OAuth2.Scopes, scopes)
+	}
 	if len(scopes) == 0 {
 		if prm := s.resourceMeta(); prm != nil {
 			scopes = slices.Clone(prm.ScopesSupported)
