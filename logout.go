@@ -81,10 +81,14 @@ func (s *Session) Logout(ctx context.Context) error {
 		stored = fromStored(rec.Token)
 	}
 	revokeErr := s.revoke(ctx, stored, s.cur.Load().tok)
+	// The local record goes even when ctx ended during the revocation, as
+	// promised: a Ctrl-C must not leave the tokens behind.
+	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	var delErr error
-	if err := s.store.Delete(ctx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.Delete(delCtx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		delErr = fmt.Errorf("authloop: deleting the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
+	cancel()
 	_ = unlock()
 
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -184,5 +185,43 @@ func TestSessionLogoutLockNotTaken(t *testing.T) {
 	}
 	if tok, err := s.Token(context.Background()); err != nil || tok.AccessToken != f.tok.AccessToken {
 		t.Errorf("Token after the failed Logout: %v, %v", tok, err)
+	}
+}
+
+// cancelOn cancels a context when a request to a path ending in suffix
+// goes out, and fails that request as a cancelled one would.
+type cancelOn struct {
+	base   http.RoundTripper
+	suffix string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, c.suffix) {
+		c.cancel()
+		return nil, context.Canceled
+	}
+	return c.base.RoundTrip(r)
+}
+
+// The caller's ctx ends during the revocation (Ctrl-C on `authloop
+// logout`): the error says the grant may live on, and the local record is
+// deleted all the same, as Logout promises.
+func TestSessionLogoutCancelledDuringRevocation(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.cfg.HTTPClient = &http.Client{Transport: cancelOn{http.DefaultTransport, "/revoke", cancel}}
+	s := f.sessionWith(st, f.tok)
+	err := s.Logout(ctx)
+	if err == nil || !strings.Contains(err.Error(), "may live on") {
+		t.Fatalf("Logout cancelled during the revocation: %v", err)
+	}
+	if _, err := st.Load(context.Background(), s.Key()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the record is still in the store: %v", err)
+	}
+	if s.Cached() != nil {
+		t.Error("a token is still cached")
 	}
 }
