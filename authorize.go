@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/authloop/authloop/discovery"
 )
 
@@ -24,9 +26,13 @@ const maxStepUps = 2
 //   - 401 Unauthorized: if the token the request carried is no longer the
 //     session's, nothing more (retry with the new one); otherwise one shared
 //     refresh, or a login where needed and allowed (Config.Interactive);
-//   - 403 with error="insufficient_scope": a new authorization asking for
-//     the scopes held so far plus the ones challenged (step-up), at most a
-//     few times per session.
+//   - 403 with error="insufficient_scope": if a token newer than the
+//     refused one carries the challenged scopes, nothing more (retry with
+//     it); otherwise a new authorization asking for the scopes asked for
+//     and held so far plus the ones challenged, added to any configured
+//     scopes (step-up). Requests refused while a step-up runs wait for it
+//     and share its outcome; they give up only when it failed or its token
+//     still lacks the scopes. At most maxStepUps per session.
 //
 // It returns nil when a retry of the request may succeed, and otherwise
 // an error saying why not (ErrLoginRequired when a login is needed and not
@@ -41,14 +47,14 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	}
 	ch, _ := discovery.BearerChallenge(resp.Header)
 	s.noteChallenge(ch)
+	sent := ""
+	if req != nil {
+		sent = bearerOf(req.Header.Get("Authorization"))
+	}
 	switch {
 	case resp.StatusCode == http.StatusForbidden && ch.ErrorCode() == "insufficient_scope":
-		return s.stepUp(ctx, ch.Scope())
+		return s.stepUp(ctx, sent, ch.Scope())
 	case resp.StatusCode == http.StatusUnauthorized:
-		sent := ""
-		if req != nil {
-			sent = bearerOf(req.Header.Get("Authorization"))
-		}
 		cur := s.cur.Load()
 		if cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
 			return nil // a newer token than the refused one is at hand
@@ -81,22 +87,98 @@ func (s *Session) noteChallenge(ch discovery.Challenge) {
 }
 
 // stepUp authorizes anew with the scopes asked for so far and the ones
-// the server challenged.
-func (s *Session) stepUp(ctx context.Context, challenged []string) error {
-	s.mu.Lock()
-	want := union(union(slices.Clone(s.requestedScopes), s.grantedScopes()), challenged)
-	key := strings.Join(want, " ")
-	if s.stepUps >= maxStepUps || slices.Contains(s.steppedUp, key) {
+// the server challenged (sent is the access token the refused request
+// carried, "" when unknown). A caller that finds a flight under way
+// (another request's step-up, a refresh, a login) waits for it and judges
+// again: a token newer than sent that carries the challenged scopes is
+// retried with; a step-up for those scopes that failed ends it with that
+// error. It gives up when a step-up already asked for the challenged
+// scopes and the token still lacks them, or after maxStepUps.
+func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) error {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrSessionClosed
+		}
+		cur := s.cur.Load()
+		if sent != "" && s.carries(cur, sent, challenged) {
+			s.mu.Unlock()
+			return nil // a newer token carries the scopes: retry with it
+		}
+		if f := s.flight; f != nil {
+			s.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if f.login && covers(strings.Join(f.need, " "), challenged) {
+				// The step-up this caller joined: its outcome is this
+				// caller's.
+				if f.tok == nil { // with a token, an error is only a failed save, reported already
+					return f.err
+				}
+				if covers(f.tok.Extra("scope"), challenged) {
+					return nil
+				}
+			}
+			continue
+		}
+		want := union(union(slices.Clone(s.requestedScopes), s.grantedScopes()), challenged)
+		if asked := s.steppedUpFor(challenged); asked != "" || s.stepUps >= maxStepUps {
+			s.mu.Unlock()
+			if asked == "" {
+				return fmt.Errorf("authloop: the server refuses for insufficient scope %q after %d new authorizations; giving up (a server that keeps asking for more cannot make the session loop)", strings.Join(challenged, " "), maxStepUps)
+			}
+			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
+		}
+		s.stepUps++
+		s.steppedUp = append(s.steppedUp, strings.Join(want, " "))
+		s.wonScopes = union(s.wonScopes, challenged)
+		s.challengeScopes = want
+		f := s.start(&flight{interactive: true, login: true, need: want})
 		s.mu.Unlock()
-		return fmt.Errorf("authloop: the server still refuses for insufficient scope after a new authorization with scope %q; giving up", key)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if f.tok == nil { // with a token, an error is only a failed save, reported already
+			return f.err
+		}
+		if covers(f.tok.Extra("scope"), challenged) {
+			return nil
+		}
+		// Granted less than asked: the give-up above says so.
+		sent = f.tok.AccessToken
 	}
-	s.stepUps++
-	s.steppedUp = append(s.steppedUp, key)
-	s.wonScopes = union(s.wonScopes, challenged)
-	s.challengeScopes = want
-	s.mu.Unlock()
-	_, err := s.login(ctx, want)
-	return err
+}
+
+// carries reports whether st holds a usable token other than sent (the
+// one a request was refused with) that carries the scopes need; s.mu is
+// held.
+func (s *Session) carries(st *state, sent string, need []string) bool {
+	return st.tok != nil && st.tok.AccessToken != sent && st.usable(s.nowNano()) && covers(st.tok.Extra("scope"), need)
+}
+
+// steppedUpFor returns the scopes of an earlier step-up that asked for all
+// of challenged, or ""; s.mu is held.
+func (s *Session) steppedUpFor(challenged []string) string {
+	for _, asked := range s.steppedUp {
+		if covers(asked, challenged) {
+			return asked
+		}
+	}
+	return ""
+}
+
+func scopeString(tok *oauth2.Token) string {
+	if tok == nil {
+		return ""
+	}
+	sc, _ := tok.Extra("scope").(string)
+	return sc
 }
 
 // grantedScopes are the scopes of the current token; s.mu is held.

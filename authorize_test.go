@@ -198,13 +198,18 @@ func TestAuthorizeStepUp(t *testing.T) {
 func TestAuthorizeStepUpRetryLimit(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	s := f.session()
-	resp := func() *http.Response {
-		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="admin"`}}, Body: http.NoBody}
+	// Each request carries the session's current token, which after the
+	// step-up holds the scope; the server refuses it all the same.
+	refused := func() (*http.Request, *http.Response) {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		return req, &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
 	}
 	logins := f.srv.Count("authorize")
 	var err error
 	for range 5 {
-		if err = s.Authorize(context.Background(), nil, resp()); err != nil {
+		req, resp := refused()
+		if err = s.Authorize(context.Background(), req, resp); err != nil {
 			break
 		}
 	}

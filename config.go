@@ -40,7 +40,13 @@ type Config struct {
 	RequireIssuer bool
 
 	// Resource is the protected resource the tokens are for (RFC 8707),
-	// sent in the authorization and token requests when set.
+	// sent in the authorization, device authorization and token requests
+	// when set, exactly as given (a server that knows
+	// "https://api.example.com/" refuses "https://api.example.com"). With
+	// the endpoints left to discovery and no Issuer, the resource's
+	// metadata (RFC 9728) is found from it, and the resource that metadata
+	// states is sent instead, as stated. The record's key holds its
+	// canonical form (discovery.CanonicalResource), which is never sent.
 	Resource string
 
 	// ClientName names the client in a dynamic registration (RFC 7591),

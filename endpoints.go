@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -33,12 +32,6 @@ func (c *Config) resolve(ctx context.Context) (*Config, *discovery.AuthServerMet
 	}
 	cc, err := c.resolveWith(md)
 	return cc, md, err
-}
-
-// sameIssuer compares issuers as discovery does: exactly, but for one
-// trailing slash.
-func sameIssuer(a, b string) bool {
-	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }
 
 // resolveWith completes c from the metadata md.

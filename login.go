@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/oautherr"
 )
 
@@ -187,6 +188,10 @@ func (c *Config) authCodeURL(redirectURI, state, verifier string) string {
 
 // checkIssuer applies RFC 9207 §2.4: a response that names another issuer
 // is refused; an absent iss is refused only when the server promised one.
+// "Another issuer" is decided by discovery.SameIssuer, the rule discovery
+// used to choose this server: a trailing slash cannot tell two servers
+// apart, so refusing it here would protect nothing and fail the sign-in
+// of a Config.Issuer typed without the slash its server publishes.
 func (c *Config) checkIssuer(iss string) error {
 	if c.Issuer == "" {
 		return nil
@@ -197,7 +202,7 @@ func (c *Config) checkIssuer(iss string) error {
 		}
 		return nil
 	}
-	if iss != c.Issuer {
+	if !discovery.SameIssuer(iss, c.Issuer) {
 		return &IssuerMismatchError{Want: c.Issuer, Got: iss}
 	}
 	return nil

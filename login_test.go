@@ -167,6 +167,32 @@ func TestLoginIssuerMismatch(t *testing.T) {
 	}
 }
 
+// The iss of the response is compared with Config.Issuer by the rule
+// discovery uses (discovery.SameIssuer): a Config.Issuer typed with one
+// trailing slash more than the server's own signs in; with two, the
+// response is refused before its code is used.
+func TestLoginIssuerSameIssuerRule(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	cfg := testConfig(srv, b.open) // endpoints configured: the issuer is not discovered
+	cfg.Issuer = srv.Issuer() + "/"
+	if _, err := Login(context.Background(), cfg); err != nil {
+		t.Fatalf("Issuer %q, iss %q: %v", cfg.Issuer, srv.Issuer(), err)
+	}
+	cfg.Issuer = srv.Issuer() + "//"
+	tokens := srv.Count("token")
+	_, err := Login(context.Background(), cfg)
+	var ie *IssuerMismatchError
+	if !errors.As(err, &ie) || ie.Got != srv.Issuer() {
+		t.Fatalf("Issuer %q: got %v, want *IssuerMismatchError", cfg.Issuer, err)
+	}
+	if srv.Count("token") != tokens {
+		t.Error("the code of a refused response was sent to the token endpoint")
+	}
+}
+
 func TestLoginIssuerAbsent(t *testing.T) {
 	srv := oauthtest.NewServer(oauthtest.Config{OmitIssuerInResponse: true})
 	defer srv.Close()

@@ -26,13 +26,22 @@ func (s *Session) Key() store.Key { return s.key }
 // Store returns the store that keeps the session's record.
 func (s *Session) Store() store.Store { return s.store }
 
-// Logout ends the sign-in: it revokes the refresh token at the server (RFC
-// 7009; the access token too when there is no refresh token) when the
-// server offers revocation (Config.RevocationURL, or revocation_endpoint in
-// the issuer's metadata), then deletes the record from the store and drops
-// the tokens (OnTokenChange with new nil). The local tokens are deleted
-// even when the revocation fails; the error then says so, and that the
-// grant may live on at the server.
+// Logout ends the sign-in: under the record's refresh lock (the one
+// refreshes take, in this process and in others) it reads the record,
+// revokes at the server (RFC 7009) the refresh token the store holds (the
+// access token when there is none) and this session's own when it differs,
+// then deletes the record, and drops the tokens (OnTokenChange with new
+// nil). Holding the lock, no refresh elsewhere can rotate the refresh
+// token between the read and the revocation, or save one after the
+// delete: the grant revoked is the live one, even when another process
+// rotated it since this session last looked. Revocation needs an endpoint
+// (Config.RevocationURL, or revocation_endpoint in the issuer's metadata);
+// without one, the tokens are only deleted.
+//
+// The local tokens are deleted even when the revocation fails; the error
+// then says so, and that the grant may live on at the server. When the
+// lock cannot be taken before ctx ends, nothing is revoked or deleted and
+// the error says so.
 func (s *Session) Logout(ctx context.Context) error {
 	// Wait for any flight, then hold off new ones while logging out.
 	for {
@@ -56,11 +65,31 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.flight = f // callers arriving now wait for the logout
 	s.mu.Unlock()
 
-	revokeErr := s.revoke(ctx)
+	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	if err != nil {
+		err = fmt.Errorf("authloop: waiting for the refresh lock of %s to log out (another process may be refreshing): %w; nothing was revoked or deleted, try again", s.key, err)
+		s.mu.Lock()
+		s.flight = nil
+		s.mu.Unlock()
+		f.err = err
+		close(f.done)
+		return err
+	}
+	rec, loadErr := s.load(ctx)
+	var stored *oauth2.Token
+	if rec != nil {
+		stored = fromStored(rec.Token)
+	}
+	revokeErr := s.revoke(ctx, stored, s.cur.Load().tok)
+	// The local record goes even when ctx ended during the revocation, as
+	// promised: a Ctrl-C must not leave the tokens behind.
+	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	var delErr error
-	if err := s.store.Delete(ctx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.Delete(delCtx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		delErr = fmt.Errorf("authloop: deleting the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
+	cancel()
+	_ = unlock()
 
 	s.mu.Lock()
 	old := s.cur.Load()
@@ -73,22 +102,31 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.mu.Unlock()
 	f.err = &LoginRequiredError{Reason: "logged out"}
 	close(f.done)
-	return errors.Join(delErr, revokeErr)
+	return errors.Join(loadErr, delErr, revokeErr)
 }
 
-// revoke sends the RFC 7009 request for the session's refresh token (or
-// access token), when a revocation endpoint is known.
-func (s *Session) revoke(ctx context.Context) error {
-	tok := s.cur.Load().tok
-	if tok == nil {
+// revoke sends the RFC 7009 requests that end the grant, when a
+// revocation endpoint is known: for the stored token (the live one) and
+// for held, this session's, when it is another. Of each token the refresh
+// token is revoked, or the access token when there is none.
+func (s *Session) revoke(ctx context.Context, stored, held *oauth2.Token) error {
+	var toks []*oauth2.Token
+	seen := map[string]bool{}
+	for _, t := range []*oauth2.Token{stored, held} {
+		if t == nil {
+			continue
+		}
+		if v, _ := revocationValue(t); v != "" && !seen[v] {
+			seen[v] = true
+			toks = append(toks, t)
+		}
+	}
+	if len(toks) == 0 {
 		return nil
 	}
 	cfg, err := s.endpoints(ctx)
 	if err != nil {
 		return fmt.Errorf("authloop: the tokens were deleted here, but finding the revocation endpoint failed, so the grant may live on at the server: %w", err)
-	}
-	if why, _ := s.issuedElsewhere(ctx, tok); why != nil {
-		return fmt.Errorf("authloop: the tokens were deleted here, but not revoked, so the grant may live on at the server: %s", why.Reason)
 	}
 	endpoint := cfg.RevocationURL
 	if endpoint == "" && s.meta == nil && cfg.Issuer != "" {
@@ -106,10 +144,29 @@ func (s *Session) revoke(ctx context.Context) error {
 	if err := checkEndpoint("the revocation endpoint", endpoint); err != nil {
 		return err
 	}
-	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
-	if tok.RefreshToken == "" {
-		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+	var errs []error
+	for _, tok := range toks {
+		errs = append(errs, s.revokeOne(ctx, cfg, endpoint, tok))
 	}
+	return errors.Join(errs...)
+}
+
+// revocationValue is what revoking tok sends: its refresh token, or its
+// access token when it has none, with the token_type_hint.
+func revocationValue(tok *oauth2.Token) (value, hint string) {
+	if tok.RefreshToken != "" {
+		return tok.RefreshToken, "refresh_token"
+	}
+	return tok.AccessToken, "access_token"
+}
+
+// revokeOne sends one revocation request for tok.
+func (s *Session) revokeOne(ctx context.Context, cfg *Config, endpoint string, tok *oauth2.Token) error {
+	if why, _ := s.issuedElsewhere(ctx, tok); why != nil {
+		return fmt.Errorf("authloop: the tokens were deleted here, but not revoked, so the grant may live on at the server: %s", why.Reason)
+	}
+	value, hint := revocationValue(tok)
+	form := url.Values{"token": {value}, "token_type_hint": {hint}}
 	resp, body, _, err := cfg.clientPost(ctx, "revocation", endpoint, form)
 	if err != nil {
 		return fmt.Errorf("authloop: the tokens were deleted here, but revoking them failed, so the grant may live on at the server: %w", err)

@@ -88,7 +88,7 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 	}
 	md := s.authServerMeta()
 	prm := s.resourceMeta()
-	if md != nil && !s.cfg.protectedResourceMode() && !sameIssuer(md.Issuer, s.cfg.Issuer) {
+	if md != nil && !s.cfg.protectedResourceMode() && !discovery.SameIssuer(md.Issuer, s.cfg.Issuer) {
 		md = nil // kept for another issuer: never used
 	}
 	if md == nil || (s.cfg.protectedResourceMode() && prm == nil) {
@@ -111,6 +111,8 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 		return nil, err
 	}
 	if prm != nil {
+		// The resource parameter is the metadata's resource as stated
+		// (RFC 9728 §2), never a canonical form: those are for comparing.
 		cfg.Resource = prm.Resource
 	}
 	if cfg.OAuth2.ClientID == "" {
@@ -174,11 +176,9 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 	if err != nil {
 		return nil, nil, err
 	}
-	canon, cerr := discovery.CanonicalResource(s.cfg.Resource)
-	if cerr != nil {
-		return nil, nil, cerr
-	}
-	prm = &discovery.ResourceMetadata{Resource: canon, AuthorizationServers: []string{md.Issuer}}
+	// The resource is sent as configured, byte for byte (RFC 8707): a
+	// server may know it only with the slash that a canonical form drops.
+	prm = &discovery.ResourceMetadata{Resource: s.cfg.Resource, AuthorizationServers: []string{md.Issuer}}
 	prm.Raw, _ = json.Marshal(prm)
 	return prm, md, nil
 }
@@ -257,19 +257,22 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	return md
 }
 
-// loginScopes picks the scopes of a new authorization. Configured scopes
-// win. For a protected resource, the MCP order: the challenge's scope, else
-// the resource metadata's scopes_supported, else none; plus what earlier
-// authorizations of this session asked for (step-up never loses a scope);
-// plus offline_access when the authorization server lists it.
+// loginScopes picks the scopes of a new authorization: what challenges
+// asked for (a 401's scope, a step-up's union) and what earlier
+// authorizations of this session asked for, so that a step-up never loses
+// a scope nor asks again for only what was refused, added to the
+// configured scopes when there are any (Config.OAuth2.Scopes, or a
+// configuration with an Issuer, as `authloop login --resource` saves).
+// Otherwise, for a protected resource, the MCP order: the challenge's
+// scope, else the resource metadata's scopes_supported, else none; plus
+// offline_access when the authorization server lists it.
 func (s *Session) loginScopes(cfg *Config) []string {
-	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
-		return cfg.OAuth2.Scopes
-	}
 	s.mu.Lock()
-	scopes := slices.Clone(s.challengeScopes)
-	scopes = union(scopes, s.requestedScopes)
+	scopes := union(s.challengeScopes, s.requestedScopes)
 	s.mu.Unlock()
+	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
+		return union(cfg.OAuth2.Scopes, scopes)
+	}
 	if len(scopes) == 0 {
 		if prm := s.resourceMeta(); prm != nil {
 			scopes = slices.Clone(prm.ScopesSupported)
@@ -324,7 +327,7 @@ func (s *Session) issuedElsewhere(ctx context.Context, tok *oauth2.Token) (*Logi
 	if err != nil {
 		return nil, err
 	}
-	if sameIssuer(iss, cfg.Issuer) {
+	if discovery.SameIssuer(iss, cfg.Issuer) {
 		return nil, nil
 	}
 	return &LoginRequiredError{Reason: fmt.Sprintf("the token was issued by %s, and the authorization server of %s is now %s, to which it is never sent", iss, s.cfg.Resource, cfg.Issuer)}, nil

@@ -165,20 +165,13 @@ func parseIssuer(issuer string) (*url.URL, error) {
 	return u, nil
 }
 
-// sameIssuer reports whether the document's issuer got is the issuer want
-// that its URL was built from: identical strings, or strings that differ
-// only by one trailing "/" (see the package documentation).
-func sameIssuer(got, want string) bool {
-	return got == want || got+"/" == want || got == want+"/"
-}
-
 // AuthServer fetches the metadata of the authorization server whose issuer
 // identifier is issuer, trying the URLs of MetadataURLs in order. It
 // returns the first document that:
 //   - is a JSON object of at most MaxBodySize bytes, answered with 200;
-//   - has an issuer equal to issuer (see the package documentation for the
-//     one trailing-slash tolerance); a document for another issuer is not
-//     used, and the next URL is tried;
+//   - has an issuer equal to issuer by SameIssuer (exact, but for one
+//     trailing slash); a document for another issuer is not used, and the
+//     next URL is tried;
 //   - names only https endpoints (or http ones on loopback hosts).
 //
 // When none does, the error is a *NotFoundError naming each URL tried and
@@ -213,7 +206,7 @@ func AuthServer(ctx context.Context, client *http.Client, issuer string) (*AuthS
 			nf.Tried = append(nf.Tried, &FetchError{URL: mu.String(), Status: http.StatusOK, Problem: strings.TrimPrefix(err.Error(), "discovery: "), Err: ErrInvalidMetadata})
 			continue
 		}
-		if !sameIssuer(m.Issuer, issuer) {
+		if !SameIssuer(m.Issuer, issuer) {
 			nf.Tried = append(nf.Tried, &FetchError{
 				URL:     mu.String(),
 				Status:  http.StatusOK,

@@ -9,8 +9,12 @@ import (
 )
 
 // CanonicalResource returns the canonical URI of the MCP server (or other
-// protected resource) at raw, the value to send as the RFC 8707 resource
-// parameter when no protected resource metadata says otherwise.
+// protected resource) at raw: a form for comparing resource URIs (is this
+// metadata for that resource? do two configurations name one record?),
+// never the value to send. The RFC 8707 resource parameter is the URI as
+// the caller gave it, or as the protected resource metadata states it,
+// byte for byte: a server that registered "https://api.example.com/"
+// refuses "https://api.example.com" with invalid_target.
 //
 // The canonical form is:
 //   - scheme and host in lower case (only http and https are accepted);
@@ -21,10 +25,9 @@ import (
 //   - the query, if any, as given.
 //
 // A trailing slash after a non-empty path is kept: "https://host/mcp/" is
-// the URL the client dials, some servers route it apart from "/mcp", and the
-// resource parameter ends up as the audience of the token, so authloop does
-// not guess that the slash is meaningless. (Matching a server's metadata
-// against the resource ignores that one slash; see ProtectedResource.)
+// the URL the client dials and some servers route it apart from "/mcp".
+// (Matching a server's metadata against the resource ignores that one
+// slash; see ProtectedResource.)
 //
 // CanonicalResource returns an error for a relative URI, a URI without a
 // host, another scheme, or one with user information.

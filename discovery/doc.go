@@ -21,14 +21,14 @@
 //
 // AuthServer tries the well-known URLs in the MCP specification's order and
 // uses the first document whose issuer is the issuer asked for (RFC 8414
-// §3.3, OpenID Connect Discovery §4.3). The comparison is by string, with a
-// single exception: a difference of one trailing "/" after the whole URL
-// ("https://as.example.com" against "https://as.example.com/") is accepted,
-// because providers disagree on it (Auth0 publishes its issuer with the
-// slash, MCP servers often list it without) and both name the same server.
-// The returned metadata's Issuer is the document's own value; that is the
-// value to record and compare with the iss parameter of the authorization
-// response (RFC 9207), by exact string comparison.
+// §3.3, OpenID Connect Discovery §4.3), compared by SameIssuer: by string,
+// with a single exception, one trailing "/" after the whole URL
+// ("https://as.example.com" against "https://as.example.com/"), because
+// providers disagree on it (Auth0 publishes its issuer with the slash, MCP
+// servers often list it without) and both name the same server. The
+// returned metadata's Issuer is the document's own value; that is the value
+// to record and compare, with SameIssuer too, with the iss parameter of the
+// authorization response (RFC 9207).
 //
 // # Protected resource metadata
 //

@@ -181,7 +181,8 @@ func TestProtectedResourceMismatch(t *testing.T) {
 func TestProtectedResourceCanonicalComparison(t *testing.T) {
 	d := newDocServer(t)
 	// The document spells the resource with upper case, a default port
-	// and a trailing slash; the client dials the canonical form.
+	// and a trailing slash; the client asks with another spelling, and
+	// the document's own value (the one to send) comes back.
 	upper := strings.Replace(d.URL, "http://127.0.0.1", "HTTP://127.0.0.1", 1)
 	d.json("/.well-known/oauth-protected-resource/mcp", prmDoc(upper+"/mcp/"))
 	m, err := ProtectedResource(context.Background(), testClient(), d.URL+"/mcp#frag", "")

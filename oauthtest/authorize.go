@@ -138,8 +138,8 @@ func (s *Server) handleAuthorize(x *exchange) {
 	}
 	resources := q["resource"]
 	for _, res := range resources {
-		if !validResource(res) {
-			s.redirectError(x, resp, "invalid_target", "resource must be an absolute URI without fragment")
+		if oerr := s.checkResource(res); oerr != nil {
+			s.redirectError(x, resp, oerr.code, oerr.desc)
 			return
 		}
 	}
@@ -251,4 +251,16 @@ func isB64URL(b byte) bool {
 func validResource(r string) bool {
 	u, err := url.Parse(r)
 	return err == nil && u.IsAbs() && !strings.Contains(r, "#")
+}
+
+// checkResource checks a resource parameter: a valid indicator and, with
+// Config.ExactResource, the protected API's identifier byte for byte.
+func (s *Server) checkResource(res string) *oauthError {
+	if !validResource(res) {
+		return &oauthError{code: "invalid_target", desc: "resource must be an absolute URI without fragment"}
+	}
+	if s.cfg.ExactResource && res != s.ResourceIdentifier() {
+		return &oauthError{code: "invalid_target", desc: "unknown resource " + strconv.Quote(res) + " (this server knows only " + strconv.Quote(s.ResourceIdentifier()) + ")"}
+	}
+	return nil
 }

@@ -150,8 +150,8 @@ func (s *Server) handleDeviceAuthorization(x *exchange) {
 	}
 	resources := dedupe(form["resource"])
 	for _, res := range resources {
-		if !validResource(res) {
-			x.writeError(&oauthError{code: "invalid_target", desc: "resource must be an absolute URI without fragment"}, false)
+		if oerr := s.checkResource(res); oerr != nil {
+			x.writeError(oerr, false)
 			return
 		}
 	}
@@ -230,7 +230,7 @@ func (s *Server) deviceTokenLocked(client *Client, form url.Values) (tokenSet, *
 		resources: dc.resources,
 		authTime:  s.clock.Now(),
 	}
-	aud, oerr := resourcesFor(g, form, true)
+	aud, oerr := s.resourcesFor(g, form, true)
 	if oerr != nil {
 		return tokenSet{}, oerr
 	}

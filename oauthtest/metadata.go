@@ -32,10 +32,10 @@ func (s *Server) handleMetadata(x *exchange) {
 }
 
 // handleResourceMetadata serves RFC 9728 protected resource metadata for the
-// ResourceEndpoint.
+// ResourceEndpoint, stating its ResourceIdentifier.
 func (s *Server) handleResourceMetadata(x *exchange) {
 	x.writeJSON(http.StatusOK, map[string]any{
-		"resource":                 s.ResourceEndpoint(),
+		"resource":                 s.ResourceIdentifier(),
 		"authorization_servers":    []string{s.Issuer()},
 		"scopes_supported":         s.scopes,
 		"bearer_methods_supported": []string{"header"},

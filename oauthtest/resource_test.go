@@ -3,6 +3,7 @@ package oauthtest
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -62,4 +63,36 @@ func TestResourceLogEntries(t *testing.T) {
 	if reqs[0].Status != 401 || reqs[0].Error != "" || reqs[1].Error != "invalid_token" {
 		t.Errorf("entries %+v", reqs)
 	}
+}
+
+// With ExactResource, the server knows its API only as ResourceIdentifier,
+// byte for byte: the form without the trailing slash is invalid_target at
+// the authorization, token and device authorization endpoints; the metadata
+// states the identifier.
+func TestExactResource(t *testing.T) {
+	s := newTestServer(t, Config{ResourceIdentifier: "/resource/", ExactResource: true})
+	id := s.ResourceIdentifier()
+	if id != s.Issuer()+"/resource/" {
+		t.Fatalf("ResourceIdentifier() = %q", id)
+	}
+	if _, m := fetchJSON(t, s.ResourceMetadataURL()); m["resource"] != id {
+		t.Errorf("metadata states resource %v, want %q", m["resource"], id)
+	}
+	p := authParams(s)
+	p.Set("resource", s.ResourceEndpoint())
+	if q := authorize(t, s, p); q.Get("error") != "invalid_target" {
+		t.Errorf("authorization with %q: %v, want invalid_target", s.ResourceEndpoint(), q)
+	}
+	p.Set("resource", id)
+	res := redeem(t, s, getCode(t, s, p))
+	if res.status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", res.status, res.body)
+	}
+	wantError(t, refresh(t, s, res.str("refresh_token"), url.Values{"resource": {s.ResourceEndpoint()}}), 400, "invalid_target")
+	if r := refresh(t, s, res.str("refresh_token"), url.Values{"resource": {id}}); r.status != http.StatusOK {
+		t.Errorf("refresh with %q: %d %v", id, r.status, r.body)
+	}
+	dev := postForm(t, s.DeviceAuthorizationEndpoint(), url.Values{"client_id": {s.ClientID()}, "resource": {s.ResourceEndpoint()}}, nil)
+	wantError(t, dev, 400, "invalid_target")
+	startDevice(t, s, url.Values{"resource": {id}})
 }

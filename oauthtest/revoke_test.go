@@ -52,3 +52,26 @@ func TestRevokeEdgeCases(t *testing.T) {
 	wantError(t, revoke(t, s, url.Values{"token": {"x"}}, func(r *http.Request) { r.SetBasicAuth("conf", "bad") }), 401, "invalid_client")
 	wantError(t, revoke(t, s, url.Values{"client_id": {"a"}}, nil), 400, "invalid_request")
 }
+
+// With RevokeRotatedIgnored, revoking a refresh token already rotated away
+// leaves its grant alive; revoking the live one ends it.
+func TestRevokeRotatedIgnored(t *testing.T) {
+	s := newTestServer(t, Config{RevokeRotatedIgnored: true})
+	res := login(t, s)
+	rotated := refresh(t, s, res.str("refresh_token"), nil)
+	if rotated.status != 200 {
+		t.Fatal(rotated.body)
+	}
+	if r := revoke(t, s, url.Values{"token": {res.str("refresh_token")}, "client_id": {s.ClientID()}}, nil); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	if !s.ValidAccessToken(rotated.str("access_token")) {
+		t.Fatal("revoking the rotated refresh token ended the grant")
+	}
+	if r := revoke(t, s, url.Values{"token": {rotated.str("refresh_token")}, "client_id": {s.ClientID()}}, nil); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	if s.ValidAccessToken(rotated.str("access_token")) {
+		t.Fatal("revoking the live refresh token left the grant alive")
+	}
+}

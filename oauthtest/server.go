@@ -50,6 +50,11 @@ type Config struct {
 	// DisableReuseDetection makes a reused (already rotated) refresh token
 	// merely invalid_grant, without revoking the rest of its grant.
 	DisableReuseDetection bool
+	// RevokeRotatedIgnored makes revoking a refresh token that was already
+	// rotated away do nothing (answered 200, as RFC 7009 §2.2 answers an
+	// invalid token): only the live refresh token ends its grant, as at
+	// servers whose revocation does not cascade from an old token.
+	RevokeRotatedIgnored bool
 	// DisableRefreshTokens stops the server from issuing refresh tokens.
 	DisableRefreshTokens bool
 	// Consent makes the authorization endpoint show an HTML page with
@@ -94,6 +99,20 @@ type Config struct {
 	// DeviceAutoApprovePolls, when positive, approves a device request at
 	// its Nth poll, as if the person had approved it in between.
 	DeviceAutoApprovePolls int
+
+	// ResourceIdentifier is the resource identifier (RFC 8707, RFC 9728
+	// §2) of the protected API at ResourceEndpoint: the "resource" its
+	// protected resource metadata states. A value starting with "/" is
+	// relative to the issuer ("/resource/" gives Issuer()+"/resource/",
+	// "/" the issuer with a trailing slash), so a test can name it before
+	// the port is known. Default: ResourceEndpoint().
+	ResourceIdentifier string
+	// ExactResource makes the server know only ResourceIdentifier, as real
+	// servers know their APIs by a registered identifier: a resource
+	// parameter of an authorization, device authorization or token request
+	// that is not that identifier byte for byte (not even one that differs
+	// by a trailing slash) is refused with invalid_target.
+	ExactResource bool
 }
 
 // Server is an OAuth 2.1 authorization server listening on a loopback port,
@@ -265,6 +284,20 @@ func (s *Server) RevocationEndpoint() string { return s.Issuer() + "/revoke" }
 // parameter when there was no token. The challenge also carries the
 // resource_metadata URL (RFC 9728).
 func (s *Server) ResourceEndpoint() string { return s.Issuer() + "/resource" }
+
+// ResourceIdentifier returns the protected API's resource identifier:
+// Config.ResourceIdentifier (resolved against the issuer when it starts
+// with "/"), or ResourceEndpoint().
+func (s *Server) ResourceIdentifier() string {
+	switch id := s.cfg.ResourceIdentifier; {
+	case id == "":
+		return s.ResourceEndpoint()
+	case strings.HasPrefix(id, "/"):
+		return s.Issuer() + id
+	default:
+		return id
+	}
+}
 
 // ResourceMetadataURL returns the URL of the ResourceEndpoint's protected
 // resource metadata (RFC 9728), which names this server as its

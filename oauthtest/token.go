@@ -166,7 +166,7 @@ func (s *Server) exchangeCodeLocked(client *Client, form url.Values) (tokenSet, 
 		nonce:     ac.nonce,
 		authTime:  ac.authTime,
 	}
-	aud, oerr := resourcesFor(g, form, true)
+	aud, oerr := s.resourcesFor(g, form, true)
 	if oerr != nil {
 		return tokenSet{}, oerr
 	}
@@ -178,11 +178,11 @@ func (s *Server) exchangeCodeLocked(client *Client, form url.Values) (tokenSet, 
 // resourcesFor checks the token request's resource parameters against the
 // grant and returns the access token's audience. At the code exchange
 // (adopt), a grant without resources takes the ones asked for.
-func resourcesFor(g *grant, form url.Values, adopt bool) ([]string, *oauthError) {
+func (s *Server) resourcesFor(g *grant, form url.Values, adopt bool) ([]string, *oauthError) {
 	asked := dedupe(form["resource"])
 	for _, res := range asked {
-		if !validResource(res) {
-			return nil, &oauthError{code: "invalid_target", desc: "resource must be an absolute URI without fragment"}
+		if oerr := s.checkResource(res); oerr != nil {
+			return nil, oerr
 		}
 		if len(g.resources) == 0 && adopt {
 			continue
@@ -250,7 +250,7 @@ func (s *Server) refreshLocked(client *Client, form url.Values) (tokenSet, *oaut
 			return tokenSet{}, &oauthError{code: "invalid_scope", desc: "scope " + bad + " exceeds the grant"}
 		}
 	}
-	aud, oerr := resourcesFor(g, form, false)
+	aud, oerr := s.resourcesFor(g, form, false)
 	if oerr != nil {
 		return tokenSet{}, oerr
 	}
@@ -273,7 +273,7 @@ func (s *Server) clientCredentialsLocked(client *Client, form url.Values) (token
 		return tokenSet{}, &oauthError{code: "invalid_scope", desc: "scope " + bad + " is not allowed"}
 	}
 	g := &grant{clientID: client.ID, subject: client.ID, scopes: scopes, authTime: s.clock.Now(), machine: true}
-	aud, oerr := resourcesFor(g, form, true)
+	aud, oerr := s.resourcesFor(g, form, true)
 	if oerr != nil {
 		return tokenSet{}, oerr
 	}

@@ -30,10 +30,10 @@ const ExpirySkew = time.Minute
 //     does not is not an error, Choose goes on.
 //  3. kept, when it is a registration this package made by Dynamic (its
 //     Metadata holds the registration response) for this very issuer
-//     (kept.Issuer == md.Issuer, compared exactly), for the redirect URIs
-//     opts.Registration asks for (and its authentication method, when it
-//     names one), whose secret has not expired (or expires more than
-//     ExpirySkew from now).
+//     (kept.Issuer and md.Issuer the same by discovery.SameIssuer), for
+//     the redirect URIs opts.Registration asks for (and its authentication
+//     method, when it names one), whose secret has not expired (or expires
+//     more than ExpirySkew from now).
 //  4. The server has a registration_endpoint: a new registration of
 //     opts.Registration (see Dynamic).
 //  5. Otherwise an error wrapping ErrNoClient that says what the person can
@@ -53,7 +53,7 @@ func Choose(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 	if md == nil || md.Issuer == "" {
 		return nil, false, errors.New("register: no authorization server metadata (or no issuer in it): discover the server first")
 	}
-	if kept != nil && kept.Issuer != md.Issuer {
+	if kept != nil && !discovery.SameIssuer(kept.Issuer, md.Issuer) {
 		kept = nil // another server's registration: never used here
 	}
 	same := func(c *store.Client) (*store.Client, bool, error) {

@@ -117,8 +117,13 @@ func TestChooseRefusesKeptFromAnotherIssuer(t *testing.T) {
 	if srvA.Count("register") != 1 || srvB.Count("register") != 1 {
 		t.Fatalf("registrations A %d, B %d; want 1 each", srvA.Count("register"), srvB.Count("register"))
 	}
-	// Even a trailing-slash variant of the issuer is another issuer here.
+	// The issuers compare by discovery.SameIssuer: one trailing slash more
+	// is the same issuer, two are another.
 	slash := *a
+	slash.Issuer += "/"
+	if c, isNew := choose(t, mdA, register.Options{}, &slash); c != &slash || isNew {
+		t.Fatalf("kept client of %q not reused for %q", slash.Issuer, mdA.Issuer)
+	}
 	slash.Issuer += "/"
 	if c, isNew := choose(t, mdA, register.Options{}, &slash); c == &slash || !isNew {
 		t.Fatalf("kept client of %q reused for %q", slash.Issuer, mdA.Issuer)

@@ -100,6 +100,50 @@ func TestE2EResourceDiscovery(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
+// The profile keeps the resource as given (or as the protected resource
+// metadata states it), never a canonical form, so a server that knows its
+// API only with a trailing slash accepts the sign-in and the refresh: with
+// --issuer, "http://127.0.0.1:PORT/" is sent as given; with --resource
+// alone, the metadata's "…/resource/" is sent, though the person typed
+// "…/resource".
+func TestE2EResourceKeptAsGiven(t *testing.T) {
+	for _, tc := range []struct {
+		name, id string
+		args     func(srv *oauthtest.Server) []string
+	}{
+		{"with issuer", "/", func(srv *oauthtest.Server) []string {
+			return []string{"--issuer", srv.Issuer(), "--resource", srv.Issuer() + "/"}
+		}},
+		{"discovered", "/resource/", func(srv *oauthtest.Server) []string {
+			return []string{"--resource", srv.ResourceEndpoint()}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := oauthtest.NewServer(oauthtest.Config{ResourceIdentifier: tc.id, ExactResource: true})
+			defer srv.Close()
+			c := newCLI(t)
+			var wg sync.WaitGroup
+			args := append([]string{"login", "--profile", "exact", "--no-browser", "--store", "file", "--client-id", srv.ClientID(),
+				"--scope", "openid offline_access", "--timeout", "1m"}, tc.args(srv)...)
+			r := c.interactive(browseOn(t, srv.AuthorizationEndpoint(), &wg), args...)
+			wg.Wait()
+			if r.code != 0 {
+				t.Fatalf("login: %v", r)
+			}
+			p, err := withConfigHome(c, func() (*Profile, error) { return loadProfile("exact") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Resource != srv.ResourceIdentifier() {
+				t.Errorf("profile resource %q, want %q", p.Resource, srv.ResourceIdentifier())
+			}
+			if r := c.run("", "refresh", "--profile", "exact"); r.code != 0 {
+				t.Fatalf("refresh: %v", r)
+			}
+		})
+	}
+}
+
 // withConfigHome runs f with the CLI's configuration directory.
 func withConfigHome[T any](c *cli, f func() (T, error)) (T, error) {
 	for _, e := range c.env {

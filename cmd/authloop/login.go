@@ -111,8 +111,12 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 	}
 	if changed("resource") {
-		res, err := discovery.CanonicalResource(strings.TrimSpace(f.resource))
-		if err != nil {
+		// Kept as given: the resource parameter is sent byte for byte (a
+		// server that knows "https://api.example.com/" refuses the
+		// canonical "https://api.example.com"); the canonical form only
+		// checks it.
+		res := strings.TrimSpace(f.resource)
+		if _, err := discovery.CanonicalResource(res); err != nil {
 			return usageError("--resource: %v", err)
 		}
 		p.Resource = res
@@ -190,6 +194,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			return fmt.Errorf("finding the authorization server of %s (RFC 9728): %w", p.Resource, err)
 		}
 		p.Issuer = prm.AuthorizationServers[0]
+		// The resource the metadata states is the one to send (RFC 9728
+		// §2), as the library does for a resource without an issuer.
+		p.Resource = prm.Resource
 		if len(p.Scopes) == 0 {
 			p.Scopes = prm.ScopesSupported
 		}

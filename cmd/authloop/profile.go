@@ -35,7 +35,8 @@ type Profile struct {
 	// Issuer is the authorization server's issuer identifier.
 	Issuer string `json:"issuer"`
 	// Resource is the protected resource (RFC 8707, RFC 9728) the tokens
-	// are for, in canonical form; empty for none.
+	// are for, as given or as its metadata states it, and sent so, byte for
+	// byte; empty for none.
 	Resource string `json:"resource,omitempty"`
 
 	ClientID string `json:"client_id"`
