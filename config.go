@@ -30,7 +30,9 @@ type Config struct {
 	// with a secret is client_secret_basic, unless the discovered metadata
 	// lists only client_secret_post; it is never auto-detected by trial. RedirectURL, when set, must be a loopback http URL
 	// (http://127.0.0.1:8085/callback): its port and path fix the callback
-	// listener's; otherwise the OS picks a port and the path is /callback.
+	// listener's; otherwise the path is /callback and the port is the one
+	// the client's dynamic registration names, when it is free, else one
+	// the OS picks.
 	OAuth2 *oauth2.Config
 
 	// Issuer is the authorization server's issuer identifier. When set, an
@@ -50,8 +52,10 @@ type Config struct {
 	Resource string
 
 	// ClientName names the client in a dynamic registration (RFC 7591),
-	// made when OAuth2.ClientID is empty and the endpoints are discovered.
-	// Default AppName.
+	// made when OAuth2.ClientID is empty and the endpoints are discovered:
+	// at a login, for the exact redirect URI it listens on (port included,
+	// since many servers compare redirect URIs exactly), and kept in the
+	// record for later logins and refreshes. Default AppName.
 	ClientName string
 
 	// ClientMetadataURL is the https URL where the program publishes its
@@ -184,6 +188,11 @@ type Config struct {
 	// non-zero on it. Like OnTokenChange it must not call the Session's
 	// Token, Refresh or Close.
 	OnSaveFailure func(err error)
+
+	// registrar, set by a Session on the configuration it resolves when
+	// OAuth2.ClientID is empty, registers the client a login needs for the
+	// redirect URI it listens on (registration.go).
+	registrar *registrar
 }
 
 // validate checks the configuration before anything is sent, naming the

@@ -15,6 +15,7 @@ import (
 	"github.com/authloop/authloop/callback"
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/oautherr"
+	"github.com/authloop/authloop/register"
 )
 
 var stderr = os.Stderr
@@ -81,7 +82,15 @@ func (cfg *Config) login(ctx context.Context) (*oauth2.Token, error) {
 		return nil, err
 	}
 	if endpoint != "" {
-		tok, err := cfg.deviceLogin(ctx, endpoint)
+		dc := cfg
+		if cfg.registrar != nil && cfg.OAuth2.ClientID == "" {
+			// The device flow uses no redirect URI: the client is
+			// registered with the default one.
+			if dc, err = cfg.registrar.forRedirect(ctx, cfg, register.DefaultRedirectURI); err != nil {
+				return nil, err
+			}
+		}
+		tok, err := dc.deviceLogin(ctx, endpoint)
 		var oe *oautherr.Error
 		if forced || err == nil || !errors.As(err, &oe) || oe.Endpoint != "device_authorization" {
 			return tok, err
@@ -106,12 +115,19 @@ func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	rcv, err := callback.Listen(cc)
+	rcv, err := cfg.listen(cc)
 	if err != nil {
 		return nil, fmt.Errorf("authloop: starting the loopback redirect receiver: %w", err)
 	}
 	defer rcv.Close()
 	redirectURI := rcv.RedirectURI()
+	if cfg.registrar != nil {
+		// A dynamically registered client: registered for exactly this
+		// redirect URI, port included, before the server sees it.
+		if cfg, err = cfg.registrar.forRedirect(ctx, cfg, redirectURI); err != nil {
+			return nil, err
+		}
+	}
 	authURL := cfg.authCodeURL(redirectURI, state, verifier)
 	log.Debug("authloop: login started", "redirect_uri", redirectURI, "authorization_endpoint", redactURL(cfg.OAuth2.Endpoint.AuthURL))
 
@@ -157,6 +173,26 @@ func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 	}
 	log.Debug("authloop: login complete", "expiry", tok.Expiry, "refresh_token", tok.RefreshToken != "")
 	return tok, nil
+}
+
+// listen starts the loopback redirect receiver: on the port of the
+// client's dynamic registration first, when the configuration leaves the
+// port free (a server that compares redirect URIs exactly then accepts the
+// login as registered), else, or when that port cannot be had (another
+// program holds it), where cc says.
+func (cfg *Config) listen(cc callback.Config) (*callback.Receiver, error) {
+	if cfg.registrar != nil {
+		if addr := cfg.registrar.preferredAddr(cc); addr != "" {
+			pc := cc
+			pc.Addr = addr
+			rcv, err := callback.Listen(pc)
+			if err == nil {
+				return rcv, nil
+			}
+			cfg.logger().Debug("authloop: the registered redirect port is taken; listening on another, to be registered", "addr", addr, "error", err.Error())
+		}
+	}
+	return callback.Listen(cc)
 }
 
 // authCodeURL builds the authorization request (RFC 6749 §4.1.1 with PKCE,

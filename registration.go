@@ -2,10 +2,15 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
 
 	"golang.org/x/oauth2"
 
+	"github.com/authloop/authloop/callback"
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/register"
 	"github.com/authloop/authloop/store"
@@ -14,10 +19,33 @@ import (
 // registerClient gives cfg a client when the configuration names none, in
 // the MCP spec's order (register.Choose): a Client ID Metadata Document
 // when Config.ClientMetadataURL is set and the server supports them, else
-// dynamic registration (RFC 7591: a native public client with the refresh
-// grant). A registration is kept in the record, reused only with the
-// issuer that made it, and renewed when the server answers invalid_client.
+// the dynamic registration (RFC 7591) kept in the record for this issuer.
+// It registers nothing: a refresh needs no redirect URI, and a login
+// registers the exact one it listens on (registrar.forRedirect), so that
+// servers that compare redirect URIs exactly accept it. cfg gets a
+// registrar for that, and no client id when none is kept yet.
 func (s *Session) registerClient(ctx context.Context, cfg *Config, md *discovery.AuthServerMetadata) error {
+	opts := s.registerOptions(nil)
+	opts.DeferRegistration = true
+	c, fresh, err := register.Choose(ctx, cfg.httpClient(), md, opts, s.client)
+	if err != nil {
+		return fmt.Errorf("authloop: no client for %s: %w (or set Config.OAuth2.ClientID to a pre-registered client)", md.Issuer, err)
+	}
+	cfg.registrar = &registrar{s: s, md: md}
+	if c == nil {
+		return nil
+	}
+	if fresh {
+		s.cfg.logger().Debug("authloop: using a client", "issuer", md.Issuer, "client_id", c.ClientID)
+	}
+	s.client = c
+	applyClient(cfg, c)
+	return nil
+}
+
+// registerOptions are the session's options for register.Choose, with
+// redirect as the redirect URIs to register.
+func (s *Session) registerOptions(redirect []string) register.Options {
 	name := s.cfg.ClientName
 	if name == "" {
 		name = s.cfg.AppName
@@ -25,28 +53,122 @@ func (s *Session) registerClient(ctx context.Context, cfg *Config, md *discovery
 	if name == "" {
 		name = "authloop"
 	}
-	redirect := register.DefaultRedirectURI
-	if s.cfg.OAuth2.RedirectURL != "" {
-		redirect = s.cfg.OAuth2.RedirectURL
-	}
-	opts := register.Options{
+	return register.Options{
 		MetadataDocumentURL: s.cfg.ClientMetadataURL,
 		Registration: register.Request{
 			ClientName:   name,
-			RedirectURIs: []string{redirect},
+			RedirectURIs: redirect,
 			Scopes:       s.cfg.OAuth2.Scopes,
 		},
 	}
-	c, fresh, err := register.Choose(ctx, cfg.httpClient(), md, opts, s.client)
+}
+
+// registrar gets a login the client registered for the redirect URI it
+// will use. A Session whose configuration names no client puts one in the
+// configuration it resolves (Config.registrar); only flights use it.
+type registrar struct {
+	s  *Session
+	md *discovery.AuthServerMetadata
+}
+
+// preferredAddr returns the loopback address to listen on first: the host
+// and port of the kept registration's redirect URI on cc's host and path,
+// when cc leaves the port free. Listening there, the login needs no new
+// registration; "" when there is none.
+func (r *registrar) preferredAddr(cc callback.Config) string {
+	host, port := "127.0.0.1", "0"
+	if cc.Addr != "" {
+		h, p, err := net.SplitHostPort(cc.Addr)
+		if err != nil {
+			h, p = strings.Trim(cc.Addr, "[]"), "0"
+		}
+		host, port = h, p
+	}
+	if port != "0" && port != "" {
+		return "" // Config.OAuth2.RedirectURL fixes the port
+	}
+	path := cc.Path
+	if path == "" {
+		path = callback.DefaultPath
+	}
+	for _, ru := range register.RedirectURIs(r.s.client) {
+		u, err := url.Parse(ru)
+		if err != nil || u.Scheme != "http" || u.Port() == "" || u.Port() == "0" || u.RawQuery != "" || u.Path != path || !strings.EqualFold(u.Hostname(), host) {
+			continue
+		}
+		return net.JoinHostPort(u.Hostname(), u.Port())
+	}
+	return ""
+}
+
+// forRedirect returns cfg with the client registered for exactly
+// redirectURI, the one the login sends: the kept registration when it names
+// that URI (or the Client ID Metadata Document client, whose redirect URIs
+// are the document's business); else the kept registration updated to it
+// (RFC 7592) where the server offers that; else a new registration, which
+// replaces the kept one in the record at once, so that the record keeps
+// one registration per issuer: the one that works.
+func (r *registrar) forRedirect(ctx context.Context, cfg *Config, redirectURI string) (*Config, error) {
+	s := r.s
+	c, fresh, err := register.Choose(ctx, cfg.httpClient(), r.md, s.registerOptions([]string{redirectURI}), s.client)
 	if err != nil {
-		return fmt.Errorf("authloop: no client for %s: %w (or set Config.OAuth2.ClientID to a pre-registered client)", md.Issuer, err)
+		return nil, fmt.Errorf("authloop: no client for %s: %w (or set Config.OAuth2.ClientID to a pre-registered client)", r.md.Issuer, err)
 	}
 	if fresh {
-		s.cfg.logger().Debug("authloop: registered a client", "issuer", md.Issuer, "client_id", c.ClientID)
+		how := "registered a client"
+		if s.client != nil && s.client.ClientID == c.ClientID {
+			how = "updated the client's registration"
+		}
+		s.cfg.logger().Debug("authloop: "+how, "issuer", r.md.Issuer, "client_id", c.ClientID, "redirect_uri", redirectURI)
+		s.client = c
+		s.resolved = nil // the next flight resolves with the new client
+		s.keepClient(ctx)
 	}
-	s.client = c
-	applyClient(cfg, c)
-	return nil
+	lc := *cfg
+	applyClient(&lc, c)
+	return &lc, nil
+}
+
+// keepClient writes the session's client into the record, under the
+// record's refresh lock, when there is a record: a login that fails after
+// the registration changed must not leave the record naming a redirect URI
+// (or a registration access token) the server no longer has. A record
+// made by the login itself gets the client with its token.
+func (s *Session) keepClient(ctx context.Context) {
+	// Kept even when Close came meanwhile: the server has changed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	if err == nil {
+		defer unlock()
+		var rec *store.Record
+		if rec, err = s.store.Load(ctx, s.key); err == nil {
+			rec.Client = s.client
+			_, err = s.store.Save(ctx, rec)
+		}
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.cfg.logger().Debug("authloop: could not keep the new registration in the record before the login ends", "key", s.key.String(), "error", err.Error())
+	}
+}
+
+// adoptClient takes the registration another session saved in the record
+// rec (it registered again, its port being taken): the record's token was
+// issued to that client, and is presented only as it.
+func (s *Session) adoptClient(rec *store.Record) {
+	if s.cfg.OAuth2.ClientID != "" || rec == nil || rec.Client == nil || rec.Client.ClientID == "" || sameRegistration(s.client, rec.Client) {
+		return
+	}
+	s.client = rec.Client
+	s.resolved = nil
+}
+
+// sameRegistration reports whether a and b are the same registration in
+// the same state.
+func sameRegistration(a, b *store.Client) bool {
+	return a != nil && b != nil && a.Issuer == b.Issuer && a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret &&
+		a.RegistrationAccessToken == b.RegistrationAccessToken && a.RegistrationClientURI == b.RegistrationClientURI &&
+		string(a.Metadata) == string(b.Metadata)
 }
 
 // applyClient puts a registered client into cfg.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -675,7 +676,7 @@ func fullRun(t *testing.T, rec *recorder, logs, prompt io.Writer) []error {
 		}
 	}
 
-	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
+	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true, RegistrationManagement: true})
 	defer srv.Close()
 	srv.AddClient(oauthtest.Client{ID: "conf", Secret: "client-secret-value-xyz", AuthMethod: "client_secret_post"})
 	rec.add("client-secret-value-xyz", "configured client secret")
@@ -755,6 +756,18 @@ func fullRun(t *testing.T, rec *recorder, logs, prompt io.Writer) []error {
 	_, err = rs.Token(ctx)
 	keep(err)
 	br2.wg.Wait()
+	// Its port taken, the next login updates the registration (RFC 7592,
+	// with the registration access token).
+	if len(br2.urls) > 0 {
+		u, _ := url.Parse(br2.urls[0])
+		ru, _ := url.Parse(u.Query().Get("redirect_uri"))
+		if ln, err := net.Listen("tcp4", ru.Host); err == nil {
+			_, err = rs.Login(ctx)
+			keep(err)
+			br2.wg.Wait()
+			ln.Close()
+		}
+	}
 	texts = append(texts, fmt.Sprintf("%v %+v %#v", rs, rs, rs))
 	keep(rs.Logout(ctx))
 	rs.Close()

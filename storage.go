@@ -116,6 +116,7 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
+	s.adoptClient(rec) // issue 12/13: the record's token goes with the record's registration
 	return rec, nil
 }
 

@@ -78,7 +78,7 @@ func (s *Server) handleAuthorize(x *exchange) {
 	case redirectParam == "":
 		x.showError("invalid_request", "redirect_uri is missing")
 		return
-	case !matchRedirectURI(client.RedirectURIs, redirectParam):
+	case !matchRedirectURI(client.RedirectURIs, redirectParam, s.cfg.ExactRedirectURIs):
 		x.showError("invalid_request", "redirect_uri "+strconv.Quote(redirectParam)+" is not registered for this client")
 		return
 	}

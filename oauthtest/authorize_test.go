@@ -179,3 +179,29 @@ func TestAuthorizeRedirectURIFallback(t *testing.T) {
 		t.Fatalf("exchange: %d %v", res.status, res.body)
 	}
 }
+
+// With ExactRedirectURIs, a loopback redirect URI matches only as it was
+// registered: the same port, or no port.
+func TestAuthorizeExactRedirectURIs(t *testing.T) {
+	s := newTestServer(t, Config{ExactRedirectURIs: true, Clients: []Client{{
+		ID:           "c1",
+		RedirectURIs: []string{"http://127.0.0.1:4321/cb", "http://localhost/cb"},
+	}}})
+	for _, ru := range []string{"http://127.0.0.1:4321/cb", "http://localhost/cb"} {
+		p := authParams(s)
+		p.Set("client_id", "c1")
+		p.Set("redirect_uri", ru)
+		if q := authorize(t, s, p); q.Get("code") == "" {
+			t.Errorf("%s: no code: %v", ru, q)
+		}
+	}
+	for _, ru := range []string{"http://127.0.0.1:4322/cb", "http://127.0.0.1/cb", "http://localhost:80/cb", "http://localhost:5000/cb"} {
+		p := authParams(s)
+		p.Set("client_id", "c1")
+		p.Set("redirect_uri", ru)
+		resp, body := get(t, noRedirectClient(t), s.AuthorizationEndpoint()+"?"+p.Encode())
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "not registered") {
+			t.Errorf("%s: status %d Location %q, want the error page", ru, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}

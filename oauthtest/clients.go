@@ -30,8 +30,9 @@ type Client struct {
 	AuthMethod string
 	// RedirectURIs are the registered redirect URIs. A loopback URI
 	// (http://127.0.0.1/..., http://[::1]/..., http://localhost/...) matches
-	// the same URI with any port (RFC 8252 §7.3); any other URI must match
-	// exactly. Empty means any http loopback URI is accepted.
+	// the same URI with any port (RFC 8252 §7.3), unless
+	// Config.ExactRedirectURIs; any other URI must match exactly. Empty
+	// means any http loopback URI is accepted.
 	RedirectURIs []string
 	// Scopes are the scopes the client may ask for; empty means any of
 	// Config.Scopes.
@@ -69,9 +70,9 @@ func isLoopbackURI(u *url.URL) bool {
 }
 
 // matchRedirectURI reports whether got is one of the registered redirect
-// URIs, with any port for loopback ones. With none registered, any http
-// loopback URI matches.
-func matchRedirectURI(registered []string, got string) bool {
+// URIs, with any port for loopback ones unless exact. With none
+// registered, any http loopback URI matches.
+func matchRedirectURI(registered []string, got string, exact bool) bool {
 	u, err := url.Parse(got)
 	if err != nil || !u.IsAbs() || u.Fragment != "" || u.User != nil {
 		return false
@@ -82,6 +83,9 @@ func matchRedirectURI(registered []string, got string) bool {
 	for _, reg := range registered {
 		if reg == got {
 			return true
+		}
+		if exact {
+			continue
 		}
 		ru, err := url.Parse(reg)
 		if err != nil || !isLoopbackURI(ru) || !isLoopbackURI(u) {

@@ -6,12 +6,16 @@
 // OpenID discovery), the authorization endpoint with PKCE S256 (query and
 // form_post response modes, optional consent page), the token endpoint
 // (authorization_code, refresh_token with rotation and reuse detection,
-// client_credentials), dynamic client registration (RFC 7591), token
+// client_credentials), dynamic client registration (RFC 7591, and RFC 7592
+// client configuration endpoints with Config.RegistrationManagement), token
 // revocation (RFC 7009) and a protected resource to call with the tokens.
+// Loopback redirect URIs match with any port (RFC 8252 §7.3), or only as
+// registered with Config.ExactRedirectURIs, as many servers compare them.
 //
 // Tests control it: a FakeClock moves time, FailNext injects token-endpoint
 // failures (5xx, 429, delays, connection resets, malformed bodies), DenyNext
-// scripts an authorization error, RevokeAll ends every grant, and Config
+// scripts an authorization error, DenyRegistration a refused registration,
+// RevokeAll ends every grant, and Config
 // switches on the quirks of real providers (expires_in as a string, errors
 // with status 200, no rotation, ...). Count and Requests show what the
 // server saw, without any secret.

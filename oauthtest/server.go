@@ -44,6 +44,23 @@ type Config struct {
 	// loopback redirect URI.
 	Clients []Client
 
+	// ExactRedirectURIs makes the authorization endpoint compare a redirect
+	// URI with the registered ones character for character, as many
+	// servers do (those built into common MCP server frameworks among
+	// them): a loopback URI matches only with the port it was registered
+	// with, and one registered without a port matches only without one.
+	// Off, a registered loopback URI matches with any port (RFC 8252
+	// §7.3). A client registered with no redirect URI accepts any loopback
+	// URI either way.
+	ExactRedirectURIs bool
+	// RegistrationManagement gives every dynamically registered client a
+	// client configuration endpoint (RFC 7592): the registration response
+	// carries registration_client_uri and registration_access_token, and
+	// that URI, with that token, reads (GET), updates (PUT) or deletes
+	// (DELETE) the registration. An update replaces the client's metadata
+	// and rotates its registration access token.
+	RegistrationManagement bool
+
 	// DisableRotation makes a refresh return no new refresh token; the old
 	// one stays valid (Google behaves so).
 	DisableRotation bool
@@ -142,6 +159,8 @@ type Server struct {
 	grants      []*grant
 	faults      []Fault
 	denials     []denial
+	regDenials  []denial          // DenyRegistration
+	regTokens   map[string]string // registration access tokens by client id (RFC 7592)
 	counts      map[string]int
 	log         []Request
 
@@ -158,8 +177,9 @@ type Request struct {
 	// Method is the HTTP method.
 	Method string
 	// Endpoint names the endpoint: "metadata", "authorize", "token",
-	// "register", "revoke", "resource", "resource_metadata",
-	// "device_authorization" or "device" (the verification page).
+	// "register", "client_configuration" (RFC 7592), "revoke", "resource",
+	// "resource_metadata", "device_authorization" or "device" (the
+	// verification page).
 	Endpoint string
 	// GrantType is the grant_type of a token request.
 	GrantType string
@@ -184,17 +204,18 @@ type route struct {
 // cannot listen, like httptest.NewServer.
 func NewServer(cfg Config) *Server {
 	s := &Server{
-		cfg:     cfg,
-		clock:   cfg.Clock,
-		scopes:  slices.Clone(cfg.Scopes),
-		key:     randomBytes(32),
-		done:    make(chan struct{}),
-		clients: make(map[string]*Client),
-		codes:   make(map[string]*authCode),
-		access:  make(map[string]*accessToken),
-		refresh: make(map[string]*refreshToken),
-		counts:  make(map[string]int),
-		devices: make(map[string]*deviceCode),
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		scopes:    slices.Clone(cfg.Scopes),
+		key:       randomBytes(32),
+		done:      make(chan struct{}),
+		clients:   make(map[string]*Client),
+		codes:     make(map[string]*authCode),
+		access:    make(map[string]*accessToken),
+		refresh:   make(map[string]*refreshToken),
+		counts:    make(map[string]int),
+		devices:   make(map[string]*deviceCode),
+		regTokens: make(map[string]string),
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -340,9 +361,22 @@ func (s *Server) AddClient(c Client) {
 	s.clients[c.ID] = c.clone()
 }
 
+// Client returns a copy of the client registered with id, pre-registered
+// or dynamically, and whether there is one.
+func (s *Server) Client(id string) (Client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[id]
+	if c == nil {
+		return Client{}, false
+	}
+	return *c.clone(), true
+}
+
 // Count returns how many requests the named endpoint has received so far:
-// "metadata", "authorize", "token", "register", "revoke", "resource",
-// "resource_metadata", "device_authorization" or "device". A request is counted as soon as it arrives.
+// "metadata", "authorize", "token", "register", "client_configuration",
+// "revoke", "resource", "resource_metadata", "device_authorization" or
+// "device". A request is counted as soon as it arrives.
 func (s *Server) Count(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -365,6 +399,9 @@ func (s *Server) SigningKey() []byte { return slices.Clone(s.key) }
 // serveHTTP routes a request, counts it and logs it.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := s.routes[r.URL.Path]
+	if !ok && strings.HasPrefix(r.URL.Path, s.path+clientConfigPrefix) {
+		rt, ok = route{"client_configuration", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, s.handleClientConfiguration}, true
+	}
 	if !ok {
 		http.NotFound(w, r)
 		return

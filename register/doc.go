@@ -14,7 +14,8 @@
 //     registration_endpoint, as a native application (application_type
 //     "native", a public client with token_endpoint_auth_method "none",
 //     grant_types authorization_code and refresh_token, and the loopback
-//     redirect URI http://127.0.0.1/callback). See Dynamic.
+//     redirect URI the login listens on; see below). See Dynamic, and
+//     Update for the RFC 7592 update of a registration.
 //
 // Choose applies that order and reuses a registration kept from an earlier
 // run. Every result is a *store.Client, the form in which authloop keeps a
@@ -36,13 +37,19 @@
 //
 // # Loopback redirect URIs
 //
-// A native app receives the authorization response on a loopback port chosen
-// at login time. RFC 8252 §7.3 requires the server to accept any port for a
-// loopback redirect URI, so the registration names the URI without a port:
-// DefaultRedirectURI, "http://127.0.0.1/callback". The callback listener must
-// then serve the same scheme, host and path (authloop's callback package
-// does, with callback.DefaultPath), and the authorization request must name
-// the URI with the port it listens on, such as http://127.0.0.1:53124/callback.
+// A native app receives the authorization response on a loopback port. RFC
+// 8252 §7.3 asks the server to accept any port for a loopback redirect URI,
+// and a Request that names no redirect URI registers DefaultRedirectURI,
+// "http://127.0.0.1/callback", without one. But many servers (those built
+// into common MCP server frameworks among them) compare redirect URIs
+// exactly, and refuse http://127.0.0.1:53124/callback for that
+// registration. So bind the listener first and register the URI it
+// listens on, port included: authloop does, and a later login listens on
+// the registered port again. When that port is taken, call Choose with the
+// new URI and the kept registration: it updates the registration (Update,
+// RFC 7592) where the server gave it a client configuration endpoint, and
+// registers anew otherwise. A refresh needs no redirect URI: call Choose
+// with Options.DeferRegistration to take the kept registration as it is.
 //
 // # Secrets
 //

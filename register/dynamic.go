@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,70 +59,103 @@ func Dynamic(ctx context.Context, client *http.Client, md *discovery.AuthServerM
 	if err != nil {
 		return nil, err
 	}
-	where := endpoint.Redacted()
-	fail := func(status int, problem string, err error) error {
-		return &Error{Endpoint: where, Status: status, Problem: problem, Err: err}
-	}
-
 	method := req.TokenEndpointAuthMethod
 	if method == "" {
 		method = defaultAuthMethod(md.TokenEndpointAuthMethodsSupported)
 	}
-	body, err := json.Marshal(req.fields(method))
+	resp, err := send(ctx, client, http.MethodPost, endpoint, req.InitialAccessToken, req.fields(method))
 	if err != nil {
-		return nil, fmt.Errorf("register: encoding the client metadata for %s: %w (check Request.Extra)", where, err)
+		return nil, err
 	}
+	if resp.status != http.StatusCreated && resp.status != http.StatusOK {
+		return nil, resp.refusal()
+	}
+	c, problem := parseRegistration(md.Issuer, method, resp.data, nil)
+	if problem != "" {
+		return nil, resp.fail(problem, ErrInvalidResponse)
+	}
+	return c, nil
+}
 
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), bytes.NewReader(body))
+// response is an answer of a registration or client configuration
+// endpoint.
+type response struct {
+	method   string // the request's: POST to register, PUT to update
+	endpoint string // without user information
+	status   int
+	ct       string // media type
+	data     []byte
+}
+
+// fail returns the *Error for a response that is not what was asked for.
+func (r *response) fail(problem string, err error) error {
+	return &Error{Method: r.method, Endpoint: r.endpoint, Status: r.status, Problem: problem, Err: err}
+}
+
+// refusal returns the error for an answer other than success: the OAuth
+// error object it carries (RFC 7591 §3.2.2) as an *oautherr.Error with
+// Endpoint "registration", or an *Error that says what the status means.
+func (r *response) refusal() error {
+	if oe := parseOAuthError(r.data); oe != nil {
+		oe.StatusCode = r.status
+		return oe
+	}
+	problem := "unexpected HTTP status " + strconv.Itoa(r.status)
+	if r.ct != "" && r.ct != "application/json" {
+		problem += " with a " + r.ct + " body"
+	}
+	switch {
+	case r.status == 401 || r.status == 403:
+		if r.method == http.MethodPost {
+			problem += "; the server may require an initial access token (Request.InitialAccessToken) or allow registration only to known clients: ask its administrator"
+		} else {
+			problem += "; the server no longer accepts the registration access token, or no longer knows the client: register anew"
+		}
+	case r.status == 408 || r.status == 429 || r.status >= 500:
+		problem += "; try again later"
+	}
+	return r.fail(problem, nil)
+}
+
+// send sends fields as a JSON object to endpoint with the HTTP method, with
+// bearer as a bearer token when set, and returns the response. It fails,
+// with an *Error, when no whole response of at most MaxBodySize bytes came,
+// or the endpoint redirected.
+func send(ctx context.Context, client *http.Client, method string, endpoint *url.URL, bearer string, fields map[string]any) (*response, error) {
+	r := &response{method: method, endpoint: endpoint.Redacted()}
+	body, err := json.Marshal(fields)
 	if err != nil {
-		return nil, fail(0, "cannot build the request", err)
+		return nil, fmt.Errorf("register: encoding the client metadata for %s: %w (check Request.Extra)", r.endpoint, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, method, endpoint.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, r.fail("cannot build the request", err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
-	if req.InitialAccessToken != "" {
-		hreq.Header.Set("Authorization", "Bearer "+req.InitialAccessToken)
+	if bearer != "" {
+		hreq.Header.Set("Authorization", "Bearer "+bearer)
 	}
-
 	resp, err := noRedirects(client).Do(hreq)
 	if err != nil {
 		// The *url.Error names the URL and the cause; nothing secret is in
 		// either (the token travels in a header).
-		return nil, fail(0, "request failed", err)
+		return nil, r.fail("request failed", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
+	r.status = resp.StatusCode
+	r.ct = mediaType(resp.Header.Get("Content-Type"))
+	r.data, err = io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
-		return nil, fail(resp.StatusCode, "reading the response failed", err)
+		return nil, r.fail("reading the response failed", err)
 	}
-	if len(data) > MaxBodySize {
-		return nil, fail(resp.StatusCode, fmt.Sprintf("response larger than %d bytes refused", MaxBodySize), ErrInvalidResponse)
+	if len(r.data) > MaxBodySize {
+		return nil, r.fail(fmt.Sprintf("response larger than %d bytes refused", MaxBodySize), ErrInvalidResponse)
 	}
-
-	switch {
-	case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
-		c, problem := parseRegistration(md.Issuer, method, data)
-		if problem != "" {
-			return nil, fail(resp.StatusCode, problem, ErrInvalidResponse)
-		}
-		return c, nil
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, fail(resp.StatusCode, "the registration endpoint redirected (not followed); the server's metadata should name the endpoint itself", nil)
+	if r.status >= 300 && r.status < 400 {
+		return nil, r.fail("the endpoint redirected (not followed); the server's metadata should name the endpoint itself", nil)
 	}
-	if oe := parseOAuthError(data); oe != nil {
-		oe.StatusCode = resp.StatusCode
-		return nil, oe
-	}
-	problem := "unexpected HTTP status " + strconv.Itoa(resp.StatusCode)
-	if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" {
-		problem += " with a " + ct + " body"
-	}
-	switch {
-	case resp.StatusCode == 401 || resp.StatusCode == 403:
-		problem += "; the server may require an initial access token (Request.InitialAccessToken) or allow registration only to known clients: ask its administrator"
-	case resp.StatusCode == 408 || resp.StatusCode == 429 || resp.StatusCode >= 500:
-		problem += "; try again later"
-	}
-	return nil, fail(resp.StatusCode, problem, nil)
+	return r, nil
 }
 
 // defaultAuthMethod picks the token endpoint authentication method for a
@@ -194,9 +228,12 @@ type registration struct {
 	TokenEndpointAuthMethod any             `json:"token_endpoint_auth_method"`
 }
 
-// parseRegistration reads a successful registration response. It returns
-// the client, or a problem that never quotes data.
-func parseRegistration(issuer, askedMethod string, data []byte) (*store.Client, string) {
+// parseRegistration reads a successful registration (or update) response.
+// It returns the client, or a problem that never quotes data. For an
+// update, prev is the registration updated: a client that still
+// authenticates with a secret, and whose response leaves it out, keeps
+// prev's.
+func parseRegistration(issuer, askedMethod string, data []byte, prev *store.Client) (*store.Client, string) {
 	var r registration
 	if err := json.Unmarshal(data, &r); err != nil || !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		return nil, "the response is not a JSON object"
@@ -228,6 +265,9 @@ func parseRegistration(issuer, askedMethod string, data []byte) (*store.Client, 
 	c.ClientSecretExpiresAt = exp
 	if method == "" {
 		method = askedMethod
+	}
+	if c.ClientSecret == "" && prev != nil && strings.HasPrefix(method, "client_secret_") {
+		c.ClientSecret, c.ClientSecretExpiresAt = prev.ClientSecret, prev.ClientSecretExpiresAt
 	}
 	if strings.HasPrefix(method, "client_secret_") && c.ClientSecret == "" {
 		return nil, "the server registered a client that authenticates with " + method + " but sent no client_secret"

@@ -48,7 +48,11 @@ var (
 //
 // It never quotes the response body, which may contain anything.
 type Error struct {
-	// Endpoint is the registration endpoint's URL, without any user
+	// Method is the request's HTTP method: POST for a registration (also
+	// when empty), PUT for an update (RFC 7592).
+	Method string
+	// Endpoint is the registration endpoint's URL (or the client
+	// configuration endpoint's, for an update), without any user
 	// information.
 	Endpoint string
 	// Status is the HTTP status of the response, or 0 when there was none.
@@ -60,10 +64,14 @@ type Error struct {
 	Err error
 }
 
-// Error returns "register: POST <Endpoint>: <Problem>", followed by the
-// underlying error when there is one.
+// Error returns "register: <Method> <Endpoint>: <Problem>", followed by
+// the underlying error when there is one.
 func (e *Error) Error() string {
-	msg := fmt.Sprintf("register: POST %s: %s", e.Endpoint, e.Problem)
+	method := e.Method
+	if method == "" {
+		method = "POST"
+	}
+	msg := fmt.Sprintf("register: %s %s: %s", method, e.Endpoint, e.Problem)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

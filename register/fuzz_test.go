@@ -29,7 +29,7 @@ func FuzzParseRegistration(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data, asked string) {
 		_ = parseOAuthError([]byte(data))
-		c, problem := parseRegistration("https://as.example", asked, []byte(data))
+		c, problem := parseRegistration("https://as.example", asked, []byte(data), nil)
 		if (c == nil) == (problem == "") {
 			t.Fatalf("want exactly one of client and problem, got %+v and %q", c, problem)
 		}

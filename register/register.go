@@ -12,8 +12,10 @@ import (
 
 // DefaultRedirectURI is the redirect URI a Request registers when it names
 // none: the IPv4 loopback address without a port, on the path of authloop's
-// callback listener (callback.DefaultPath). RFC 8252 §7.3 makes the server
-// accept it with whatever port the listener binds at login time.
+// callback listener (callback.DefaultPath). RFC 8252 §7.3 asks the server to
+// accept it with whatever port the listener binds at login time, but many
+// servers compare redirect URIs exactly: register the URI the listener
+// binds, port included, where it is known (see the package documentation).
 const DefaultRedirectURI = "http://127.0.0.1/callback"
 
 // MaxBodySize is the largest registration response Dynamic reads, in bytes.
@@ -41,9 +43,9 @@ const (
 type Request struct {
 	// ClientName is the name shown to the person on the consent page.
 	ClientName string
-	// RedirectURIs are the redirect URIs to register. Default:
-	// []string{DefaultRedirectURI}. The program's callback listener must
-	// serve the same path (see the package documentation).
+	// RedirectURIs are the redirect URIs to register, such as the one the
+	// program's callback listener binds, port included. Default:
+	// []string{DefaultRedirectURI}. See the package documentation.
 	RedirectURIs []string
 	// Scopes are the scopes the client may ask for, sent as the
 	// space-separated scope field. Nil sends none: the server decides.
@@ -112,6 +114,13 @@ type Options struct {
 	// neither of the above applies, and the server has a registration
 	// endpoint.
 	Registration Request
+
+	// DeferRegistration makes Choose send nothing: a caller that does not
+	// know yet which redirect URI its login will use (it binds its
+	// loopback port only when a login starts, and a refresh needs none)
+	// takes a kept registration whatever redirect URIs it names, and
+	// registers (or updates one) later, with the exact URI. See Choose.
+	DeferRegistration bool
 }
 
 // String describes the options without the client secret or the initial
@@ -121,8 +130,8 @@ func (o Options) String() string {
 	if o.ClientSecret != "" {
 		secret = "[redacted]"
 	}
-	return fmt.Sprintf("{ClientID:%s ClientSecret:%s MetadataDocumentURL:%s Registration:%s}",
-		o.ClientID, secret, o.MetadataDocumentURL, o.Registration)
+	return fmt.Sprintf("{ClientID:%s ClientSecret:%s MetadataDocumentURL:%s Registration:%s DeferRegistration:%t}",
+		o.ClientID, secret, o.MetadataDocumentURL, o.Registration, o.DeferRegistration)
 }
 
 // AuthMethod returns how c authenticates at the token endpoint: the

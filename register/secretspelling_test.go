@@ -10,7 +10,7 @@ import (
 // too, not only "client_secret". Found by FuzzParseRegistration's property.
 func TestParseRegistrationDropsSecretsInAnySpelling(t *testing.T) {
 	data := `{"client_id":"c1","Client_Secret":"s3cr3t-value","REGISTRATION_ACCESS_TOKEN":"rat-value","token_endpoint_auth_method":"client_secret_basic"}`
-	c, problem := parseRegistration("https://as.example", "none", []byte(data))
+	c, problem := parseRegistration("https://as.example", "none", []byte(data), nil)
 	if problem != "" {
 		t.Fatal(problem)
 	}
