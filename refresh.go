@@ -397,6 +397,17 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	tok = markSignedIn(tok, s.clock.Now())
 	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(s.ctx), s.timeout)
 	defer cancelSave()
+	// Saved under the refresh lock too: a refresh that another process
+	// started before this sign-in ended must not write its older grant
+	// over this one after it.
+	if unlockRefresh, lerr := s.store.Lock(saveCtx, s.key, "refresh"); lerr == nil {
+		defer unlockRefresh()
+		mine := s.client // the client this token was issued to
+		if again, lerr := s.load(saveCtx); lerr == nil {
+			rec = again
+		}
+		s.client = mine
+	}
 	if err := s.saveToken(saveCtx, rec, tok); err != nil {
 		s.setUnsaved(tok)
 		return tok, err

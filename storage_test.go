@@ -331,3 +331,55 @@ func TestSessionLoginJoinsSignInInProgress(t *testing.T) {
 		t.Fatalf("%d sign-ins; same token: %v; want one sign-in shared", n, ra.tok.AccessToken == rb.tok.AccessToken)
 	}
 }
+
+// A sign-in saves under the refresh lock too: a refresh that another
+// process had under way when the sign-in ended cannot write its older
+// grant over the new one.
+func TestLoginSaveWaitsForRefreshInOtherProcess(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	a := f.sessionWith(st, f.tok)
+	ctx := context.Background()
+	unlock, err := st.Lock(ctx, a.Key(), "refresh") // another process refreshing
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := func() int {
+		n := 0
+		for _, r := range f.srv.Requests() {
+			if r.GrantType == "authorization_code" && r.Status == http.StatusOK {
+				n++
+			}
+		}
+		return n
+	}
+	before := codes()
+	done := make(chan *oauth2.Token, 1)
+	go func() {
+		tok, err := a.Login(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- tok
+	}()
+	eventually(t, "the sign-in's code exchange", func() bool { return codes() > before })
+	time.Sleep(100 * time.Millisecond) // time to save, were it not waiting
+	// The other process's refresh ends: it saves its (older) grant.
+	rec, err := st.Load(ctx, a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Token.AccessToken = "refreshed-elsewhere"
+	if _, err := st.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	tok := <-done
+	rec, err = st.Load(ctx, a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok == nil || rec.Token.AccessToken != tok.AccessToken {
+		t.Fatal("the refresh that ended after the sign-in overwrote it in the store")
+	}
+}
