@@ -112,12 +112,15 @@ func TestRefreshScopesBeyondGrantKeepGrant(t *testing.T) {
 	}
 }
 
-// scopeStripper removes scope from token responses, as a server may when
-// it grants exactly what was asked (RFC 6749 §5.1).
-type scopeStripper struct{ base http.RoundTripper }
+// tokenRewriter changes every JSON object the token endpoint answers
+// with edit: a server that words its answers otherwise.
+type tokenRewriter struct {
+	base http.RoundTripper
+	edit func(map[string]any)
+}
 
-func (s scopeStripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := s.base.RoundTrip(r)
+func (w tokenRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.base.RoundTrip(r)
 	if err != nil || !strings.HasSuffix(r.URL.Path, "/token") {
 		return resp, err
 	}
@@ -128,7 +131,7 @@ func (s scopeStripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
-		delete(m, "scope")
+		w.edit(m)
 		body, _ = json.Marshal(m)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -137,12 +140,18 @@ func (s scopeStripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// scopeStripper removes scope from token responses, as a server may when
+// it grants exactly what was asked (RFC 6749 §5.1).
+func scopeStripper(base http.RoundTripper) http.RoundTripper {
+	return tokenRewriter{base, func(m map[string]any) { delete(m, "scope") }}
+}
+
 // A narrowed refresh whose response names no scope carries the scopes it
 // asked for, not the grant's.
 func TestRefreshScopesAbsentInResponse(t *testing.T) {
 	f := narrowFixture(t)
 	f.cfg.RefreshScopes = []string{"read"}
-	f.cfg.HTTPClient = &http.Client{Transport: scopeStripper{http.DefaultTransport}}
+	f.cfg.HTTPClient = &http.Client{Transport: scopeStripper(http.DefaultTransport)}
 	tok, err := f.session().Refresh(context.Background())
 	if err != nil {
 		t.Fatal(err)

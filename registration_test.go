@@ -263,44 +263,38 @@ func TestDynamicRegistrationReusesPort(t *testing.T) {
 // no way to update one, an RFC 7592 update of the same client where it
 // does. Either way the record keeps one registration: the one that works.
 func TestDynamicRegistrationPortTaken(t *testing.T) {
-	for _, managed := range []bool{false, true} {
-		name := "new-registration"
-		if managed {
-			name = "rfc7592-update"
-		}
-		t.Run(name, func(t *testing.T) {
-			f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: managed})
-			s := f.session()
-			f.login(s)
-			first := f.redirectURI()
-			c1 := f.kept(s)
-			occupy(t, first)
+	forEachRegistrationKind(t, func(t *testing.T, managed bool) {
+		f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: managed})
+		s := f.session()
+		f.login(s)
+		first := f.redirectURI()
+		c1 := f.kept(s)
+		occupy(t, first)
 
-			tok := f.login(s)
-			second := f.redirectURI()
-			if second == first {
-				t.Fatalf("the login used the occupied %q", first)
+		tok := f.login(s)
+		second := f.redirectURI()
+		if second == first {
+			t.Fatalf("the login used the occupied %q", first)
+		}
+		c2 := f.wantRegisteredFor(s)
+		if !f.srv.ValidAccessToken(tok.AccessToken) {
+			t.Fatal("the server does not know the access token")
+		}
+		if managed {
+			if c2.ClientID != c1.ClientID || f.srv.Count("register") != 1 || f.srv.Count("client_configuration") != 1 {
+				t.Fatalf("client %s -> %s, %d registrations, %d updates; want the same client updated once",
+					c1.ClientID, c2.ClientID, f.srv.Count("register"), f.srv.Count("client_configuration"))
 			}
-			c2 := f.wantRegisteredFor(s)
-			if !f.srv.ValidAccessToken(tok.AccessToken) {
-				t.Fatal("the server does not know the access token")
+			if c2.RegistrationAccessToken == c1.RegistrationAccessToken {
+				t.Fatal("the record keeps the registration access token the update rotated away")
 			}
-			if managed {
-				if c2.ClientID != c1.ClientID || f.srv.Count("register") != 1 || f.srv.Count("client_configuration") != 1 {
-					t.Fatalf("client %s -> %s, %d registrations, %d updates; want the same client updated once",
-						c1.ClientID, c2.ClientID, f.srv.Count("register"), f.srv.Count("client_configuration"))
-				}
-				if c2.RegistrationAccessToken == c1.RegistrationAccessToken {
-					t.Fatal("the record keeps the registration access token the update rotated away")
-				}
-			} else if c2.ClientID == c1.ClientID || f.srv.Count("register") != 2 {
-				t.Fatalf("client %s -> %s, %d registrations; want a second registration", c1.ClientID, c2.ClientID, f.srv.Count("register"))
-			}
-			if _, err := s.Refresh(context.Background()); err != nil {
-				t.Fatalf("refresh after the new registration: %v", err)
-			}
-		})
-	}
+		} else if c2.ClientID == c1.ClientID || f.srv.Count("register") != 2 {
+			t.Fatalf("client %s -> %s, %d registrations; want a second registration", c1.ClientID, c2.ClientID, f.srv.Count("register"))
+		}
+		if _, err := s.Refresh(context.Background()); err != nil {
+			t.Fatalf("refresh after the new registration: %v", err)
+		}
+	})
 }
 
 // The server refuses to move the kept registration to the new redirect URI
@@ -327,33 +321,27 @@ func TestDynamicRegistrationUpdateRefused(t *testing.T) {
 // exactly) is registered again with the exact URI, not reused for a login
 // that cannot succeed.
 func TestDynamicRegistrationPortlessKeptRegisteredAgain(t *testing.T) {
-	for _, managed := range []bool{false, true} {
-		name := "new-registration"
-		if managed {
-			name = "rfc7592-update"
+	forEachRegistrationKind(t, func(t *testing.T, managed bool) {
+		f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: managed})
+		md, err := discovery.AuthServer(context.Background(), nil, f.srv.Issuer())
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: managed})
-			md, err := discovery.AuthServer(context.Background(), nil, f.srv.Issuer())
-			if err != nil {
-				t.Fatal(err)
-			}
-			old, err := register.Dynamic(context.Background(), nil, md, register.Request{RedirectURIs: []string{register.DefaultRedirectURI}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := f.session()
-			if _, err := f.st.Save(context.Background(), &store.Record{Key: s.Key(), Client: old}); err != nil {
-				t.Fatal(err)
-			}
-			s = f.session() // reads the record
-			f.login(s)
-			c := f.wantRegisteredFor(s)
-			if managed != (c.ClientID == old.ClientID) {
-				t.Fatalf("client %s -> %s (RFC 7592: %v)", old.ClientID, c.ClientID, managed)
-			}
-		})
-	}
+		old, err := register.Dynamic(context.Background(), nil, md, register.Request{RedirectURIs: []string{register.DefaultRedirectURI}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := f.session()
+		if _, err := f.st.Save(context.Background(), &store.Record{Key: s.Key(), Client: old}); err != nil {
+			t.Fatal(err)
+		}
+		s = f.session() // reads the record
+		f.login(s)
+		c := f.wantRegisteredFor(s)
+		if managed != (c.ClientID == old.ClientID) {
+			t.Fatalf("client %s -> %s (RFC 7592: %v)", old.ClientID, c.ClientID, managed)
+		}
+	})
 }
 
 // A session that only refreshes needs no redirect URI: it neither listens
@@ -508,5 +496,18 @@ func TestDynamicRegistrationDeviceFlow(t *testing.T) {
 	}
 	if _, err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// forEachRegistrationKind runs test against a server that can update a
+// registration (RFC 7592) and one that cannot, where a new registration
+// is the way out.
+func forEachRegistrationKind(t *testing.T, test func(t *testing.T, managed bool)) {
+	for _, managed := range []bool{false, true} {
+		name := "new-registration"
+		if managed {
+			name = "rfc7592-update"
+		}
+		t.Run(name, func(t *testing.T) { test(t, managed) })
 	}
 }

@@ -1,10 +1,7 @@
 package authloop
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -139,30 +136,12 @@ func TestAuthorizeStepUpShared(t *testing.T) {
 
 // scopeGranter makes every token response grant scope, whatever was
 // asked: a server that grants less than a step-up asked for.
-type scopeGranter struct {
-	base  http.RoundTripper
-	scope string
-}
-
-func (g scopeGranter) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := g.base.RoundTrip(r)
-	if err != nil || !strings.HasSuffix(r.URL.Path, "/token") {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if json.Unmarshal(body, &m) == nil && m["access_token"] != nil {
-		m["scope"] = g.scope
-		body, _ = json.Marshal(m)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
+func scopeGranter(base http.RoundTripper, scope string) http.RoundTripper {
+	return tokenRewriter{base, func(m map[string]any) {
+		if m["access_token"] != nil {
+			m["scope"] = scope
+		}
+	}}
 }
 
 // Requests refused while the step-up runs, when the step-up ends without
@@ -175,7 +154,7 @@ func TestAuthorizeStepUpSharedGrantedLess(t *testing.T) {
 	defer b.wg.Wait()
 	f.cfg.Browser = b.open
 	f.cfg.Interactive = true
-	f.cfg.HTTPClient = &http.Client{Transport: scopeGranter{http.DefaultTransport, "openid offline_access"}}
+	f.cfg.HTTPClient = &http.Client{Transport: scopeGranter(http.DefaultTransport, "openid offline_access")}
 	s := f.session()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)

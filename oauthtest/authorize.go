@@ -22,6 +22,19 @@ func (s *Server) DenyNext(code, description string) {
 	s.denials = append(s.denials, denial{code, description})
 }
 
+// nextDenial takes the first denial of the queue q, or returns nil when
+// none is queued.
+func (s *Server) nextDenial(q *[]denial) *denial {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(*q) == 0 {
+		return nil
+	}
+	d := (*q)[0]
+	*q = (*q)[1:]
+	return &d
+}
+
 // authzResponse is where and how an authorization response goes.
 type authzResponse struct {
 	redirect string // the redirect URI to send the response to
@@ -91,13 +104,7 @@ func (s *Server) handleAuthorize(x *exchange) {
 		return
 	}
 
-	s.mu.Lock()
-	var deny *denial
-	if len(s.denials) > 0 {
-		deny = &s.denials[0]
-		s.denials = s.denials[1:]
-	}
-	s.mu.Unlock()
+	deny := s.nextDenial(&s.denials)
 	if deny != nil {
 		s.redirectError(x, resp, deny.code, deny.description)
 		return

@@ -197,13 +197,7 @@ func (s *Server) DenyRegistration(code, description string) {
 // registrationDenied answers a registration or update with the next
 // DenyRegistration error, if one is queued, and reports whether it did.
 func (s *Server) registrationDenied(x *exchange) bool {
-	s.mu.Lock()
-	var d *denial
-	if len(s.regDenials) > 0 {
-		d = &s.regDenials[0]
-		s.regDenials = s.regDenials[1:]
-	}
-	s.mu.Unlock()
+	d := s.nextDenial(&s.regDenials)
 	if d == nil {
 		return false
 	}
