@@ -74,7 +74,7 @@ func classify(err error, profile string) error {
 	case errors.Is(err, authloop.ErrDeviceCodeExpired):
 		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
 	case errors.Is(err, context.Canceled):
-		return &cliError{code: exitFailure, err: errors.New("cancelled")}
+		return &cliError{code: exitFailure, err: messageError{"cancelled", err}}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: err, hint: "the server could not be reached or kept failing; try again later"}
 	}
