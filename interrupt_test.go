@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +239,111 @@ func TestStopDuringLoginExchange(t *testing.T) {
 	if tok, err := s2.Refresh(context.Background()); err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
 		t.Fatalf("the earlier sign-in no longer works: %v", err)
 	}
+}
+
+// BenchmarkSIGKILLWindow measures the window in which SIGKILL loses a
+// rotated refresh token at a server with strict rotation: from the moment
+// the server has rotated (its answer is about to be written) to the moment
+// the new record is durable in the file store (Save has returned: written
+// to a temporary file, fsynced, renamed over the record, directory
+// fsynced). It reports the median and the 99th percentile of the window,
+// of the save alone, and of the time from the request's sending to the
+// save (a server that acts on a request whose client died widens the
+// window to that: add the network's round trip), in milliseconds. The store lives under TMPDIR:
+// point it at the disk that holds the real store (on tmpfs fsync costs
+// nothing). docs/RELIABILITY.md has the figures:
+//
+//	go test -run '^$' -bench BenchmarkSIGKILLWindow -benchtime 2000x .
+func BenchmarkSIGKILLWindow(b *testing.B) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	st, err := store.NewFile(filepath.Join(b.TempDir(), "authloop"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := &timedStore{Store: st}
+	var sent atomic.Int64 // when the last token request went out, in ns since t0
+	t0 := time.Now()
+	cfg := &Config{
+		OAuth2:             &oauth2.Config{ClientID: srv.ClientID(), Endpoint: srv.Endpoint()},
+		Issuer:             srv.Issuer(),
+		Store:              ts,
+		DisableAutoRefresh: true,
+		Prompt:             discardWriter{},
+		HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/token" {
+				sent.Store(int64(time.Since(t0)))
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})},
+	}
+	tok, _ := benchLogin(b, srv, cfg)
+	s, err := NewSession(cfg, tok)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	windows := make([]time.Duration, 0, b.N)
+	saves := make([]time.Duration, 0, b.N)
+	fromSent := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		held, release := make(chan struct{}), make(chan struct{})
+		srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+		rotated := make(chan time.Time, 1)
+		go func() {
+			<-held // the server has rotated
+			rotated <- time.Now()
+			close(release)
+		}()
+		if _, err := s.Refresh(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		at := <-rotated
+		start, end := ts.last()
+		if start.Before(at) {
+			b.Fatal("no save after the rotation")
+		}
+		windows = append(windows, end.Sub(at))
+		saves = append(saves, end.Sub(start))
+		fromSent = append(fromSent, end.Sub(t0.Add(time.Duration(sent.Load()))))
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	b.ReportMetric(ms(percentile(windows, 50)), "ms-window-p50")
+	b.ReportMetric(ms(percentile(windows, 99)), "ms-window-p99")
+	b.ReportMetric(ms(percentile(saves, 50)), "ms-save-p50")
+	b.ReportMetric(ms(percentile(saves, 99)), "ms-save-p99")
+	b.ReportMetric(ms(percentile(fromSent, 50)), "ms-sent-to-saved-p50")
+	b.ReportMetric(ms(percentile(fromSent, 99)), "ms-sent-to-saved-p99")
+}
+
+// timedStore records when its last Save started and returned.
+type timedStore struct {
+	store.Store
+	mu         sync.Mutex
+	start, end time.Time
+}
+
+func (ts *timedStore) Save(ctx context.Context, rec *store.Record) (uint64, error) {
+	start := time.Now()
+	gen, err := ts.Store.Save(ctx, rec)
+	end := time.Now()
+	ts.mu.Lock()
+	ts.start, ts.end = start, end
+	ts.mu.Unlock()
+	return gen, err
+}
+
+func (ts *timedStore) last() (start, end time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.start, ts.end
+}
+
+// percentile returns the p-th percentile of ds (nearest rank).
+func percentile(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[max((len(s)*p+99)/100-1, 0)]
 }
