@@ -36,7 +36,8 @@ const exitCodesHelp = `Exit codes:
   Stopped by Ctrl+C, SIGTERM or SIGHUP, authloop first finishes a request
   it has already sent and saves its answer (a new refresh token must not
   be lost), then ends as the signal would have: a shell shows 130, 143 or
-  129. A second signal ends it within 2 seconds.`
+  129. A second signal stops it without waiting for the answer; a save
+  under way is still finished.`
 
 // runWithInput executes one command and returns its exit status; a run
 // stopped by a signal returns stopCode.
