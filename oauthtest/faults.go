@@ -41,6 +41,15 @@ const (
 	// FaultOAuthError answers with the OAuth error Fault.Code (RFC 6749
 	// §5.2): HTTP 401 for invalid_client, 400 for any other code.
 	FaultOAuthError
+	// FaultHoldAnswer processes the request as usual (a refresh rotates
+	// the refresh token, a code is spent) and then holds the finished
+	// answer until Fault.Release is closed: the client has sent its
+	// request and the server has acted on it, but the answer is not back
+	// yet. A client that goes away meanwhile loses the answer, as on a
+	// connection broken after the server acted; Close ends the hold with
+	// a reset connection. The log entry is complete once the server has
+	// acted.
+	FaultHoldAnswer
 )
 
 var faultNames = map[FaultKind]string{
@@ -54,6 +63,7 @@ var faultNames = map[FaultKind]string{
 	FaultInvalidGrant:           "FaultInvalidGrant",
 	FaultTemporarilyUnavailable: "FaultTemporarilyUnavailable",
 	FaultOAuthError:             "FaultOAuthError",
+	FaultHoldAnswer:             "FaultHoldAnswer",
 }
 
 // String returns the constant's name.
@@ -79,6 +89,13 @@ type Fault struct {
 	// Code is the error code FaultOAuthError answers, such as
 	// "invalid_client" or "invalid_target".
 	Code string
+	// Release, closed, ends a FaultHoldAnswer's hold; nil holds until the
+	// client goes away or the server closes.
+	Release <-chan struct{}
+	// Held, if not nil, receives a value when a FaultHoldAnswer starts
+	// holding, once the server has acted on the request (the send waits
+	// for a receiver, or for the hold to end).
+	Held chan<- struct{}
 }
 
 // FailNext makes the next n token requests meet fault f, before the request
@@ -135,6 +152,9 @@ func (s *Server) injectFault(x *exchange) bool {
 			reset(x) // no half answer while Close waits for us
 		}
 		return true
+	case FaultHoldAnswer:
+		x.held = &heldAnswer{fault: f}
+		return false // answered by handleToken, sent by sendHeld
 	case FaultReset:
 		x.commit(0)
 		reset(x)
@@ -161,6 +181,42 @@ func (s *Server) injectFault(x *exchange) bool {
 		x.writeError(&oauthError{code: "server_error", desc: "unknown fault kind " + f.Kind.String(), status: http.StatusInternalServerError}, false)
 	}
 	return true
+}
+
+// heldAnswer is the response of a request under FaultHoldAnswer, kept
+// until the hold ends.
+type heldAnswer struct {
+	fault  Fault
+	status int
+	body   []byte
+}
+
+// sendHeld holds the answer kept in x.held as its fault says, then sends
+// it, unless the client went away (the answer is lost) or the server
+// closes (the connection is reset).
+func (x *exchange) sendHeld() {
+	h := x.held
+	if h.status == 0 {
+		return // nothing was answered
+	}
+	if h.fault.Held != nil {
+		select {
+		case h.fault.Held <- struct{}{}:
+		case <-h.fault.Release:
+		case <-x.r.Context().Done():
+		case <-x.s.done:
+		}
+	}
+	select {
+	case <-h.fault.Release:
+	case <-x.r.Context().Done():
+		return // the client went away: the answer is lost
+	case <-x.s.done:
+		reset(x)
+		return
+	}
+	x.w.WriteHeader(h.status)
+	_, _ = x.w.Write(h.body)
 }
 
 // reset drops the connection without a response: hijack it, ask for a RST

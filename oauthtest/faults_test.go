@@ -138,6 +138,69 @@ func TestFaultDelayEndsAtClose(t *testing.T) {
 	s.Close() // idempotent
 }
 
+// FaultHoldAnswer: the server rotates at once and sends the answer only
+// when released; a client that leaves meanwhile has lost the rotation.
+func TestFaultHoldAnswer(t *testing.T) {
+	s := newTestServer(t, Config{})
+	rt := login(t, s).str("refresh_token")
+	release, held := make(chan struct{}), make(chan struct{})
+	s.FailNext(1, Fault{Kind: FaultHoldAnswer, Release: release, Held: held})
+	resc := make(chan tokenResult, 1)
+	go func() { resc <- refresh(t, s, rt, nil) }()
+	<-held
+	reqs := s.Requests()
+	if last := reqs[len(reqs)-1]; last.Fault != FaultHoldAnswer || last.Status != 200 {
+		t.Fatalf("log entry while held %+v, want the refresh done", last)
+	}
+	select {
+	case res := <-resc:
+		t.Fatalf("answered while held: %d %v", res.status, res.body)
+	default:
+	}
+	close(release)
+	res := <-resc
+	next := res.str("refresh_token")
+	if res.status != 200 || next == "" || next == rt {
+		t.Fatalf("released answer: %d %v", res.status, res.body)
+	}
+	if res := refresh(t, s, next, nil); res.status != 200 {
+		t.Fatalf("the held answer's refresh token: %d %v", res.status, res.body)
+	}
+
+	// A client that goes away during the hold loses the rotation: its
+	// refresh token is spent.
+	rt = login(t, s).str("refresh_token")
+	s.FailNext(1, Fault{Kind: FaultHoldAnswer, Held: held})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {s.ClientID()}}
+	go func() {
+		_, _, err := rawTokenPost(t, ctx, s, form)
+		errc <- err
+	}()
+	<-held
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	wantError(t, refresh(t, s, rt, nil), 400, "invalid_grant")
+}
+
+func TestFaultHoldAnswerEndsAtClose(t *testing.T) {
+	s := NewServer(Config{})
+	s.FailNext(1, Fault{Kind: FaultHoldAnswer})
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := rawTokenPost(t, context.Background(), s, url.Values{"grant_type": {"client_credentials"}})
+		errc <- err
+	}()
+	waitFor(t, func() bool { r := s.Requests(); return len(r) == 1 && r[0].Status != 0 })
+	s.Close() // returns although the answer is held forever
+	if err := <-errc; err == nil {
+		t.Fatal("the held request got an answer")
+	}
+}
+
 // waitFor polls cond until it holds; the test's deadline bounds it.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -420,6 +420,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.handle(x)
+	if x.held != nil {
+		x.sendHeld()
+	}
 }
 
 // exchange is one request with its response writer. It records the status,
@@ -434,6 +437,7 @@ type exchange struct {
 	clientID, grantType, errCode string
 	fault                        FaultKind
 	committed                    bool
+	held                         *heldAnswer // FaultHoldAnswer: the answer, sent by sendHeld
 }
 
 func (x *exchange) Header() http.Header { return x.w.Header() }
@@ -442,12 +446,22 @@ func (x *exchange) WriteHeader(status int) {
 	if !x.committed {
 		x.commit(status)
 	}
+	if x.held != nil {
+		if x.held.status == 0 {
+			x.held.status = status
+		}
+		return
+	}
 	x.w.WriteHeader(status)
 }
 
 func (x *exchange) Write(b []byte) (int, error) {
 	if !x.committed {
 		x.WriteHeader(http.StatusOK)
+	}
+	if x.held != nil {
+		x.held.body = append(x.held.body, b...)
+		return len(b), nil
 	}
 	return x.w.Write(b)
 }

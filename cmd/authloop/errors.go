@@ -78,7 +78,7 @@ func classify(err error, profile string) error {
 	case errors.Is(err, authloop.ErrDeviceCodeExpired):
 		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
 	case errors.Is(err, context.Canceled):
-		return &cliError{code: exitFailure, err: errors.New("cancelled")}
+		return &cliError{code: exitFailure, err: messageError{"cancelled", err}}
 	case errors.As(err, &rl):
 		// Set by this process or, through the record, by another one.
 		return &cliError{code: exitUnreachable, err: err, hint: "the server kept failing or asked for a wait; try again later, not before " + rl.Until.Local().Format("15:04:05")}

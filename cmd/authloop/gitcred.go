@@ -174,21 +174,19 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	if err != nil || name == "" {
 		return "", err // no profile for this host: answer nothing
 	}
-	p, s, err := openSession(name, sessionOptions{ui: a.ui})
+	p, s, err := openSession(name, sessionOptions{ui: a.ui, intr: &a.intr})
 	if err != nil {
 		return name, err
 	}
-	defer s.Close()
+	defer a.closeSession(s, s.Cached())
 	if op == "erase" {
 		if cur := s.Cached(); cur != nil && in.get("password") == cur.AccessToken && s.CanRefresh() {
-			ctx, stop := interruptible(ctx)
-			defer stop()
-			_, err := s.Refresh(ctx)
+			_, err := s.Refresh(a.interruptible(ctx))
 			return name, err
 		}
 		return name, nil
 	}
-	tok, err := freshToken(ctx, s, defaultMinValid, false, a.ui)
+	tok, err := a.freshToken(ctx, s, defaultMinValid, false)
 	if err != nil {
 		return name, err
 	}

@@ -65,9 +65,7 @@ the profile keeps where to read it, never the secret.`,
       --client-secret-file ~/.config/ci-tool/secret --port 8085`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
-			return classify(a.login(ctx, cmd, &f), f.profile)
+			return classify(a.login(a.interruptible(cmd.Context()), cmd, &f), f.profile)
 		},
 	}
 	fl := cmd.Flags()
@@ -208,7 +206,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
-	cfg, err := configFor(p, st, sessionOptions{ui: a.ui, timeout: f.timeout})
+	cfg, err := configFor(p, st, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {
 		return err
 	}

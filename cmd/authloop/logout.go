@@ -46,8 +46,7 @@ of every profile.`,
 					return nil
 				}
 			}
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
+			ctx := a.interruptible(cmd.Context())
 			var first error
 			for _, n := range names {
 				if err := a.logout(ctx, n, forget); err != nil {

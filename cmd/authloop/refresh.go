@@ -23,9 +23,7 @@ working refresh token it exits with status 3.`,
   authloop refresh --profile work`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
-			return classify(a.refresh(ctx, profile), profile)
+			return classify(a.refresh(a.interruptible(cmd.Context()), profile), profile)
 		},
 	}
 	profileFlag(cmd, &profile)
@@ -33,12 +31,12 @@ working refresh token it exits with status 3.`,
 }
 
 func (a *app) refresh(ctx context.Context, name string) error {
-	_, s, err := openSession(name, sessionOptions{ui: a.ui})
+	_, s, err := openSession(name, sessionOptions{ui: a.ui, intr: &a.intr})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
 	old := s.Cached()
+	defer a.closeSession(s, old)
 	if old == nil {
 		return &authloop.LoginRequiredError{Reason: "no token yet"}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	ui             *ui
+	intr           interrupts
 }
 
 // silentExit ends the run with a code, its message already printed.
@@ -30,9 +32,23 @@ const exitCodesHelp = `Exit codes:
      run "authloop login" (token, refresh and git-credential never open a
      browser unless given --login)
   4  the server could not be reached, or kept failing after retries:
-     a script may try again later`
+     a script may try again later
+  Stopped by Ctrl+C, SIGTERM or SIGHUP, authloop first finishes a request
+  it has already sent and saves its answer (a new refresh token must not
+  be lost), then ends as the signal would have: a shell shows 130, 143 or
+  129. A second signal stops it without waiting for the answer; a save
+  under way is still finished.`
 
+// runWithInput executes one command and returns its exit status; a run
+// stopped by a signal returns stopCode.
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	code, _ := execute(ctx, args, stdin, stdout, stderr)
+	return code
+}
+
+// execute runs one command and returns its exit status and the signal
+// that stopped it, if one did (the status is then stopCode).
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, os.Signal) {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, ui: newUI(stderr)}
 	root := a.rootCommand(args)
 	root.SetArgs(args)
@@ -41,6 +57,38 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	a.ui.stopSpinner()
+	if sig, note := a.intr.release(); sig != nil {
+		a.stopped(err, sig, note)
+		return stopCode(sig), sig
+	}
+	return a.exitCode(args, root, err), nil
+}
+
+// stopped reports a run that a signal stopped: the command's own failure,
+// unless it is only the cancellation, then the signal and what became of
+// the work under way.
+func (a *app) stopped(err error, sig os.Signal, note string) {
+	var se silentExit
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+	case errors.As(err, &se):
+		return // its message is printed (demo)
+	default:
+		var ce *cliError
+		if !errors.As(err, &ce) {
+			ce = &cliError{code: exitFailure, err: err}
+		}
+		a.ui.fail(ce)
+	}
+	msg := "stopped by " + signalName(sig)
+	if note != "" {
+		msg += "; " + note
+	}
+	a.ui.printf("%s %s", a.ui.red("authloop:"), msg)
+}
+
+// exitCode reports err, if any, and returns the run's exit status.
+func (a *app) exitCode(args []string, root *cobra.Command, err error) int {
 	if err == nil {
 		return exitOK
 	}
@@ -149,8 +197,7 @@ ever printed. --short signs in only.`,
 		Example:            "  authloop demo\n  authloop demo --no-browser --short",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
+			ctx := a.interruptible(cmd.Context())
 			if code := runDemo(ctx, args, a.stdout, a.stderr); code != 0 {
 				return silentExit(code)
 			}

@@ -44,6 +44,7 @@ func openStore(kind string) (store.Store, string, error) {
 type sessionOptions struct {
 	interactive bool
 	ui          *ui
+	intr        *interrupts   // when set, the store reports its saves to it
 	timeout     time.Duration // login timeout; 0: the library's default
 }
 
@@ -66,6 +67,9 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 	}
 	if p.Port != 0 {
 		oc.RedirectURL = "http://127.0.0.1:" + strconv.Itoa(p.Port) + "/callback"
+	}
+	if o.intr != nil {
+		st = guardedStore{Store: st, in: o.intr, ui: o.ui}
 	}
 	cfg := &authloop.Config{
 		OAuth2:             oc,

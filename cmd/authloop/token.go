@@ -86,12 +86,12 @@ client.authentication.k8s.io/v1 ExecCredential, for kubectl's exec plugins.
 }
 
 func (a *app) token(ctx context.Context, f *tokenFlags) error {
-	p, s, err := openSession(f.profile, sessionOptions{interactive: f.login, ui: a.ui})
+	p, s, err := openSession(f.profile, sessionOptions{interactive: f.login, ui: a.ui, intr: &a.intr})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	tok, err := freshToken(ctx, s, f.minValid, f.login, a.ui)
+	defer a.closeSession(s, s.Cached())
+	tok, err := a.freshToken(ctx, s, f.minValid, f.login)
 	if err != nil {
 		return err
 	}
@@ -108,14 +108,16 @@ func usable(tok *oauth2.Token, minValid time.Duration) bool {
 }
 
 // freshToken returns the session's token if it is valid for minValid, and
-// otherwise refreshes it, or, with login, signs in.
-func freshToken(ctx context.Context, s *authloop.Session, minValid time.Duration, login bool, u *ui) (*oauth2.Token, error) {
+// otherwise refreshes it, or, with login, signs in. Only then does it
+// handle stop signals (interruptible): the caller closes s with
+// closeSession.
+func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time.Duration, login bool) (*oauth2.Token, error) {
+	u := a.ui
 	tok := s.Cached()
 	if usable(tok, minValid) {
-		return tok, nil // the fast path: no request, no lock
+		return tok, nil // the fast path: no request, no lock, no signal handling
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
+	ctx = a.interruptible(ctx)
 	if tok != nil && s.CanRefresh() {
 		t, err := s.Refresh(ctx)
 		if err == nil {
