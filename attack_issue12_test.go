@@ -105,6 +105,30 @@ func TestAttackLogoutForgetsUnsavedTokens(t *testing.T) {
 			t.Fatalf("after Logout and Close the store holds %v (err %v); want no record", rec, err)
 		}
 	})
+	// Close while Logout finishes (a program shutting down on "log
+	// out"): Close's last try of the pending save runs beside Logout, just
+	// after Logout deleted the record, and writes it back.
+	t.Run("Close during Logout", func(t *testing.T) {
+		sf := newSaveFixture(t)
+		ds := &deleteGateStore{Store: sf.flaky, deleted: make(chan struct{}), release: make(chan struct{})}
+		sf.cfg.Store = ds
+		sf.s = sf.session()
+		sf.refreshUnsaved()
+		logout := make(chan error, 1)
+		go func() { logout <- sf.s.Logout(context.Background()) }()
+		<-ds.deleted
+		closed := make(chan error, 1)
+		go func() { closed <- sf.s.Close() }()
+		time.Sleep(50 * time.Millisecond) // Close runs as far as it can
+		close(ds.release)
+		if err := <-logout; err != nil {
+			t.Fatalf("Logout: %v", err)
+		}
+		<-closed
+		if rec, err := sf.mem.Load(context.Background(), sf.s.Key()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after Logout (and Close) the store holds %v (err %v); want no record", rec, err)
+		}
+	})
 	t.Run("timer", func(t *testing.T) {
 		sf := newSaveFixture(t)
 		sf.refreshUnsaved()
@@ -126,6 +150,20 @@ func TestAttackLogoutForgetsUnsavedTokens(t *testing.T) {
 			t.Fatal("after Logout the session holds a token again")
 		}
 	})
+}
+
+// deleteGateStore holds the first Delete, once done, until release.
+type deleteGateStore struct {
+	store.Store
+	deleted chan struct{}
+	release chan struct{}
+}
+
+func (d *deleteGateStore) Delete(ctx context.Context, key store.Key) error {
+	err := d.Store.Delete(ctx, key)
+	close(d.deleted)
+	<-d.release
+	return err
 }
 
 // While the live token's save is pending, the store holds an older record
@@ -157,6 +195,24 @@ func TestAttackUnsavedTokenNotReplacedByOlderRecord(t *testing.T) {
 		}
 		if sf.stored().Token.AccessToken != tok.AccessToken {
 			t.Fatal("the new sign-in was never saved")
+		}
+	})
+	// The same at Close, with the store still failing: Close promises to
+	// try the save once more and to say when it fails. It reads the older
+	// record, takes it for newer, and returns nil: the new sign-in is
+	// gone, and nobody was told.
+	t.Run("Login then Close", func(t *testing.T) {
+		sf := newSaveFixture(t)
+		before := sf.stored().Token.AccessToken
+		sf.flaky.failSaves.Store(1 << 20)
+		if tok, err := sf.s.Login(context.Background()); tok == nil || err == nil {
+			t.Fatalf("Login with a failing store: %v, %v; want the new token and a *SaveError", tok, err)
+		}
+		err := sf.s.Close()
+		sf.flaky.failSaves.Store(0)
+		var se *SaveError
+		if !errors.As(err, &se) && sf.stored().Token.AccessToken == before {
+			t.Fatalf("Close returned %v, and the store holds the earlier sign-in: the new one was lost without a word", err)
 		}
 	})
 	// A step-up whose save failed: the timer's retry of the save goes
