@@ -30,7 +30,8 @@ func (s *Session) Store() store.Store { return s.store }
 // 7009; the access token too when there is no refresh token) when the
 // server offers revocation (Config.RevocationURL, or revocation_endpoint in
 // the issuer's metadata), then deletes the record from the store and drops
-// the tokens (OnTokenChange with new nil). The local tokens are deleted
+// the tokens (OnTokenChange with new nil), those whose save failed too:
+// no later try of that save writes them back. The local tokens are deleted
 // even when the revocation fails; the error then says so, and that the
 // grant may live on at the server.
 func (s *Session) Logout(ctx context.Context) error {
@@ -54,6 +55,9 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	f := &flight{done: make(chan struct{}), err: ErrLoginRequired}
 	s.flight = f // callers arriving now wait for the logout
+	// Tokens whose save failed are logged out with the rest: no later try
+	// of that save (the timer's, Close's) may write them back.
+	s.unsaved, s.saveTries, s.saveFailing = nil, 0, false
 	s.mu.Unlock()
 
 	revokeErr := s.revoke(ctx)
