@@ -250,10 +250,16 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	}
 	var rl *RetryLaterError
 	if errors.As(err, &rl) && rec != nil {
-		// Every process sharing the record honours the wait.
-		again := rec.Clone()
-		again.NotBefore = rl.Until
-		if _, serr := s.store.Save(context.WithoutCancel(ctx), again); serr != nil {
+		// Every process sharing the record honours the wait. The record
+		// is read again (the lock is held): rec may predate the save of
+		// the live token above, and must not be written back.
+		wctx := context.WithoutCancel(ctx)
+		again, serr := s.load(wctx)
+		if serr == nil && again != nil {
+			again.NotBefore = rl.Until
+			_, serr = s.store.Save(wctx, again)
+		}
+		if serr != nil {
 			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
 		}
 	}
