@@ -70,6 +70,12 @@ func (s *Session) waitSaved(ctx context.Context, observed *state) (*oauth2.Token
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if f.saveOnly {
+			// The timer's retry of a failed save refreshes nothing: a
+			// token it adopted serves, else this caller's refresh runs.
+			try--
+			continue
+		}
 		if try == 0 && f.err != nil && !f.interactive && s.cfg.Interactive && errors.Is(f.err, ErrLoginRequired) {
 			observed = s.cur.Load()
 			continue
