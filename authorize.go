@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +96,11 @@ func (s *Session) stepUp(ctx context.Context, challenged []string) error {
 	s.wonScopes = union(s.wonScopes, challenged)
 	s.challengeScopes = want
 	s.mu.Unlock()
-	_, err := s.login(ctx, want)
+	tok, err := s.login(ctx, want)
+	var se *SaveError
+	if tok != nil && errors.As(err, &se) {
+		return nil // the new token is live; OnSaveFailure heard of the save
+	}
 	return err
 }
 
