@@ -101,7 +101,7 @@ func (s *Session) waitSaved(ctx context.Context, observed *state) (*oauth2.Token
 func (s *Session) revalidate(observed *state) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) || s.clock.Now().Before(s.notBefore) {
+	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) || waiting(s.clock.Now(), s.notBefore) {
 		return
 	}
 	s.start(&flight{proactive: true})
@@ -125,7 +125,7 @@ func (s *Session) join(observed *state, interactive bool) *flight {
 	}
 	// A failure asked for a wait (Retry-After, backoff, a configuration
 	// error): no token request before it ends; the callers get the error.
-	if s.lastErr != nil && s.clock.Now().Before(s.notBefore) {
+	if s.lastErr != nil && waiting(s.clock.Now(), s.notBefore) {
 		return doneFlight(nil, s.lastErr)
 	}
 	return s.start(&flight{interactive: interactive && s.cfg.Interactive})
@@ -207,7 +207,7 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		s.setUnsaved(nil) // the store holds a newer grant than the one whose save failed
 		return stored, nil, nil, nil
 	}
-	if rec != nil && s.clock.Now().Before(rec.NotBefore) {
+	if rec != nil && waiting(s.clock.Now(), rec.NotBefore) {
 		// Another process (or this one, earlier) was told to wait.
 		return nil, nil, nil, &RetryLaterError{Until: rec.NotBefore, Err: s.errUntil(rec.NotBefore)}
 	}
@@ -577,6 +577,17 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 // maxRetryAfter caps a server's Retry-After: a longer wait (a typo, a
 // hostile server) is clamped to it, and logged.
 const maxRetryAfter = time.Hour
+
+// waiting reports whether a wait that ends at until (a server's
+// Retry-After, a backoff, a configuration error's pause) is still on at
+// now. A wait that ends further ahead than any is ever set (maxRetryAfter)
+// was set before the clock was set back, or by a machine whose clock runs
+// ahead: it is not honoured, or no token request would be sent for as
+// long as the clock moved.
+func waiting(now, until time.Time) bool {
+	d := until.Sub(now)
+	return d > 0 && d <= maxRetryAfter
+}
 
 // retryAfter is the wait err's response asked for, capped at maxRetryAfter.
 func (s *Session) retryAfter(err error, now time.Time) time.Duration {
