@@ -290,13 +290,14 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 
 // freshest picks the token whose refresh token to present: the stored one
 // (another process may have rotated since), unless it holds a refresh
-// token this session saw rotated away, or none while this session's own
-// live token could not be saved.
+// token this session saw rotated away, or it is the record a failed save
+// left (knownStale), or it holds none while this session's own live token
+// could not be saved.
 func (s *Session) freshest(stored, held *oauth2.Token) *oauth2.Token {
 	switch {
 	case stored == nil:
 		return held
-	case held != nil && s.isRetired(stored.RefreshToken):
+	case held != nil && (s.isRetired(stored.RefreshToken) || s.knownStale(stored)):
 		return held
 	case held != nil && stored.RefreshToken == "" && s.pendingSave() == held:
 		return held

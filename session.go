@@ -95,6 +95,11 @@ type Session struct {
 	saveAt      time.Time
 	saveTries   int
 	saveFailing bool
+	// staleAccess is the access token of the record the store held when
+	// the last save failed: while a save is pending, a stored token with
+	// it is that stale record (or another process's copy of it), older
+	// than the live one, and never taken in its place.
+	staleAccess string
 	// retired are refresh tokens the server rotated away, never presented
 	// again (the last retiredKept).
 	retired   []string
