@@ -123,11 +123,9 @@ func (s *Session) join(observed *state, interactive bool) *flight {
 	if cur := s.cur.Load(); cur != observed && cur.usable(s.nowNano()) {
 		return doneFlight(cur.tok, nil)
 	}
-	// A failure asked for a wait (Retry-After, backoff, a configuration
-	// error): no token request before it ends; the callers get the error.
-	if s.lastErr != nil && waiting(s.clock.Now(), s.notBefore) {
-		return doneFlight(nil, s.lastErr)
-	}
+	// During a wait a failure asked for, the flight sends no token
+	// request (refreshLocked), but still reads the store: a token another
+	// process saved meanwhile (a new sign-in) serves at once.
 	return s.start(&flight{interactive: interactive && s.cfg.Interactive})
 }
 
@@ -206,6 +204,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		s.cfg.logger().Debug("authloop: adopted a token saved by another process", "key", s.key.String())
 		s.setUnsaved(nil) // the store holds a newer grant than the one whose save failed
 		return stored, nil, nil, nil
+	}
+	if err := s.waitErr(); err != nil {
+		// A failure asked this session to wait (Retry-After, backoff, a
+		// configuration error): no token request before it ends.
+		return nil, nil, nil, err
 	}
 	if rec != nil && waiting(s.clock.Now(), rec.NotBefore) {
 		// Another process (or this one, earlier) was told to wait.
@@ -588,6 +591,17 @@ const maxRetryAfter = time.Hour
 func waiting(now, until time.Time) bool {
 	d := until.Sub(now)
 	return d > 0 && d <= maxRetryAfter
+}
+
+// waitErr returns the failure that asked this session to wait, while the
+// wait is on; nil otherwise.
+func (s *Session) waitErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastErr != nil && waiting(s.clock.Now(), s.notBefore) {
+		return s.lastErr
+	}
+	return nil
 }
 
 // retryAfter is the wait err's response asked for, capped at maxRetryAfter.
