@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -497,5 +498,21 @@ func TestAttackStepUpSaveFailureFailsAuthorize(t *testing.T) {
 	}
 	if resp := do(http.MethodPost); resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST after the step-up: HTTP %d", resp.StatusCode)
+	}
+}
+
+// invalid_target from a server when the session names no resource: the
+// error says `it does not accept the resource ""`, naming a value nobody
+// set. The message should say that no resource is configured.
+func TestAttackInvalidTargetWithoutResource(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_target"})
+	_, err := s.Refresh(context.Background())
+	if err == nil {
+		t.Fatal("Refresh succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, `resource ""`) || !strings.Contains(msg, "Config.Resource") {
+		t.Fatalf("the error names an empty resource, or not the setting: %v", err)
 	}
 }
