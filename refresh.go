@@ -699,7 +699,11 @@ func configErrorOf(err error, cfg *Config, scope string) *configError {
 	case "unauthorized_client", "unsupported_grant_type":
 		fix = fmt.Sprintf("this client may not use the refresh_token grant (%s): check the client's registration at the authorization server (its grant types)", oe.Code)
 	case "invalid_target":
-		fix = fmt.Sprintf("it does not accept the resource %q (invalid_target): check Config.Resource", cfg.Resource)
+		if cfg.Resource != "" {
+			fix = fmt.Sprintf("it does not accept the resource %q (invalid_target): check Config.Resource", cfg.Resource)
+		} else {
+			fix = "it does not accept the request's target (invalid_target), and no resource is set: check whether it needs Config.Resource (the API's identifier), and the scopes"
+		}
 	case "invalid_scope":
 		if scope != "" {
 			fix = fmt.Sprintf("it refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in", scope)
