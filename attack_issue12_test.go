@@ -516,3 +516,39 @@ func TestAttackInvalidTargetWithoutResource(t *testing.T) {
 		t.Fatalf("the error names an empty resource, or not the setting: %v", err)
 	}
 }
+
+// The grant dies (revoked at the server) while a save is pending and the
+// store still fails: the refused refresh token is dropped in memory, but
+// the pending save still holds it, so once the store works the timer
+// writes the refused refresh token into the store, where every other
+// process presents it again: a request per process for a grant already
+// known to be dead.
+func TestAttackDeadGrantNotSavedBack(t *testing.T) {
+	sf := newSaveFixture(t)
+	sf.refreshUnsaved()
+	sf.srv.RevokeAll()
+	sf.flaky.failSaves.Store(1 << 20)
+	if _, err := sf.s.Refresh(context.Background()); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("Refresh of a revoked grant: %v, want ErrLoginRequired", err)
+	}
+	sf.flaky.failSaves.Store(0)
+	for range 3 {
+		sf.clock.Advance(time.Minute)
+		idle(t, sf.s, sf.clock)
+	}
+	refused := len(refusedRefreshes(sf.srv))
+	otherCfg := *sf.cfg
+	otherCfg.Store = sf.mem
+	other, err := NewSession(&otherCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	sf.clock.Jump(2 * time.Hour)
+	if _, err := other.Token(context.Background()); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("another process: %v, want ErrLoginRequired", err)
+	}
+	if n := len(refusedRefreshes(sf.srv)) - refused; n != 0 {
+		t.Fatalf("another process presented a refresh token the server had refused (%d refused requests): the dead one was saved back", n)
+	}
+}
