@@ -316,6 +316,10 @@ func (s *Session) dropDead(ctx context.Context, rec *store.Record, old *state, b
 	dead.RefreshToken = ""
 	if s.saveToken(ctx, rec, &dead) == nil {
 		s.setUnsaved(nil)
+	} else {
+		// The store keeps the refused refresh token until this save is
+		// retried; a pending save of the live one would write it back.
+		s.setUnsaved(&dead)
 	}
 	s.dropRefreshToken(old, &dead)
 	return &dead
