@@ -552,3 +552,38 @@ func TestAttackDeadGrantNotSavedBack(t *testing.T) {
 		t.Fatalf("another process presented a refresh token the server had refused (%d refused requests): the dead one was saved back", n)
 	}
 }
+
+// An interactive session whose grant died signs the person in again while
+// the store cannot save: the sign-in succeeds, but its token is thrown
+// away ("the new login failed"), and the next call opens the browser
+// again, and so on at every call: a browser window per call for a full
+// disk.
+func TestAttackInteractiveLoginSaveFailure(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	flaky := &flakyStore{Store: store.NewMemory()}
+	f.cfg.Store = flaky
+	f.cfg.Interactive = true
+	var opened atomic.Int32
+	f.cfg.Browser = func(ctx context.Context, u string) error {
+		opened.Add(1)
+		return f.b.open(ctx, u)
+	}
+	f.cfg.OnSaveFailure = func(error) {}
+	s := f.session()
+	f.srv.RevokeAll()
+	f.clock.Jump(2 * time.Hour)
+	flaky.failSaves.Store(1 << 20)
+	defer flaky.failSaves.Store(0)
+	tok, err := s.Token(context.Background())
+	if err != nil || tok == nil || !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatalf("Token after the new sign-in: %v; want the new sign-in's token (its save failure goes to OnSaveFailure)", err)
+	}
+	for range 3 {
+		if _, err := s.Token(context.Background()); err != nil {
+			t.Fatalf("a later Token: %v", err)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Fatalf("the browser was opened %d times, want 1", n)
+	}
+}
