@@ -177,7 +177,7 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 		s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
 	}
 	tok, err := s.loginShared(held, f.need, f.since)
-	if err != nil && why != nil {
+	if err != nil && why != nil && tok == nil { // with a token, err is its *SaveError
 		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
 	return tok, err
