@@ -587,3 +587,37 @@ func TestAttackInteractiveLoginSaveFailure(t *testing.T) {
 		t.Fatalf("the browser was opened %d times, want 1", n)
 	}
 }
+
+// Session.Login (another account, wider scopes) whose save fails; another
+// process, which never saw the new sign-in, refreshes the earlier grant
+// from the store and saves it. This session then takes that token (it is
+// newer than the stale record), drops its own new sign-in, and goes on
+// with the grant the person meant to replace.
+func TestAttackLoginUnsavedNotReplacedByEarlierGrant(t *testing.T) {
+	sf := newSaveFixture(t)
+	otherCfg := *sf.cfg
+	otherCfg.Store = sf.mem // the same records, saves that work
+	other, err := NewSession(&otherCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	sf.clock.Jump(time.Minute)
+	sf.flaky.failSaves.Store(2)
+	signedIn, err := sf.s.Login(context.Background())
+	var se *SaveError
+	if signedIn == nil || !errors.As(err, &se) {
+		t.Fatalf("Login with a failing store: %v, %v", signedIn, err)
+	}
+	sf.clock.Jump(2 * time.Hour) // both tokens expired
+	if _, err := other.Token(context.Background()); err != nil {
+		t.Fatalf("the other process refreshing the earlier grant: %v", err)
+	}
+	tok, err := sf.s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := signedInAt(tok), signedInAt(signedIn); !got.Equal(want) {
+		t.Fatalf("the session's token comes from the sign-in of %v, not from its new sign-in of %v: the new sign-in was dropped for the earlier grant", got, want)
+	}
+}
