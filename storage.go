@@ -201,12 +201,17 @@ func (s *Session) retire(rt string) {
 }
 
 // knownStale reports whether stored, read from the store while a save is
-// pending, is the record the store held when that save failed: older than
-// the live token, whatever it looks like.
+// pending, is older than the live token, whatever it looks like: the
+// record the store held when that save failed, or a token of an earlier
+// sign-in than the pending one (another process, which never saw this
+// session's new sign-in, refreshed the grant it replaced).
 func (s *Session) knownStale(stored *oauth2.Token) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return stored != nil && s.unsaved != nil && s.staleAccess != "" && stored.AccessToken == s.staleAccess
+	if stored == nil || s.unsaved == nil {
+		return false
+	}
+	return s.staleAccess != "" && stored.AccessToken == s.staleAccess || signedInAt(stored).Before(signedInAt(s.unsaved))
 }
 
 func (s *Session) isRetired(rt string) bool {
