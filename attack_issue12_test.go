@@ -220,7 +220,7 @@ func TestAttackUnsavedTokenNotReplacedByOlderRecord(t *testing.T) {
 	// back to the narrower token in the store, and the request the
 	// step-up was for is refused again.
 	t.Run("step-up", func(t *testing.T) {
-		s, clock, flaky, _, do := stepUpUnsaved(t)
+		s, clock, flaky, do, _ := stepUpUnsaved(t)
 		if resp := do(http.MethodPost); resp.StatusCode != http.StatusOK {
 			t.Fatalf("POST after the step-up: HTTP %d", resp.StatusCode)
 		}
@@ -452,9 +452,9 @@ func TestAttackConfigErrorTimerDoesNotLoop(t *testing.T) {
 
 // stepUpUnsaved signs in to an MCP-like resource, then meets its 403
 // insufficient_scope and steps up while the store fails every save. It
-// returns the session, Authorize's error for the step-up, and a function
-// that sends a request with the session's token.
-func stepUpUnsaved(t *testing.T) (*Session, *oauthtest.FakeClock, *flakyStore, error, func(string) *http.Response) {
+// returns the session, its clock and store, a function that sends a
+// request with the session's token, and Authorize's error for the step-up.
+func stepUpUnsaved(t *testing.T) (*Session, *oauthtest.FakeClock, *flakyStore, func(string) *http.Response, error) {
 	t.Helper()
 	clock := oauthtest.NewFakeClock(epoch)
 	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true, Clock: clock})
@@ -483,7 +483,7 @@ func stepUpUnsaved(t *testing.T) (*Session, *oauthtest.FakeClock, *flakyStore, e
 	}
 	flaky.failSaves.Store(2)
 	err = s.Authorize(ctx, resp.Request, resp)
-	return s, clock, flaky, err, do
+	return s, clock, flaky, do, err
 }
 
 // A step-up (403 insufficient_scope) whose new sign-in cannot be saved:
@@ -492,7 +492,7 @@ func stepUpUnsaved(t *testing.T) (*Session, *oauthtest.FakeClock, *flakyStore, e
 // it is) not to retry: the call fails. A 401's refresh whose save fails
 // returns nil (the failure goes to OnSaveFailure); a step-up should too.
 func TestAttackStepUpSaveFailureFailsAuthorize(t *testing.T) {
-	_, _, _, err, do := stepUpUnsaved(t)
+	_, _, _, do, err := stepUpUnsaved(t)
 	if err != nil {
 		t.Errorf("Authorize after a step-up whose save failed: %v; want nil (the session holds the new token; OnSaveFailure hears of the save)", err)
 	}
