@@ -17,7 +17,10 @@ import (
 
 // Attacks on the fix of issue 12 (situations 1, 2, 3, 5, 7, 8, 9): each
 // test asserts what a demanding user expects of a save that failed, a wait
-// the server asked for, a configuration error, Logout and Close.
+// the server asked for, a configuration error, Logout and Close. Each
+// test's comment tells what the attack found in the code it was written
+// against (present tense: as it was then); the fixes followed, each in a
+// commit of its own.
 
 // refusedRefreshes are the refresh requests the server refused: each one
 // is a refresh token presented that the server no longer took.
