@@ -127,7 +127,9 @@ func (e *SaveError) Unwrap() error { return e.Err }
 // a refresh spent its retries on transient failures and backs off. Every
 // caller of the session gets it until then (with the still-valid token,
 // where there is one, Token returns that instead), and so does every process
-// sharing the store, which keeps Until in the session's record.
+// sharing the store, which keeps Until in the session's record. A wait
+// that ends more than an hour ahead (the clock was set back since, or
+// another machine's clock runs ahead) is not honoured.
 type RetryLaterError struct {
 	// Until is the earliest time of the next token request.
 	Until time.Time

@@ -38,7 +38,9 @@ func (s *Session) Store() store.Store { return s.store }
 // (Config.RevocationURL, or revocation_endpoint in the issuer's metadata);
 // without one, the tokens are only deleted.
 //
-// The local tokens are deleted even when the revocation fails; the error
+// Tokens whose save failed are dropped too: no later try of that save
+// writes them back. The local tokens are deleted even when the revocation
+// fails; the error
 // then says so, and that the grant may live on at the server. When the
 // lock cannot be taken before ctx ends, nothing is revoked or deleted and
 // the error says so.
@@ -63,6 +65,9 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	f := &flight{done: make(chan struct{}), err: ErrLoginRequired}
 	s.flight = f // callers arriving now wait for the logout
+	// Tokens whose save failed are logged out with the rest: no later try
+	// of that save (the timer's, Close's) may write them back.
+	s.unsaved, s.saveTries, s.saveFailing = nil, 0, false
 	s.mu.Unlock()
 
 	unlock, err := s.store.Lock(ctx, s.key, "refresh")

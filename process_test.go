@@ -297,6 +297,14 @@ func TestCrashDuringRefresh(t *testing.T) {
 		// A request the child sent before dying may still be in the
 		// server's hands; let it finish, as it would in life before anyone
 		// looks again.
+		// A request still in the kernel's buffers when the child died
+		// reaches the server a moment later (and, presenting a refresh
+		// token spent meanwhile, would revoke the grant): wait until no
+		// request has come for a while, then until all are answered.
+		for n := -1; n != len(srv.Requests()); {
+			n = len(srv.Requests())
+			time.Sleep(30 * time.Millisecond)
+		}
 		eventually(t, "the dead child's requests to finish", func() bool {
 			for _, r := range srv.Requests() {
 				if r.Status == 0 {

@@ -70,6 +70,12 @@ func (s *Session) waitSaved(ctx context.Context, observed *state) (*oauth2.Token
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if f.saveOnly {
+			// The timer's retry of a failed save refreshes nothing: a
+			// token it adopted serves, else this caller's refresh runs.
+			try--
+			continue
+		}
 		if try == 0 && f.err != nil && !f.interactive && s.cfg.Interactive && errors.Is(f.err, ErrLoginRequired) {
 			observed = s.cur.Load()
 			continue
@@ -95,7 +101,7 @@ func (s *Session) waitSaved(ctx context.Context, observed *state) (*oauth2.Token
 func (s *Session) revalidate(observed *state) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) || s.clock.Now().Before(s.notBefore) {
+	if s.closed || s.flight != nil || s.cur.Load() != observed || s.clock.Now().Before(s.nextTry) || waiting(s.clock.Now(), s.notBefore) {
 		return
 	}
 	s.start(&flight{proactive: true})
@@ -117,11 +123,9 @@ func (s *Session) join(observed *state, interactive bool) *flight {
 	if cur := s.cur.Load(); cur != observed && cur.usable(s.nowNano()) {
 		return doneFlight(cur.tok, nil)
 	}
-	// A failure asked for a wait (Retry-After, backoff, a configuration
-	// error): no token request before it ends; the callers get the error.
-	if s.lastErr != nil && s.clock.Now().Before(s.notBefore) {
-		return doneFlight(nil, s.lastErr)
-	}
+	// During a wait a failure asked for, the flight sends no token
+	// request (refreshLocked), but still reads the store: a token another
+	// process saved meanwhile (a new sign-in) serves at once.
 	return s.start(&flight{interactive: interactive && s.cfg.Interactive})
 }
 
@@ -173,7 +177,7 @@ func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 		s.cfg.logger().Debug("authloop: signing in again", "reason", why.Reason)
 	}
 	tok, err := s.loginShared(held, f.need, f.since)
-	if err != nil && why != nil {
+	if err != nil && why != nil && tok == nil { // with a token, err is its *SaveError
 		return nil, fmt.Errorf("authloop: %s, and the new login failed: %w", why.Reason, err)
 	}
 	return tok, err
@@ -201,7 +205,12 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		s.setUnsaved(nil) // the store holds a newer grant than the one whose save failed
 		return stored, nil, nil, nil
 	}
-	if rec != nil && s.clock.Now().Before(rec.NotBefore) {
+	if err := s.waitErr(); err != nil {
+		// A failure asked this session to wait (Retry-After, backoff, a
+		// configuration error): no token request before it ends.
+		return nil, nil, nil, err
+	}
+	if rec != nil && waiting(s.clock.Now(), rec.NotBefore) {
 		// Another process (or this one, earlier) was told to wait.
 		return nil, nil, nil, &RetryLaterError{Until: rec.NotBefore, Err: s.errUntil(rec.NotBefore)}
 	}
@@ -250,10 +259,16 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	}
 	var rl *RetryLaterError
 	if errors.As(err, &rl) && rec != nil {
-		// Every process sharing the record honours the wait.
-		again := rec.Clone()
-		again.NotBefore = rl.Until
-		if _, serr := s.store.Save(context.WithoutCancel(ctx), again); serr != nil {
+		// Every process sharing the record honours the wait. The record
+		// is read again (the lock is held): rec may predate the save of
+		// the live token above, and must not be written back.
+		wctx := context.WithoutCancel(ctx)
+		again, serr := s.load(wctx)
+		if serr == nil && again != nil {
+			again.NotBefore = rl.Until
+			_, serr = s.store.Save(wctx, again)
+		}
+		if serr != nil {
 			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
 		}
 	}
@@ -278,13 +293,14 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 
 // freshest picks the token whose refresh token to present: the stored one
 // (another process may have rotated since), unless it holds a refresh
-// token this session saw rotated away, or none while this session's own
-// live token could not be saved.
+// token this session saw rotated away, or it is the record a failed save
+// left (knownStale), or it holds none while this session's own live token
+// could not be saved.
 func (s *Session) freshest(stored, held *oauth2.Token) *oauth2.Token {
 	switch {
 	case stored == nil:
 		return held
-	case held != nil && s.isRetired(stored.RefreshToken):
+	case held != nil && (s.isRetired(stored.RefreshToken) || s.knownStale(stored)):
 		return held
 	case held != nil && stored.RefreshToken == "" && s.pendingSave() == held:
 		return held
@@ -300,6 +316,10 @@ func (s *Session) dropDead(ctx context.Context, rec *store.Record, old *state, b
 	dead.RefreshToken = ""
 	if s.saveToken(ctx, rec, &dead) == nil {
 		s.setUnsaved(nil)
+	} else {
+		// The store keeps the refused refresh token until this save is
+		// retried; a pending save of the live one would write it back.
+		s.setUnsaved(&dead)
 	}
 	s.dropRefreshToken(old, &dead)
 	return &dead
@@ -444,6 +464,7 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 		if !f.saveOnly {
 			s.failing = false
 			s.nextTry, s.notBefore, s.lastErr = time.Time{}, time.Time{}, nil
+			s.configErrs = 0
 		}
 	} else {
 		if !s.failing && s.cfg.OnRefreshFailure != nil {
@@ -451,15 +472,25 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 			hooks = append(hooks, func() { hook(err) })
 		}
 		s.failing = true
+		learnt := err != s.lastErr
 		var rl *RetryLaterError
 		var ce *configError
 		switch {
+		case !learnt:
+			// Served again during the wait it asked for (waitErr): no
+			// request was made, nothing new was learnt.
 		case errors.As(err, &rl):
 			s.notBefore, s.lastErr = rl.Until, err
 		case errors.As(err, &ce):
-			s.notBefore, s.lastErr = now.Add(configPause), err
+			// The configuration of a running program does not change by
+			// itself: each refusal in a row doubles the pause, up to an
+			// hour, so no timer or caller loop hammers the server.
+			s.notBefore, s.lastErr = now.Add(backoffCeiling(configPause, maxConfigPause, s.configErrs)), err
+			s.configErrs++
 		}
-		s.nextTry = now.Add(s.retryLater(s.cur.Load()))
+		if learnt {
+			s.nextTry = now.Add(s.retryLater(s.cur.Load()))
+		}
 		if s.notBefore.After(s.nextTry) {
 			s.nextTry = s.notBefore
 		}
@@ -577,6 +608,28 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 // hostile server) is clamped to it, and logged.
 const maxRetryAfter = time.Hour
 
+// waiting reports whether a wait that ends at until (a server's
+// Retry-After, a backoff, a configuration error's pause) is still on at
+// now. A wait that ends further ahead than any is ever set (maxRetryAfter)
+// was set before the clock was set back, or by a machine whose clock runs
+// ahead: it is not honoured, or no token request would be sent for as
+// long as the clock moved.
+func waiting(now, until time.Time) bool {
+	d := until.Sub(now)
+	return d > 0 && d <= maxRetryAfter
+}
+
+// waitErr returns the failure that asked this session to wait, while the
+// wait is on; nil otherwise.
+func (s *Session) waitErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastErr != nil && waiting(s.clock.Now(), s.notBefore) {
+		return s.lastErr
+	}
+	return nil
+}
+
 // retryAfter is the wait err's response asked for, capped at maxRetryAfter.
 func (s *Session) retryAfter(err error, now time.Time) time.Duration {
 	d := retryAfter(err, now)
@@ -654,8 +707,12 @@ func (e *configError) Unwrap() error { return e.err }
 
 // configPause is how long a session sends no token request after a
 // configuration error: the configuration of a running program does not
-// change by itself, but the server's may be fixed.
-const configPause = time.Minute
+// change by itself, but the server's may be fixed. It doubles with every
+// configuration error in a row, up to maxConfigPause.
+const (
+	configPause    = time.Minute
+	maxConfigPause = time.Hour
+)
 
 // configErrorOf returns err as a *configError when its code is one of
 // configCodes, with the setting to check; nil otherwise. scope is what a
@@ -672,7 +729,11 @@ func configErrorOf(err error, cfg *Config, scope string) *configError {
 	case "unauthorized_client", "unsupported_grant_type":
 		fix = fmt.Sprintf("this client may not use the refresh_token grant (%s): check the client's registration at the authorization server (its grant types)", oe.Code)
 	case "invalid_target":
-		fix = fmt.Sprintf("it does not accept the resource %q (invalid_target): check Config.Resource", cfg.Resource)
+		if cfg.Resource != "" {
+			fix = fmt.Sprintf("it does not accept the resource %q (invalid_target): check Config.Resource", cfg.Resource)
+		} else {
+			fix = "it does not accept the request's target (invalid_target), and no resource is set: check whether it needs Config.Resource (the API's identifier), and the scopes"
+		}
 	case "invalid_scope":
 		if scope != "" {
 			fix = fmt.Sprintf("it refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in", scope)

@@ -86,8 +86,9 @@ type Session struct {
 	// notBefore: no token request before this (a server's Retry-After, a
 	// backoff, a configuration error); lastErr is what callers get until
 	// then.
-	notBefore time.Time
-	lastErr   error
+	notBefore  time.Time
+	lastErr    error
+	configErrs int // configuration errors in a row, which lengthen the pause
 	// unsaved is the live token whose save failed (the store holds an
 	// older record); the next save is tried at saveAt. saveFailing: in a
 	// save failure episode (OnSaveFailure was called).
@@ -95,6 +96,11 @@ type Session struct {
 	saveAt      time.Time
 	saveTries   int
 	saveFailing bool
+	// staleAccess is the access token of the record the store held when
+	// the last save failed: while a save is pending, a stored token with
+	// it is that stale record (or another process's copy of it), older
+	// than the live one, and never taken in its place.
+	staleAccess string
 	// retired are refresh tokens the server rotated away, never presented
 	// again (the last retiredKept).
 	retired   []string

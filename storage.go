@@ -125,11 +125,12 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 // (NotBefore). A failed save is retried once at once; if it still fails,
 // the failure is logged and returned as a *SaveError, and the caller keeps
 // tok as the live token (setUnsaved), which later saves retry.
-func (s *Session) saveToken(ctx context.Context, rec *store.Record, tok *oauth2.Token) error {
-	if rec == nil {
+func (s *Session) saveToken(ctx context.Context, read *store.Record, tok *oauth2.Token) error {
+	var rec *store.Record
+	if read == nil {
 		rec = &store.Record{Key: s.key}
 	} else {
-		rec = rec.Clone()
+		rec = read.Clone()
 	}
 	rec.Token = toStored(tok)
 	rec.NotBefore = time.Time{}
@@ -143,6 +144,12 @@ func (s *Session) saveToken(ctx context.Context, rec *store.Record, tok *oauth2.
 			return nil
 		}
 	}
+	s.mu.Lock()
+	s.staleAccess = ""
+	if read != nil && read.Token != nil {
+		s.staleAccess = read.Token.AccessToken
+	}
+	s.mu.Unlock()
 	s.cfg.logger().Warn("authloop: could not save the session's new tokens; they are kept in this process, which retries the save, but other processes sharing the store do not see them", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
 	return &SaveError{Store: s.store.Describe(), Key: s.key, Err: err}
 }
@@ -192,6 +199,20 @@ func (s *Session) retire(rt string) {
 		s.retired = s.retired[1:]
 	}
 	s.retired = append(s.retired, rt)
+}
+
+// knownStale reports whether stored, read from the store while a save is
+// pending, is older than the live token, whatever it looks like: the
+// record the store held when that save failed, or a token of an earlier
+// sign-in than the pending one (another process, which never saw this
+// session's new sign-in, refreshed the grant it replaced).
+func (s *Session) knownStale(stored *oauth2.Token) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stored == nil || s.unsaved == nil {
+		return false
+	}
+	return s.staleAccess != "" && stored.AccessToken == s.staleAccess || signedInAt(stored).Before(signedInAt(s.unsaved))
 }
 
 func (s *Session) isRetired(rt string) bool {
@@ -251,8 +272,8 @@ func carrySignedIn(tok, base *oauth2.Token) *oauth2.Token {
 // the session holds, and valid — outside its refresh window when the
 // refresh was proactive.
 func (s *Session) adoptable(stored *oauth2.Token, held *oauth2.Token, proactive bool) bool {
-	if stored == nil || (held != nil && stored.AccessToken == held.AccessToken) || s.isRetired(stored.RefreshToken) {
-		return false // not another token, or an older one whose refresh token was rotated away
+	if stored == nil || (held != nil && stored.AccessToken == held.AccessToken) || s.isRetired(stored.RefreshToken) || s.knownStale(stored) {
+		return false // not another token, or an older one (its refresh token rotated away, or the record a failed save left)
 	}
 	st := s.newState(stored)
 	now := s.nowNano()

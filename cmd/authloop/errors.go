@@ -81,7 +81,7 @@ func classify(err error, profile string) error {
 		return &cliError{code: exitFailure, err: messageError{"cancelled", err}}
 	case errors.As(err, &rl):
 		// Set by this process or, through the record, by another one.
-		return &cliError{code: exitUnreachable, err: err, hint: "the server kept failing or asked for a wait; try again later, not before " + rl.Until.Local().Format("15:04:05")}
+		return &cliError{code: exitUnreachable, err: err, hint: "the authorization server kept failing or asked for a wait: try again later, after " + rl.Until.Local().Format("15:04:05")}
 	case errors.As(err, &se):
 		return &cliError{code: exitFailure, err: err, hint: "the new tokens were not kept: check the store (free space, permissions, a locked keyring), then run the command again"}
 	case unreachable(err):

@@ -19,7 +19,7 @@ func TestE2EServerWaitAcrossProcesses(t *testing.T) {
 	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultTooManyRequests, RetryAfter: "120"})
 	n := len(srv.Requests())
 	r := c.run("", "token", "--profile", "p", "--min-valid", "2h")
-	if r.code != 4 || !strings.Contains(r.stderr, "not before") {
+	if r.code != 4 || !strings.Contains(r.stderr, "try again later, after") {
 		t.Fatalf("token meeting a 429 with Retry-After: 120: %v; want exit 4 naming when to try again", r)
 	}
 	for _, args := range [][]string{
@@ -27,7 +27,7 @@ func TestE2EServerWaitAcrossProcesses(t *testing.T) {
 		{"refresh", "--profile", "p"},
 		{"token", "--profile", "p", "--min-valid", "2h"},
 	} {
-		if r := c.run("", args...); r.code != 4 || !strings.Contains(r.stderr, "not before") {
+		if r := c.run("", args...); r.code != 4 || !strings.Contains(r.stderr, "try again later, after") {
 			t.Errorf("%v during the server's wait: %v; want exit 4 naming when to try again", args, r)
 		}
 	}
