@@ -1,0 +1,110 @@
+package authloop
+
+import (
+	"context"
+	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
+)
+
+// Adversarial tests of issue 12, situation 13 (dynamic registration with
+// the exact redirect URI).
+
+// A login whose registered port is taken registers a new client (the
+// server offers no RFC 7592 update), and then the person cancels the
+// sign-in. The grant the person signed in to before is untouched at the
+// server: its refresh token, issued to the first client, must keep
+// working, in this session and in any other process sharing the record.
+// A record that names the new client beside the old client's refresh
+// token makes every refresh present it as the new client: the server
+// answers invalid_grant, and the shared grant is dropped.
+func TestAttackReregistrationForCancelledLoginKeepsGrant(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	s := f.session()
+	tok := f.login(s)
+	c1 := f.kept(s)
+	occupy(t, f.redirectURI())
+
+	f.srv.DenyNext("access_denied", "the person cancelled")
+	if _, err := s.Login(context.Background()); err == nil {
+		t.Fatal("the cancelled login succeeded")
+	}
+	if f.srv.Count("register") != 2 {
+		t.Fatalf("%d registrations; the test needs the cancelled login to have registered a second client", f.srv.Count("register"))
+	}
+
+	signIns := f.srv.Count("authorize")
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Errorf("this session's refresh after the cancelled login: %v", err)
+	}
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Errorf("this session's refresh needed %d new sign-in(s): the grant signed in to before was lost", n)
+	}
+	// Another process, sharing the record.
+	other := f.session(func(c *Config) { c.Interactive = false })
+	if _, err := other.Refresh(context.Background()); err != nil {
+		t.Errorf("another process's refresh after the cancelled login: %v", err)
+	}
+	for _, r := range f.srv.Requests() {
+		if r.Endpoint == "token" && r.Error == "invalid_grant" {
+			t.Errorf("a refresh token issued to client %s was presented as client %s and refused", c1.ClientID, r.ClientID)
+		}
+	}
+	if rec, err := f.st.Load(context.Background(), s.Key()); err != nil || rec.Token == nil || rec.Token.RefreshToken == "" {
+		t.Errorf("the record lost its refresh token (first was %.6s…): %v", tok.RefreshToken, err)
+	}
+}
+
+// While one process's login waits for the person (its registered port was
+// taken, so it registered a new client), another process sharing the
+// record refreshes: the refresh token in the record was issued to the
+// first client and must be presented as that client. Presented as the
+// new one, it is refused with invalid_grant and the other process is told
+// to log in (exit 3 for `authloop token`), although nothing is wrong with
+// its grant.
+func TestAttackRefreshDuringReregisteringLogin(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	s := f.session()
+	f.login(s)
+	occupy(t, f.redirectURI())
+
+	opened := make(chan string, 1)
+	a := f.session(func(c *Config) {
+		c.Browser = func(ctx context.Context, u string) error {
+			opened <- u
+			return nil
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Login(context.Background())
+		done <- err
+	}()
+	var u string
+	select {
+	case u = <-opened:
+	case err := <-done:
+		t.Fatalf("the login ended before the browser opened: %v", err)
+	}
+	if f.srv.Count("register") != 2 {
+		t.Fatalf("%d registrations; the test needs the login to have registered a second client", f.srv.Count("register"))
+	}
+
+	b := f.session(func(c *Config) { c.Interactive = false })
+	if _, err := b.Refresh(context.Background()); err != nil {
+		t.Errorf("another process's refresh while the login waits for the person: %v", err)
+	}
+
+	// The person approves.
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		_, _, _ = oauthtest.Browse(context.Background(), nil, u)
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("the login: %v", err)
+	}
+	if _, err := b.Refresh(context.Background()); err != nil {
+		t.Errorf("the other process's refresh after the login: %v", err)
+	}
+}
