@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,5 +82,61 @@ func TestAttackLogoutStoppedWaitingForLockSaysNothingDeleted(t *testing.T) {
 	}
 	if res := c.run("", "token", "--profile", "p"); res.code != 0 {
 		t.Fatalf("token after the stopped logout: %v", res)
+	}
+}
+
+// Ctrl+C (or SIGTERM, SIGHUP) to `authloop login` after the person
+// approved and the code exchange was sent: the server has issued the
+// tokens and holds its answer. The command promises ("stopping once the
+// request already sent is answered and its tokens saved", and the exit
+// code help: "authloop first finishes a request it has already sent and
+// saves its answer") to wait for that answer and save it. Abandoning it
+// loses a grant the server has issued (at servers that cap grants per
+// client, or end the earlier one at a new consent, the person is then
+// signed out everywhere) and leaves the person signed out after being told
+// the answer would be saved.
+func TestAttackSignalDuringLoginCodeExchange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	release, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+
+	r := c.start(t, "login", "--profile", "p", "--no-browser", "--store", "file",
+		"--issuer", srv.Issuer(), "--client-id", srv.ClientID(), "--scope", "openid offline_access", "--timeout", "1m")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for line := range r.lines {
+		if strings.HasPrefix(line, srv.AuthorizationEndpoint()) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, _ = oauthtest.Browse(context.Background(), nil, strings.TrimSpace(line))
+			}()
+			break
+		}
+	}
+	select {
+	case <-held: // the server issued the tokens; its answer is held
+	case <-r.exited:
+		t.Fatalf("exited before the code exchange: %v\n%s", r.err, r.output())
+	case <-time.After(time.Minute):
+		t.Fatalf("no code exchange within a minute:\n%s", r.output())
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r.waitLine("stopping")
+	free()
+	ws := r.wait()
+	t.Logf("ended with %s:\n%s", describeStatus(ws), r.output())
+	if res := c.run("", "token", "--profile", "p"); res.code != 0 {
+		t.Fatalf("the tokens of the code exchange already sent were not saved (the profile is not signed in): token: %v", res)
 	}
 }
