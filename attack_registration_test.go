@@ -1,7 +1,14 @@
 package authloop
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/authloop/authloop/oauthtest"
@@ -106,5 +113,77 @@ func TestAttackRefreshDuringReregisteringLogin(t *testing.T) {
 	}
 	if _, err := b.Refresh(context.Background()); err != nil {
 		t.Errorf("the other process's refresh after the login: %v", err)
+	}
+}
+
+// foreignConfigEndpoint rewrites the registration_client_uri of every
+// registration answer to a URL on another origin, and records (without
+// sending them on) the requests that go to that origin: a registration
+// response that sends the registration access token elsewhere.
+type foreignConfigEndpoint struct {
+	base    http.RoundTripper
+	foreign string // scheme://host of the other origin
+
+	mu   sync.Mutex
+	sent []string // Authorization headers sent to the other origin
+}
+
+func (f *foreignConfigEndpoint) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme+"://"+r.URL.Host == f.foreign {
+		f.mu.Lock()
+		f.sent = append(f.sent, r.Header.Get("Authorization"))
+		f.mu.Unlock()
+		return &http.Response{StatusCode: 404, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	}
+	resp, err := f.base.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, "/register") || r.Method != http.MethodPost {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) == nil && m["registration_client_uri"] != nil {
+		m["registration_client_uri"] = f.foreign + "/clients/" + fmt.Sprint(m["client_id"])
+		body, _ = json.Marshal(m)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A registration response names a client configuration endpoint (RFC
+// 7592) on another origin than the authorization server's, or one that is
+// plain http on a host that is not loopback: the registration access token
+// must never be sent there. An update that cannot be made safely is no
+// reason to fail the login: a new registration is.
+func TestAttackRegistrationClientURIElsewhere(t *testing.T) {
+	for _, foreign := range []string{"https://registrations.attacker.example", "http://registrations.example"} {
+		t.Run(foreign, func(t *testing.T) {
+			f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: true})
+			rt := &foreignConfigEndpoint{base: http.DefaultTransport, foreign: foreign}
+			withRT := func(c *Config) { c.HTTPClient = &http.Client{Transport: rt} }
+			s := f.session(withRT)
+			f.login(s)
+			c1 := f.kept(s)
+			if !strings.HasPrefix(c1.RegistrationClientURI, foreign) {
+				t.Fatalf("the test's rewrite did not reach the record: %q", c1.RegistrationClientURI)
+			}
+			occupy(t, f.redirectURI()) // the next login needs another redirect URI
+			f.login(s)
+			rt.mu.Lock()
+			defer rt.mu.Unlock()
+			for _, h := range rt.sent {
+				if strings.Contains(h, c1.RegistrationAccessToken) {
+					t.Fatalf("the registration access token was sent to %s, another origin than the authorization server %s", foreign, f.srv.Issuer())
+				}
+			}
+			if len(rt.sent) > 0 {
+				t.Errorf("%d request(s) went to the client configuration endpoint on another origin", len(rt.sent))
+			}
+		})
 	}
 }
