@@ -3,7 +3,10 @@ package authloop
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/oauthtest"
 	"github.com/authloop/authloop/store"
@@ -63,5 +66,58 @@ func TestAttackLogoutNotUndoneByAnotherProcess(t *testing.T) {
 				t.Errorf("a process started after the logout finds a token (valid at the server: %v)", f.srv.ValidAccessToken(tok.AccessToken))
 			}
 		})
+	}
+}
+
+// hangOn holds every request to a path ending in suffix until the
+// request's context ends or the test releases it: a server that accepts
+// the connection and never answers.
+type hangOn struct {
+	base    http.RoundTripper
+	suffix  string
+	release chan struct{}
+}
+
+func (h hangOn) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, h.suffix) {
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		case <-h.release:
+			return nil, errors.New("released by the test")
+		}
+	}
+	return h.base.RoundTrip(r)
+}
+
+// Logout, with a revocation endpoint that never answers and an HTTP client
+// without a timeout of its own (Config.HTTPClient as many programs set
+// it), called with a context without deadline (a program's shutdown path):
+// it holds the record's refresh lock while it waits, so every process on
+// the machine that needs a refresh waits too. The wait must be bounded, as
+// a refresh is (Config.RefreshTimeout): the local tokens are then deleted
+// and the error says the grant may live on.
+func TestAttackLogoutRevocationHangs(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	release := make(chan struct{})
+	f.cfg.HTTPClient = &http.Client{Transport: hangOn{http.DefaultTransport, "/revoke", release}}
+	f.cfg.RefreshTimeout = time.Second
+	s := f.sessionWith(st, f.tok)
+	done := make(chan error, 1)
+	go func() { done <- s.Logout(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "may live on") {
+			t.Errorf("Logout with a revocation endpoint that never answers: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		close(release)
+		<-done
+		t.Fatal("Logout still waited for the revocation endpoint after 30 s (RefreshTimeout 1 s), holding the refresh lock of every process")
+	}
+	close(release)
+	if _, err := st.Load(context.Background(), s.Key()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the record is still in the store: %v", err)
 	}
 }
