@@ -1,0 +1,93 @@
+package authloop
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
+)
+
+// Adversarial tests of issue 12, situation 4 (shared step-ups).
+
+// The person cancels a step-up's sign-in (or it times out, or the network
+// failed during it): no authorization finished, so nothing says that the
+// server would still refuse. The next request refused for the same scope
+// starts a new step-up, and once the person approves it, the request
+// succeeds. The session must not give up for good with a message claiming
+// that "a new authorization" asked for the scope and the token still
+// lacks it.
+func TestAttackStepUpAfterCancelledStepUp(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
+	defer srv.Close()
+	rs, _ := stepUpServer(t, srv)
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	mcp := rs.URL + "/mcp"
+	if resp := callWithCached(t, s, http.MethodGet, mcp); resp.StatusCode != 401 || s.Authorize(ctx, resp.Request, resp) != nil {
+		t.Fatalf("first sign-in: HTTP %d", resp.StatusCode)
+	}
+	resp := callWithCached(t, s, http.MethodPost, mcp)
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST before the step-up: HTTP %d", resp.StatusCode)
+	}
+	srv.DenyNext("access_denied", "the person cancelled")
+	if err := s.Authorize(ctx, resp.Request, resp); err == nil {
+		t.Fatal("the cancelled step-up succeeded")
+	}
+
+	// The person tries again, and approves this time.
+	resp = callWithCached(t, s, http.MethodPost, mcp)
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST after the cancelled step-up: HTTP %d", resp.StatusCode)
+	}
+	if err := s.Authorize(ctx, resp.Request, resp); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "after a new authorization") {
+			msg += " [no authorization finished: the person cancelled it]"
+		}
+		t.Fatalf("Authorize after a cancelled step-up: %s; want a new step-up sign-in", msg)
+	}
+	if resp := callWithCached(t, s, http.MethodPost, mcp); resp.StatusCode != 200 {
+		t.Fatalf("POST after the second step-up: HTTP %d", resp.StatusCode)
+	}
+}
+
+// With Config.RefreshScopes (refreshes narrowed to some scopes), a step-up
+// whose sign-in the person cancels: nothing was won, so later refreshes
+// must still ask only for what the grant holds. Asking for the challenged
+// scope the grant never got makes every refresh fail with invalid_scope,
+// and the session cannot refresh until the program restarts.
+func TestAttackCancelledStepUpKeepsRefreshing(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.OAuth2.Scopes = []string{"openid", "offline_access", "read"}
+	tok, err := Login(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tok = tok
+	f.cfg.RefreshScopes = []string{"read"}
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh before the step-up: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	f.srv.DenyNext("access_denied", "the person cancelled")
+	if err := s.Authorize(ctx, req, refused); err == nil {
+		t.Fatal("the cancelled step-up succeeded")
+	}
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh after the cancelled step-up: %v", err)
+	}
+}
