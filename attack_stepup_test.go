@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -89,5 +90,26 @@ func TestAttackCancelledStepUpKeepsRefreshing(t *testing.T) {
 	}
 	if _, err := s.Refresh(ctx); err != nil {
 		t.Fatalf("refresh after the cancelled step-up: %v", err)
+	}
+}
+
+// A session configured not to sign in (Config.Interactive false: a daemon,
+// a credential helper run by kubectl or git) gets a request refused with
+// 403 insufficient_scope: a step-up needs the person, so Authorize says a
+// login is needed (ErrLoginRequired) and opens no browser, as a 401 does.
+func TestAttackStepUpHonoursNonInteractive(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = false
+	s := f.session()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	signIns := f.srv.Count("authorize")
+	err := s.Authorize(context.Background(), req, refused)
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Errorf("a non-interactive session opened %d sign-in(s) for a step-up", n)
+	}
+	if !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("Authorize: %v, want login required", err)
 	}
 }
