@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +186,136 @@ func TestAttackRegistrationClientURIElsewhere(t *testing.T) {
 				t.Errorf("%d request(s) went to the client configuration endpoint on another origin", len(rt.sent))
 			}
 		})
+	}
+}
+
+// secretRotator plays a server that issues a new client secret when it
+// updates a registration (RFC 7592 §2.2 allows it) and from then on
+// refuses the old one with invalid_client. It sits in front of oauthtest,
+// which keeps secrets: it hands out its own secret in the update's answer
+// and swaps it back on the way in. With hold armed, it holds the next
+// refresh request until an update has been answered.
+type secretRotator struct {
+	base http.RoundTripper
+
+	mu      sync.Mutex
+	real    map[string]string // client id -> the secret oauthtest knows
+	rotated map[string]string // client id -> the secret handed out by an update
+	hold    bool
+	held    chan struct{} // closed when a refresh is held
+	updated chan struct{} // closed when an update has been answered
+}
+
+func newSecretRotator() *secretRotator {
+	return &secretRotator{base: confidentialOnly{http.DefaultTransport}, real: map[string]string{}, rotated: map[string]string{},
+		held: make(chan struct{}), updated: make(chan struct{})}
+}
+
+func (s *secretRotator) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/token") {
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		form, _ := url.ParseQuery(string(body))
+		s.mu.Lock()
+		hold := s.hold && form.Get("grant_type") == "refresh_token"
+		if hold {
+			s.hold = false
+		}
+		s.mu.Unlock()
+		if hold {
+			close(s.held)
+			<-s.updated
+		}
+		id, secret, ok := r.BasicAuth()
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+		s.mu.Lock()
+		rot, real := s.rotated[id], s.real[id]
+		s.mu.Unlock()
+		if ok && rot != "" {
+			if secret != rot {
+				b := `{"error":"invalid_client","error_description":"client authentication failed"}`
+				return &http.Response{StatusCode: 401, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(b)), Request: r}, nil
+			}
+			r = r.Clone(r.Context())
+			r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(real))
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		return s.base.RoundTrip(r)
+	}
+	resp, err := s.base.RoundTrip(r)
+	if err != nil || !strings.Contains(r.URL.Path, "/register") || resp.StatusCode >= 300 {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) == nil {
+		id, _ := m["client_id"].(string)
+		secret, _ := m["client_secret"].(string)
+		s.mu.Lock()
+		switch r.Method {
+		case http.MethodPost:
+			s.real[id] = secret
+		case http.MethodPut:
+			rot := "rotated-" + fmt.Sprint(len(s.rotated)+1) + "-" + id
+			s.rotated[id] = rot
+			m["client_secret"] = rot
+			body, _ = json.Marshal(m)
+			defer close(s.updated)
+		}
+		s.mu.Unlock()
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// One process updates the registration (RFC 7592: its registered port is
+// taken) at a server that issues a new client secret with the update,
+// while another process's refresh, sent with the secret the record held a
+// moment before, is on its way: the server answers invalid_client. That
+// says nothing about the grant: the record's refresh token must survive
+// (the refresh retried with the record's new secret, or left for later),
+// and the grant keep working once the person cancels the sign-in.
+func TestAttackRefreshRacingSecretRotatingUpdate(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: true})
+	rot := newSecretRotator()
+	withRT := func(c *Config) { c.HTTPClient = &http.Client{Transport: rot} }
+	a := f.session(withRT)
+	f.login(a)
+	if c := f.kept(a); c.ClientSecret == "" || c.RegistrationAccessToken == "" {
+		t.Fatalf("the test needs a confidential client with RFC 7592 management: %v", c)
+	}
+	b := f.session(withRT, func(c *Config) { c.Interactive = false })
+	occupy(t, f.redirectURI())
+
+	rot.mu.Lock()
+	rot.hold = true
+	rot.mu.Unlock()
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := b.Refresh(context.Background())
+		refreshed <- err
+	}()
+	<-rot.held // b's refresh is on its way, with the old secret
+	f.srv.DenyNext("access_denied", "the person cancelled")
+	if _, err := a.Login(context.Background()); err == nil {
+		t.Fatal("the cancelled login succeeded")
+	}
+	if err := <-refreshed; err != nil {
+		t.Logf("the other process's refresh during the update: %v", err)
+	}
+	if c := f.kept(a); c.ClientSecret == "" || !strings.HasPrefix(c.ClientSecret, "rotated-") {
+		t.Fatalf("the record does not keep the secret the update issued: %v", c)
+	}
+	later := f.session(withRT, func(c *Config) { c.Interactive = false })
+	if _, err := later.Refresh(context.Background()); err != nil {
+		t.Fatalf("a refresh after the update, with the record's new secret: %v (the grant was dropped)", err)
 	}
 }
