@@ -121,3 +121,62 @@ func TestAttackLogoutRevocationHangs(t *testing.T) {
 		t.Errorf("the record is still in the store: %v", err)
 	}
 }
+
+// A Logout that fails because another process holds the refresh lock past
+// ctx's end leaves the session as it was, as promised: that includes its
+// background refresh. The timer that came due while Logout waited for the
+// lock found a flight (the logout) under way and left the re-arming to it;
+// a failed Logout must re-arm, or the session never refreshes in the
+// background again and its token simply expires.
+func TestAttackFailedLogoutKeepsBackgroundRefresh(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := fileStore(t, t.TempDir())
+	s := f.sessionWith(st, f.tok)
+	if f.clock.Timers() == 0 {
+		t.Fatal("the session armed no background refresh")
+	}
+	unlock, err := st.Lock(context.Background(), s.Key(), "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Logout(ctx) }()
+	// Logout is waiting for the lock once its flight is in place.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		waiting := s.flight != nil
+		s.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Logout never started")
+		}
+	}
+	d, ok := f.clock.NextTimer()
+	if !ok {
+		t.Fatal("no timer")
+	}
+	f.clock.Advance(d) // the refresh timer fires while Logout waits
+	s.timerWG.Wait()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("Logout succeeded without the lock")
+	}
+	unlock()
+	if f.clock.Timers() == 0 {
+		t.Fatal("after the failed Logout the session has no background refresh scheduled: its token will simply expire")
+	}
+
+	before := f.refreshes()
+	// The token's lifetime passes; the session should refresh before the end.
+	for deadline := time.Now().Add(30 * time.Second); f.refreshes() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no background refresh after the failed Logout (timers armed: %d)", f.clock.Timers())
+		}
+		if d, ok := f.clock.NextTimer(); ok {
+			f.clock.Advance(d)
+		}
+	}
+}
