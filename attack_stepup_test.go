@@ -113,3 +113,30 @@ func TestAttackStepUpHonoursNonInteractive(t *testing.T) {
 		t.Errorf("Authorize: %v, want login required", err)
 	}
 }
+
+// A step-up for a scope this client may not have at all: the server
+// refuses the authorization with invalid_scope. Later sign-ins of the
+// session (Session.Login, or the login after the refresh token dies) must
+// still work: they ask for what the session needs, not again for the
+// scope the server refused, which would fail every sign-in until the
+// program restarts.
+func TestAttackRefusedStepUpDoesNotPoisonLaterLogins(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="admin"`}}, Body: http.NoBody}
+	err := s.Authorize(ctx, req, refused)
+	if err == nil || !strings.Contains(err.Error(), "invalid_scope") {
+		t.Fatalf("step-up for a scope the server does not allow: %v, want invalid_scope", err)
+	}
+	if _, err := s.Login(ctx); err != nil {
+		t.Fatalf("Session.Login after the refused step-up: %v", err)
+	}
+	f.srv.RevokeAll() // the refresh token dies: the session signs in again
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("the sign-in after the refresh token died: %v", err)
+	}
+}
