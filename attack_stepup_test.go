@@ -140,3 +140,32 @@ func TestAttackRefusedStepUpDoesNotPoisonLaterLogins(t *testing.T) {
 		t.Fatalf("the sign-in after the refresh token died: %v", err)
 	}
 }
+
+// Authorize called without the refused request (req nil: the caller does
+// not know which token it carried) after another request's step-up has
+// already won the scope: the session's token carries it, so a retry may
+// succeed and Authorize returns nil. Giving up with "the server still
+// refuses ... after a new authorization" is false: the new token was never
+// tried.
+func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	if err := s.Authorize(ctx, req, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	if !covers(s.Cached().Extra("scope"), []string{"write"}) {
+		t.Fatalf("the step-up's token lacks write: %v", s.Cached().Extra("scope"))
+	}
+	// Another request, refused with the old token before the step-up
+	// ended, reports without its request.
+	if err := s.Authorize(ctx, nil, refused()); err != nil {
+		t.Fatalf("Authorize without the request, the token carrying the scope: %v", err)
+	}
+}
