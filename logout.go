@@ -75,6 +75,7 @@ func (s *Session) Logout(ctx context.Context) error {
 		err = fmt.Errorf("authloop: waiting for the refresh lock of %s to log out (another process may be refreshing): %w; nothing was revoked or deleted, try again", s.key, err)
 		s.mu.Lock()
 		s.flight = nil
+		s.arm(s.cur.Load()) // a timer that came due meanwhile left it to this flight
 		s.mu.Unlock()
 		f.err = err
 		close(f.done)

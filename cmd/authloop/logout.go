@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -99,6 +100,12 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	u := a.ui
 	had := s.Cached() != nil
 	err = s.Logout(ctx)
+	if err != nil && had && recordKept(s) {
+		// Logout deleted nothing (it could not take the record's lock, or
+		// the store refused the delete): never say otherwise.
+		u.printf("%s The tokens of profile %s are still here: nothing was deleted.", u.red("✗"), u.bold(name))
+		return &cliError{code: exitFailure, err: fmt.Errorf("logout failed: %w", err), hint: "run authloop logout again (another authloop process may hold the profile's lock while it refreshes)"}
+	}
 	switch {
 	case !had:
 		u.printf("Profile %s was not signed in.", u.bold(name))
@@ -120,4 +127,13 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
 	}
 	return nil
+}
+
+// recordKept reports whether the store still holds tokens for s's record,
+// after a Logout that failed.
+func recordKept(s *authloop.Session) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec, err := s.Store().Load(ctx, s.Key())
+	return err == nil && rec.Token != nil
 }

@@ -1,0 +1,171 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
+)
+
+// Adversarial tests of issue 12, situation 4 (shared step-ups).
+
+// The person cancels a step-up's sign-in (or it times out, or the network
+// failed during it): no authorization finished, so nothing says that the
+// server would still refuse. The next request refused for the same scope
+// starts a new step-up, and once the person approves it, the request
+// succeeds. The session must not give up for good with a message claiming
+// that "a new authorization" asked for the scope and the token still
+// lacks it.
+func TestAttackStepUpAfterCancelledStepUp(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{JWTAccessTokens: true})
+	defer srv.Close()
+	rs, _ := stepUpServer(t, srv)
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	mcp := rs.URL + "/mcp"
+	if resp := callWithCached(t, s, http.MethodGet, mcp); resp.StatusCode != 401 || s.Authorize(ctx, resp.Request, resp) != nil {
+		t.Fatalf("first sign-in: HTTP %d", resp.StatusCode)
+	}
+	resp := callWithCached(t, s, http.MethodPost, mcp)
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST before the step-up: HTTP %d", resp.StatusCode)
+	}
+	srv.DenyNext("access_denied", "the person cancelled")
+	if err := s.Authorize(ctx, resp.Request, resp); err == nil {
+		t.Fatal("the cancelled step-up succeeded")
+	}
+
+	// The person tries again, and approves this time.
+	resp = callWithCached(t, s, http.MethodPost, mcp)
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST after the cancelled step-up: HTTP %d", resp.StatusCode)
+	}
+	if err := s.Authorize(ctx, resp.Request, resp); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "after a new authorization") {
+			msg += " [no authorization finished: the person cancelled it]"
+		}
+		t.Fatalf("Authorize after a cancelled step-up: %s; want a new step-up sign-in", msg)
+	}
+	if resp := callWithCached(t, s, http.MethodPost, mcp); resp.StatusCode != 200 {
+		t.Fatalf("POST after the second step-up: HTTP %d", resp.StatusCode)
+	}
+}
+
+// With Config.RefreshScopes (refreshes narrowed to some scopes), a step-up
+// whose sign-in the person cancels: nothing was won, so later refreshes
+// must still ask only for what the grant holds. Asking for the challenged
+// scope the grant never got makes every refresh fail with invalid_scope,
+// and the session cannot refresh until the program restarts.
+func TestAttackCancelledStepUpKeepsRefreshing(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.OAuth2.Scopes = []string{"openid", "offline_access", "read"}
+	tok, err := Login(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tok = tok
+	f.cfg.RefreshScopes = []string{"read"}
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh before the step-up: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	f.srv.DenyNext("access_denied", "the person cancelled")
+	if err := s.Authorize(ctx, req, refused); err == nil {
+		t.Fatal("the cancelled step-up succeeded")
+	}
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh after the cancelled step-up: %v", err)
+	}
+}
+
+// A session configured not to sign in (Config.Interactive false: a daemon,
+// a credential helper run by kubectl or git) gets a request refused with
+// 403 insufficient_scope: a step-up needs the person, so Authorize says a
+// login is needed (ErrLoginRequired) and opens no browser, as a 401 does.
+func TestAttackStepUpHonoursNonInteractive(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = false
+	s := f.session()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	signIns := f.srv.Count("authorize")
+	err := s.Authorize(context.Background(), req, refused)
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Errorf("a non-interactive session opened %d sign-in(s) for a step-up", n)
+	}
+	if !errors.Is(err, ErrLoginRequired) {
+		t.Errorf("Authorize: %v, want login required", err)
+	}
+}
+
+// A step-up for a scope this client may not have at all: the server
+// refuses the authorization with invalid_scope. Later sign-ins of the
+// session (Session.Login, or the login after the refresh token dies) must
+// still work: they ask for what the session needs, not again for the
+// scope the server refused, which would fail every sign-in until the
+// program restarts.
+func TestAttackRefusedStepUpDoesNotPoisonLaterLogins(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="admin"`}}, Body: http.NoBody}
+	err := s.Authorize(ctx, req, refused)
+	if err == nil || !strings.Contains(err.Error(), "invalid_scope") {
+		t.Fatalf("step-up for a scope the server does not allow: %v, want invalid_scope", err)
+	}
+	if _, err := s.Login(ctx); err != nil {
+		t.Fatalf("Session.Login after the refused step-up: %v", err)
+	}
+	f.srv.RevokeAll() // the refresh token dies: the session signs in again
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("the sign-in after the refresh token died: %v", err)
+	}
+}
+
+// Authorize called without the refused request (req nil: the caller does
+// not know which token it carried) after another request's step-up has
+// already won the scope: the session's token carries it, so a retry may
+// succeed and Authorize returns nil. Giving up with "the server still
+// refuses ... after a new authorization" is false: the new token was never
+// tried.
+func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	if err := s.Authorize(ctx, req, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	if !covers(s.Cached().Extra("scope"), []string{"write"}) {
+		t.Fatalf("the step-up's token lacks write: %v", s.Cached().Extra("scope"))
+	}
+	// Another request, refused with the old token before the step-up
+	// ended, reports without its request.
+	if err := s.Authorize(ctx, nil, refused()); err != nil {
+		t.Fatalf("Authorize without the request, the token carrying the scope: %v", err)
+	}
+}
