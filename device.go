@@ -191,7 +191,11 @@ func (c *Config) deviceLogin(ctx context.Context, endpoint string) (*oauth2.Toke
 			return nil, fmt.Errorf("authloop: waiting for the device sign-in to be approved: %w", ctx.Err())
 		case <-t.C:
 		}
-		tok, err := c.tokenRequest(ctx, form, keep)
+		// Answered even if ctx ends meanwhile: an approved device code is
+		// spent by this request, its answer holds the new grant.
+		pollCtx, cancel := answeredContext(ctx, exchangeTimeout)
+		tok, err := c.tokenRequest(pollCtx, form, keep)
+		cancel()
 		if err == nil {
 			log.Debug("authloop: device login complete", "expiry", tok.Expiry, "refresh_token", tok.RefreshToken != "")
 			return tok, nil

@@ -207,17 +207,17 @@ func wantRotationSaved(t *testing.T, f *fixture, st store.Store, old *oauth2.Tok
 }
 
 // Stopped during a new sign-in's code exchange (Session.Login, as
-// `authloop login` runs it): unlike a refresh, the exchange is abandoned.
-// The server has spent the code and issued a grant that nobody holds; the
-// person signs in again. Nothing is lost that was had: the exchange
-// rotates nothing, so the record saved before (an earlier sign-in) is
-// untouched and still works.
+// `authloop login` runs it): as with a refresh, the request already sent is
+// answered and its tokens saved. The server has spent the code and issued
+// a new grant; abandoning its answer would lose that grant (at servers that
+// end the earlier grant at a new consent, the person would be signed out
+// everywhere) after the command promised to save it. The caller's wait
+// ends at once; Close waits for the answer.
 func TestStopDuringLoginExchange(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
 	s := f.sessionWith(st, f.tok)
 	release, held := make(chan struct{}), make(chan struct{})
-	defer close(release)
 	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := async(func() error { _, err := s.Login(ctx); return err })
@@ -230,14 +230,23 @@ func TestStopDuringLoginExchange(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Login got %v, want context.Canceled", err)
 	}
-	s.Close() // does not wait for the held answer
+	closed := async(func() error { return s.Close() })
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) before the code exchange's answer came", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
 	rec, err := st.Load(context.Background(), f.cfg.sessionKey())
-	if err != nil || rec.Token == nil || rec.Token.RefreshToken != f.tok.RefreshToken {
-		t.Fatalf("the earlier sign-in's record changed: %v", err)
+	if err != nil || rec.Token == nil || rec.Token.RefreshToken == f.tok.RefreshToken {
+		t.Fatalf("the new sign-in was not saved: %v", err)
 	}
 	s2 := f.sessionWith(st, nil)
 	if tok, err := s2.Refresh(context.Background()); err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
-		t.Fatalf("the earlier sign-in no longer works: %v", err)
+		t.Fatalf("the new sign-in does not work: %v", err)
 	}
 }
 

@@ -167,7 +167,11 @@ func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 	if cfg.Resource != "" {
 		form.Set("resource", cfg.Resource)
 	}
-	tok, err := cfg.tokenRequest(ctx, form, keepFields{scope: strings.Join(cfg.OAuth2.Scopes, " ")})
+	// The code is spent once this is sent: a stop (Close, Ctrl+C) from
+	// here on waits for the answer, which holds the new grant.
+	exCtx, cancel := answeredContext(ctx, exchangeTimeout)
+	defer cancel()
+	tok, err := cfg.tokenRequest(exCtx, form, keepFields{scope: strings.Join(cfg.OAuth2.Scopes, " ")})
 	if err != nil {
 		return nil, fmt.Errorf("authloop: exchanging the authorization code: %w", err)
 	}

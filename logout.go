@@ -32,18 +32,19 @@ func (s *Session) Store() store.Store { return s.store }
 // access token when there is none) and this session's own when it differs,
 // then deletes the record, and drops the tokens (OnTokenChange with new
 // nil). Holding the lock, no refresh elsewhere can rotate the refresh
-// token between the read and the revocation, or save one after the
-// delete: the grant revoked is the live one, even when another process
-// rotated it since this session last looked. Revocation needs an endpoint
-// (Config.RevocationURL, or revocation_endpoint in the issuer's metadata);
-// without one, the tokens are only deleted.
+// token between the read and the revocation: the grant revoked is the live
+// one, even when another process rotated it since this session last
+// looked. Other sessions sharing the store find the record gone at their
+// next refresh and drop their tokens (ErrLoginRequired) instead of writing
+// them back. Revocation needs an endpoint (Config.RevocationURL, or
+// revocation_endpoint in the issuer's metadata); without one, the tokens
+// are only deleted. The revocation is bounded by Config.RefreshTimeout.
 //
 // Tokens whose save failed are dropped too: no later try of that save
 // writes them back. The local tokens are deleted even when the revocation
-// fails; the error
-// then says so, and that the grant may live on at the server. When the
-// lock cannot be taken before ctx ends, nothing is revoked or deleted and
-// the error says so.
+// fails; the error then says so, and that the grant may live on at the
+// server. When the lock cannot be taken before ctx ends, nothing is
+// revoked or deleted and the error says so.
 func (s *Session) Logout(ctx context.Context) error {
 	// Wait for any flight, then hold off new ones while logging out.
 	for {
@@ -86,7 +87,10 @@ func (s *Session) Logout(ctx context.Context) error {
 	if rec != nil {
 		stored = fromStored(rec.Token)
 	}
-	revokeErr := s.revoke(ctx, stored, s.cur.Load().tok)
+	// Bounded: the refresh lock of every process is held meanwhile.
+	revCtx, cancelRevoke := context.WithTimeout(ctx, s.timeout)
+	revokeErr := s.revoke(revCtx, stored, s.cur.Load().tok)
+	cancelRevoke()
 	// The local record goes even when ctx ended during the revocation, as
 	// promised: a Ctrl-C must not leave the tokens behind.
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
@@ -105,6 +109,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.publish(s.newState(nil))
 	s.disarm()
 	s.flight = nil
+	s.hadRecord.Store(false) // this session deleted it
 	s.mu.Unlock()
 	f.err = &LoginRequiredError{Reason: "logged out"}
 	close(f.done)

@@ -192,9 +192,17 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		return nil, nil, nil, fmt.Errorf("authloop: waiting for the refresh lock of %s (another process may be refreshing): %w", s.key, err)
 	}
 	defer unlock()
+	had := s.hadRecord.Load()
 	rec, err := s.load(ctx)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if rec == nil && had {
+		// The record this session read or wrote is gone: the person
+		// logged out (authloop logout, another process's Logout). Writing
+		// its tokens back would undo that.
+		s.loggedOutElsewhere(old)
+		return nil, nil, &LoginRequiredError{Reason: "logged out: the saved session was deleted (by authloop logout, or another process)"}, nil
 	}
 	var stored *oauth2.Token
 	if rec != nil {
@@ -341,9 +349,14 @@ func (s *Session) retrySave(cur *state) (*oauth2.Token, error) {
 		return cur.tok, s.saveFailed(pending, &SaveError{Store: s.store.Describe(), Key: s.key, Err: err})
 	}
 	defer unlock()
+	had := s.hadRecord.Load()
 	rec, err := s.load(ctx)
 	if err != nil {
 		return cur.tok, s.saveFailed(pending, &SaveError{Store: s.store.Describe(), Key: s.key, Err: err})
+	}
+	if rec == nil && had {
+		s.loggedOutElsewhere(cur) // never written back over a logout
+		return s.cur.Load().tok, nil
 	}
 	if rec != nil {
 		if t := fromStored(rec.Token); s.adoptable(t, cur.tok, false) {
@@ -436,6 +449,20 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	return tok, nil
 }
 
+// loggedOutElsewhere drops the session's tokens (OnTokenChange with new
+// nil) and any save still pending, when old is still its state: another
+// process logged out.
+func (s *Session) loggedOutElsewhere(old *state) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unsaved, s.saveTries = nil, 0
+	if s.cur.Load() != old || old.tok == nil {
+		return
+	}
+	s.notify(old.tok, nil)
+	s.publish(s.newState(nil))
+}
+
 // dropRefreshToken puts dead, the held token without its refused refresh
 // token, in place of old: the access token serves until its own expiry.
 func (s *Session) dropRefreshToken(old *state, dead *oauth2.Token) {
@@ -455,7 +482,7 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 	s.mu.Lock()
 	var hooks []func()
 	now := s.clock.Now()
-	if tok != nil {
+	if tok != nil || f.saveOnly && err == nil {
 		prev := s.cur.Load().tok
 		if tok != prev {
 			s.notify(prev, tok)
@@ -556,12 +583,8 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	// rotates the refresh token in its answer, that answer must arrive and
 	// be saved, or the grant is lost. The request keeps ctx's deadline;
 	// Close only stops further retries.
-	reqCtx := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		reqCtx, cancel = context.WithDeadline(reqCtx, dl)
-		defer cancel()
-	}
+	reqCtx, cancel := answeredContext(ctx, s.timeout)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		tok, err := cfg.tokenRequest(reqCtx, form, keep)
 		if err == nil {

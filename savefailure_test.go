@@ -334,3 +334,30 @@ func TestRetryAfterClamped(t *testing.T) {
 		t.Fatalf("the error %v does not wrap the server's 429", err)
 	}
 }
+
+// A save still pending when another process logs out is never written
+// back over the logout: the timer's retry and Close find the record gone,
+// and the session drops its tokens.
+func TestSaveRetryAfterLogoutElsewhere(t *testing.T) {
+	for _, how := range []string{"timer", "close"} {
+		t.Run(how, func(t *testing.T) {
+			sf := newSaveFixture(t)
+			sf.refreshUnsaved()
+			if err := sf.mem.Delete(context.Background(), sf.s.Key()); err != nil { // authloop logout elsewhere
+				t.Fatal(err)
+			}
+			switch how {
+			case "timer":
+				sf.clock.Advance(time.Second)
+				eventually(t, "the session to drop its tokens", func() bool { return sf.s.Cached() == nil })
+			case "close":
+				if err := sf.s.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			}
+			if _, err := sf.mem.Load(context.Background(), sf.s.Key()); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the logged-out tokens were written back: %v", err)
+			}
+		})
+	}
+}

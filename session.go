@@ -101,6 +101,9 @@ type Session struct {
 	// it is that stale record (or another process's copy of it), older
 	// than the live one, and never taken in its place.
 	staleAccess string
+	// hadRecord: this session has read or written its record; a record
+	// gone since then was deleted by a logout elsewhere.
+	hadRecord atomic.Bool
 	// retired are refresh tokens the server rotated away, never presented
 	// again (the last retiredKept).
 	retired   []string

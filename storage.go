@@ -117,6 +117,7 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
 	s.adoptClient(rec) // issue 12/13: the record's token goes with the record's registration
+	s.hadRecord.Store(true)
 	return rec, nil
 }
 
@@ -141,6 +142,7 @@ func (s *Session) saveToken(ctx context.Context, read *store.Record, tok *oauth2
 	var err error
 	for range 2 {
 		if _, err = s.store.Save(ctx, rec); err == nil {
+			s.hadRecord.Store(true)
 			return nil
 		}
 	}

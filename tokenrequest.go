@@ -72,6 +72,22 @@ func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFie
 	return tok, err
 }
 
+// exchangeTimeout bounds a code exchange or device poll whose context has no
+// deadline once the caller stopped waiting for it.
+const exchangeTimeout = 30 * time.Second
+
+// answeredContext is the context for a token request that must be answered
+// once it is sent, even when ctx is cancelled meanwhile (Close, Ctrl+C): the
+// answer may carry the only copy of a grant (a rotated refresh token, the
+// tokens a spent code or device code was exchanged for). It keeps ctx's
+// values and deadline, or, without one, ends after limit.
+func answeredContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), dl)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), limit)
+}
+
 // answer is what clientPost read of a response.
 type answer struct {
 	StatusCode int

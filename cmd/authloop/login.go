@@ -219,9 +219,21 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	defer s.Close()
 
+	before := s.Cached()
 	a.ui.startSpinner("Waiting for the sign-in")
 	tok, err := s.Login(ctx)
 	a.ui.stopSpinner()
+	if err != nil && ctx.Err() != nil {
+		// Stopped. A code exchange already sent is answered and its tokens
+		// saved before Close returns: keep the profile that goes with them.
+		if cerr := s.Close(); cerr == nil {
+			if now := s.Cached(); now != nil && (before == nil || now.AccessToken != before.AccessToken) {
+				if perr := p.save(); perr == nil {
+					a.ui.printf("The sign-in had finished at the server when it was stopped: its tokens are kept (profile %s).", a.ui.bold(p.Name))
+				}
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return &cliError{code: exitFailure, err: fmt.Errorf("the sign-in did not finish within %s", f.timeout), hint: loginHint(p.Name) + " (and finish signing in, or give a longer --timeout)"}
