@@ -136,7 +136,6 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 		s.stepUps++
 		s.steppedUp = append(s.steppedUp, strings.Join(want, " "))
 		s.wonScopes = union(s.wonScopes, challenged)
-		s.challengeScopes = want
 		f := s.start(&flight{interactive: true, login: true, need: want})
 		s.mu.Unlock()
 		select {

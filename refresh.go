@@ -398,7 +398,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		}
 		lc := *cfg
 		oc := *cfg.OAuth2
-		oc.Scopes = s.loginScopes(cfg)
+		oc.Scopes = s.loginScopes(cfg, need)
 		lc.OAuth2 = &oc
 		tok, err = lc.login(ctx)
 		if err == nil {
