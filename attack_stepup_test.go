@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,5 +169,47 @@ func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
 	// ended, reports without its request.
 	if err := s.Authorize(ctx, nil, refused()); err != nil {
 		t.Fatalf("Authorize without the request, the token carrying the scope: %v", err)
+	}
+}
+
+// With Config.RefreshScopes, a step-up that ends with a token lacking the
+// challenged scope (the server granted less than was asked): the grant
+// never got it, so later refreshes must not ask for it, or every refresh
+// fails with invalid_scope until the program restarts.
+func TestAttackStepUpGrantedLessKeepsRefreshing(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.OAuth2.Scopes = []string{"openid", "offline_access", "read"}
+	tok, err := Login(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tok = tok
+	f.cfg.RefreshScopes = []string{"read"}
+	f.cfg.Interactive = true
+	// The person (or the server's policy) grants less than asked: the
+	// authorization goes through without write.
+	f.cfg.Browser = func(ctx context.Context, u string) error {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return err
+		}
+		q := pu.Query()
+		q.Set("scope", strings.Join(slices.DeleteFunc(strings.Fields(q.Get("scope")), func(s string) bool { return s == "write" }), " "))
+		pu.RawQuery = q.Encode()
+		return f.b.open(ctx, pu.String())
+	}
+	s := f.session()
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	if err := s.Authorize(ctx, req, refused); err == nil || !strings.Contains(err.Error(), "insufficient scope") {
+		t.Fatalf("a step-up granted less: %v, want a give-up naming the insufficient scope", err)
+	}
+	if covers(s.Cached().Extra("scope"), []string{"write"}) {
+		t.Fatalf("the step-up's token carries write: %v", s.Cached().Extra("scope"))
+	}
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh after a step-up granted less: %v", err)
 	}
 }

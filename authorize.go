@@ -13,9 +13,11 @@ import (
 	"github.com/authloop/authloop/discovery"
 )
 
-// maxStepUps bounds the new authorizations one session asks for after 403
-// insufficient_scope, so that a server that keeps refusing cannot make it
-// loop (the MCP spec's retry limit).
+// maxStepUps bounds the new authorizations one session gets after 403
+// insufficient_scope (counting those that ended with a token), so that a
+// server that keeps refusing cannot make it loop (the MCP spec's retry
+// limit). A step-up that ended without a token makes Authorize fail, which
+// ends a caller's retry, so it needs no bound of its own.
 const maxStepUps = 2
 
 // Authorize handles a response that refused a request made with the
@@ -32,7 +34,10 @@ const maxStepUps = 2
 //     and held so far plus the ones challenged, added to any configured
 //     scopes (step-up). Requests refused while a step-up runs wait for it
 //     and share its outcome; they give up only when it failed or its token
-//     still lacks the scopes. At most maxStepUps per session.
+//     still lacks the scopes. At most maxStepUps step-ups that won a token
+//     per session; one that ended without a token (the person cancelled,
+//     the server refused the authorization) changes nothing, and the next
+//     refusal asks again.
 //
 // It returns nil when a retry of the request may succeed, and otherwise
 // an error saying why not (ErrLoginRequired when a login is needed and not
@@ -133,10 +138,7 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 			}
 			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
 		}
-		s.stepUps++
-		s.steppedUp = append(s.steppedUp, strings.Join(want, " "))
-		s.wonScopes = union(s.wonScopes, challenged)
-		f := s.start(&flight{interactive: true, login: true, need: want})
+		f := s.start(&flight{interactive: true, login: true, need: want, challenged: challenged})
 		s.mu.Unlock()
 		select {
 		case <-f.done:
@@ -152,6 +154,26 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 		// Granted less than asked: the give-up above says so.
 		sent = f.tok.AccessToken
 	}
+}
+
+// wonStepUp books a step-up whose sign-in ended with a token (finish calls
+// it; s.mu is held): it counts toward maxStepUps; a later refusal for the
+// scopes it asked for gives up (steppedUpFor); narrowed refreshes
+// (Config.RefreshScopes) keep the challenged scopes the token carries; and
+// later sign-ins ask for what it asked for. A step-up that ended without a
+// token (the person cancelled, the server refused, the sign-in timed out)
+// books nothing: nothing says the server would still refuse, and the grant
+// holds no new scope, so the next refusal asks again.
+func (s *Session) wonStepUp(f *flight, tok *oauth2.Token) {
+	s.stepUps++
+	s.steppedUp = append(s.steppedUp, strings.Join(f.need, " "))
+	granted := strings.Fields(scopeString(tok))
+	for _, sc := range f.challenged {
+		if slices.Contains(granted, sc) {
+			s.wonScopes = union(s.wonScopes, []string{sc})
+		}
+	}
+	s.requestedScopes = union(s.requestedScopes, f.need)
 }
 
 // carries reports whether st holds a usable token other than sent (the

@@ -30,6 +30,8 @@ type flight struct {
 	login bool
 	// need: scopes the new sign-in must grant (step-up).
 	need []string
+	// challenged: a step-up's scopes that the refusal asked for.
+	challenged []string
 	// since: when Session.Login was called; its flight adopts only a
 	// sign-in that another process finished after that.
 	since time.Time
@@ -460,6 +462,9 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 		if tok != prev {
 			s.notify(prev, tok)
 			s.publish(s.newState(tok))
+		}
+		if f.need != nil {
+			s.wonStepUp(f, tok)
 		}
 		if !f.saveOnly {
 			s.failing = false
