@@ -213,3 +213,64 @@ func TestAttackStepUpGrantedLessKeepsRefreshing(t *testing.T) {
 		t.Fatalf("refresh after a step-up granted less: %v", err)
 	}
 }
+
+// Authorize without the refused request, when the server refuses the very
+// token that carries the scope (the account lacks the permission, say):
+// the retries it allows with that token are bounded, and it then gives up
+// without another sign-in, saying that the refused request would tell
+// more. A caller that retries whenever Authorize returns nil cannot loop.
+func TestAttackStepUpUnknownTokenBounded(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	if err := s.Authorize(ctx, req, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	signIns := f.srv.Count("authorize")
+	var err error
+	tries := 0
+	for ; tries < 100 && err == nil; tries++ {
+		err = s.Authorize(ctx, nil, refused())
+	}
+	if err == nil || !strings.Contains(err.Error(), "insufficient scope") || !strings.Contains(err.Error(), "refused request") {
+		t.Fatalf("after %d refusals of the token carrying the scope: %v, want a give-up naming the scope and the missing request", tries, err)
+	}
+	if tries > maxBlindRetries+1 {
+		t.Errorf("gave up after %d refusals, want at most %d", tries, maxBlindRetries+1)
+	}
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Errorf("%d more sign-ins, want none", n)
+	}
+}
+
+// Without req, the response's own Request (as an http.Client's responses
+// carry it) tells which token was refused: a refusal of the old token
+// lets the caller retry with the step-up's; a refusal of the step-up's
+// token, which carries the scope, gives up at once.
+func TestAttackStepUpTokenFromResponseRequest(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody, Request: req}
+	}
+	old := refused()
+	if err := s.Authorize(ctx, nil, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	if err := s.Authorize(ctx, nil, old); err != nil {
+		t.Fatalf("a refusal of the old token after the step-up: %v, want a retry", err)
+	}
+	if err := s.Authorize(ctx, nil, refused()); err == nil || !strings.Contains(err.Error(), "insufficient scope") {
+		t.Fatalf("a refusal of the token carrying the scope: %v, want a give-up", err)
+	}
+}

@@ -30,7 +30,9 @@ const maxStepUps = 2
 //     refresh, or a login where needed and allowed (Config.Interactive);
 //   - 403 with error="insufficient_scope": if a token newer than the
 //     refused one carries the challenged scopes, nothing more (retry with
-//     it); otherwise a new authorization asking for the scopes asked for
+//     it; when the refused token is not known, req and resp.Request being
+//     nil, the session's token is retried with a few times if it carries
+//     them); otherwise a new authorization asking for the scopes asked for
 //     and held so far plus the ones challenged, added to any configured
 //     scopes (step-up). Requests refused while a step-up runs wait for it
 //     and share its outcome; they give up only when it failed or its token
@@ -52,6 +54,9 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	}
 	ch, _ := discovery.BearerChallenge(resp.Header)
 	s.noteChallenge(ch)
+	if req == nil {
+		req = resp.Request // as an http.Client's response carries it
+	}
 	sent := ""
 	if req != nil {
 		sent = bearerOf(req.Header.Get("Authorization"))
@@ -93,7 +98,9 @@ func (s *Session) noteChallenge(ch discovery.Challenge) {
 
 // stepUp authorizes anew with the scopes asked for so far and the ones
 // the server challenged (sent is the access token the refused request
-// carried, "" when unknown). A caller that finds a flight under way
+// carried, "" when unknown: then a session token that carries the scopes
+// is retried with, a bounded number of times, blindRetry). A caller that
+// finds a flight under way
 // (another request's step-up, a refresh, a login) waits for it and judges
 // again: a token newer than sent that carries the challenged scopes is
 // retried with; a step-up for those scopes that failed ends it with that
@@ -110,6 +117,10 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 		if sent != "" && s.carries(cur, sent, challenged) {
 			s.mu.Unlock()
 			return nil // a newer token carries the scopes: retry with it
+		}
+		if sent == "" && s.blindRetry(cur, challenged) {
+			s.mu.Unlock()
+			return nil // the token carries the scopes: retry with it
 		}
 		if f := s.flight; f != nil {
 			s.mu.Unlock()
@@ -135,6 +146,9 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 			s.mu.Unlock()
 			if asked == "" {
 				return fmt.Errorf("authloop: the server refuses for insufficient scope %q after %d new authorizations; giving up (a server that keeps asking for more cannot make the session loop)", strings.Join(challenged, " "), maxStepUps)
+			}
+			if sent == "" && cur.usable(s.nowNano()) && covers(cur.tok.Extra("scope"), challenged) {
+				return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q, and the session's token carries it (%q) but was refused again %d times as far as the session can tell (Authorize was not given the refused request: pass it, so that the token it carried is known); giving up: the account may lack the permission", strings.Join(challenged, " "), asked, scopeString(cur.tok), maxBlindRetries)
 			}
 			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
 		}
@@ -174,6 +188,31 @@ func (s *Session) wonStepUp(f *flight, tok *oauth2.Token) {
 		}
 	}
 	s.requestedScopes = union(s.requestedScopes, f.need)
+}
+
+// maxBlindRetries bounds the retries Authorize allows with one token that
+// carries the challenged scopes when the refused request's token is not
+// known (no request): enough for the requests refused at once with an
+// older token, few enough that a server refusing this very token cannot
+// make a caller loop.
+const maxBlindRetries = 8
+
+// blindRetry reports whether a request refused for challenged, its token
+// not known, may be retried with st's token: the token is usable, carries
+// the scopes, and was retried with fewer than maxBlindRetries times after
+// such refusals; it counts the retry. s.mu is held.
+func (s *Session) blindRetry(st *state, challenged []string) bool {
+	if st.tok == nil || !st.usable(s.nowNano()) || !covers(st.tok.Extra("scope"), challenged) {
+		return false
+	}
+	if s.blindTok != st.tok {
+		s.blindTok, s.blindRetries = st.tok, 0
+	}
+	if s.blindRetries >= maxBlindRetries {
+		return false
+	}
+	s.blindRetries++
+	return true
 }
 
 // carries reports whether st holds a usable token other than sent (the

@@ -78,6 +78,10 @@ type Session struct {
 	stepUps         int
 	steppedUp       []string
 	wonScopes       []string // challenged scopes step-ups won, kept by narrowed refreshes
+	// blindTok has been retried with blindRetries times after refusals
+	// whose token was not known (blindRetry).
+	blindTok     *oauth2.Token
+	blindRetries int
 
 	mu      sync.Mutex
 	flight  *flight
