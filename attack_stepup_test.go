@@ -274,3 +274,49 @@ func TestAttackStepUpTokenFromResponseRequest(t *testing.T) {
 		t.Fatalf("a refusal of the token carrying the scope: %v, want a give-up", err)
 	}
 }
+
+// A non-interactive session refused for insufficient scope says which
+// scopes a sign-in must grant; the program's Session.Login then asks for
+// them, and the request succeeds with its token. A scope the server will
+// not give is asked for by that one sign-in only: after it fails, the next
+// Session.Login asks for what the session had and succeeds.
+func TestStepUpNonInteractiveLoginAsksForScopes(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	ctx := context.Background()
+	refusedFor := func(scope string) (*http.Request, *http.Response) {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		return req, &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="` + scope + `"`}}, Body: http.NoBody}
+	}
+	req, resp := refusedFor("write")
+	err := s.Authorize(ctx, req, resp)
+	if !errors.Is(err, ErrLoginRequired) || !strings.Contains(err.Error(), `"write"`) || !strings.Contains(err.Error(), "Session.Login") {
+		t.Fatalf("Authorize: %v, want login required naming the scope and Session.Login", err)
+	}
+	tok, err := s.Login(ctx)
+	if err != nil {
+		t.Fatalf("Session.Login: %v", err)
+	}
+	if !covers(tok.Extra("scope"), []string{"openid", "offline_access", "write"}) {
+		t.Fatalf("Session.Login's token carries %v, want the configured scopes and write", tok.Extra("scope"))
+	}
+	if err := s.Authorize(ctx, req, resp); err != nil {
+		t.Fatalf("Authorize after the sign-in: %v, want a retry with its token", err)
+	}
+
+	req, resp = refusedFor("admin") // a scope this client may not have
+	if err := s.Authorize(ctx, req, resp); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("Authorize: %v, want login required", err)
+	}
+	if _, err := s.Login(ctx); err == nil || !strings.Contains(err.Error(), "invalid_scope") {
+		t.Fatalf("Session.Login asking for admin: %v, want invalid_scope", err)
+	}
+	tok, err = s.Login(ctx)
+	if err != nil {
+		t.Fatalf("the next Session.Login: %v", err)
+	}
+	if !covers(tok.Extra("scope"), []string{"openid", "offline_access", "write"}) {
+		t.Fatalf("the next Session.Login's token carries %v, want what the session had", tok.Extra("scope"))
+	}
+}

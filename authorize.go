@@ -39,11 +39,16 @@ const maxStepUps = 2
 //     still lacks the scopes. At most maxStepUps step-ups that won a token
 //     per session; one that ended without a token (the person cancelled,
 //     the server refused the authorization) changes nothing, and the next
-//     refusal asks again.
+//     refusal asks again. A session that may not sign in
+//     (Config.Interactive false) opens nothing: it returns an error
+//     wrapping ErrLoginRequired that names the scopes, and its next
+//     Session.Login asks for them (that sign-in only: one that fails does
+//     not pass them on).
 //
 // It returns nil when a retry of the request may succeed, and otherwise
-// an error saying why not (ErrLoginRequired when a login is needed and not
-// allowed).
+// an error saying why not (ErrLoginRequired when a login, or a step-up's
+// new sign-in, is needed and not allowed). It opens a browser only when
+// Config.Interactive is set.
 func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
 	if resp == nil {
 		return fmt.Errorf("authloop: Authorize needs the response that refused the request")
@@ -152,6 +157,14 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 			}
 			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
 		}
+		if !s.cfg.Interactive {
+			// A step-up needs the person, and this session may not ask
+			// (a daemon, a credential helper): the program is told, and
+			// its next sign-in (Session.Login) asks for the scopes.
+			s.pendingScopes = union(s.pendingScopes, challenged)
+			s.mu.Unlock()
+			return &LoginRequiredError{Reason: fmt.Sprintf("the server refuses the token for insufficient scope %q (it carries %q): a new sign-in must grant it, and this session may not open one (Config.Interactive is false); Session.Login asks for it", strings.Join(challenged, " "), scopeString(cur.tok))}
+		}
 		f := s.start(&flight{interactive: true, login: true, need: want, challenged: challenged})
 		s.mu.Unlock()
 		select {
@@ -239,6 +252,18 @@ func scopeString(tok *oauth2.Token) string {
 	}
 	sc, _ := tok.Extra("scope").(string)
 	return sc
+}
+
+// takePendingScopes returns the scopes a non-interactive session was
+// refused for since its last sign-in, for the sign-in about to start, and
+// forgets them: a sign-in that fails (a scope the server will not give, a
+// cancelled page) does not make every later one ask for them again.
+func (s *Session) takePendingScopes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pendingScopes
+	s.pendingScopes = nil
+	return p
 }
 
 // grantedScopes are the scopes of the current token; s.mu is held.

@@ -392,6 +392,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	ctx, cancelLogin := context.WithCancel(s.ctx)
 	defer cancelLogin()
 	s.forgetDiscovery()
+	need = union(need, s.takePendingScopes()) // asked for by this sign-in only
 	var tok *oauth2.Token
 	for attempt := 0; ; attempt++ {
 		cfg, err := s.endpoints(ctx)

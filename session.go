@@ -78,6 +78,7 @@ type Session struct {
 	stepUps         int
 	steppedUp       []string
 	wonScopes       []string // challenged scopes step-ups won, kept by narrowed refreshes
+	pendingScopes   []string // refused scopes a non-interactive session's next sign-in asks for
 	// blindTok has been retried with blindRetries times after refusals
 	// whose token was not known (blindRetry).
 	blindTok     *oauth2.Token
