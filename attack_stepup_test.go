@@ -320,3 +320,26 @@ func TestStepUpNonInteractiveLoginAsksForScopes(t *testing.T) {
 		t.Fatalf("the next Session.Login's token carries %v, want what the session had", tok.Extra("scope"))
 	}
 }
+
+// Authorize without the refused request for a 401 (the token it carried
+// not known), when the resource refuses the session's very token (revoked
+// at the server before its expiry): the caller may retry with the
+// session's token a few times (an older token may have been refused), but
+// then the session refreshes, instead of answering "retry" forever to a
+// caller that retries whenever Authorize returns nil.
+func TestAttackUnauthorizedUnknownTokenRefreshes(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 401, Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}, Body: http.NoBody}
+	}
+	tries := 0
+	for ; tries < 100 && f.refreshes() == 0; tries++ {
+		if err := s.Authorize(context.Background(), nil, refused()); err != nil {
+			t.Fatalf("Authorize: %v", err)
+		}
+	}
+	if f.refreshes() == 0 || tries > maxBlindRetries+1 {
+		t.Fatalf("%d refreshes after %d refusals of the session's token, want one within %d", f.refreshes(), tries, maxBlindRetries+1)
+	}
+}

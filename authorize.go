@@ -26,8 +26,10 @@ const maxStepUps = 2
 // says (the resource_metadata URL, RFC 9728; the scope), and then:
 //
 //   - 401 Unauthorized: if the token the request carried is no longer the
-//     session's, nothing more (retry with the new one); otherwise one shared
-//     refresh, or a login where needed and allowed (Config.Interactive);
+//     session's, nothing more (retry with the new one; when that token is
+//     not known, req and resp.Request being nil, a few times per token);
+//     otherwise one shared refresh, or a login where needed and allowed
+//     (Config.Interactive);
 //   - 403 with error="insufficient_scope": if a token newer than the
 //     refused one carries the challenged scopes, nothing more (retry with
 //     it; when the refused token is not known, req and resp.Request being
@@ -71,8 +73,16 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 		return s.stepUp(ctx, sent, ch.Scope())
 	case resp.StatusCode == http.StatusUnauthorized:
 		cur := s.cur.Load()
-		if cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
+		if sent != "" && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
 			return nil // a newer token than the refused one is at hand
+		}
+		if sent == "" {
+			s.mu.Lock()
+			retry := s.blindRetry(cur, nil)
+			s.mu.Unlock()
+			if retry {
+				return nil // the refused token may be an older one: retry with this one
+			}
 		}
 		_, err := s.wait(ctx, cur)
 		return err
@@ -203,17 +213,19 @@ func (s *Session) wonStepUp(f *flight, tok *oauth2.Token) {
 	s.requestedScopes = union(s.requestedScopes, f.need)
 }
 
-// maxBlindRetries bounds the retries Authorize allows with one token that
-// carries the challenged scopes when the refused request's token is not
-// known (no request): enough for the requests refused at once with an
-// older token, few enough that a server refusing this very token cannot
-// make a caller loop.
+// maxBlindRetries bounds the retries Authorize allows with one token (for
+// a 403, one that carries the challenged scopes) when the refused
+// request's token is not known (no request): enough for the requests
+// refused at once with an older token, few enough that a server refusing
+// this very token cannot make a caller loop (a 401 then refreshes, a 403
+// gives up).
 const maxBlindRetries = 8
 
-// blindRetry reports whether a request refused for challenged, its token
-// not known, may be retried with st's token: the token is usable, carries
-// the scopes, and was retried with fewer than maxBlindRetries times after
-// such refusals; it counts the retry. s.mu is held.
+// blindRetry reports whether a request refused (for lack of challenged,
+// nil for a 401), its token not known, may be retried with st's token: the
+// token is usable, carries the scopes, and was retried with fewer than
+// maxBlindRetries times after such refusals; it counts the retry. s.mu is
+// held.
 func (s *Session) blindRetry(st *state, challenged []string) bool {
 	if st.tok == nil || !st.usable(s.nowNano()) || !covers(st.tok.Extra("scope"), challenged) {
 		return false
