@@ -115,12 +115,13 @@ func (s *Session) noteChallenge(ch discovery.Challenge) {
 // the server challenged (sent is the access token the refused request
 // carried, "" when unknown: then a session token that carries the scopes
 // is retried with, a bounded number of times, blindRetry). A caller that
-// finds a flight under way
-// (another request's step-up, a refresh, a login) waits for it and judges
-// again: a token newer than sent that carries the challenged scopes is
-// retried with; a step-up for those scopes that failed ends it with that
-// error. It gives up when a step-up already asked for the challenged
-// scopes and the token still lacks them, or after maxStepUps.
+// finds a flight under way (another request's step-up, a refresh, a
+// login) waits for it and judges again: a token newer than sent that
+// carries the challenged scopes is retried with; a step-up for those
+// scopes that failed ends it with that error. It gives up when a step-up
+// that won a token already asked for the challenged scopes and the token
+// still lacks them, or after maxStepUps; a session that may not sign in
+// returns a *LoginRequiredError instead of starting one.
 func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) error {
 	for {
 		s.mu.Lock()
