@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,5 +169,177 @@ func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
 	// ended, reports without its request.
 	if err := s.Authorize(ctx, nil, refused()); err != nil {
 		t.Fatalf("Authorize without the request, the token carrying the scope: %v", err)
+	}
+}
+
+// With Config.RefreshScopes, a step-up that ends with a token lacking the
+// challenged scope (the server granted less than was asked): the grant
+// never got it, so later refreshes must not ask for it, or every refresh
+// fails with invalid_scope until the program restarts.
+func TestAttackStepUpGrantedLessKeepsRefreshing(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.OAuth2.Scopes = []string{"openid", "offline_access", "read"}
+	tok, err := Login(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tok = tok
+	f.cfg.RefreshScopes = []string{"read"}
+	f.cfg.Interactive = true
+	// The person (or the server's policy) grants less than asked: the
+	// authorization goes through without write.
+	f.cfg.Browser = func(ctx context.Context, u string) error {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return err
+		}
+		q := pu.Query()
+		q.Set("scope", strings.Join(slices.DeleteFunc(strings.Fields(q.Get("scope")), func(s string) bool { return s == "write" }), " "))
+		pu.RawQuery = q.Encode()
+		return f.b.open(ctx, pu.String())
+	}
+	s := f.session()
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	if err := s.Authorize(ctx, req, refused); err == nil || !strings.Contains(err.Error(), "insufficient scope") {
+		t.Fatalf("a step-up granted less: %v, want a give-up naming the insufficient scope", err)
+	}
+	if covers(s.Cached().Extra("scope"), []string{"write"}) {
+		t.Fatalf("the step-up's token carries write: %v", s.Cached().Extra("scope"))
+	}
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("refresh after a step-up granted less: %v", err)
+	}
+}
+
+// Authorize without the refused request, when the server refuses the very
+// token that carries the scope (the account lacks the permission, say):
+// the retries it allows with that token are bounded, and it then gives up
+// without another sign-in, saying that the refused request would tell
+// more. A caller that retries whenever Authorize returns nil cannot loop.
+func TestAttackStepUpUnknownTokenBounded(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	s.Cached().SetAuthHeader(req)
+	if err := s.Authorize(ctx, req, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	signIns := f.srv.Count("authorize")
+	var err error
+	tries := 0
+	for ; tries < 100 && err == nil; tries++ {
+		err = s.Authorize(ctx, nil, refused())
+	}
+	if err == nil || !strings.Contains(err.Error(), "insufficient scope") || !strings.Contains(err.Error(), "refused request") {
+		t.Fatalf("after %d refusals of the token carrying the scope: %v, want a give-up naming the scope and the missing request", tries, err)
+	}
+	if tries > maxBlindRetries+1 {
+		t.Errorf("gave up after %d refusals, want at most %d", tries, maxBlindRetries+1)
+	}
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Errorf("%d more sign-ins, want none", n)
+	}
+}
+
+// Without req, the response's own Request (as an http.Client's responses
+// carry it) tells which token was refused: a refusal of the old token
+// lets the caller retry with the step-up's; a refusal of the step-up's
+// token, which carries the scope, gives up at once.
+func TestAttackStepUpTokenFromResponseRequest(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	ctx := context.Background()
+	refused := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody, Request: req}
+	}
+	old := refused()
+	if err := s.Authorize(ctx, nil, refused()); err != nil {
+		t.Fatalf("the step-up: %v", err)
+	}
+	if err := s.Authorize(ctx, nil, old); err != nil {
+		t.Fatalf("a refusal of the old token after the step-up: %v, want a retry", err)
+	}
+	if err := s.Authorize(ctx, nil, refused()); err == nil || !strings.Contains(err.Error(), "insufficient scope") {
+		t.Fatalf("a refusal of the token carrying the scope: %v, want a give-up", err)
+	}
+}
+
+// A non-interactive session refused for insufficient scope says which
+// scopes a sign-in must grant; the program's Session.Login then asks for
+// them, and the request succeeds with its token. A scope the server will
+// not give is asked for by that one sign-in only: after it fails, the next
+// Session.Login asks for what the session had and succeeds.
+func TestStepUpNonInteractiveLoginAsksForScopes(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	ctx := context.Background()
+	refusedFor := func(scope string) (*http.Request, *http.Response) {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		return req, &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="` + scope + `"`}}, Body: http.NoBody}
+	}
+	req, resp := refusedFor("write")
+	err := s.Authorize(ctx, req, resp)
+	if !errors.Is(err, ErrLoginRequired) || !strings.Contains(err.Error(), `"write"`) || !strings.Contains(err.Error(), "Session.Login") {
+		t.Fatalf("Authorize: %v, want login required naming the scope and Session.Login", err)
+	}
+	tok, err := s.Login(ctx)
+	if err != nil {
+		t.Fatalf("Session.Login: %v", err)
+	}
+	if !covers(tok.Extra("scope"), []string{"openid", "offline_access", "write"}) {
+		t.Fatalf("Session.Login's token carries %v, want the configured scopes and write", tok.Extra("scope"))
+	}
+	if err := s.Authorize(ctx, req, resp); err != nil {
+		t.Fatalf("Authorize after the sign-in: %v, want a retry with its token", err)
+	}
+
+	req, resp = refusedFor("admin") // a scope this client may not have
+	if err := s.Authorize(ctx, req, resp); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("Authorize: %v, want login required", err)
+	}
+	if _, err := s.Login(ctx); err == nil || !strings.Contains(err.Error(), "invalid_scope") {
+		t.Fatalf("Session.Login asking for admin: %v, want invalid_scope", err)
+	}
+	tok, err = s.Login(ctx)
+	if err != nil {
+		t.Fatalf("the next Session.Login: %v", err)
+	}
+	if !covers(tok.Extra("scope"), []string{"openid", "offline_access", "write"}) {
+		t.Fatalf("the next Session.Login's token carries %v, want what the session had", tok.Extra("scope"))
+	}
+}
+
+// Authorize without the refused request for a 401 (the token it carried
+// not known), when the resource refuses the session's very token (revoked
+// at the server before its expiry): the caller may retry with the
+// session's token a few times (an older token may have been refused), but
+// then the session refreshes, instead of answering "retry" forever to a
+// caller that retries whenever Authorize returns nil.
+func TestAttackUnauthorizedUnknownTokenRefreshes(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 401, Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}, Body: http.NoBody}
+	}
+	tries := 0
+	for ; tries < 100 && f.refreshes() == 0; tries++ {
+		if err := s.Authorize(context.Background(), nil, refused()); err != nil {
+			t.Fatalf("Authorize: %v", err)
+		}
+	}
+	if f.refreshes() == 0 || tries > maxBlindRetries+1 {
+		t.Fatalf("%d refreshes after %d refusals of the session's token, want one within %d", f.refreshes(), tries, maxBlindRetries+1)
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/authloop/authloop/discovery"
 )
 
-// maxStepUps bounds the new authorizations one session asks for after 403
-// insufficient_scope, so that a server that keeps refusing cannot make it
-// loop (the MCP spec's retry limit).
+// maxStepUps bounds the new authorizations one session gets after 403
+// insufficient_scope (counting those that ended with a token), so that a
+// server that keeps refusing cannot make it loop (the MCP spec's retry
+// limit). A step-up that ended without a token makes Authorize fail, which
+// ends a caller's retry, so it needs no bound of its own.
 const maxStepUps = 2
 
 // Authorize handles a response that refused a request made with the
@@ -24,19 +26,31 @@ const maxStepUps = 2
 // says (the resource_metadata URL, RFC 9728; the scope), and then:
 //
 //   - 401 Unauthorized: if the token the request carried is no longer the
-//     session's, nothing more (retry with the new one); otherwise one shared
-//     refresh, or a login where needed and allowed (Config.Interactive);
+//     session's, nothing more (retry with the new one; when that token is
+//     not known, req and resp.Request being nil, a few times per token);
+//     otherwise one shared refresh, or a login where needed and allowed
+//     (Config.Interactive);
 //   - 403 with error="insufficient_scope": if a token newer than the
 //     refused one carries the challenged scopes, nothing more (retry with
-//     it); otherwise a new authorization asking for the scopes asked for
+//     it; when the refused token is not known, req and resp.Request being
+//     nil, the session's token is retried with a few times if it carries
+//     them); otherwise a new authorization asking for the scopes asked for
 //     and held so far plus the ones challenged, added to any configured
 //     scopes (step-up). Requests refused while a step-up runs wait for it
 //     and share its outcome; they give up only when it failed or its token
-//     still lacks the scopes. At most maxStepUps per session.
+//     still lacks the scopes. At most maxStepUps step-ups that won a token
+//     per session; one that ended without a token (the person cancelled,
+//     the server refused the authorization) changes nothing, and the next
+//     refusal asks again. A session that may not sign in
+//     (Config.Interactive false) opens nothing: it returns an error
+//     wrapping ErrLoginRequired that names the scopes, and its next
+//     Session.Login asks for them (that sign-in only: one that fails does
+//     not pass them on).
 //
 // It returns nil when a retry of the request may succeed, and otherwise
-// an error saying why not (ErrLoginRequired when a login is needed and not
-// allowed).
+// an error saying why not (ErrLoginRequired when a login, or a step-up's
+// new sign-in, is needed and not allowed). It opens a browser only when
+// Config.Interactive is set.
 func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.Response) error {
 	if resp == nil {
 		return fmt.Errorf("authloop: Authorize needs the response that refused the request")
@@ -47,6 +61,9 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	}
 	ch, _ := discovery.BearerChallenge(resp.Header)
 	s.noteChallenge(ch)
+	if req == nil {
+		req = resp.Request // as an http.Client's response carries it
+	}
 	sent := ""
 	if req != nil {
 		sent = bearerOf(req.Header.Get("Authorization"))
@@ -56,8 +73,16 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 		return s.stepUp(ctx, sent, ch.Scope())
 	case resp.StatusCode == http.StatusUnauthorized:
 		cur := s.cur.Load()
-		if cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
+		if sent != "" && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
 			return nil // a newer token than the refused one is at hand
+		}
+		if sent == "" {
+			s.mu.Lock()
+			retry := s.blindRetry(cur, nil)
+			s.mu.Unlock()
+			if retry {
+				return nil // the refused token may be an older one: retry with this one
+			}
 		}
 		_, err := s.wait(ctx, cur)
 		return err
@@ -88,12 +113,15 @@ func (s *Session) noteChallenge(ch discovery.Challenge) {
 
 // stepUp authorizes anew with the scopes asked for so far and the ones
 // the server challenged (sent is the access token the refused request
-// carried, "" when unknown). A caller that finds a flight under way
-// (another request's step-up, a refresh, a login) waits for it and judges
-// again: a token newer than sent that carries the challenged scopes is
-// retried with; a step-up for those scopes that failed ends it with that
-// error. It gives up when a step-up already asked for the challenged
-// scopes and the token still lacks them, or after maxStepUps.
+// carried, "" when unknown: then a session token that carries the scopes
+// is retried with, a bounded number of times, blindRetry). A caller that
+// finds a flight under way (another request's step-up, a refresh, a
+// login) waits for it and judges again: a token newer than sent that
+// carries the challenged scopes is retried with; a step-up for those
+// scopes that failed ends it with that error. It gives up when a step-up
+// that won a token already asked for the challenged scopes and the token
+// still lacks them, or after maxStepUps; a session that may not sign in
+// returns a *LoginRequiredError instead of starting one.
 func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) error {
 	for {
 		s.mu.Lock()
@@ -105,6 +133,10 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 		if sent != "" && s.carries(cur, sent, challenged) {
 			s.mu.Unlock()
 			return nil // a newer token carries the scopes: retry with it
+		}
+		if sent == "" && s.blindRetry(cur, challenged) {
+			s.mu.Unlock()
+			return nil // the token carries the scopes: retry with it
 		}
 		if f := s.flight; f != nil {
 			s.mu.Unlock()
@@ -131,13 +163,20 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 			if asked == "" {
 				return fmt.Errorf("authloop: the server refuses for insufficient scope %q after %d new authorizations; giving up (a server that keeps asking for more cannot make the session loop)", strings.Join(challenged, " "), maxStepUps)
 			}
+			if sent == "" && cur.usable(s.nowNano()) && covers(cur.tok.Extra("scope"), challenged) {
+				return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q, and the session's token carries it (%q) but was refused again %d times as far as the session can tell (Authorize was not given the refused request: pass it, so that the token it carried is known); giving up: the account may lack the permission", strings.Join(challenged, " "), asked, scopeString(cur.tok), maxBlindRetries)
+			}
 			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
 		}
-		s.stepUps++
-		s.steppedUp = append(s.steppedUp, strings.Join(want, " "))
-		s.wonScopes = union(s.wonScopes, challenged)
-		s.challengeScopes = want
-		f := s.start(&flight{interactive: true, login: true, need: want})
+		if !s.cfg.Interactive {
+			// A step-up needs the person, and this session may not ask
+			// (a daemon, a credential helper): the program is told, and
+			// its next sign-in (Session.Login) asks for the scopes.
+			s.pendingScopes = union(s.pendingScopes, challenged)
+			s.mu.Unlock()
+			return &LoginRequiredError{Reason: fmt.Sprintf("the server refuses the token for insufficient scope %q (it carries %q): a new sign-in must grant it, and this session may not open one (Config.Interactive is false); Session.Login asks for it", strings.Join(challenged, " "), scopeString(cur.tok))}
+		}
+		f := s.start(&flight{interactive: true, login: true, need: want, challenged: challenged})
 		s.mu.Unlock()
 		select {
 		case <-f.done:
@@ -153,6 +192,53 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 		// Granted less than asked: the give-up above says so.
 		sent = f.tok.AccessToken
 	}
+}
+
+// wonStepUp books a step-up whose sign-in ended with a token (finish calls
+// it; s.mu is held): it counts toward maxStepUps; a later refusal for the
+// scopes it asked for gives up (steppedUpFor); narrowed refreshes
+// (Config.RefreshScopes) keep the challenged scopes the token carries; and
+// later sign-ins ask for what it asked for. A step-up that ended without a
+// token (the person cancelled, the server refused, the sign-in timed out)
+// books nothing: nothing says the server would still refuse, and the grant
+// holds no new scope, so the next refusal asks again.
+func (s *Session) wonStepUp(f *flight, tok *oauth2.Token) {
+	s.stepUps++
+	s.steppedUp = append(s.steppedUp, strings.Join(f.need, " "))
+	granted := strings.Fields(scopeString(tok))
+	for _, sc := range f.challenged {
+		if slices.Contains(granted, sc) {
+			s.wonScopes = union(s.wonScopes, []string{sc})
+		}
+	}
+	s.requestedScopes = union(s.requestedScopes, f.need)
+}
+
+// maxBlindRetries bounds the retries Authorize allows with one token (for
+// a 403, one that carries the challenged scopes) when the refused
+// request's token is not known (no request): enough for the requests
+// refused at once with an older token, few enough that a server refusing
+// this very token cannot make a caller loop (a 401 then refreshes, a 403
+// gives up).
+const maxBlindRetries = 8
+
+// blindRetry reports whether a request refused (for lack of challenged,
+// nil for a 401), its token not known, may be retried with st's token: the
+// token is usable, carries the scopes, and was retried with fewer than
+// maxBlindRetries times after such refusals; it counts the retry. s.mu is
+// held.
+func (s *Session) blindRetry(st *state, challenged []string) bool {
+	if st.tok == nil || !st.usable(s.nowNano()) || !covers(st.tok.Extra("scope"), challenged) {
+		return false
+	}
+	if s.blindTok != st.tok {
+		s.blindTok, s.blindRetries = st.tok, 0
+	}
+	if s.blindRetries >= maxBlindRetries {
+		return false
+	}
+	s.blindRetries++
+	return true
 }
 
 // carries reports whether st holds a usable token other than sent (the
@@ -179,6 +265,18 @@ func scopeString(tok *oauth2.Token) string {
 	}
 	sc, _ := tok.Extra("scope").(string)
 	return sc
+}
+
+// takePendingScopes returns the scopes a non-interactive session was
+// refused for since its last sign-in, for the sign-in about to start, and
+// forgets them: a sign-in that fails (a scope the server will not give, a
+// cancelled page) does not make every later one ask for them again.
+func (s *Session) takePendingScopes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pendingScopes
+	s.pendingScopes = nil
+	return p
 }
 
 // grantedScopes are the scopes of the current token; s.mu is held.

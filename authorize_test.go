@@ -197,6 +197,7 @@ func TestAuthorizeStepUp(t *testing.T) {
 // loop.
 func TestAuthorizeStepUpRetryLimit(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.Interactive = true // a step-up signs in
 	s := f.session()
 	// Each request carries the session's current token, which after the
 	// step-up holds the scope; the server refuses it all the same.

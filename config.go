@@ -156,8 +156,11 @@ type Config struct {
 	DisableAutoRefresh bool
 
 	// Interactive lets a Session run Login (the browser) when refreshing is
-	// impossible: no refresh token, or the server declared it dead. A CLI in
-	// a terminal wants this; a daemon does not, and gets ErrLoginRequired.
+	// impossible: no refresh token, or the server declared it dead; and
+	// sign in anew when a resource refuses the token for insufficient
+	// scope (Session.Authorize's step-up). A CLI in a terminal wants this;
+	// a daemon or a credential helper does not, and gets ErrLoginRequired
+	// (for a step-up, naming the scopes; Session.Login then asks for them).
 	Interactive bool
 
 	// RefreshTimeout bounds one refresh, retries and backoff included; a

@@ -30,6 +30,8 @@ type flight struct {
 	login bool
 	// need: scopes the new sign-in must grant (step-up).
 	need []string
+	// challenged: a step-up's scopes that the refusal asked for.
+	challenged []string
 	// since: when Session.Login was called; its flight adopts only a
 	// sign-in that another process finished after that.
 	since time.Time
@@ -403,6 +405,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	ctx, cancelLogin := context.WithCancel(s.ctx)
 	defer cancelLogin()
 	s.forgetDiscovery()
+	need = union(need, s.takePendingScopes()) // asked for by this sign-in only
 	var tok *oauth2.Token
 	for attempt := 0; ; attempt++ {
 		cfg, err := s.endpoints(ctx)
@@ -411,7 +414,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		}
 		lc := *cfg
 		oc := *cfg.OAuth2
-		oc.Scopes = s.loginScopes(cfg)
+		oc.Scopes = s.loginScopes(cfg, need)
 		lc.OAuth2 = &oc
 		tok, err = lc.login(ctx)
 		if err == nil {
@@ -487,6 +490,9 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 		if tok != prev {
 			s.notify(prev, tok)
 			s.publish(s.newState(tok))
+		}
+		if f.need != nil {
+			s.wonStepUp(f, tok)
 		}
 		if !f.saveOnly {
 			s.failing = false

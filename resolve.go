@@ -257,18 +257,21 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	return md
 }
 
-// loginScopes picks the scopes of a new authorization: what challenges
-// asked for (a 401's scope, a step-up's union) and what earlier
-// authorizations of this session asked for, so that a step-up never loses
-// a scope nor asks again for only what was refused, added to the
-// configured scopes when there are any (Config.OAuth2.Scopes, or a
-// configuration with an Issuer, as `authloop login --resource` saves).
-// Otherwise, for a protected resource, the MCP order: the challenge's
-// scope, else the resource metadata's scopes_supported, else none; plus
-// offline_access when the authorization server lists it.
-func (s *Session) loginScopes(cfg *Config) []string {
+// loginScopes picks the scopes of a new authorization: what 401
+// challenges asked for and what earlier authorizations of this session
+// asked for, so that no sign-in loses a scope, and need, the scopes of the
+// step-up this sign-in is for (nil for others). A step-up's scopes travel
+// with its own sign-in only: scopes the server refused (invalid_scope, a
+// cancelled sign-in) are not asked for again by later sign-ins, which
+// would all fail. They are added to the configured scopes when there are
+// any (Config.OAuth2.Scopes, or a configuration with an Issuer, as
+// `authloop login --resource` saves). Otherwise, for a protected resource,
+// the MCP order: the challenge's scope, else the resource metadata's
+// scopes_supported, else none; plus offline_access when the authorization
+// server lists it.
+func (s *Session) loginScopes(cfg *Config, need []string) []string {
 	s.mu.Lock()
-	scopes := union(s.challengeScopes, s.requestedScopes)
+	scopes := union(union(s.challengeScopes, s.requestedScopes), need)
 	s.mu.Unlock()
 	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
 		return union(cfg.OAuth2.Scopes, scopes)

@@ -70,13 +70,19 @@ type Session struct {
 	client *store.Client
 
 	// What 401 and 403 challenges said (guarded by mu): the resource
-	// metadata URL, the scopes to ask for, what was asked for, step-ups.
+	// metadata URL, the scopes a 401 asked for, what sign-ins asked for,
+	// and the step-ups that ended with a token (wonStepUp).
 	hint            string
 	challengeScopes []string
 	requestedScopes []string
 	stepUps         int
 	steppedUp       []string
-	wonScopes       []string // scopes step-ups asked for, kept by narrowed refreshes
+	wonScopes       []string // challenged scopes step-ups won, kept by narrowed refreshes
+	pendingScopes   []string // refused scopes a non-interactive session's next sign-in asks for
+	// blindTok has been retried with blindRetries times after refusals
+	// whose token was not known (blindRetry).
+	blindTok     *oauth2.Token
+	blindRetries int
 
 	mu      sync.Mutex
 	flight  *flight
