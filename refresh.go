@@ -397,11 +397,13 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 			return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
 		}
 		lc := *cfg
+		lc.registrar = cfg.registrar.forLogin() // holds a client registered for this attempt
 		oc := *cfg.OAuth2
 		oc.Scopes = s.loginScopes(cfg)
 		lc.OAuth2 = &oc
 		tok, err = lc.login(ctx)
 		if err == nil {
+			lc.registrar.signedIn() // the token goes with the client it was issued to
 			s.mu.Lock()
 			s.requestedScopes = union(s.requestedScopes, oc.Scopes)
 			s.mu.Unlock()

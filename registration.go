@@ -65,10 +65,39 @@ func (s *Session) registerOptions(redirect []string) register.Options {
 
 // registrar gets a login the client registered for the redirect URI it
 // will use. A Session whose configuration names no client puts one in the
-// configuration it resolves (Config.registrar); only flights use it.
+// configuration it resolves (Config.registrar); only flights use it, and
+// each login attempt its own copy (forLogin), which carries the client
+// registered anew for it, if any, until the login ends.
 type registrar struct {
 	s  *Session
 	md *discovery.AuthServerMetadata
+	// registered is a client registered anew (another client id) for the
+	// login this registrar serves. It replaces the session's client, in
+	// memory and in the record, only together with a token issued to it
+	// (signedIn): the record's refresh token was issued to the kept client
+	// and is refused when presented as another one (invalid_grant, which
+	// drops the grant), and the login may yet fail.
+	registered *store.Client
+}
+
+// forLogin returns a copy of r for one login attempt; nil when r is.
+func (r *registrar) forLogin() *registrar {
+	if r == nil {
+		return nil
+	}
+	return &registrar{s: r.s, md: r.md}
+}
+
+// signedIn makes the client registered anew for the login r served, if
+// any, the session's client: the login's token was issued to it, and the
+// record gets both at the login's save. Call it when the login succeeded.
+func (r *registrar) signedIn() {
+	if r == nil || r.registered == nil {
+		return
+	}
+	r.s.client = r.registered
+	r.s.resolved = nil // the next flight resolves with the new client
+	r.registered = nil
 }
 
 // preferredAddr returns the loopback address to listen on first: the host
@@ -105,35 +134,44 @@ func (r *registrar) preferredAddr(cc callback.Config) string {
 // redirectURI, the one the login sends: the kept registration when it names
 // that URI (or the Client ID Metadata Document client, whose redirect URIs
 // are the document's business); else the kept registration updated to it
-// (RFC 7592) where the server offers that; else a new registration, which
-// replaces the kept one in the record at once, so that the record keeps
-// one registration per issuer: the one that works.
+// (RFC 7592) where the server offers that, which is written into the record
+// at once, since the server now holds the registration so (its redirect
+// URI, and a registration access token or client secret it may have
+// rotated); else a new registration, which stays with this login
+// (r.registered) and enters the session and the record only with the token
+// the login obtains with it (signedIn): until then the record's refresh
+// token, issued to the kept client, keeps being presented as that client,
+// here and in every process sharing the record. So the record keeps one
+// registration per issuer: the one its token goes with.
 func (r *registrar) forRedirect(ctx context.Context, cfg *Config, redirectURI string) (*Config, error) {
 	s := r.s
+	r.registered = nil // only the client this call returns is the login's
 	c, fresh, err := register.Choose(ctx, cfg.httpClient(), r.md, s.registerOptions([]string{redirectURI}), s.client)
 	if err != nil {
 		return nil, fmt.Errorf("authloop: no client for %s: %w (or set Config.OAuth2.ClientID to a pre-registered client)", r.md.Issuer, err)
 	}
-	if fresh {
-		how := "registered a client"
-		if s.client != nil && s.client.ClientID == c.ClientID {
-			how = "updated the client's registration"
-		}
-		s.cfg.logger().Debug("authloop: "+how, "issuer", r.md.Issuer, "client_id", c.ClientID, "redirect_uri", redirectURI)
+	switch {
+	case !fresh:
+	case s.client != nil && s.client.ClientID == c.ClientID:
+		s.cfg.logger().Debug("authloop: updated the client's registration", "issuer", r.md.Issuer, "client_id", c.ClientID, "redirect_uri", redirectURI)
 		s.client = c
-		s.resolved = nil // the next flight resolves with the new client
+		s.resolved = nil // the next flight resolves with the updated client
 		s.keepClient(ctx)
+	default:
+		s.cfg.logger().Debug("authloop: registered a client for this login", "issuer", r.md.Issuer, "client_id", c.ClientID, "redirect_uri", redirectURI)
+		r.registered = c
 	}
 	lc := *cfg
 	applyClient(&lc, c)
 	return &lc, nil
 }
 
-// keepClient writes the session's client into the record, under the
-// record's refresh lock, when there is a record: a login that fails after
-// the registration changed must not leave the record naming a redirect URI
-// (or a registration access token) the server no longer has. A record
-// made by the login itself gets the client with its token.
+// keepClient writes the session's client, just updated (RFC 7592), into
+// the record, under the record's refresh lock, when there is a record: a
+// login that fails after the registration changed must not leave the
+// record naming a redirect URI (or a registration access token, or a
+// client secret) the server no longer has. A record made by the login
+// itself gets the client with its token.
 func (s *Session) keepClient(ctx context.Context) {
 	// Kept even when Close came meanwhile: the server has changed.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
