@@ -240,6 +240,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		return nil, base, why, err
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
+	if err != nil && s.registrationChanged(ctx, err, base) {
+		// invalid_client, and another process updated the registration
+		// meanwhile: once more, as the record's client.
+		tok, err = s.refreshWithRetry(ctx, base)
+	}
 	if err == nil {
 		if tok.RefreshToken != base.RefreshToken {
 			s.retire(base.RefreshToken) // never presented again
@@ -272,13 +277,16 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
 		}
 	}
+	if s.dropRegistration(err) {
+		// The client this session registered, as the record names it, was
+		// refused: a login registers anew. The refresh token stays in the
+		// record (only a dead grant ends a grant): the server may have
+		// forgotten the client, or another process updated it and has yet
+		// to write its new secret into the record.
+		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
+	}
 	reason := "the refresh token was refused (revoked or expired at the server; or another process rotated it and could not save the new one)"
-	switch {
-	case s.dropRegistration(err):
-		// A client this session registered, which the server no longer
-		// knows: its refresh token went with it.
-		reason = "the server no longer knows the client registered for this session"
-	case !grantDead(err):
+	if !grantDead(err) {
 		return nil, nil, nil, err
 	}
 	// Refused: another process may have rotated the token a moment ago

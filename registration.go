@@ -191,14 +191,42 @@ func (s *Session) keepClient(ctx context.Context) {
 }
 
 // adoptClient takes the registration another session saved in the record
-// rec (it registered again, its port being taken): the record's token was
-// issued to that client, and is presented only as it.
+// rec (it registered again, its port being taken, or updated the
+// registration and got a new secret): the record's token was issued to
+// that client, and is presented only as it. A registration the server
+// refused this session (dropRegistration) is not taken again.
 func (s *Session) adoptClient(rec *store.Record) {
-	if s.cfg.OAuth2.ClientID != "" || rec == nil || rec.Client == nil || rec.Client.ClientID == "" || sameRegistration(s.client, rec.Client) {
+	if s.cfg.OAuth2.ClientID != "" || rec == nil || rec.Client == nil || rec.Client.ClientID == "" ||
+		sameRegistration(s.client, rec.Client) || sameRegistration(s.refusedClient, rec.Client) {
 		return
 	}
 	s.client = rec.Client
 	s.resolved = nil
+}
+
+// registrationChanged reports, after a refresh of base was refused with
+// err, whether that was invalid_client for the registered client while
+// the record, read again, names the same refresh token with another
+// registration: another process updated the registration meanwhile (RFC
+// 7592, which may issue a new client secret and refuse the old one) after
+// this refresh had read the record. The session then holds the record's
+// registration, and the refresh is worth sending once more as it: the
+// server refused the client, not the refresh token. The refresh lock is
+// held.
+func (s *Session) registrationChanged(ctx context.Context, err error, base *oauth2.Token) bool {
+	presented := s.client
+	if s.cfg.OAuth2.ClientID != "" || presented == nil || !register.IsInvalidClient(err) {
+		return false
+	}
+	rec, lerr := s.load(ctx) // takes the record's registration (adoptClient)
+	if lerr != nil || rec == nil || rec.Token == nil || rec.Token.RefreshToken != base.RefreshToken {
+		return false
+	}
+	if s.client == nil || sameRegistration(s.client, presented) {
+		return false
+	}
+	s.cfg.logger().Debug("authloop: the registered client was refused, and the record names it anew (another process updated the registration); refreshing once more as it", "client_id", s.client.ClientID)
+	return true
 }
 
 // sameRegistration reports whether a and b are the same registration in
@@ -224,13 +252,20 @@ func applyClient(cfg *Config, c *store.Client) {
 }
 
 // dropRegistration forgets a registered client the server refused
-// (invalid_client), and reports whether there was one to forget: the next
-// flight registers anew.
+// (invalid_client), and reports whether there was one to forget: this
+// session no longer presents it, nor takes it from the record again
+// (adoptClient), and its next login registers anew. The record is left
+// as it is: invalid_client does not say whether the server no longer
+// knows the client (its refresh token then went with it) or only refuses
+// its credentials (another process updated the registration, RFC 7592,
+// and got a new secret it has yet to write into the record), so the
+// refresh token stays for any process that can present it.
 func (s *Session) dropRegistration(err error) bool {
 	if s.cfg.OAuth2.ClientID != "" || s.client == nil || !register.IsInvalidClient(err) {
 		return false
 	}
-	s.cfg.logger().Debug("authloop: the server no longer knows the registered client; registering anew", "client_id", s.client.ClientID)
+	s.cfg.logger().Debug("authloop: the server refused the registered client (invalid_client); a new login registers anew", "client_id", s.client.ClientID)
+	s.refusedClient = s.client
 	s.client = nil
 	s.resolved = nil
 	return true

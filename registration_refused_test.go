@@ -1,0 +1,161 @@
+package authloop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/register"
+)
+
+// A refresh refused with invalid_client for a registered client does not
+// say the grant is dead (the server may refuse only the credentials: a
+// secret another process's update rotated): the record keeps its refresh
+// token, and a session sharing it goes on refreshing. The refused session
+// sends no more requests as that client: it needs a login, which
+// registers anew.
+func TestDynamicRegistrationRefusedKeepsRecordToken(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	a := f.session()
+	f.login(a)
+	ctx := context.Background()
+	rec, err := f.st.Load(ctx, a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := rec.Token.RefreshToken
+
+	b := f.session(func(c *Config) { c.Interactive = false })
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"})
+	if _, err := b.Refresh(ctx); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("refused with invalid_client: got %v, want login required", err)
+	}
+	if rec, err := f.st.Load(ctx, a.Key()); err != nil || rec.Token == nil || rec.Token.RefreshToken != rt || rec.Client == nil {
+		t.Fatalf("the record lost its refresh token or its registration after invalid_client: %v %v", rec, err)
+	}
+	tokens := f.srv.Count("token")
+	if _, err := b.Refresh(ctx); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("again: got %v, want login required", err)
+	}
+	if n := f.srv.Count("token") - tokens; n != 0 {
+		t.Fatalf("the refused session sent %d more token request(s) as the refused client", n)
+	}
+
+	// Another session sharing the record refreshes with it.
+	if _, err := a.Refresh(ctx); err != nil {
+		t.Fatalf("another session's refresh after the refusal: %v", err)
+	}
+
+	// An interactive session refused so signs in again with a new
+	// registration: one sign-in.
+	c := f.session()
+	signIns := f.srv.Count("authorize")
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"})
+	tok, err := c.Refresh(ctx)
+	if err != nil {
+		t.Fatalf("an interactive session refused with invalid_client: %v", err)
+	}
+	if n := f.srv.Count("authorize") - signIns; n != 1 || f.srv.Count("register") != 2 {
+		t.Fatalf("%d sign-ins, %d registrations; want one sign-in with a new registration", n, f.srv.Count("register"))
+	}
+	if !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatal("the server does not know the new access token")
+	}
+	if _, err := c.Refresh(ctx); err != nil {
+		t.Fatalf("refresh with the new registration: %v", err)
+	}
+}
+
+// refreshGate holds the first refresh_token request until release is
+// closed, and says so on held.
+type refreshGate struct {
+	base          http.RoundTripper
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (g *refreshGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/token") && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if form, _ := url.ParseQuery(string(body)); form.Get("grant_type") == "refresh_token" {
+			first := false
+			g.once.Do(func() { first = true })
+			if first {
+				close(g.held)
+				<-g.release
+			}
+		}
+	}
+	return g.base.RoundTrip(r)
+}
+
+// A refresh sent with the client secret the record held is refused with
+// invalid_client because another process (one that does not take the
+// record's lock: an older version, say) updated the registration and got a
+// new secret meanwhile, and wrote it into the record: the refresh is sent
+// once more with the record's registration, and succeeds.
+func TestRefreshRetriedWithUpdatedRegistration(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true, RegistrationManagement: true})
+	rot := newSecretRotator()
+	gate := &refreshGate{base: rot, held: make(chan struct{}), release: make(chan struct{})}
+	withRT := func(c *Config) { c.HTTPClient = &http.Client{Transport: gate} }
+	a := f.session(withRT)
+	f.login(a)
+	c1 := f.kept(a)
+	if c1.ClientSecret == "" || c1.RegistrationAccessToken == "" {
+		t.Fatalf("the test needs a confidential client with RFC 7592 management: %v", c1)
+	}
+	b := f.session(withRT, func(c *Config) { c.Interactive = false })
+
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := b.Refresh(context.Background())
+		refreshed <- err
+	}()
+	<-gate.held // b's refresh is on its way, with the old secret
+
+	ctx := context.Background()
+	md, err := discovery.AuthServer(ctx, nil, f.srv.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := register.Update(ctx, &http.Client{Transport: rot}, md, c1, register.Request{ClientName: "authloop", RedirectURIs: registeredRedirects(t, c1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.ClientSecret == c1.ClientSecret {
+		t.Fatal("the test needs the update to rotate the secret")
+	}
+	rec, err := f.st.Load(ctx, a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Client = nc
+	if _, err := f.st.Save(ctx, rec); err != nil { // without the lock b holds
+		t.Fatal(err)
+	}
+	close(gate.release)
+
+	if err := <-refreshed; err != nil {
+		t.Fatalf("the refresh refused for the secret another process rotated: %v", err)
+	}
+	if c := f.kept(b); c.ClientSecret != nc.ClientSecret {
+		t.Fatal("the record no longer holds the updated registration")
+	}
+	if _, err := a.Refresh(ctx); err != nil {
+		t.Fatalf("a refresh with the record after it: %v", err)
+	}
+}
