@@ -48,7 +48,9 @@
 // the registered port again. When that port is taken, call Choose with the
 // new URI and the kept registration: it updates the registration (Update,
 // RFC 7592) where the server gave it a client configuration endpoint, and
-// registers anew otherwise. A refresh needs no redirect URI: call Choose
+// registers anew otherwise (also when its client configuration endpoint is
+// on another origin than the server's: the registration access token is
+// sent nowhere else). A refresh needs no redirect URI: call Choose
 // with Options.DeferRegistration to take the kept registration as it is.
 //
 // # Secrets

@@ -16,6 +16,14 @@ var (
 	// sent to it.
 	ErrInsecureURL = errors.New("register: refusing a URL that is not https")
 
+	// ErrForeignEndpoint is wrapped by the error Update returns for a
+	// client configuration endpoint (registration_client_uri) on another
+	// origin than the authorization server's registration endpoint and
+	// issuer. Nothing is sent to it: the registration access token lets its
+	// holder read the client (its secret among it), change its redirect
+	// URIs or delete it, and is sent only to the server that issued it.
+	ErrForeignEndpoint = errors.New("register: refusing a client configuration endpoint on another origin than the authorization server")
+
 	// ErrInvalidResponse is wrapped by the error for a registration
 	// response that is not a usable registration: not a JSON object, too
 	// large, without client_id, or without the client secret its
