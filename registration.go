@@ -194,10 +194,17 @@ func (s *Session) keepClient(ctx context.Context) {
 // rec (it registered again, its port being taken, or updated the
 // registration and got a new secret): the record's token was issued to
 // that client, and is presented only as it. A registration the server
-// refused this session (dropRegistration) is not taken again.
+// refused this session (dropRegistration) is not taken again; nor is the
+// registration of a record older than the token whose save is pending
+// (knownStale): that token, which the session presents, may have been
+// issued to a client registered anew for its login, which the record
+// gets only with it.
 func (s *Session) adoptClient(rec *store.Record) {
 	if s.cfg.OAuth2.ClientID != "" || rec == nil || rec.Client == nil || rec.Client.ClientID == "" ||
 		sameRegistration(s.client, rec.Client) || sameRegistration(s.refusedClient, rec.Client) {
+		return
+	}
+	if rec.Token != nil && s.knownStale(fromStored(rec.Token)) {
 		return
 	}
 	s.client = rec.Client

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/oauthtest"
@@ -157,5 +158,56 @@ func TestRefreshRetriedWithUpdatedRegistration(t *testing.T) {
 	}
 	if _, err := a.Refresh(ctx); err != nil {
 		t.Fatalf("a refresh with the record after it: %v", err)
+	}
+}
+
+// A login that registered anew (its port taken) and whose save failed
+// holds a token issued to the new client, while the record still holds
+// the old client with its older token: the session's refreshes, and the
+// retried save, keep the new token with the new client (read beside the
+// stale record's client, it would be refused with invalid_grant and the
+// new grant lost), and the record gets both once the store works again.
+func TestDynamicReregistrationSaveFailed(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	flaky := &flakyStore{Store: f.st}
+	f.st = flaky
+	s := f.session()
+	f.login(s)
+	c1 := f.kept(s)
+	occupy(t, f.redirectURI())
+
+	flaky.failSaves.Store(2) // the login's save, and its immediate retry
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f.mu.Lock()
+	f.cancel = cancel
+	f.mu.Unlock()
+	tok, err := s.Login(ctx)
+	var se *SaveError
+	if tok == nil || !errors.As(err, &se) {
+		t.Fatalf("the login with a failing store: %v, %v; want its token and a *SaveError", tok, err)
+	}
+	if f.srv.Count("register") != 2 {
+		t.Fatalf("%d registrations; the test needs the login to have registered anew", f.srv.Count("register"))
+	}
+	if c := f.kept(s); c.ClientID != c1.ClientID {
+		t.Fatalf("the record names client %s before the token issued to it was saved", c.ClientID)
+	}
+
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("refresh after the failed save: %v", err)
+	}
+	for _, r := range f.srv.Requests() {
+		if r.Endpoint == "token" && r.Error != "" {
+			t.Errorf("a token request as client %s was refused: %s", r.ClientID, r.Error)
+		}
+	}
+	c2 := f.kept(s)
+	if c2.ClientID == c1.ClientID {
+		t.Fatalf("the record still names the old client %s beside the new grant", c1.ClientID)
+	}
+	other := f.session(func(c *Config) { c.Interactive = false })
+	if _, err := other.Refresh(context.Background()); err != nil {
+		t.Fatalf("another session's refresh with the record: %v", err)
 	}
 }
