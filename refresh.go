@@ -277,16 +277,13 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
 		}
 	}
-	if s.dropRegistration(err) {
-		// The client this session registered, as the record names it, was
-		// refused: a login registers anew. The refresh token stays in the
-		// record (only a dead grant ends a grant): the server may have
-		// forgotten the client, or another process updated it and has yet
-		// to write its new secret into the record.
-		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
-	}
+	// A registered client refused (invalid_client) is forgotten here, but
+	// the refresh token stays in the record (only a dead grant ends a
+	// grant): the server may have forgotten the client, or another process
+	// updated it and has yet to write its new secret into the record.
+	refused := s.dropRegistration(err)
 	reason := "the refresh token was refused (revoked or expired at the server; or another process rotated it and could not save the new one)"
-	if !grantDead(err) {
+	if !refused && !grantDead(err) {
 		return nil, nil, nil, err
 	}
 	// Refused: another process may have rotated the token a moment ago
@@ -295,6 +292,9 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		if t := fromStored(again.Token); t != nil && t.RefreshToken != base.RefreshToken && s.adoptable(t, base, false) {
 			return t, nil, nil, nil
 		}
+	}
+	if refused {
+		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
 	}
 	return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: reason, Err: err}, nil
 }

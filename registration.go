@@ -226,10 +226,12 @@ func (s *Session) registrationChanged(ctx context.Context, err error, base *oaut
 		return false
 	}
 	rec, lerr := s.load(ctx) // takes the record's registration (adoptClient)
-	if lerr != nil || rec == nil || rec.Token == nil || rec.Token.RefreshToken != base.RefreshToken {
-		return false
-	}
-	if s.client == nil || sameRegistration(s.client, presented) {
+	if lerr != nil || rec == nil || rec.Token == nil || rec.Token.RefreshToken != base.RefreshToken ||
+		s.client == nil || sameRegistration(s.client, presented) {
+		// The registration refused is the one presented (dropRegistration
+		// forgets it); a record with another grant goes with its own
+		// registration, which the next read of it takes.
+		s.client = presented
 		return false
 	}
 	s.cfg.logger().Debug("authloop: the registered client was refused, and the record names it anew (another process updated the registration); refreshing once more as it", "client_id", s.client.ClientID)

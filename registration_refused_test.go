@@ -15,6 +15,7 @@ import (
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/oauthtest"
 	"github.com/authloop/authloop/register"
+	"github.com/authloop/authloop/store"
 )
 
 // A refresh refused with invalid_client for a registered client does not
@@ -209,5 +210,60 @@ func TestDynamicReregistrationSaveFailed(t *testing.T) {
 	other := f.session(func(c *Config) { c.Interactive = false })
 	if _, err := other.Refresh(context.Background()); err != nil {
 		t.Fatalf("another session's refresh with the record: %v", err)
+	}
+}
+
+// A refresh refused with invalid_client while the record, read again,
+// holds another grant with another registration (a process that does not
+// take the record's lock signed in anew with a new registration): that
+// grant is adopted with its registration, and the registration refused is
+// the one presented, never the record's.
+func TestInvalidClientAdoptsRecordsNewGrant(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	gate := &refreshGate{base: http.DefaultTransport, held: make(chan struct{}), release: make(chan struct{})}
+	a := f.session()
+	f.login(a)
+	b := f.session(func(c *Config) {
+		c.Interactive = false
+		c.HTTPClient = &http.Client{Transport: gate}
+	})
+
+	// Another grant, with another registration, made elsewhere.
+	elsewhere := store.NewMemory()
+	z := f.session(func(c *Config) { c.Store = elsewhere })
+	f.login(z)
+	ctx := context.Background()
+	zrec, err := elsewhere.Load(ctx, z.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zrec.Client.ClientID == f.kept(a).ClientID {
+		t.Fatal("the test needs another registration")
+	}
+
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := b.Refresh(ctx)
+		refreshed <- err
+	}()
+	<-gate.held
+	rec, err := f.st.Load(ctx, a.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Token, rec.Client = zrec.Token, zrec.Client
+	if _, err := f.st.Save(ctx, rec); err != nil { // without the lock b holds
+		t.Fatal(err)
+	}
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"})
+	close(gate.release)
+	if err := <-refreshed; err != nil {
+		t.Fatalf("the refresh refused with invalid_client, the record holding another grant: %v", err)
+	}
+	if _, err := b.Refresh(ctx); err != nil {
+		t.Fatalf("a refresh of the adopted grant as its registration: %v", err)
+	}
+	if c := f.kept(b); c.ClientID != zrec.Client.ClientID {
+		t.Fatalf("the record names %s, want %s", c.ClientID, zrec.Client.ClientID)
 	}
 }
