@@ -419,7 +419,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		}
 		// A client we registered that the server no longer knows:
 		// register anew, once.
-		if attempt == 0 && s.dropRegistration(err) {
+		if attempt == 0 && lc.registrar.dropRefused(err) {
 			continue
 		}
 		return nil, err

@@ -260,6 +260,23 @@ func applyClient(cfg *Config, c *store.Client) {
 	cfg.OAuth2 = &oc
 }
 
+// dropRefused handles a login refused with err, reporting whether a new
+// attempt may help: when the server refused, with invalid_client, the
+// client registered anew for this login, that registration is dropped and
+// the kept one stays (it was not presented); otherwise as
+// dropRegistration. nil r (a configured client) never retries.
+func (r *registrar) dropRefused(err error) bool {
+	if r == nil {
+		return false
+	}
+	if r.registered != nil && register.IsInvalidClient(err) {
+		r.s.cfg.logger().Debug("authloop: the server refused the client registered for this login (invalid_client); trying once more", "client_id", r.registered.ClientID)
+		r.registered = nil
+		return true
+	}
+	return r.s.dropRegistration(err)
+}
+
 // dropRegistration forgets a registered client the server refused
 // (invalid_client), and reports whether there was one to forget: this
 // session no longer presents it, nor takes it from the record again

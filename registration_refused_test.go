@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +266,40 @@ func TestInvalidClientAdoptsRecordsNewGrant(t *testing.T) {
 	}
 	if c := f.kept(b); c.ClientID != zrec.Client.ClientID {
 		t.Fatalf("the record names %s, want %s", c.ClientID, zrec.Client.ClientID)
+	}
+}
+
+// A login that registered anew (its port taken) whose code exchange is
+// refused with invalid_client blames that new registration, not the kept
+// one: it tries once more, and when that sign-in fails too, the session
+// still refreshes the grant it had, as the kept client.
+func TestDynamicReregistrationRefusedAtExchange(t *testing.T) {
+	f := newDCRFixture(t, oauthtest.Config{ExactRedirectURIs: true})
+	var opens atomic.Int32
+	s := f.session(func(c *Config) {
+		c.Browser = func(ctx context.Context, u string) error {
+			if opens.Add(1) == 3 { // the failing login's second try
+				f.srv.DenyNext("access_denied", "not now")
+			}
+			return f.open(ctx, u)
+		}
+	})
+	f.login(s)
+	c1 := f.kept(s)
+	occupy(t, f.redirectURI())
+
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"}) // the code exchange
+	if _, err := s.Login(context.Background()); err == nil {
+		t.Fatal("the login succeeded")
+	}
+	if n := f.srv.Count("authorize"); n != 3 {
+		t.Fatalf("%d authorization requests; the test needs the login to have tried twice", n)
+	}
+	signIns := f.srv.Count("authorize")
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("refresh as the kept client %s after the failed login: %v", c1.ClientID, err)
+	}
+	if n := f.srv.Count("authorize") - signIns; n != 0 {
+		t.Fatalf("the refresh needed %d sign-in(s): the kept client %s was blamed for the new registration's refusal", n, c1.ClientID)
 	}
 }
