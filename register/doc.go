@@ -31,9 +31,14 @@
 // either; Choose registers anew.
 //
 // When a server later answers a token or revocation request with
-// invalid_client (IsInvalidClient), the registration is gone: servers delete
-// dynamically registered clients that went unused. The caller then calls
-// Choose again with no kept registration, once, to register anew.
+// invalid_client (IsInvalidClient), the registration is usually gone:
+// servers delete dynamically registered clients that went unused. It may
+// also be that the credentials presented are no longer the registration's:
+// an Update by another process sharing the registration issued a new client
+// secret. So first read the kept registration again, where others may have
+// changed it, and retry with it if it changed; otherwise call Choose again
+// with no kept registration, once, to register anew (and sign in: the
+// refresh tokens issued to a deleted client are of no use).
 //
 // # Loopback redirect URIs
 //

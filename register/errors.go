@@ -106,7 +106,9 @@ func (e *Error) Temporary() bool {
 // no longer knows the client, or refused its credentials. For a client
 // obtained by dynamic registration the usual cause is that the server
 // deleted the registration; the cure is to call Choose again with no kept
-// registration, once, and sign in with the new client.
+// registration, once, and sign in with the new client. (Or another process
+// sharing the registration updated it and got a new client secret: see the
+// package documentation.)
 func IsInvalidClient(err error) bool {
 	var oe *oautherr.Error
 	return errors.As(err, &oe) && oe.Code == "invalid_client"
