@@ -250,6 +250,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		return nil, base, why, err
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
+	if err != nil && s.registrationChanged(ctx, err, base) {
+		// invalid_client, and another process updated the registration
+		// meanwhile: once more, as the record's client.
+		tok, err = s.refreshWithRetry(ctx, base)
+	}
 	if err == nil {
 		if tok.RefreshToken != base.RefreshToken {
 			s.retire(base.RefreshToken) // never presented again
@@ -282,13 +287,13 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
 		}
 	}
+	// A registered client refused (invalid_client) is forgotten here, but
+	// the refresh token stays in the record (only a dead grant ends a
+	// grant): the server may have forgotten the client, or another process
+	// updated it and has yet to write its new secret into the record.
+	refused := s.dropRegistration(err)
 	reason := "the refresh token was refused (revoked or expired at the server; or another process rotated it and could not save the new one)"
-	switch {
-	case s.dropRegistration(err):
-		// A client this session registered, which the server no longer
-		// knows: its refresh token went with it.
-		reason = "the server no longer knows the client registered for this session"
-	case !grantDead(err):
+	if !refused && !grantDead(err) {
 		return nil, nil, nil, err
 	}
 	// Refused: another process may have rotated the token a moment ago
@@ -297,6 +302,9 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		if t := fromStored(again.Token); t != nil && t.RefreshToken != base.RefreshToken && s.adoptable(t, base, false) {
 			return t, nil, nil, nil
 		}
+	}
+	if refused {
+		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
 	}
 	return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: reason, Err: err}, nil
 }
@@ -413,11 +421,13 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 			return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
 		}
 		lc := *cfg
+		lc.registrar = cfg.registrar.forLogin() // holds a client registered for this attempt
 		oc := *cfg.OAuth2
 		oc.Scopes = s.loginScopes(cfg, need)
 		lc.OAuth2 = &oc
 		tok, err = lc.login(ctx)
 		if err == nil {
+			lc.registrar.signedIn() // the token goes with the client it was issued to
 			s.mu.Lock()
 			s.requestedScopes = union(s.requestedScopes, oc.Scopes)
 			s.mu.Unlock()
@@ -425,7 +435,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		}
 		// A client we registered that the server no longer knows:
 		// register anew, once.
-		if attempt == 0 && s.dropRegistration(err) {
+		if attempt == 0 && lc.registrar.dropRefused(err) {
 			continue
 		}
 		return nil, err

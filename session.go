@@ -66,8 +66,11 @@ type Session struct {
 	key   store.Key
 
 	// client is the registered client kept in the record, when the
-	// configuration names none; only flights touch it.
-	client *store.Client
+	// configuration names none; refusedClient one the server refused
+	// (invalid_client), never taken from the record again. Only flights
+	// touch them.
+	client        *store.Client
+	refusedClient *store.Client
 
 	// What 401 and 403 challenges said (guarded by mu): the resource
 	// metadata URL, the scopes a 401 asked for, what sign-ins asked for,

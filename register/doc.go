@@ -31,9 +31,14 @@
 // either; Choose registers anew.
 //
 // When a server later answers a token or revocation request with
-// invalid_client (IsInvalidClient), the registration is gone: servers delete
-// dynamically registered clients that went unused. The caller then calls
-// Choose again with no kept registration, once, to register anew.
+// invalid_client (IsInvalidClient), the registration is usually gone:
+// servers delete dynamically registered clients that went unused. It may
+// also be that the credentials presented are no longer the registration's:
+// an Update by another process sharing the registration issued a new client
+// secret. So first read the kept registration again, where others may have
+// changed it, and retry with it if it changed; otherwise call Choose again
+// with no kept registration, once, to register anew (and sign in: the
+// refresh tokens issued to a deleted client are of no use).
 //
 // # Loopback redirect URIs
 //
@@ -48,7 +53,9 @@
 // the registered port again. When that port is taken, call Choose with the
 // new URI and the kept registration: it updates the registration (Update,
 // RFC 7592) where the server gave it a client configuration endpoint, and
-// registers anew otherwise. A refresh needs no redirect URI: call Choose
+// registers anew otherwise (also when its client configuration endpoint is
+// on another origin than the server's: the registration access token is
+// sent nowhere else). A refresh needs no redirect URI: call Choose
 // with Options.DeferRegistration to take the kept registration as it is.
 //
 // # Secrets

@@ -16,6 +16,14 @@ var (
 	// sent to it.
 	ErrInsecureURL = errors.New("register: refusing a URL that is not https")
 
+	// ErrForeignEndpoint is wrapped by the error Update returns for a
+	// client configuration endpoint (registration_client_uri) on another
+	// origin than the authorization server's registration endpoint and
+	// issuer. Nothing is sent to it: the registration access token lets its
+	// holder read the client (its secret among it), change its redirect
+	// URIs or delete it, and is sent only to the server that issued it.
+	ErrForeignEndpoint = errors.New("register: refusing a client configuration endpoint on another origin than the authorization server")
+
 	// ErrInvalidResponse is wrapped by the error for a registration
 	// response that is not a usable registration: not a JSON object, too
 	// large, without client_id, or without the client secret its
@@ -98,7 +106,9 @@ func (e *Error) Temporary() bool {
 // no longer knows the client, or refused its credentials. For a client
 // obtained by dynamic registration the usual cause is that the server
 // deleted the registration; the cure is to call Choose again with no kept
-// registration, once, and sign in with the new client.
+// registration, once, and sign in with the new client. (Or another process
+// sharing the registration updated it and got a new client secret: see the
+// package documentation.)
 func IsInvalidClient(err error) bool {
 	var oe *oautherr.Error
 	return errors.As(err, &oe) && oe.Code == "invalid_client"

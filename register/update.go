@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
@@ -25,8 +27,11 @@ import (
 // plus c's client_id, to c.RegistrationClientURI, with
 // c.RegistrationAccessToken as a bearer token. Without either, nothing is
 // sent and the error wraps ErrNotSupported; a URI that is not https (or
-// http on a loopback host) wraps ErrInsecureURL. req.InitialAccessToken is
-// not used.
+// http on a loopback host) wraps ErrInsecureURL; a URI on another origin
+// (scheme, host and port) than both md.RegistrationEndpoint and md.Issuer
+// wraps ErrForeignEndpoint, and nothing is sent to it either: the
+// registration access token goes only to the server that issued it.
+// req.InitialAccessToken is not used.
 //
 // A refusal with an OAuth error object (invalid_redirect_uri,
 // invalid_client_metadata; invalid_token when the server no longer accepts
@@ -45,6 +50,10 @@ func Update(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 	endpoint, err := checkEndpoint("client configuration endpoint", c.RegistrationClientURI)
 	if err != nil {
 		return nil, err
+	}
+	if !sameOrigin(endpoint, md.RegistrationEndpoint) && !sameOrigin(endpoint, md.Issuer) {
+		return nil, fmt.Errorf("%w: the client configuration endpoint %s (the registration's registration_client_uri) is on another origin than the registration endpoint and the issuer %s; the registration access token is sent nowhere else: register anew",
+			ErrForeignEndpoint, endpoint.Redacted(), md.Issuer)
 	}
 	method := req.TokenEndpointAuthMethod
 	if method == "" {
@@ -73,4 +82,30 @@ func Update(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 		nc.RegistrationClientURI = c.RegistrationClientURI
 	}
 	return nc, nil
+}
+
+// sameOrigin reports whether u and the URL raw have the same origin (RFC
+// 6454): scheme and host compared without regard to case, and the port,
+// a missing one being the scheme's default. An empty or unparsable raw
+// has no origin.
+func sameOrigin(u *url.URL, raw string) bool {
+	v, err := url.Parse(raw)
+	if err != nil || raw == "" || v.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, v.Scheme) && strings.EqualFold(u.Hostname(), v.Hostname()) && originPort(u) == originPort(v)
+}
+
+// originPort is u's port, or its scheme's default.
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }

@@ -188,3 +188,39 @@ func TestChooseDeferRegistration(t *testing.T) {
 		t.Fatalf("no way to a client: %v", err)
 	}
 }
+
+// The registration access token goes only to the server that issued it: a
+// client configuration endpoint on another origin (scheme, host or port)
+// than both the registration endpoint and the issuer is refused, and
+// nothing is sent to it; Choose then registers anew.
+func TestUpdateRefusesForeignEndpoint(t *testing.T) {
+	hc := &http.Client{Transport: failingTransport{t}}
+	md := &discovery.AuthServerMetadata{Issuer: "https://as.example", RegistrationEndpoint: "https://reg.as.example/register"}
+	for _, uri := range []string{
+		"https://attacker.example/clients/c1",
+		"https://as.example.attacker.example/clients/c1",
+		"https://as.example:8443/clients/c1",
+		"https://reg.as.example:444/clients/c1",
+		"https://localhost/clients/c1",
+	} {
+		c := &store.Client{Issuer: md.Issuer, ClientID: "c1", RegistrationClientURI: uri, RegistrationAccessToken: "rat-value"}
+		_, err := register.Update(context.Background(), hc, md, c, register.Request{})
+		if !errors.Is(err, register.ErrForeignEndpoint) {
+			t.Errorf("%s: %v, want ErrForeignEndpoint", uri, err)
+		} else if strings.Contains(err.Error(), "rat-value") {
+			t.Errorf("the error shows the registration access token: %v", err)
+		}
+	}
+
+	// Choose falls back to a new registration.
+	srv, md2 := newAS(t, oauthtest.Config{RegistrationManagement: true})
+	first := register.Options{Registration: register.Request{RedirectURIs: []string{"http://127.0.0.1:1111/callback"}}}
+	next := register.Options{Registration: register.Request{RedirectURIs: []string{"http://127.0.0.1:2222/callback"}}}
+	c, _ := choose(t, md2, first, nil)
+	foreign := *c
+	foreign.RegistrationClientURI = "https://attacker.example/clients/" + c.ClientID
+	u, isNew := choose(t, md2, next, &foreign)
+	if !isNew || u.ClientID == c.ClientID || srv.Count("register") != 2 || srv.Count("client_configuration") != 0 {
+		t.Fatalf("got %s new=%v, %d registrations, %d updates; want a new registration and no update", u, isNew, srv.Count("register"), srv.Count("client_configuration"))
+	}
+}
