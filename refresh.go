@@ -607,7 +607,7 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
 			return tok, nil
 		}
-		if ce := configErrorOf(err, cfg, scope); ce != nil {
+		if ce := configErrorOf(err, cfg, scope, s.cfg.OAuth2.ClientID == ""); ce != nil {
 			return nil, ce
 		}
 		if lost && grantDead(err) {
@@ -755,8 +755,9 @@ const (
 
 // configErrorOf returns err as a *configError when its code is one of
 // configCodes, with the setting to check; nil otherwise. scope is what a
-// narrowing refresh asked for (Config.RefreshScopes), or "".
-func configErrorOf(err error, cfg *Config, scope string) *configError {
+// narrowing refresh asked for (Config.RefreshScopes), or ""; registered
+// says the client is one the session registered, not configured.
+func configErrorOf(err error, cfg *Config, scope string, registered bool) *configError {
 	var oe *OAuthError
 	if !errors.As(err, &oe) || !configCodes[oe.Code] {
 		return nil
@@ -765,6 +766,9 @@ func configErrorOf(err error, cfg *Config, scope string) *configError {
 	switch oe.Code {
 	case "invalid_client":
 		fix = "it does not accept this client's authentication (invalid_client): check Config.OAuth2.ClientID and ClientSecret (was the secret rotated?) and Endpoint.AuthStyle"
+		if registered {
+			fix = "it does not accept the client this session registered (invalid_client): the registration may have been deleted or its secret changed; the next sign-in registers anew"
+		}
 	case "unauthorized_client", "unsupported_grant_type":
 		fix = fmt.Sprintf("this client may not use the refresh_token grant (%s): check the client's registration at the authorization server (its grant types)", oe.Code)
 	case "invalid_target":

@@ -38,8 +38,8 @@ func TestDynamicRegistrationRefusedKeepsRecordToken(t *testing.T) {
 
 	b := f.session(func(c *Config) { c.Interactive = false })
 	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultOAuthError, Code: "invalid_client"})
-	if _, err := b.Refresh(ctx); !errors.Is(err, ErrLoginRequired) {
-		t.Fatalf("refused with invalid_client: got %v, want login required", err)
+	if _, err := b.Refresh(ctx); !errors.Is(err, ErrLoginRequired) || !strings.Contains(err.Error(), "client this session registered") {
+		t.Fatalf("refused with invalid_client: got %v, want login required naming the registered client", err)
 	}
 	if rec, err := f.st.Load(ctx, a.Key()); err != nil || rec.Token == nil || rec.Token.RefreshToken != rt || rec.Client == nil {
 		t.Fatalf("the record lost its refresh token or its registration after invalid_client: %v %v", rec, err)
