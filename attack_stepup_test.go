@@ -27,11 +27,7 @@ func TestAttackStepUpAfterCancelledStepUp(t *testing.T) {
 	rs, _ := stepUpServer(t, srv)
 	b := &approvingBrowser{}
 	defer b.wg.Wait()
-	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mcpSession(t, srv, rs, b.open)
 	ctx := context.Background()
 	mcp := rs.URL + "/mcp"
 	if resp := callWithCached(t, s, http.MethodGet, mcp); resp.StatusCode != 401 || s.Authorize(ctx, resp.Request, resp) != nil {
@@ -85,7 +81,7 @@ func TestAttackCancelledStepUpKeepsRefreshing(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
-	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	refused := insufficientScope("write")
 	f.srv.DenyNext("access_denied", "the person cancelled")
 	if err := s.Authorize(ctx, req, refused); err == nil {
 		t.Fatal("the cancelled step-up succeeded")
@@ -105,7 +101,7 @@ func TestAttackStepUpHonoursNonInteractive(t *testing.T) {
 	s := f.session()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
-	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	refused := insufficientScope("write")
 	signIns := f.srv.Count("authorize")
 	err := s.Authorize(context.Background(), req, refused)
 	if n := f.srv.Count("authorize") - signIns; n != 0 {
@@ -129,7 +125,7 @@ func TestAttackRefusedStepUpDoesNotPoisonLaterLogins(t *testing.T) {
 	ctx := context.Background()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
-	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="admin"`}}, Body: http.NoBody}
+	refused := insufficientScope("admin")
 	err := s.Authorize(ctx, req, refused)
 	if err == nil || !strings.Contains(err.Error(), "invalid_scope") {
 		t.Fatalf("step-up for a scope the server does not allow: %v, want invalid_scope", err)
@@ -155,7 +151,7 @@ func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
 	s := f.session()
 	ctx := context.Background()
 	refused := func() *http.Response {
-		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+		return insufficientScope("write")
 	}
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
@@ -202,7 +198,7 @@ func TestAttackStepUpGrantedLessKeepsRefreshing(t *testing.T) {
 	ctx := context.Background()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
-	refused := &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+	refused := insufficientScope("write")
 	if err := s.Authorize(ctx, req, refused); err == nil || !strings.Contains(err.Error(), "insufficient scope") {
 		t.Fatalf("a step-up granted less: %v, want a give-up naming the insufficient scope", err)
 	}
@@ -225,7 +221,7 @@ func TestAttackStepUpUnknownTokenBounded(t *testing.T) {
 	s := f.session()
 	ctx := context.Background()
 	refused := func() *http.Response {
-		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+		return insufficientScope("write")
 	}
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
@@ -261,7 +257,7 @@ func TestAttackStepUpTokenFromResponseRequest(t *testing.T) {
 	refused := func() *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 		s.Cached().SetAuthHeader(req)
-		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody, Request: req}
+		return withRequest(insufficientScope("write"), req)
 	}
 	old := refused()
 	if err := s.Authorize(ctx, nil, refused()); err != nil {
@@ -287,7 +283,7 @@ func TestStepUpNonInteractiveLoginAsksForScopes(t *testing.T) {
 	refusedFor := func(scope string) (*http.Request, *http.Response) {
 		req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 		s.Cached().SetAuthHeader(req)
-		return req, &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="` + scope + `"`}}, Body: http.NoBody}
+		return req, insufficientScope(scope)
 	}
 	req, resp := refusedFor("write")
 	err := s.Authorize(ctx, req, resp)

@@ -154,11 +154,7 @@ func TestAuthorizeStepUp(t *testing.T) {
 	rs, forbidden := stepUpServer(t, srv)
 	b := &approvingBrowser{}
 	defer b.wg.Wait()
-	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mcpSession(t, srv, rs, b.open)
 	ctx := context.Background()
 	// First request without a token: 401 → discovery and login with the
 	// resource's scopes.
@@ -204,7 +200,7 @@ func TestAuthorizeStepUpRetryLimit(t *testing.T) {
 	refused := func() (*http.Request, *http.Response) {
 		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
 		s.Cached().SetAuthHeader(req)
-		return req, &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+		return req, insufficientScope("write")
 	}
 	logins := f.srv.Count("authorize")
 	var err error
@@ -281,4 +277,28 @@ func TestResourceMetadataMismatchIsAnError(t *testing.T) {
 	if originHits.Load() != 0 {
 		t.Fatalf("the origin was asked %d times after the metadata was refused", originHits.Load())
 	}
+}
+
+// insufficientScope is a resource server's 403 asking for scope (RFC 6750
+// §3.1), as Authorize receives it.
+func insufficientScope(scope string) *http.Response {
+	return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="` + scope + `"`}}, Body: http.NoBody}
+}
+
+func withRequest(resp *http.Response, req *http.Request) *http.Response {
+	resp.Request = req
+	return resp
+}
+
+// mcpSession is a session for the MCP server rs (its /mcp endpoint), whose
+// authorization server is srv, signing in with open; closed at the test's
+// end.
+func mcpSession(t *testing.T, srv *oauthtest.Server, rs *httptest.Server, open Browser) *Session {
+	t.Helper()
+	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", open), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -71,11 +71,7 @@ func TestAuthorizeStepUpShared(t *testing.T) {
 	rs, _ := stepUpServer(t, srv)
 	b := newGatedBrowser()
 	defer b.wg.Wait()
-	s, err := NewSession(resourceConfig(srv, rs.URL+"/mcp", b.open), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mcpSession(t, srv, rs, b.open)
 	mcp := rs.URL + "/mcp"
 	if resp := callWithCached(t, s, http.MethodGet, mcp); resp.StatusCode != 401 || s.Authorize(context.Background(), resp.Request, resp) != nil {
 		t.Fatalf("first sign-in: HTTP %d", resp.StatusCode)
@@ -159,7 +155,7 @@ func TestAuthorizeStepUpSharedGrantedLess(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
 	refused := func() *http.Response {
-		return &http.Response{StatusCode: 403, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="write"`}}, Body: http.NoBody}
+		return insufficientScope("write")
 	}
 	logins := f.srv.Count("authorize")
 	errs := make([]error, 2)
