@@ -83,7 +83,7 @@ func classify(err error, profile string) error {
 		// Set by this process or, through the record, by another one.
 		return &cliError{code: exitUnreachable, err: err, hint: "the authorization server kept failing or asked for a wait: try again later, after " + rl.Until.Local().Format("15:04:05")}
 	case errors.As(err, &se):
-		return &cliError{code: exitFailure, err: err, hint: "the new tokens were not kept: check the store (free space, permissions, a locked keyring), then run the command again"}
+		return &cliError{code: exitFailure, err: err, hint: "the new tokens were not kept: fix the store (free space, permissions, a locked keyring); the refresh token it still holds may be spent, so if the next command says a login is required, " + loginHint(profile)}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: err, hint: "the server could not be reached or kept failing; try again later"}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,9 @@ func TestClassify(t *testing.T) {
 		if !errors.As(classify(tc.err, "p"), &ce) || ce.code != tc.code {
 			t.Errorf("classify(%v) = %v, want code %d", tc.err, ce, tc.code)
 		}
+	}
+	if se := classify(&authloop.SaveError{Store: "file store", Err: errors.New("disk full")}, "work").(*cliError); !strings.Contains(se.hint, "run: authloop login --profile work") {
+		t.Errorf("a failed save's hint does not say how to sign in again: %q", se.hint)
 	}
 	ce := classify(&authloop.LoginRequiredError{Reason: "the refresh token was refused"}, "work").(*cliError)
 	if ce.Error() != "login required for profile work: the refresh token was refused" || ce.hint != "run: authloop login --profile work" || !errors.Is(ce, authloop.ErrLoginRequired) {
