@@ -73,13 +73,7 @@ func TestAttackWaitAfterHealedSaveKeepsLiveRefreshToken(t *testing.T) {
 	}
 	// What that costs: another process, after the wait and the expiry,
 	// refreshes with what the store holds.
-	otherCfg := *sf.cfg
-	otherCfg.Store = sf.mem
-	other, err := NewSession(&otherCfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := sf.otherProcess()
 	sf.clock.Jump(2 * time.Hour)
 	if _, err := other.Token(context.Background()); err != nil {
 		t.Fatalf("another process after the wait: %v", err)
@@ -540,13 +534,7 @@ func TestAttackDeadGrantNotSavedBack(t *testing.T) {
 		idle(t, sf.s, sf.clock)
 	}
 	refused := len(refusedRefreshes(sf.srv))
-	otherCfg := *sf.cfg
-	otherCfg.Store = sf.mem
-	other, err := NewSession(&otherCfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := sf.otherProcess()
 	sf.clock.Jump(2 * time.Hour)
 	if _, err := other.Token(context.Background()); !errors.Is(err, ErrLoginRequired) {
 		t.Fatalf("another process: %v, want ErrLoginRequired", err)
@@ -598,13 +586,7 @@ func TestAttackInteractiveLoginSaveFailure(t *testing.T) {
 // with the grant the person meant to replace.
 func TestAttackLoginUnsavedNotReplacedByEarlierGrant(t *testing.T) {
 	sf := newSaveFixture(t)
-	otherCfg := *sf.cfg
-	otherCfg.Store = sf.mem // the same records, saves that work
-	other, err := NewSession(&otherCfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := sf.otherProcess()
 	sf.clock.Jump(time.Minute)
 	sf.flaky.failSaves.Store(2)
 	signedIn, err := sf.s.Login(context.Background())

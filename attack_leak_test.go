@@ -3,8 +3,6 @@ package authloop
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,20 +23,13 @@ func (c confidentialOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || !strings.Contains(r.URL.Path, "/.well-known/") {
 		return resp, err
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if json.Unmarshal(body, &m) == nil && m["token_endpoint"] != nil {
+	return editJSON(resp, func(m map[string]any) bool {
+		if m["token_endpoint"] == nil {
+			return false
+		}
 		m["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic"}
-		body, _ = json.Marshal(m)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
+		return true
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.

@@ -140,20 +140,13 @@ func (f *foreignConfigEndpoint) RoundTrip(r *http.Request) (*http.Response, erro
 	if err != nil || !strings.HasSuffix(r.URL.Path, "/register") || r.Method != http.MethodPost {
 		return resp, err
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if json.Unmarshal(body, &m) == nil && m["registration_client_uri"] != nil {
+	return editJSON(resp, func(m map[string]any) bool {
+		if m["registration_client_uri"] == nil {
+			return false
+		}
 		m["registration_client_uri"] = f.foreign + "/clients/" + fmt.Sprint(m["client_id"])
-		body, _ = json.Marshal(m)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
+		return true
+	})
 }
 
 // A registration response names a client configuration endpoint (RFC

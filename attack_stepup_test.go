@@ -150,9 +150,7 @@ func TestAttackStepUpUnknownTokenAfterStepUpWon(t *testing.T) {
 	f.cfg.Interactive = true
 	s := f.session()
 	ctx := context.Background()
-	refused := func() *http.Response {
-		return insufficientScope("write")
-	}
+	refused := func() *http.Response { return insufficientScope("write") }
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
 	if err := s.Authorize(ctx, req, refused()); err != nil {
@@ -220,9 +218,7 @@ func TestAttackStepUpUnknownTokenBounded(t *testing.T) {
 	f.cfg.Interactive = true
 	s := f.session()
 	ctx := context.Background()
-	refused := func() *http.Response {
-		return insufficientScope("write")
-	}
+	refused := func() *http.Response { return insufficientScope("write") }
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
 	s.Cached().SetAuthHeader(req)
 	if err := s.Authorize(ctx, req, refused()); err != nil {

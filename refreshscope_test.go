@@ -124,14 +124,20 @@ func (w tokenRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || !strings.HasSuffix(r.URL.Path, "/token") {
 		return resp, err
 	}
+	return editJSON(resp, func(m map[string]any) bool { w.edit(m); return true })
+}
+
+// editJSON lets edit change the JSON object of resp's body; the body is
+// written anew when edit reports a change. A body that is not a JSON
+// object is passed on as it came.
+func editJSON(resp *http.Response, edit func(map[string]any) bool) (*http.Response, error) {
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
 	}
 	var m map[string]any
-	if json.Unmarshal(body, &m) == nil {
-		w.edit(m)
+	if json.Unmarshal(body, &m) == nil && edit(m) {
 		body, _ = json.Marshal(m)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))

@@ -47,6 +47,20 @@ func (sf *saveFixture) stored() *store.Record {
 	return rec
 }
 
+// otherProcess is another session on the same records, whose saves work:
+// another process sharing the store. Closed at the test's end.
+func (sf *saveFixture) otherProcess() *Session {
+	sf.t.Helper()
+	cfg := *sf.cfg
+	cfg.Store = sf.mem
+	other, err := NewSession(&cfg, nil)
+	if err != nil {
+		sf.t.Fatal(err)
+	}
+	sf.t.Cleanup(func() { other.Close() })
+	return other
+}
+
 // refreshUnsaved forces a refresh whose save fails; it returns the new
 // token and the refresh token the store still holds.
 func (sf *saveFixture) refreshUnsaved() (string, string) {
@@ -104,15 +118,9 @@ func TestSaveFailureRetriedByTimer(t *testing.T) {
 func TestSaveFailureStaleRecordInOtherProcess(t *testing.T) {
 	sf := newSaveFixture(t)
 	sf.refreshUnsaved()
-	otherCfg := *sf.cfg
-	otherCfg.Store = sf.mem // the same records, saves that work
-	other, err := NewSession(&otherCfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := sf.otherProcess()
 	sf.clock.Jump(2 * time.Hour) // both tokens expired; no timer fired
-	_, err = other.Token(context.Background())
+	_, err := other.Token(context.Background())
 	if !errors.Is(err, ErrLoginRequired) || !strings.Contains(err.Error(), "another process rotated it and could not save the new one") {
 		t.Fatalf("the other process got %v; want ErrLoginRequired saying why", err)
 	}
