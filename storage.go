@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -154,88 +153,6 @@ func (s *Session) saveToken(ctx context.Context, read *store.Record, tok *oauth2
 	s.mu.Unlock()
 	s.cfg.logger().Warn("authloop: could not save the session's new tokens; they are kept in this process, which retries the save, but other processes sharing the store do not see them", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
 	return &SaveError{Store: s.store.Describe(), Key: s.key, Err: err}
-}
-
-// setUnsaved records tok as the live token whose save failed, and when to
-// try again (backing off from a second to a minute); nil says the store
-// is up to date.
-func (s *Session) setUnsaved(tok *oauth2.Token) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.unsaved = tok
-	if tok == nil {
-		s.saveTries = 0
-		return
-	}
-	s.saveAt = s.clock.Now().Add(backoff(time.Second, maxTimerStep, s.saveTries))
-	s.saveTries++
-}
-
-// pendingSave returns the live token whose save failed, or nil.
-func (s *Session) pendingSave() *oauth2.Token {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.unsaved
-}
-
-// saveFailed keeps pending as the token to save and schedules the next try;
-// it returns err.
-func (s *Session) saveFailed(pending *oauth2.Token, err error) error {
-	s.setUnsaved(pending)
-	return err
-}
-
-// retiredKept is how many rotated-away refresh tokens a session remembers.
-const retiredKept = 8
-
-// retire remembers a refresh token the server rotated away: the session
-// never presents it again, even when the store still holds it (its save
-// of the new one failed).
-func (s *Session) retire(rt string) {
-	if rt == "" {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.retired) == retiredKept {
-		s.retired = s.retired[1:]
-	}
-	s.retired = append(s.retired, rt)
-}
-
-// knownStale reports whether stored, read from the store while a save is
-// pending, is older than the live token, whatever it looks like: the
-// record the store held when that save failed, or a token of an earlier
-// sign-in than the pending one (another process, which never saw this
-// session's new sign-in, refreshed the grant it replaced).
-func (s *Session) knownStale(stored *oauth2.Token) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if stored == nil || s.unsaved == nil {
-		return false
-	}
-	return s.staleAccess != "" && stored.AccessToken == s.staleAccess || signedInAt(stored).Before(signedInAt(s.unsaved))
-}
-
-func (s *Session) isRetired(rt string) bool {
-	if rt == "" {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Contains(s.retired, rt)
-}
-
-// errUntil returns the failure that made this session wait until t, or nil
-// when the wait was set by another process.
-func (s *Session) errUntil(t time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var rl *RetryLaterError
-	if errors.As(s.lastErr, &rl) && rl.Until.Equal(t) {
-		return rl.Err
-	}
-	return nil
 }
 
 // signedInKey is the Extra key under which a token carries when the person
