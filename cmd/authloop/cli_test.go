@@ -17,7 +17,7 @@ func TestE2ELoginTokenStatusRefreshLogout(t *testing.T) {
 	defer srv.Close()
 	c := newCLI(t)
 
-	r := c.login(srv, "work")
+	r := c.login(srv, "work", "--git-host", "git.example.com")
 	if r.code != 0 {
 		t.Fatalf("login: %v", r)
 	}
