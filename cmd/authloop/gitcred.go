@@ -177,7 +177,7 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	host := in.get("host")
 	name, note, err := profileForHost(profile, host)
 	if err == nil && name != "" && !gitRemoteSafe(in.get("protocol"), host) {
-		name, note = "", fmt.Sprintf("not answering for %s://%s: the token goes only over https (plain http only to this machine)", printable(in.get("protocol")), printable(host))
+		name, note = "", fmt.Sprintf("not answering for %s://%s: the token goes only over https (plain http only to this machine)", sanitize(in.get("protocol")), sanitize(host))
 	}
 	if note != "" {
 		noteGitRefusal(a.stderr, "%s", note)
@@ -236,11 +236,11 @@ func profileForHost(profile, host string) (name, note string, err error) {
 		for _, h := range p.GitHosts {
 			add += " --git-host " + h
 		}
-		add += " --git-host " + printable(host)
+		add += " --git-host " + sanitize(host)
 		if len(p.GitHosts) == 0 {
 			return "", fmt.Sprintf("profile %s lists no git host, so it answers for none: add one with authloop login --profile %s%s", profile, profile, add), nil
 		}
-		return "", fmt.Sprintf("profile %s does not list the git host %s: add it with authloop login --profile %s%s", profile, printable(host), profile, add), nil
+		return "", fmt.Sprintf("profile %s does not list the git host %s: add it with authloop login --profile %s%s", profile, sanitize(host), profile, add), nil
 	}
 	if host == "" {
 		return "", "", nil
@@ -261,7 +261,7 @@ func profileForHost(profile, host string) (name, note string, err error) {
 		}
 	}
 	if !anyHosts {
-		return "", fmt.Sprintf("no profile lists a git host, so none answers for %s: add it with authloop login --profile NAME --git-host %s", printable(host), printable(host)), nil
+		return "", fmt.Sprintf("no profile lists a git host, so none answers for %s: add it with authloop login --profile NAME --git-host %s", sanitize(host), sanitize(host)), nil
 	}
 	return "", "", nil
 }

@@ -80,13 +80,3 @@ func noteGitRefusal(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "authloop git-credential: "+format+"\n", args...)
 }
 
-// printable replaces control characters (a terminal escape in a remote's
-// host) with '?', for a host compared and shown on stderr.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '?'
-		}
-		return r
-	}, s)
-}
