@@ -79,4 +79,3 @@ func asciiEqualFold(a, b string) bool {
 func noteGitRefusal(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "authloop git-credential: "+format+"\n", args...)
 }
-
