@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -141,6 +142,22 @@ func TestE2ELoginClientSettings(t *testing.T) {
 	r := c.run("", "login", "--profile", "x", "--no-browser", "--store", "file", "--issuer", srv.Issuer(), "--client-secret-env", "SOME_SECRET")
 	if r.code != 2 || !strings.Contains(r.stderr, "give --client-id with it") {
 		t.Errorf("secret without a client id: %v", r)
+	}
+	// A server that registers no clients: exit 1, give --client-id.
+	var meta *httptest.Server
+	meta = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/.well-known/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"response_types_supported":["code"],"code_challenge_methods_supported":["S256"]}`,
+			meta.URL, meta.URL+"/authorize", meta.URL+"/token")
+	}))
+	defer meta.Close()
+	r = c.run("", "login", "--profile", "noreg", "--no-browser", "--store", "file", "--issuer", meta.URL, "--timeout", "10s")
+	if r.code != 1 || !strings.Contains(r.stderr, "registers no clients") || !strings.Contains(r.stderr, "give --client-id") || strings.Contains(r.stderr, "Config.") {
+		t.Errorf("a server without registration: %v", r)
 	}
 	r = c.login(srv, "pre")
 	if r.code != 0 || strings.Contains(r.stderr, "registered") || srv.Count("register") != 0 {
