@@ -108,9 +108,9 @@ so git can fetch and push over HTTPS with an OAuth access token.
 
   get    answers username and password (the access token, refreshed first when
          needed, never a browser) and password_expiry_utc, for a host that maps
-         to a profile, over https (plain http only to this machine: 127.0.0.1,
-         [::1], localhost); for any other host or protocol it answers nothing,
-         and git asks the next helper
+         to a profile, over https (plain http only to this machine:
+         127.0.0.0/8, [::1], localhost); for any other host or protocol it
+         answers nothing, and git asks the next helper
   store  does nothing: authloop keeps its own tokens
   erase  git rejected the password: if it is the profile's current access
          token, it is refreshed now, so the next get answers a new one; the
@@ -126,7 +126,7 @@ Gitea, Bitbucket and most forges accept it), "x-access-token" for GitHub.
 
 Without a usable token, get prints a hint to stderr and exits with status 3;
 git then goes on as without the helper.`,
-		Example: `  # For one host, with a given profile:
+		Example: `  # For one host, with a given profile (which lists it: authloop login --profile work --git-host git.example.com):
   git config --global credential.https://git.example.com.helper "!authloop git-credential --profile work"
 
   # Or for every host listed in some profile (authloop login --git-host git.example.com):
