@@ -144,15 +144,15 @@ func TestE2ELoginClientSettings(t *testing.T) {
 		t.Errorf("secret without a client id: %v", r)
 	}
 	// A server that registers no clients: exit 1, give --client-id.
-	var meta *httptest.Server
-	meta = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/.well-known/") {
 			http.NotFound(w, r)
 			return
 		}
+		base := "http://" + r.Host
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"response_types_supported":["code"],"code_challenge_methods_supported":["S256"]}`,
-			meta.URL, meta.URL+"/authorize", meta.URL+"/token")
+			base, base+"/authorize", base+"/token")
 	}))
 	defer meta.Close()
 	r = c.run("", "login", "--profile", "noreg", "--no-browser", "--store", "file", "--issuer", meta.URL, "--timeout", "10s")
