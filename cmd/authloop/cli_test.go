@@ -17,7 +17,7 @@ func TestE2ELoginTokenStatusRefreshLogout(t *testing.T) {
 	defer srv.Close()
 	c := newCLI(t)
 
-	r := c.login(srv, "work")
+	r := c.login(srv, "work", "--git-host", "git.example.com")
 	if r.code != 0 {
 		t.Fatalf("login: %v", r)
 	}
@@ -103,14 +103,16 @@ func TestE2ELoginTokenStatusRefreshLogout(t *testing.T) {
 		t.Errorf("token --json / exec-credential made requests")
 	}
 
-	// --min-valid longer than the token's life: refreshed first.
+	// --min-valid longer than the token's life: capped at half of it, so a
+	// token past half its life is refreshed first.
+	c.agePastHalfLife(t, "work")
 	r = c.run("", "token", "--profile", "work", "--min-valid", "2h")
 	tok2 := strings.TrimSpace(r.stdout)
 	if r.code != 0 || tok2 == tok || !srv.ValidAccessToken(tok2) {
 		t.Fatalf("token --min-valid 2h: %v", r)
 	}
-	if !strings.Contains(r.stderr, "less than --min-valid") {
-		t.Errorf("no warning about the short token:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, "this server's access tokens last 1 hour, less than twice --min-valid 2h0m0s") {
+		t.Errorf("no note about the short tokens:\n%s", r.stderr)
 	}
 	if got := srv.Count("token"); got != 2 {
 		t.Errorf("token endpoint requests %d, want 2 (login, one refresh)", got)
@@ -214,6 +216,7 @@ func TestE2EExitCodes(t *testing.T) {
 	c.mustLogin(srv, "p")
 	// The grant revoked at the server: a refresh gets invalid_grant.
 	srv.RevokeAll()
+	c.agePastHalfLife(t, "p")
 	if r := c.run("", "token", "--profile", "p", "--min-valid", "2h"); r.code != 3 || !strings.Contains(r.stderr, "run: authloop login --profile p") {
 		t.Errorf("token with a dead grant: %v", r)
 	}
@@ -225,6 +228,7 @@ func TestE2EExitCodes(t *testing.T) {
 	c.mustLogin(srv, "q")
 	// The server unreachable: 4.
 	srv.FailNext(20, oauthtest.Fault{Kind: oauthtest.FaultServerError})
+	c.agePastHalfLife(t, "q")
 	if r := c.run("", "token", "--profile", "q", "--min-valid", "2h"); r.code != 4 || !strings.Contains(r.stderr, "try again later") {
 		t.Errorf("token with a failing server: %v", r)
 	}

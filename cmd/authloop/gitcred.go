@@ -108,21 +108,25 @@ so git can fetch and push over HTTPS with an OAuth access token.
 
   get    answers username and password (the access token, refreshed first when
          needed, never a browser) and password_expiry_utc, for a host that maps
-         to a profile; for any other host it answers nothing, and git asks the
-         next helper
+         to a profile, over https (plain http only to this machine:
+         127.0.0.0/8, [::1], localhost); for any other host or protocol it
+         answers nothing, and git asks the next helper
   store  does nothing: authloop keeps its own tokens
   erase  git rejected the password: if it is the profile's current access
          token, it is refreshed now, so the next get answers a new one; the
          sign-in itself is never deleted (run authloop logout for that)
 
-The host maps to a profile by --profile (best in a host-specific git config
-entry) or by the hosts the profile lists (authloop login --git-host HOST).
+A host maps to a profile only if the profile lists it (authloop login
+--git-host HOST, with its :port if the remote URL has one; case does not
+matter): --profile (best in a host-specific git config entry) picks the
+profile, else the first profile listing the host answers. A profile that
+lists no git host answers for none, and says so on stderr.
 The user name is the profile's --git-username: "oauth2" by default (GitLab,
 Gitea, Bitbucket and most forges accept it), "x-access-token" for GitHub.
 
 Without a usable token, get prints a hint to stderr and exits with status 3;
 git then goes on as without the helper.`,
-		Example: `  # For one host, with a given profile:
+		Example: `  # For one host, with a given profile (which lists it: authloop login --profile work --git-host git.example.com):
   git config --global credential.https://git.example.com.helper "!authloop git-credential --profile work"
 
   # Or for every host listed in some profile (authloop login --git-host git.example.com):
@@ -170,7 +174,14 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	if op == "store" {
 		return "", nil
 	}
-	name, err := profileForHost(profile, in.get("host"))
+	host := in.get("host")
+	name, note, err := profileForHost(profile, host)
+	if err == nil && name != "" && !gitRemoteSafe(in.get("protocol"), host) {
+		name, note = "", fmt.Sprintf("not answering for %s://%s: the token goes only over https (plain http only to this machine)", sanitize(in.get("protocol")), sanitize(host))
+	}
+	if note != "" {
+		noteGitRefusal(a.stderr, "%s", note)
+	}
 	if err != nil || name == "" {
 		return "", err // no profile for this host: answer nothing
 	}
@@ -208,33 +219,49 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	return name, out.format(a.stdout)
 }
 
-// profileForHost returns profile if set and it serves host (a profile
-// without git hosts serves any host it is named for), else the first
-// profile listing host, else "".
-func profileForHost(profile, host string) (string, error) {
-	host = strings.ToLower(host)
+// profileForHost returns the profile that answers for host: profile if
+// set and it lists host, else the first profile listing host, else "" (git
+// then asks the next helper), with a note for the person when a profile was
+// meant but lists no such host.
+func profileForHost(profile, host string) (name, note string, err error) {
 	if profile != "" {
 		p, err := loadProfile(profile)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		if len(p.GitHosts) == 0 || contains(p.GitHosts, host) {
-			return profile, nil
+		if host != "" && gitHostListed(p.GitHosts, host) {
+			return profile, "", nil
 		}
-		return "", nil
+		add := ""
+		for _, h := range p.GitHosts {
+			add += " --git-host " + h
+		}
+		add += " --git-host " + sanitize(host)
+		if len(p.GitHosts) == 0 {
+			return "", fmt.Sprintf("profile %s lists no git host, so it answers for none: add one with authloop login --profile %s%s", profile, profile, add), nil
+		}
+		return "", fmt.Sprintf("profile %s does not list the git host %s: add it with authloop login --profile %s%s", profile, sanitize(host), profile, add), nil
 	}
 	if host == "" {
-		return "", nil
+		return "", "", nil
 	}
 	names, err := listProfiles()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
+	anyHosts := false
 	for _, n := range names {
 		p, err := loadProfile(n)
-		if err == nil && contains(p.GitHosts, host) {
-			return n, nil
+		if err != nil {
+			continue
+		}
+		anyHosts = anyHosts || len(p.GitHosts) > 0
+		if gitHostListed(p.GitHosts, host) {
+			return n, "", nil
 		}
 	}
-	return "", nil
+	if !anyHosts {
+		return "", fmt.Sprintf("no profile lists a git host, so none answers for %s: add it with authloop login --profile NAME --git-host %s", sanitize(host), sanitize(host)), nil
+	}
+	return "", "", nil
 }

@@ -160,6 +160,7 @@ func TestLeakScanFullRun(t *testing.T) {
 	record("status", c.run("", "status"), false)
 	record("status --json", c.run("", "status", "--json"), false)
 	record("refresh", c.run("", "refresh", "--profile", "work"), false)
+	c.agePastHalfLife(t, "work")
 	record("token --min-valid", c.run("", "token", "--profile", "work", "--min-valid", "2h"), true)
 	record("git-credential get", c.run("protocol=https\nhost=git.example.com\npath=o/r.git\n\n", "git-credential", "--profile", "work", "get"), true)
 	record("git-credential store", c.run("protocol=https\nhost=git.example.com\nusername=oauth2\npassword=whatever\n\n", "git-credential", "--profile", "work", "store"), false)
@@ -176,6 +177,7 @@ func TestLeakScanFullRun(t *testing.T) {
 	// Refusals: a revoked grant, a wrong client secret.
 	srv.RevokeAll()
 	record("refresh after revocation", c.run("", "refresh", "--profile", "work"), false)
+	c.agePastHalfLife(t, "work")
 	record("token after revocation", c.run("", "token", "--profile", "work", "--min-valid", "2h"), true)
 	c.setenv("LEAK_TEST_SECRET=wrong-secret-value-987654")
 	sec.add("wrong-secret-value-987654", "wrong client secret")

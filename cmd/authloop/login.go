@@ -43,19 +43,22 @@ session, no display), with the device authorization grant (RFC 8628) when the
 server offers it. The URL to open is always printed to stderr on a line of its
 own. --no-browser only prints it; --device forces the device flow.
 
-The first login of a profile needs the server and the client: --issuer, or
---resource alone for a protected resource such as an MCP server (its
-authorization server is found through RFC 9728), and --client-id. They are
-saved in the profile, so later commands need only --profile; a later login
-changes only what its flags name. A client secret is read from a file
+The first login of a profile needs the server: --issuer, or --resource alone
+for a protected resource such as an MCP server (its authorization server is
+found through RFC 9728). --client-id names a client registered at the server;
+without it, login registers one (dynamic registration, RFC 7591, for the
+exact loopback redirect URI it listens on), says which, and keeps the
+registration with the tokens, so later commands use the same client. The
+settings are saved in the profile, so later commands need only --profile; a
+later login changes only what its flags name. A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env),
 never from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.`,
 		Example: `  # Sign in (browser), saving the profile "default":
   authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
 
-  # An MCP server: its authorization server is discovered.
-  authloop login --profile mcp --resource https://mcp.example.com/mcp --client-id my-cli
+  # An MCP server: its authorization server is discovered, a client registered.
+  authloop login --profile mcp --resource https://mcp.example.com/mcp
 
   # On a machine without a browser, approve a code on your phone:
   authloop login --profile work --device
@@ -72,7 +75,7 @@ the profile keeps where to read it, never the secret.`,
 	profileFlag(cmd, &f.profile)
 	fl.StringVar(&f.issuer, "issuer", "", "the authorization server's issuer URL")
 	fl.StringVar(&f.resource, "resource", "", "the protected resource (an MCP server URL): tokens are for it (RFC 8707); alone, its authorization server is discovered (RFC 9728)")
-	fl.StringVar(&f.clientID, "client-id", "", "the OAuth client id registered at the server")
+	fl.StringVar(&f.clientID, "client-id", "", "the OAuth client id registered at the server (default: register one, RFC 7591)")
 	fl.StringVar(&f.clientSecretFile, "client-secret-file", "", "read the client secret from this file (confidential clients)")
 	fl.StringVar(&f.clientSecretEnv, "client-secret-env", "", "read the client secret from this environment variable (its NAME)")
 	fl.StringArrayVar(&f.scopes, "scope", nil, `scopes to ask for, space- or comma-separated, or repeated (e.g. "openid offline_access")`)
@@ -177,8 +180,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if p.Issuer == "" && p.Resource == "" {
 		return usageError("profile %q has no server yet: give --issuer URL, or --resource URL for a protected resource", p.Name)
 	}
-	if p.ClientID == "" {
-		return usageError("profile %q has no client id yet: give --client-id", p.Name)
+	if err := checkClientSettings(p); err != nil {
+		return err
 	}
 	if _, err := p.clientSecret(); err != nil {
 		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
@@ -238,6 +241,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return &cliError{code: exitFailure, err: fmt.Errorf("the sign-in did not finish within %s", f.timeout), hint: loginHint(p.Name) + " (and finish signing in, or give a longer --timeout)"}
 		}
+		if ce := noClientError(p, err); ce != nil {
+			return ce
+		}
 		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
 	}
 	if err := p.save(); err != nil {
@@ -257,5 +263,6 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		refresh = "refresh token held"
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
+	a.sayRegisteredClient(ctx, p, s)
 	return nil
 }

@@ -27,7 +27,9 @@ func (a *app) logoutCommand() *cobra.Command {
 store, even if the revocation failed (it then says that the grant may live on
 at the server). The profile's settings are kept, so "authloop login --profile
 NAME" signs in again without flags; --forget deletes them too. --all logs out
-of every profile.`,
+of every profile. A client that login registered (no --client-id) is deleted
+here with the tokens, which were issued to it; the next login registers a new
+one (the old registration stays at the server, holding no tokens).`,
 		Example: `  authloop logout
   authloop logout --profile work --forget
   authloop logout --all`,
@@ -99,6 +101,7 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	defer s.Close()
 	u := a.ui
 	had := s.Cached() != nil
+	reg := registeredClient(ctx, p, s)
 	err = s.Logout(ctx)
 	if err != nil && had && recordKept(s) {
 		// Logout deleted nothing (it could not take the record's lock, or
@@ -117,6 +120,7 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	default:
 		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
 	}
+	a.sayRegistrationForgotten(reg, s)
 	if forget {
 		if err := deleteProfile(name); err != nil {
 			return fmt.Errorf("deleting profile %q: %w", name, err)

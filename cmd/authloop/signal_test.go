@@ -160,6 +160,7 @@ func newSignalFixture(t *testing.T) *signalFixture {
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(f.free) // before the server's Close
 	f.c.mustLogin(f.srv, "p")
+	f.c.agePastHalfLife(t, "p") // so that `token --min-valid 2h` refreshes
 	f.oldRT = readRecordTokens(t, f.c).RefreshToken
 	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: f.release, Held: f.held})
 	return f

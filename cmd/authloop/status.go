@@ -17,6 +17,8 @@ type profileStatus struct {
 	Profile       string     `json:"profile"`
 	Issuer        string     `json:"issuer"`
 	Resource      string     `json:"resource,omitempty"`
+	ClientID      string     `json:"client_id,omitempty"`
+	Registered    bool       `json:"client_registered,omitempty"` // registered by login (no --client-id)
 	Account       string     `json:"account,omitempty"`
 	Scopes        []string   `json:"scopes,omitempty"`
 	SignedIn      bool       `json:"signed_in"`
@@ -39,7 +41,8 @@ func (a *app) statusCommand() *cobra.Command {
 		Use:   "status [flags]",
 		Short: "Show each profile's sign-in: server, account, scopes, token expiry, store",
 		Long: `status prints one line per profile (or only --profile's): the issuer or
-resource, the account (from the ID token), the granted scopes, when the access
+resource, the client login registered (when no --client-id was given), the
+account (from the ID token), the granted scopes, when the access
 token expires, whether a refresh token is held and until when, and which store
 keeps it. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
@@ -133,6 +136,10 @@ func statusOf(name string) (profileStatus, error) {
 	if st.LoginMode == "" {
 		st.LoginMode = "auto"
 	}
+	st.ClientID = p.ClientID
+	if c := registeredClient(context.Background(), p, s); c != nil {
+		st.ClientID, st.Registered = c.ClientID, true
+	}
 	tok := s.Cached()
 	if tok == nil || tok.AccessToken == "" {
 		st.LoginRequired = true
@@ -164,6 +171,9 @@ func (a *app) statusLine(st profileStatus, now time.Time) string {
 	b.WriteString(st.Issuer)
 	if st.Resource != "" {
 		b.WriteString(" for " + st.Resource)
+	}
+	if st.Registered {
+		b.WriteString(" — registered client " + sanitize(st.ClientID))
 	}
 	if st.Error != "" {
 		b.WriteString(" — " + u.red("error: "+oneLine(st.Error)))

@@ -25,6 +25,7 @@ type tokenFlags struct {
 	json     bool
 	format   string
 	login    bool
+	minSet   bool // --min-valid was given
 }
 
 func (a *app) tokenCommand() *cobra.Command {
@@ -35,7 +36,11 @@ func (a *app) tokenCommand() *cobra.Command {
 		Long: `token prints the profile's access token and a newline to stdout, and nothing
 else. A token that is still valid for --min-valid is printed without any
 network request; otherwise it is refreshed first (one process at a time, the
-others adopt the result).
+others adopt the result). --min-valid is capped at half the token's lifetime
+as the server issued it (expires_in), as the library caps its refresh buffer:
+the server never gives more, so asking more would refresh at every call. With
+20-second tokens and the default --min-valid 1m, a token is printed while it
+is valid for 10 seconds more, and calls refresh about once per 10 seconds.
 
 It never opens a browser unless --login is given, since a credential helper
 must not pop up windows from a background job: without a usable refresh token
@@ -73,12 +78,13 @@ client.authentication.k8s.io/v1 ExecCredential, for kubectl's exec plugins.
 			if f.minValid < 0 {
 				return usageError("--min-valid must not be negative")
 			}
+			f.minSet = cmd.Flags().Changed("min-valid")
 			return classify(a.token(cmd.Context(), &f), f.profile)
 		},
 	}
 	fl := cmd.Flags()
 	profileFlag(cmd, &f.profile)
-	fl.DurationVar(&f.minValid, "min-valid", defaultMinValid, "refresh first if the token expires sooner than this")
+	fl.DurationVar(&f.minValid, "min-valid", defaultMinValid, "refresh first if the token expires sooner than this (at most half the token's lifetime)")
 	fl.BoolVar(&f.json, "json", false, "print the token and its metadata as JSON (never the refresh token)")
 	fl.StringVar(&f.format, "format", "token", "output: token, json or exec-credential (a Kubernetes ExecCredential)")
 	fl.BoolVar(&f.login, "login", false, "sign in (browser or device code) if no token can be had otherwise")
@@ -95,16 +101,20 @@ func (a *app) token(ctx context.Context, f *tokenFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.minSet {
+		a.noteCappedMinValid(tok, f.minValid)
+	}
 	return writeToken(a.stdout, f.format, p, tok)
 }
 
 // usable reports whether tok can be handed out: valid for at least
-// minValid (a token without an expiry always is).
+// minValid, capped at half its lifetime (cappedMinValid); a token without
+// an expiry always is.
 func usable(tok *oauth2.Token, minValid time.Duration) bool {
 	if tok == nil || tok.AccessToken == "" {
 		return false
 	}
-	return tok.Expiry.IsZero() || time.Until(tok.Expiry) >= minValid
+	return tok.Expiry.IsZero() || time.Until(tok.Expiry) >= cappedMinValid(tok, minValid)
 }
 
 // freshToken returns the session's token if it is valid for minValid, and

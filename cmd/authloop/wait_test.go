@@ -16,6 +16,7 @@ func TestE2EServerWaitAcrossProcesses(t *testing.T) {
 	defer srv.Close()
 	c := newCLI(t)
 	c.mustLogin(srv, "p")
+	c.agePastHalfLife(t, "p")
 	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultTooManyRequests, RetryAfter: "120"})
 	n := len(srv.Requests())
 	r := c.run("", "token", "--profile", "p", "--min-valid", "2h")

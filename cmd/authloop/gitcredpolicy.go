@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+)
+
+// Where git-credential may send a token. git trusts a helper's answer
+// blindly and sends it to whatever remote asked, so the helper answers only
+// over https (plain http only to this machine, where nobody is on the wire)
+// and only for a host the profile lists (authloop login --git-host HOST).
+
+// gitRemoteSafe reports whether a token may go to protocol://host: https,
+// or http to a loopback host (127.0.0.0/8, ::1, localhost).
+func gitRemoteSafe(protocol, host string) bool {
+	if host == "" {
+		return false
+	}
+	switch strings.ToLower(protocol) {
+	case "https":
+		return true
+	case "http":
+		return isLoopbackGitHost(host)
+	}
+	return false
+}
+
+// isLoopbackGitHost reports whether host, as git sends it (a name or an
+// address, with :port, IPv6 in brackets), is this machine.
+func isLoopbackGitHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if asciiEqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// gitHostListed reports whether host is one of hosts, compared as git sends
+// it (with its :port, if any), ignoring ASCII case only: Unicode case
+// folding would make distinct names equal (K and the Kelvin sign).
+func gitHostListed(hosts []string, host string) bool {
+	for _, h := range hosts {
+		if asciiEqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// noteGitRefusal tells, on stderr (git shows a helper's stderr), why the
+// helper answered nothing for a host a profile was meant for.
+func noteGitRefusal(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "authloop git-credential: "+format+"\n", args...)
+}

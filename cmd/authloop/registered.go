@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/register"
+	"github.com/authloop/authloop/store"
+)
+
+// A profile without --client-id signs in as a client the library registers
+// (register.Choose, in the MCP spec's order): a Client ID Metadata Document
+// when the program publishes one and the server accepts them (the authloop
+// command publishes none), else a dynamic registration (RFC 7591) naming the
+// exact loopback redirect URI the login listens on. The registration is kept
+// in the credential record with the tokens issued to it, so later commands
+// (token, refresh, git-credential) present the same client; the profile
+// keeps no client id.
+
+// checkClientSettings refuses a client secret without a client id: a
+// registered client gets its own secret from the server, if any.
+func checkClientSettings(p *Profile) error {
+	if p.ClientID == "" && (p.ClientSecretFile != "" || p.ClientSecretEnv != "") {
+		return usageError("profile %q has a client secret but no client id: give --client-id with it (without --client-id, login registers a client, which gets its own secret)", p.Name)
+	}
+	return nil
+}
+
+// registeredClient returns the client registration kept in s's record when
+// the profile names no client, or nil.
+func registeredClient(ctx context.Context, p *Profile, s *authloop.Session) *store.Client {
+	if p.ClientID != "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rec, err := s.Store().Load(ctx, s.Key())
+	if err != nil || rec.Client == nil || rec.Client.ClientID == "" {
+		return nil
+	}
+	return rec.Client
+}
+
+// registrationKind names how a registered client came to be.
+func registrationKind(c *store.Client) string {
+	if strings.HasPrefix(c.ClientID, "https://") {
+		return "a Client ID Metadata Document"
+	}
+	return "dynamic registration, RFC 7591"
+}
+
+// sayRegisteredClient tells which client login registered (its id, never
+// its secret).
+func (a *app) sayRegisteredClient(ctx context.Context, p *Profile, s *authloop.Session) {
+	if c := registeredClient(ctx, p, s); c != nil {
+		a.ui.printf("  Client %s registered at %s (%s), kept with the tokens: later commands use it.", a.ui.bold(sanitize(c.ClientID)), p.Issuer, registrationKind(c))
+	}
+}
+
+// noClientError explains a login without --client-id at a server that
+// registers no client, or nil for any other error.
+func noClientError(p *Profile, err error) error {
+	if p.ClientID != "" || !errors.Is(err, register.ErrNoClient) {
+		return nil
+	}
+	return &cliError{code: exitFailure,
+		err:  fmt.Errorf("%s registers no clients (no dynamic registration, RFC 7591, and no Client ID Metadata Documents)", p.Issuer),
+		hint: "give --client-id of a client registered there (ask its administrator)"}
+}
+
+// sayRegistrationForgotten tells, after a logout, that the client login
+// registered went with the record (the record is the registration's only
+// home: re-saving it alone would hide the logout from other processes,
+// which take a missing record as "logged out"), and what the next login
+// does.
+func (a *app) sayRegistrationForgotten(reg *store.Client, s *authloop.Session) {
+	if reg == nil || recordKept(s) {
+		return
+	}
+	a.ui.printf("  The client %s registered at login is forgotten here too; the next login registers a new one.", sanitize(reg.ClientID))
+}
