@@ -220,9 +220,17 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	defer s.Close()
 
 	before := s.Cached()
+	start := time.Now()
 	a.ui.startSpinner("Waiting for the sign-in")
 	tok, err := s.Login(ctx)
 	a.ui.stopSpinner()
+	var se *authloop.SaveError
+	if errors.As(err, &se) && tok != nil {
+		if err := settleSave(s, tok, err, p.Name, "signed in to "+p.Issuer, "the sign-in is lost"); err != nil {
+			return err
+		}
+		err = nil
+	}
 	if err != nil && ctx.Err() != nil {
 		// Stopped. A code exchange already sent is answered and its tokens
 		// saved before Close returns: keep the profile that goes with them.
@@ -239,6 +247,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			return &cliError{code: exitFailure, err: fmt.Errorf("the sign-in did not finish within %s", f.timeout), hint: loginHint(p.Name) + " (and finish signing in, or give a longer --timeout)"}
 		}
 		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
+	}
+	if err := readBack(ctx, s, tok, start); err != nil {
+		return &cliError{code: exitFailure,
+			err:  fmt.Errorf("signed in to %s, but the tokens were not kept in the %s: %v", p.Issuer, s.Store().Describe(), err),
+			hint: "fix the store (free space, permissions, a locked keyring); then " + loginHint(p.Name)}
 	}
 	if err := p.save(); err != nil {
 		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
