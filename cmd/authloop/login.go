@@ -184,6 +184,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
 	}
 
+	if p.Store == "keyring" {
+		if err := checkKeyring(p.Name); err != nil {
+			return err
+		}
+	}
 	if p.Issuer == "" {
 		a.ui.startSpinner("Finding the authorization server of " + p.Resource)
 		prm, err := discovery.ProtectedResource(ctx, http.DefaultClient, p.Resource, "")
