@@ -211,7 +211,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
-	cfg, err := configFor(p, st, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
+	cc := &clearCorrupt{Store: st}
+	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {
 		return err
 	}
@@ -223,6 +224,13 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	defer s.Close()
+	if found, aside := cc.cleared(); found {
+		where := "moved it aside"
+		if aside != "" {
+			where += " to " + aside
+		}
+		a.ui.printf("%s The saved tokens of profile %s could not be read (a corrupt record file): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), where)
+	}
 
 	before := s.Cached()
 	start := time.Now()

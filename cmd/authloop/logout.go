@@ -84,7 +84,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := configFor(p, st, sessionOptions{ui: a.ui})
+	cc := &clearCorrupt{Store: st, remove: true}
+	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui})
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,10 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		u.printf("%s The tokens of profile %s are still here: nothing was deleted.", u.red("✗"), u.bold(name))
 		return &cliError{code: exitFailure, err: fmt.Errorf("logout failed: %w", err), hint: "run authloop logout again (another authloop process may hold the profile's lock while it refreshes)"}
 	}
+	corrupt, _ := cc.cleared()
 	switch {
+	case !had && corrupt:
+		u.printf("%s Deleted the corrupt record file of profile %s (its tokens could not be read, so nothing was revoked at the server).", u.green("✓"), u.bold(name))
 	case !had:
 		u.printf("Profile %s was not signed in.", u.bold(name))
 	case err != nil:

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/authloop/authloop/store"
 )
 
 // profileStatus is one profile's line of `authloop status`, and its object
@@ -28,6 +30,8 @@ type profileStatus struct {
 	LoginMode     string     `json:"login_mode"`
 	Error         string     `json:"error,omitempty"`
 	LoginRequired bool       `json:"login_required"`
+
+	corrupt bool // the record file is corrupt
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -104,11 +108,14 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		}
 	}
 	if needLogin {
-		hint := "run: authloop login --profile NAME"
+		msg, hint := "some profiles need a new login", "run: authloop login --profile NAME"
 		if len(names) == 1 {
 			hint = loginHint(names[0])
+			if all[0].corrupt {
+				msg, hint = corruptMessage(names[0]), corruptHint(names[0])
+			}
 		}
-		return &cliError{code: exitLoginRequired, err: errors.New("some profiles need a new login"), hint: hint}
+		return &cliError{code: exitLoginRequired, err: errors.New(msg), hint: hint}
 	}
 	return nil
 }
@@ -120,7 +127,11 @@ func statusOf(name string) (profileStatus, error) {
 		if p == nil {
 			return profileStatus{}, err
 		}
-		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: err.Error(), LoginRequired: true}, nil
+		msg := err.Error()
+		if errors.Is(err, store.ErrCorrupt) {
+			msg = corruptMessage(name)
+		}
+		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: msg, LoginRequired: true, corrupt: errors.Is(err, store.ErrCorrupt)}, nil
 	}
 	defer s.Close()
 	st := profileStatus{
