@@ -41,8 +41,11 @@ func settleSave(s *authloop.Session, tok *oauth2.Token, err error, profile, done
 }
 
 // lostOnExit says what a failed save of a refresh loses: tok replaced
-// old.
+// old. Either may be nil (a refresh that failed).
 func lostOnExit(old, tok *oauth2.Token) string {
+	if tok == nil {
+		return ""
+	}
 	if old != nil && tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken {
 		return "the server rotated the refresh token, and the new one is lost"
 	}
