@@ -47,7 +47,16 @@ The first login of a profile needs the server and the client: --issuer, or
 --resource alone for a protected resource such as an MCP server (its
 authorization server is found through RFC 9728), and --client-id. They are
 saved in the profile, so later commands need only --profile; a later login
-changes only what its flags name. A client secret is read from a file
+changes only what its flags name. A login that switches the profile to
+another issuer, client or resource ends the previous sign-in once the new
+one is kept: its grant is revoked where the server offers revocation, and its
+tokens deleted (where its server cannot be reached, they are kept: status
+shows them, and the next login or a logout ends them).
+
+The profile is saved only once the tokens are kept in the store and read
+back; otherwise login exits 1 and says why. --store keyring first checks
+that an OS keyring answers (as --store auto does), before signing in. A
+corrupt record file is moved aside, and login says where. A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env),
 never from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.`,
@@ -95,11 +104,15 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return usageError("%v", err)
 	}
 	p, err := loadProfile(f.profile)
+	var prev *Profile // the profile before this login, if any
 	switch {
 	case errors.Is(err, errNoProfile):
 		p = &Profile{Name: f.profile}
 	case err != nil:
 		return err
+	default:
+		cp := *p
+		prev = &cp
 	}
 	changed := cmd.Flags().Changed
 	if changed("issuer") {
@@ -283,5 +296,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		refresh = "refresh token held"
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
+	// The sign-in is kept: end the profile's previous ones (another
+	// issuer, client or resource). One that cannot be ended is kept and
+	// said so; the login itself succeeded.
+	_ = a.endPrevious(ctx, p, s.Key(), false, prev)
 	return nil
 }

@@ -25,9 +25,11 @@ func (a *app) logoutCommand() *cobra.Command {
 		Long: `logout ends the profile's sign-in: it revokes the refresh token at the server
 (RFC 7009) when the server offers revocation, then deletes the tokens from the
 store, even if the revocation failed (it then says that the grant may live on
-at the server). The profile's settings are kept, so "authloop login --profile
-NAME" signs in again without flags; --forget deletes them too. --all logs out
-of every profile.`,
+at the server). It ends a previous sign-in of the profile that a switch to
+another issuer or client left behind in the same way, and deletes a corrupt
+record file (nothing can be revoked for it). The profile's settings are
+kept, so "authloop login --profile NAME" signs in again without flags;
+--forget deletes them too. --all logs out of every profile.`,
 		Example: `  authloop logout
   authloop logout --profile work --forget
   authloop logout --all`,
@@ -121,6 +123,9 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	default:
 		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
 	}
+	// A sign-in the profile had before it was switched to another
+	// issuer or client, and that a login could not end, ends here too.
+	prevErr := a.endPrevious(ctx, p, s.Key(), true)
 	if forget {
 		if err := deleteProfile(name); err != nil {
 			return fmt.Errorf("deleting profile %q: %w", name, err)
@@ -129,6 +134,9 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	if err != nil && had {
 		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
+	}
+	if prevErr != nil {
+		return &cliError{code: exitFailure, err: errors.New("a previous sign-in of profile " + name + " was not ended whole (see above)"), hint: "revoke its grant in the server's account settings if it matters"}
 	}
 	return nil
 }

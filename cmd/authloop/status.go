@@ -30,6 +30,9 @@ type profileStatus struct {
 	LoginMode     string     `json:"login_mode"`
 	Error         string     `json:"error,omitempty"`
 	LoginRequired bool       `json:"login_required"`
+	// Previous are sign-ins the profile had before it was switched to
+	// another issuer, client or resource, still kept (retire.go).
+	Previous []previousSignIn `json:"previous_sign_ins,omitempty"`
 
 	corrupt bool // the record file is corrupt
 }
@@ -45,7 +48,8 @@ func (a *app) statusCommand() *cobra.Command {
 		Long: `status prints one line per profile (or only --profile's): the issuer or
 resource, the account (from the ID token), the granted scopes, when the access
 token expires, whether a refresh token is held and until when, and which store
-keeps it. It makes no network request and never refreshes. --json prints the
+keeps it, and a previous sign-in that a switch to another issuer or client
+left behind. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
 
 The exit status is 0 when every profile shown is signed in with a usable or
@@ -144,6 +148,11 @@ func statusOf(name string) (profileStatus, error) {
 	if st.LoginMode == "" {
 		st.LoginMode = "auto"
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	for _, k := range previousSignIns(ctx, s.Store(), name, s.Key()) {
+		st.Previous = append(st.Previous, previousSignIn{Issuer: k.Issuer, ClientID: k.ClientID, Resource: k.Resource})
+	}
+	cancel()
 	tok := s.Cached()
 	if tok == nil || tok.AccessToken == "" {
 		st.LoginRequired = true
@@ -166,8 +175,17 @@ func statusOf(name string) (profileStatus, error) {
 	return st, nil
 }
 
-// statusLine renders one profile in words.
+// statusLine renders one profile in words, and its previous sign-ins.
 func (a *app) statusLine(st profileStatus, now time.Time) string {
+	line := a.statusWords(st, now)
+	for _, p := range st.Previous {
+		line += " — " + a.ui.yellow("still holds a previous sign-in at "+describeSignIn(store.Key{Issuer: p.Issuer, ClientID: p.ClientID, Resource: p.Resource})+": the next login or a logout ends it")
+	}
+	return line
+}
+
+// statusWords renders one profile's sign-in in words.
+func (a *app) statusWords(st profileStatus, now time.Time) string {
 	u := a.ui
 	var b strings.Builder
 	b.WriteString(u.bold(st.Profile))
@@ -211,4 +229,11 @@ func (a *app) statusLine(st profileStatus, now time.Time) string {
 	}
 	b.WriteString(" — " + st.Store)
 	return b.String()
+}
+
+// previousSignIn is a previous sign-in of a profile in status --json.
+type previousSignIn struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	Resource string `json:"resource,omitempty"`
 }
