@@ -125,7 +125,7 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	// A sign-in the profile had before it was switched to another
 	// issuer or client, and that a login could not end, ends here too.
-	prevErr := a.endPrevious(ctx, p, s.Key(), true)
+	prevErr := a.endPrevious(ctx, p, s.Key(), true, nil)
 	if forget {
 		if err := deleteProfile(name); err != nil {
 			return fmt.Errorf("deleting profile %q: %w", name, err)

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/authloop/authloop"
@@ -16,24 +21,100 @@ import (
 // Issue 13 item 7: a profile switched to another issuer, client or
 // resource (a login with other --issuer, --client-id or --resource) names
 // a new record; the old one, with its live refresh token, must not be left
-// behind. Every record of the profile's account other than the current
-// one is a previous sign-in: the login that succeeds ends it (revoked at
-// the server where it offers revocation, then deleted); where its server
-// cannot be reached, it is kept, status lists it, the next login tries
-// again, and logout ends it with the current one.
+// behind. The login that succeeds ends it: revoked at the server where it
+// offers revocation, then deleted. Where its server cannot be reached it
+// is kept and written down beside the profile (profiles/NAME.previous, a
+// JSON list of record keys): status lists it, the next login tries again,
+// and logout ends it with the current one. Only records the profile itself
+// pointed to are ended: another program sharing the store directory (the
+// library's default store is the same one) may use the same account name.
 
-// previousSignIns returns the keys of the records of profile name in st
-// other than cur. Records that cannot be read are skipped (status and the
-// corrupt-record handling speak of those).
-func previousSignIns(ctx context.Context, st store.Store, name string, cur store.Key) []store.Key {
-	keys, _ := st.List(ctx)
-	var out []store.Key
-	for _, k := range keys {
-		if k.Account == name && k != cur {
-			out = append(out, k)
+// previousPath is the file that lists profile name's previous sign-ins.
+func previousPath(name string) (string, error) {
+	dir, err := profilesDir()
+	if err != nil {
+		return "", err
+	}
+	if err := validProfileName(name); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name+".previous"), nil
+}
+
+// loadPrevious returns the keys of profile name's previous sign-ins that
+// were kept; none when there is no list.
+func loadPrevious(name string) []store.Key {
+	path, err := previousPath(name)
+	if err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var keys []store.Key
+	if json.Unmarshal(b, &keys) != nil {
+		return nil
+	}
+	return keys
+}
+
+// savePrevious writes the list of profile name's kept previous sign-ins
+// (0600, beside the profile), or removes it when keys is empty.
+func savePrevious(name string, keys []store.Key) error {
+	path, err := previousPath(name)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
+		return nil
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// previousSignIns returns the kept previous sign-ins of profile name whose
+// records st still holds, other than cur.
+func previousSignIns(ctx context.Context, st store.Store, name string, cur store.Key) []store.Key {
+	var out []store.Key
+	for _, k := range loadPrevious(name) {
+		if k == cur || slices.Contains(out, k) {
+			continue
+		}
+		if _, err := st.Load(ctx, k); errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		out = append(out, k)
 	}
 	return out
+}
+
+// recordKeyOf is the key of the record that profile p's settings name.
+func recordKeyOf(p *Profile) (store.Key, error) {
+	st, _, err := openStore(p.Store)
+	if err != nil {
+		return store.Key{}, err
+	}
+	cfg, err := configFor(p, st, sessionOptions{})
+	if err != nil {
+		return store.Key{}, err
+	}
+	s, err := authloop.NewSession(cfg, nil)
+	if err != nil {
+		return store.Key{}, err
+	}
+	defer s.Close()
+	return s.Key(), nil
 }
 
 // describeSignIn names a record's server and client for the person.
@@ -46,23 +127,39 @@ func describeSignIn(k store.Key) string {
 }
 
 // endPrevious ends the previous sign-ins of profile p, whose current
-// record is cur: for each, it revokes the grant where the server offers
-// revocation and deletes the record. A previous sign-in whose server
-// cannot be reached is kept (login: the next login tries again) unless
-// force (logout: it is deleted anyway, and the error says that the grant
-// may live on). candidates are profiles whose client settings (the
-// secret) may be those of the old client: the one before the login, then
-// p. It returns an error when a previous sign-in was not ended whole.
-func (a *app) endPrevious(ctx context.Context, p *Profile, cur store.Key, force bool, candidates ...*Profile) error {
+// record is cur: the kept ones, and prev's record (the profile's settings
+// before this login) when it is another. For each, it revokes the grant
+// where the server offers revocation and deletes the record. A previous
+// sign-in whose server cannot be reached is kept and written down (login:
+// the next login tries again) unless force (logout: it is deleted anyway,
+// and the error says that the grant may live on). It returns an error
+// when a previous sign-in was not ended whole.
+func (a *app) endPrevious(ctx context.Context, p *Profile, cur store.Key, force bool, prev *Profile) error {
 	st, _, err := openStore(p.Store)
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, k := range previousSignIns(ctx, st, p.Name, cur) {
-		if err := a.endOne(ctx, st, k, force, append(candidates, p)); err != nil {
-			errs = append(errs, err)
+	candidates := loadPrevious(p.Name)
+	if prev != nil {
+		if k, err := recordKeyOf(prev); err == nil && k != cur && !slices.Contains(candidates, k) {
+			candidates = append(candidates, k)
 		}
+	}
+	var kept []store.Key
+	var errs []error
+	for _, k := range candidates {
+		if k == cur {
+			continue
+		}
+		if err := a.endOne(ctx, st, k, force, []*Profile{prev, p}); err != nil {
+			errs = append(errs, err)
+			if !force {
+				kept = append(kept, k)
+			}
+		}
+	}
+	if err := savePrevious(p.Name, kept); err != nil {
+		errs = append(errs, fmt.Errorf("writing down the previous sign-ins of profile %s: %w", p.Name, err))
 	}
 	return errors.Join(errs...)
 }

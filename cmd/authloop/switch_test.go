@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
 )
 
 // storedToken returns the tokens of c's single record file.
@@ -69,6 +71,33 @@ func TestE2ESwitchIssuerLeavesNoOrphan(t *testing.T) {
 		}
 		if r := c.run("", "status", "--profile", "p"); r.code != 0 || strings.Contains(r.stdout, "previous sign-in") {
 			t.Errorf("status after the switch: %v", r)
+		}
+	})
+
+	t.Run("another program's record", func(t *testing.T) {
+		// A program using the library's default store shares the
+		// directory, and may use an account named like a profile: its
+		// record is none of the profile's business.
+		theirs := oauthtest.NewServer(oauthtest.Config{})
+		defer theirs.Close()
+		c := newCLI(t)
+		c.mustLogin(newSrv, "p")
+		st, err := store.NewFile(c.storeDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := store.Key{Issuer: theirs.Issuer(), ClientID: theirs.ClientID(), Account: "p"}
+		if _, err := st.Save(context.Background(), &store.Record{Key: key, Token: &store.Token{AccessToken: "at", RefreshToken: "rt"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.mustLogin(newSrv, "p")
+		r := c.run("", "status", "--profile", "p")
+		if r.code != 0 || strings.Contains(r.stdout, "previous sign-in") {
+			t.Errorf("status: %v", r)
+		}
+		c.run("", "logout", "--profile", "p", "--forget")
+		if _, err := st.Load(context.Background(), key); err != nil || theirs.Count("revoke") != 0 {
+			t.Errorf("another program's record: %v; revocations at its server: %d", err, theirs.Count("revoke"))
 		}
 	})
 
