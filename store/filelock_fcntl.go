@@ -54,7 +54,8 @@ func (f *File) lockPath(key Key, _ string) string {
 type sharedFile struct {
 	path string
 	f    *os.File
-	refs int // locks held or being taken through it
+	fi   fs.FileInfo // of f, when opened
+	refs int         // locks held or being taken through it
 }
 
 // lockFiles maps a lock file's path to this process's descriptor of it.
@@ -72,17 +73,33 @@ func openShared(path string) (*sharedFile, error) {
 		sf.refs++
 		return sf, nil
 	}
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("store: lock file %s is not a regular file (%s): remove it (rm %s); it is made again as needed",
 			path, describeMode(fi.Mode()), path)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	case err == nil:
+		// The same file under another name (a store opened through a
+		// symbolic link to the directory): a second descriptor would drop
+		// the locks held through the first when it is closed.
+		for _, sf := range lockFiles.m {
+			if os.SameFile(fi, sf.fi) {
+				sf.refs++
+				return sf, nil
+			}
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("store: lock file: %w", err)
 	}
 	fl, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock file: %w", err)
 	}
-	sf := &sharedFile{path: path, f: fl, refs: 1}
+	if fi, err = fl.Stat(); err != nil {
+		fl.Close()
+		return nil, fmt.Errorf("store: lock file: %w", err)
+	}
+	sf := &sharedFile{path: path, f: fl, fi: fi, refs: 1}
 	lockFiles.m[path] = sf
 	return sf, nil
 }
@@ -102,12 +119,8 @@ func (sf *sharedFile) releaseLocked() {
 
 // current reports whether the path still names the file sf holds open.
 func (sf *sharedFile) current() bool {
-	held, err := sf.f.Stat()
-	if err != nil {
-		return false
-	}
 	now, err := os.Lstat(sf.path)
-	return err == nil && os.SameFile(held, now)
+	return err == nil && os.SameFile(sf.fi, now)
 }
 
 // setLock sets (typ F_WRLCK) or clears (F_UNLCK) an fcntl lock of length
@@ -196,8 +209,8 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 		// file now at the path.
 		lockFiles.Lock()
 		_ = sf.setLock(syscall.F_UNLCK, off, 1)
-		if lockFiles.m[path] == sf {
-			delete(lockFiles.m, path)
+		if lockFiles.m[sf.path] == sf {
+			delete(lockFiles.m, sf.path)
 		}
 		sf.releaseLocked()
 		lockFiles.Unlock()

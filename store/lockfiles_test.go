@@ -130,3 +130,38 @@ func TestFileLockExcludesAcrossLockFileRemoval(t *testing.T) {
 		t.Errorf("lock files left after every record was deleted: %v", files)
 	}
 }
+
+// One process, two stores on the same directory under two names (one
+// through a symbolic link): a lock taken and released through one must
+// not release a lock held through the other (closing any descriptor of a
+// file drops the process's fcntl locks on it).
+func TestFileLockSameFileUnderTwoNames(t *testing.T) {
+	oneLockFile(t)
+	a := newFile(t)
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(a.Dir(), link))
+	b, err := store.NewFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := a.Lock(bg, helperKey, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	login, err := b.Lock(bg, helperKey, "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login()
+	out, err := helper(t, "try-lock", a.Dir()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "busy" {
+		t.Errorf("another process took the refresh lock this one holds: %s", got)
+	}
+}

@@ -68,6 +68,18 @@ func runHelper(name string) int {
 			fmt.Println(g)
 		}
 		return 0
+	case "try-lock":
+		// Try the refresh lock for a moment: "locked" or "busy".
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		unlock, err := s.Lock(ctx, helperKey, "refresh")
+		if err != nil {
+			fmt.Println("busy")
+			return 0
+		}
+		unlock()
+		fmt.Println("locked")
+		return 0
 	case "churn":
 		// N rounds of: take the refresh lock, add 1 to the counter file
 		// (read, pause, write: two holders at once lose an increment),
