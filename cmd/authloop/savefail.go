@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/store"
 )
 
 // Issue 13 item 1: a command says that it signed in, refreshed or printed a
@@ -80,6 +81,8 @@ func readBack(ctx context.Context, s *authloop.Session, tok *oauth2.Token, since
 	defer cancel()
 	rec, err := s.Store().Load(ctx, s.Key())
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errors.New("reading it back found no tokens")
 	case err != nil:
 		return fmt.Errorf("reading it back failed: %s", storeCause(err))
 	case rec.Token == nil || rec.Token.AccessToken == "":
