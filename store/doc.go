@@ -15,7 +15,8 @@
 //     programs.
 //   - File keeps one JSON file per record in a private directory (0700,
 //     files 0600), written atomically and durably, with file locks
-//     (flock) that the OS releases when a process dies.
+//     (fcntl record locks, all of a record's in one file, removed with
+//     the record) that the OS releases when a process dies.
 //   - Keyring keeps the secrets of each record (access, refresh and ID
 //     tokens, client secret, registration access token) in the OS keyring
 //     and the rest, and the locks, in a File store's directory.

@@ -23,3 +23,6 @@ var Probe = probe
 
 // OSKeyring is the OS keyring, as NewKeyring uses it.
 var OSKeyring SecretBackend = osKeyring{}
+
+// LockPath is the file that holds the lock called name of key.
+func LockPath(f *File, key Key, name string) string { return f.lockPath(key, name) }

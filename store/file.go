@@ -16,9 +16,12 @@ import (
 // File is a Store that keeps one JSON file per record in a directory of
 // its own, safe to share between processes.
 //
-// Layout: <dir>/<Key.ID()>.json holds {"schema":1,"record":{...}}; locks
-// are <dir>/<Key.ID()>.<name>.lock. The directory is 0700 and every file
-// 0600. A directory that group or others may enter, and a record file that
+// Layout: <dir>/<Key.ID()>.json holds {"schema":1,"record":{...}}; the
+// locks of a record are bytes of one file, <dir>/<Key.ID()>.lock, which
+// the last unlock removes once the record is deleted (on Windows and a few
+// Unix systems, a file per lock, <dir>/<Key.ID()>.<name>.lock, that
+// stays). The directory is 0700 and every file 0600. A directory that
+// group or others may enter, and a record file that
 // they may read, that is a symbolic link or that is not a regular file,
 // are refused with an error that names the path and the fix, as is a
 // directory owned by another user.
@@ -26,7 +29,7 @@ import (
 // Every save writes a temporary file in the directory, syncs it, renames it
 // over the record file and syncs the directory, so a reader or a crash
 // sees the old record or the new one. Saves of one key are serialized
-// across processes by an internal lock file (<id>.save.lock), distinct
+// across processes by an internal lock of the record ("save"), distinct
 // from the locks that Lock hands out.
 //
 // A record file that cannot be read as its key's record (bad JSON, an
@@ -94,10 +97,6 @@ func (f *File) Dir() string { return f.dir }
 func (f *File) Describe() string { return "file store at " + f.dir }
 
 func (f *File) recordPath(key Key) string { return filepath.Join(f.dir, key.ID()+".json") }
-
-func (f *File) lockPath(key Key, name string) string {
-	return filepath.Join(f.dir, key.ID()+"."+name+".lock")
-}
 
 // Load returns the record of key, or an error wrapping ErrNotFound,
 // ErrCorrupt or (for a record whose secrets are in the OS keyring)
@@ -364,8 +363,9 @@ func isID(s string) bool {
 	return true
 }
 
-// Lock takes the named lock of key, as Store.Lock describes: a flock(2) of
-// <dir>/<id>.<name>.lock, polled until ctx is done, together with a lock
+// Lock takes the named lock of key, as Store.Lock describes: a byte of
+// <dir>/<id>.lock (an fcntl(2) record lock; elsewhere the flock of
+// <dir>/<id>.<name>.lock), polled until ctx is done, together with a lock
 // among this process's goroutines.
 func (f *File) Lock(ctx context.Context, key Key, name string) (func() error, error) {
 	if err := checkLockName(name); err != nil {
@@ -376,7 +376,7 @@ func (f *File) Lock(ctx context.Context, key Key, name string) (func() error, er
 
 func (f *File) lock(ctx context.Context, key Key, name string) (func() error, error) {
 	path := f.lockPath(key, name)
-	unlock, err := lockFile(ctx, path)
+	unlock, err := f.lockRecord(ctx, key, name)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return nil, lockTimeoutError(key, name, "lock file "+path, ctxErr)

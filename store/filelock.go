@@ -1,22 +1,19 @@
 package store
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sync"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // A file lock is two locks taken in order: a one-slot semaphore shared by
-// every goroutine of this process that locks the same path (flock works
-// per open file description, and waiting on a channel honours ctx without
-// polling), then the flock(2) of the file itself, which excludes other
-// processes and is released by the OS when its holder dies.
+// every goroutine of this process that takes the same lock (the OS's
+// locks do not all exclude the goroutines of one process, and waiting on a
+// channel honours ctx without polling), then the OS's lock, which
+// excludes other processes and is released by the OS when its holder dies:
+// a byte of the record's one lock file (filelock_fcntl.go), or, where
+// that is not built, the flock(2) of a file per lock (filelock_flock.go).
 
 // inProcess maps a lock file's path to the semaphore of this process.
 var inProcess sync.Map // string -> chan struct{}
@@ -35,64 +32,6 @@ const (
 	minPoll = time.Millisecond
 	maxPoll = 25 * time.Millisecond
 )
-
-// lockFile takes the lock of the file at path, creating the file (0600) if
-// needed, and waits until ctx is done. The error of a wait that ctx ended
-// is ctx's error itself, for the caller to wrap; other errors name the
-// file.
-func lockFile(ctx context.Context, path string) (unlock func() error, err error) {
-	ch := semaphore(path)
-	if err := acquire(ctx, ch); err != nil {
-		return nil, err
-	}
-	fl, err := flockFile(ctx, path)
-	if err != nil {
-		<-ch
-		return nil, err
-	}
-	return releaser(ch, func() error {
-		if err := fl.Unlock(); err != nil {
-			return fmt.Errorf("store: unlock %s: %w", path, err)
-		}
-		return nil
-	}), nil
-}
-
-func flockFile(ctx context.Context, path string) (*flock.Flock, error) {
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("store: lock file %s is not a regular file (%s): remove it (rm %s); it is made again as needed",
-			path, describeMode(fi.Mode()), path)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("store: lock file: %w", err)
-	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	poll := minPoll
-	var timer *time.Timer
-	for {
-		ok, err := fl.TryLock()
-		if err != nil {
-			return nil, fmt.Errorf("store: lock %s: %w", path, err)
-		}
-		if ok {
-			if timer != nil {
-				timer.Stop()
-			}
-			return fl, nil
-		}
-		if timer == nil {
-			timer = time.NewTimer(poll)
-		} else {
-			timer.Reset(poll)
-		}
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		case <-timer.C:
-		}
-		poll = min(2*poll, maxPoll)
-	}
-}
 
 func describeMode(m fs.FileMode) string {
 	switch {

@@ -3,10 +3,12 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +66,54 @@ func runHelper(name string) int {
 				return 2
 			}
 			fmt.Println(g)
+		}
+		return 0
+	case "try-lock":
+		// Try the refresh lock for a moment: "locked" or "busy".
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		unlock, err := s.Lock(ctx, helperKey, "refresh")
+		if err != nil {
+			fmt.Println("busy")
+			return 0
+		}
+		unlock()
+		fmt.Println("locked")
+		return 0
+	case "churn":
+		// N rounds of: take the refresh lock, add 1 to the counter file
+		// (read, pause, write: two holders at once lose an increment),
+		// save and delete the record (which lets the last unlock remove
+		// the lock file), unlock.
+		n, _ := strconv.Atoi(os.Getenv(helperNEnv))
+		counter := filepath.Join(os.Getenv(helperDirEnv), "counter")
+		for i := range n {
+			unlock, err := s.Lock(ctx, helperKey, "refresh")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			b, _ := os.ReadFile(counter)
+			c, _ := strconv.Atoi(string(b))
+			time.Sleep(50 * time.Microsecond)
+			if err := os.WriteFile(counter, []byte(strconv.Itoa(c+1)), 0o600); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			if i%2 == 0 {
+				if _, err := s.Save(ctx, &store.Record{Key: helperKey}); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 2
+				}
+			}
+			if err := s.Delete(ctx, helperKey); err != nil && !errors.Is(err, store.ErrNotFound) {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			if err := unlock(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
 		}
 		return 0
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/authloop/authloop/oauthtest"
 )
 
@@ -23,16 +21,7 @@ import (
 // or it calls the returned function.
 func holdRefreshLock(t *testing.T, c *cli) func() {
 	t.Helper()
-	locks, _ := filepath.Glob(filepath.Join(c.dir, "config", "authloop", "*.refresh.lock"))
-	if len(locks) != 1 {
-		t.Fatalf("refresh lock files: %v", locks)
-	}
-	lock := flock.New(locks[0])
-	if err := lock.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lock.Unlock() })
-	return func() { _ = lock.Unlock() }
+	return holdStoreLock(t, c, "refresh")
 }
 
 // recordExists reports whether c's file store holds a record.

@@ -63,6 +63,17 @@ type cli struct {
 	t   testing.TB
 	env []string
 	dir string
+	// launcher, when set, starts the binary (its first argument): the test
+	// binary itself, setting a limit first (withFileSizeLimit).
+	launcher string
+}
+
+// command is the command that runs authloop with args.
+func (c *cli) command(ctx context.Context, args []string) *exec.Cmd {
+	if c.launcher != "" {
+		return exec.CommandContext(ctx, c.launcher, append([]string{binPath}, args...)...)
+	}
+	return exec.CommandContext(ctx, binPath, args...)
 }
 
 func newCLI(t testing.TB) *cli {
@@ -102,7 +113,7 @@ func (c *cli) run(stdin string, args ...string) result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := c.command(ctx, args)
 	cmd.Env = c.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -124,7 +135,7 @@ func (c *cli) interactive(act func(line string), args ...string) result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := c.command(ctx, args)
 	cmd.Env = c.env
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/store"
 )
 
 // Exit codes, as `authloop --help` and the README document them.
@@ -75,6 +76,8 @@ func classify(err error, profile string) error {
 			}
 		}
 		return &cliError{code: exitLoginRequired, err: messageError{msg, err}, hint: loginHint(profile)}
+	case errors.Is(err, store.ErrCorrupt):
+		return &cliError{code: exitLoginRequired, err: messageError{corruptMessage(profile), err}, hint: corruptHint(profile)}
 	case errors.Is(err, authloop.ErrDeviceCodeExpired):
 		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
 	case errors.Is(err, context.Canceled):

@@ -50,7 +50,16 @@ without it, login registers one (dynamic registration, RFC 7591, for the
 exact loopback redirect URI it listens on), says which, and keeps the
 registration with the tokens, so later commands use the same client. The
 settings are saved in the profile, so later commands need only --profile; a
-later login changes only what its flags name. A client secret is read from a file
+later login changes only what its flags name. A login that switches the
+profile to another issuer, client or resource ends the previous sign-in once
+the new one is kept: its grant is revoked where the server offers revocation,
+and its tokens deleted (where its server cannot be reached, they are kept:
+status shows them, and the next login or a logout ends them).
+
+The profile is saved only once the tokens are kept in the store and read
+back; otherwise login exits 1 and says why. --store keyring first checks
+that an OS keyring answers (as --store auto does), before signing in. A
+corrupt record file is moved aside, and login says where. A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env),
 never from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.`,
@@ -98,11 +107,15 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return usageError("%v", err)
 	}
 	p, err := loadProfile(f.profile)
+	var prev *Profile // the profile before this login, if any
 	switch {
 	case errors.Is(err, errNoProfile):
 		p = &Profile{Name: f.profile}
 	case err != nil:
 		return err
+	default:
+		cp := *p
+		prev = &cp
 	}
 	changed := cmd.Flags().Changed
 	if changed("issuer") {
@@ -187,6 +200,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
 	}
 
+	if p.Store == "keyring" {
+		if err := checkKeyring(p.Name); err != nil {
+			return err
+		}
+	}
 	if p.Issuer == "" {
 		a.ui.startSpinner("Finding the authorization server of " + p.Resource)
 		prm, err := discovery.ProtectedResource(ctx, http.DefaultClient, p.Resource, "")
@@ -209,7 +227,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
-	cfg, err := configFor(p, st, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
+	cc := &clearCorrupt{Store: st}
+	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {
 		return err
 	}
@@ -221,11 +240,26 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	defer s.Close()
+	if found, aside := cc.cleared(); found {
+		where := "moved it aside"
+		if aside != "" {
+			where += " to " + aside
+		}
+		a.ui.printf("%s The saved tokens of profile %s could not be read (a corrupt record file): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), where)
+	}
 
 	before := s.Cached()
+	start := time.Now()
 	a.ui.startSpinner("Waiting for the sign-in")
 	tok, err := s.Login(ctx)
 	a.ui.stopSpinner()
+	var se *authloop.SaveError
+	if errors.As(err, &se) && tok != nil {
+		if err := settleSave(s, tok, err, p.Name, "signed in to "+p.Issuer, "the sign-in is lost"); err != nil {
+			return err
+		}
+		err = nil
+	}
 	if err != nil && ctx.Err() != nil {
 		// Stopped. A code exchange already sent is answered and its tokens
 		// saved before Close returns: keep the profile that goes with them.
@@ -246,6 +280,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
 	}
+	if err := readBack(ctx, s, tok, start); err != nil {
+		return &cliError{code: exitFailure,
+			err:  fmt.Errorf("signed in to %s, but the tokens were not kept in the %s: %v", p.Issuer, s.Store().Describe(), err),
+			hint: "fix the store (free space, permissions, a locked keyring); then " + loginHint(p.Name)}
+	}
 	if err := p.save(); err != nil {
 		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
 	}
@@ -264,5 +303,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
 	a.sayRegisteredClient(ctx, p, s)
+	// The sign-in is kept: end the profile's previous ones (another
+	// issuer, client or resource). One that cannot be ended is kept and
+	// said so; the login itself succeeded.
+	_ = a.endPrevious(ctx, p, s.Key(), false, prev)
 	return nil
 }

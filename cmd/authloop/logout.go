@@ -25,11 +25,14 @@ func (a *app) logoutCommand() *cobra.Command {
 		Long: `logout ends the profile's sign-in: it revokes the refresh token at the server
 (RFC 7009) when the server offers revocation, then deletes the tokens from the
 store, even if the revocation failed (it then says that the grant may live on
-at the server). The profile's settings are kept, so "authloop login --profile
-NAME" signs in again without flags; --forget deletes them too. --all logs out
-of every profile. A client that login registered (no --client-id) is deleted
-here with the tokens, which were issued to it; the next login registers a new
-one (the old registration stays at the server, holding no tokens).`,
+at the server). It ends a previous sign-in of the profile that a switch to
+another issuer or client left behind in the same way, and deletes a corrupt
+record file (nothing can be revoked for it). The profile's settings are
+kept, so "authloop login --profile NAME" signs in again without flags;
+--forget deletes them too. --all logs out of every profile. A client that
+login registered (no --client-id) is deleted here with the tokens, which
+were issued to it; the next login registers a new one (the old registration
+stays at the server, holding no tokens).`,
 		Example: `  authloop logout
   authloop logout --profile work --forget
   authloop logout --all`,
@@ -86,7 +89,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := configFor(p, st, sessionOptions{ui: a.ui})
+	cc := &clearCorrupt{Store: st, remove: true}
+	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui})
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,10 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		u.printf("%s The tokens of profile %s are still here: nothing was deleted.", u.red("✗"), u.bold(name))
 		return &cliError{code: exitFailure, err: fmt.Errorf("logout failed: %w", err), hint: "run authloop logout again (another authloop process may hold the profile's lock while it refreshes)"}
 	}
+	corrupt, _ := cc.cleared()
 	switch {
+	case !had && corrupt:
+		u.printf("%s Deleted the corrupt record file of profile %s (its tokens could not be read, so nothing was revoked at the server).", u.green("✓"), u.bold(name))
 	case !had:
 		u.printf("Profile %s was not signed in.", u.bold(name))
 	case err != nil:
@@ -121,6 +128,9 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
 	}
 	a.sayRegistrationForgotten(reg, s)
+	// A sign-in the profile had before it was switched to another
+	// issuer or client, and that a login could not end, ends here too.
+	prevErr := a.endPrevious(ctx, p, s.Key(), true, nil)
 	if forget {
 		if err := deleteProfile(name); err != nil {
 			return fmt.Errorf("deleting profile %q: %w", name, err)
@@ -129,6 +139,9 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	if err != nil && had {
 		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
+	}
+	if prevErr != nil {
+		return &cliError{code: exitFailure, err: errors.New("a previous sign-in of profile " + name + " was not ended whole (see above)"), hint: "revoke its grant in the server's account settings if it matters"}
 	}
 	return nil
 }

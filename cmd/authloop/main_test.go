@@ -15,6 +15,7 @@ import (
 // The end-to-end tests' binary is built, on first use, in a directory
 // removed at the end.
 func TestMain(m *testing.M) {
+	execLimitedIfAsked() // a launcher of the built binary (fsize_unix_test.go)
 	dir, err := os.MkdirTemp("", "authloop-e2e-")
 	if err != nil {
 		panic(err)

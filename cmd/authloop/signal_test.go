@@ -8,14 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/authloop/authloop/oauthtest"
 )
@@ -243,15 +240,7 @@ func TestE2ESecondSignalDuringSave(t *testing.T) {
 	f := newSignalFixture(t)
 	r := f.c.start(t, "refresh", "--profile", "p")
 	f.waitHeld(r)
-	locks, _ := filepath.Glob(filepath.Join(f.c.dir, "config", "authloop", "*.save.lock"))
-	if len(locks) != 1 {
-		t.Fatalf("save lock files: %v", locks)
-	}
-	lock := flock.New(locks[0])
-	if err := lock.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Unlock()
+	unlock := holdStoreLock(t, f.c, "save")
 	_ = r.cmd.Process.Signal(syscall.SIGINT)
 	r.waitLine("stopping")
 	f.free()
@@ -260,9 +249,7 @@ func TestE2ESecondSignalDuringSave(t *testing.T) {
 	r.waitLine("waiting for the save under way")
 	_ = r.cmd.Process.Signal(syscall.SIGINT) // a third changes nothing
 	r.running("during the save")
-	if err := lock.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	r.wantKilledBy(r.wait(), syscall.SIGINT)
 	f.wantSaved()
 }

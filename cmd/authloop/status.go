@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/authloop/authloop/store"
 )
 
 // profileStatus is one profile's line of `authloop status`, and its object
@@ -30,6 +32,11 @@ type profileStatus struct {
 	LoginMode     string     `json:"login_mode"`
 	Error         string     `json:"error,omitempty"`
 	LoginRequired bool       `json:"login_required"`
+	// Previous are sign-ins the profile had before it was switched to
+	// another issuer, client or resource, still kept (retire.go).
+	Previous []previousSignIn `json:"previous_sign_ins,omitempty"`
+
+	corrupt bool // the record file is corrupt
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -44,7 +51,8 @@ func (a *app) statusCommand() *cobra.Command {
 resource, the client login registered (when no --client-id was given), the
 account (from the ID token), the granted scopes, when the access
 token expires, whether a refresh token is held and until when, and which store
-keeps it. It makes no network request and never refreshes. --json prints the
+keeps it, and a previous sign-in that a switch to another issuer or client
+left behind. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
 
 The exit status is 0 when every profile shown is signed in with a usable or
@@ -107,11 +115,14 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		}
 	}
 	if needLogin {
-		hint := "run: authloop login --profile NAME"
+		msg, hint := "some profiles need a new login", "run: authloop login --profile NAME"
 		if len(names) == 1 {
 			hint = loginHint(names[0])
+			if all[0].corrupt {
+				msg, hint = corruptMessage(names[0]), corruptHint(names[0])
+			}
 		}
-		return &cliError{code: exitLoginRequired, err: errors.New("some profiles need a new login"), hint: hint}
+		return &cliError{code: exitLoginRequired, err: errors.New(msg), hint: hint}
 	}
 	return nil
 }
@@ -123,7 +134,11 @@ func statusOf(name string) (profileStatus, error) {
 		if p == nil {
 			return profileStatus{}, err
 		}
-		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: err.Error(), LoginRequired: true}, nil
+		msg := err.Error()
+		if errors.Is(err, store.ErrCorrupt) {
+			msg = corruptMessage(name)
+		}
+		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: msg, LoginRequired: true, corrupt: errors.Is(err, store.ErrCorrupt)}, nil
 	}
 	defer s.Close()
 	st := profileStatus{
@@ -140,6 +155,11 @@ func statusOf(name string) (profileStatus, error) {
 	if c := registeredClient(context.Background(), p, s); c != nil {
 		st.ClientID, st.Registered = c.ClientID, true
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	for _, k := range previousSignIns(ctx, s.Store(), name, s.Key()) {
+		st.Previous = append(st.Previous, previousSignIn{Issuer: k.Issuer, ClientID: k.ClientID, Resource: k.Resource})
+	}
+	cancel()
 	tok := s.Cached()
 	if tok == nil || tok.AccessToken == "" {
 		st.LoginRequired = true
@@ -162,8 +182,17 @@ func statusOf(name string) (profileStatus, error) {
 	return st, nil
 }
 
-// statusLine renders one profile in words.
+// statusLine renders one profile in words, and its previous sign-ins.
 func (a *app) statusLine(st profileStatus, now time.Time) string {
+	line := a.statusWords(st, now)
+	for _, p := range st.Previous {
+		line += " — " + a.ui.yellow("still holds a previous sign-in at "+describeSignIn(store.Key{Issuer: p.Issuer, ClientID: p.ClientID, Resource: p.Resource})+": the next login or a logout ends it")
+	}
+	return line
+}
+
+// statusWords renders one profile's sign-in in words.
+func (a *app) statusWords(st profileStatus, now time.Time) string {
 	u := a.ui
 	var b strings.Builder
 	b.WriteString(u.bold(st.Profile))
@@ -210,4 +239,11 @@ func (a *app) statusLine(st profileStatus, now time.Time) string {
 	}
 	b.WriteString(" — " + st.Store)
 	return b.String()
+}
+
+// previousSignIn is a previous sign-in of a profile in status --json.
+type previousSignIn struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	Resource string `json:"resource,omitempty"`
 }

@@ -130,6 +130,7 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 	ctx = a.interruptible(ctx)
 	if tok != nil && s.CanRefresh() {
 		t, err := s.Refresh(ctx)
+		err = settleSave(s, t, err, s.Key().Account, "refreshed", lostOnExit(tok, t))
 		if err == nil {
 			if !usable(t, minValid) {
 				u.printf("%s the server issued a token valid for %s only, less than --min-valid %s", u.yellow("warning:"), roundDuration(time.Until(t.Expiry)), minValid)
@@ -148,8 +149,12 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 		return nil, &authloop.LoginRequiredError{Reason: reason}
 	}
 	u.startSpinner("Waiting for the sign-in")
-	defer u.stopSpinner()
-	return s.Login(ctx)
+	t, err := s.Login(ctx)
+	u.stopSpinner()
+	if err = settleSave(s, t, err, s.Key().Account, "signed in", "the sign-in is lost"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // tokenJSON is the output of token --json.
