@@ -117,7 +117,8 @@ func TestE2ESaveFailureSaysSo(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		c := newCLI(t)
 		c.mustLogin(srv, "p")
-		r := c.withFileSizeLimit(limit).run("", "token", "--profile", "p", "--min-valid", "2h")
+		c.agePastHalfLife(t, "p") // so that token refreshes
+		r := c.withFileSizeLimit(limit).run("", "token", "--profile", "p", "--min-valid", "25m")
 		if r.code != 1 || r.stdout != "" {
 			t.Fatalf("token with a store that cannot be written: %v", r)
 		}
