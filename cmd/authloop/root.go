@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -186,24 +187,31 @@ or a private file, shared safely between processes.
 }
 
 func (a *app) demoCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo [--no-browser] [--short] [--timeout D] [-v]",
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo [flags]",
 		Short: "Sign in against an authorization server embedded in this process, and watch authloop keep the session alive",
 		Long: `demo starts an OAuth 2.1 authorization server inside this process, signs in
 against it (in your browser, or headless with --no-browser), then keeps the
 session alive through background refreshes, rotated refresh tokens, a burst of
 server errors and a revoked grant. Nothing leaves this machine; no token is
 ever printed. --short signs in only.`,
-		Example:            "  authloop demo\n  authloop demo --no-browser --short",
-		DisableFlagParsing: true,
+		Example: "  authloop demo\n  authloop demo --no-browser --short",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := a.interruptible(cmd.Context())
-			if code := runDemo(ctx, args, a.stdout, a.stderr); code != 0 {
+			if code := runDemo(ctx, o, a.stdout, a.stderr); code != 0 {
 				return silentExit(code)
 			}
 			return nil
 		},
 	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.noBrowser, "no-browser", false, "do not open a browser: follow the sign-in with an HTTP client instead (headless)")
+	fl.BoolVar(&o.short, "short", false, "sign in only; skip part 2 (background refresh, retries, a new sign-in)")
+	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in to finish")
+	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log each step of the library at debug level to stderr (never a token)")
+	return cmd
 }
 
 func (a *app) versionCommand() *cobra.Command {
