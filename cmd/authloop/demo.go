@@ -53,7 +53,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nauthloop demo: interrupted; the session and the test server are stopped.")
 		return 1
 	default:
-		fmt.Fprintf(stderr, "\nauthloop demo failed: %v\n", err)
+		fmt.Fprintf(stderr, "\nauthloop: %s\nrun: authloop demo --verbose to log each of its steps\n", tidy("the demo failed: "+err.Error()))
 		return 1
 	}
 }

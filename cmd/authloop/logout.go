@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
@@ -77,6 +78,9 @@ of every profile.`,
 
 func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	p, err := loadProfile(name)
+	if errors.Is(err, errNoProfile) {
+		return &cliError{code: exitFailure, err: fmt.Errorf("there is no profile %q: nothing to log out of", name), hint: "run: authloop status (it lists the profiles)"}
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +93,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return err
 	}
 	// Find the revocation endpoint here, to say whether the server revoked.
-	if md, err := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer); err == nil {
+	md, discErr := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer)
+	if discErr == nil {
 		cfg.RevocationURL = md.RevocationEndpoint
 	}
 	s, err := authloop.NewSession(cfg, nil)
@@ -98,22 +103,33 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	defer s.Close()
 	u := a.ui
-	had := s.Cached() != nil
+	tok := s.Cached()
+	had := tok != nil
+	dead := endedBefore(tok, time.Now())
 	err = s.Logout(ctx)
 	if err != nil && had && recordKept(s) {
 		// Logout deleted nothing (it could not take the record's lock, or
 		// the store refused the delete): never say otherwise.
-		u.printf("%s The tokens of profile %s are still here: nothing was deleted.", u.red("✗"), u.bold(name))
-		return &cliError{code: exitFailure, err: fmt.Errorf("logout failed: %w", err), hint: "run authloop logout again (another authloop process may hold the profile's lock while it refreshes)"}
+		return &cliError{code: exitFailure, err: messageError{"logout of profile " + name + " failed, nothing was revoked or deleted: " + failure(err), err},
+			hint: "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"}
+	}
+	var refusal *authloop.OAuthError
+	if err != nil && errors.As(err, &refusal) && refusal.Code == "invalid_token" {
+		// The server knew the token no longer (RFC 7009 §2.2 would answer
+		// 200; some servers say so).
+		dead, err = "the server says its token was already invalid", nil
 	}
 	switch {
 	case !had:
 		u.printf("Profile %s was not signed in.", u.bold(name))
 	case err != nil:
-		u.printf("%s Deleted the tokens of profile %s here, but the server did not confirm the revocation: the grant may live on there.", u.yellow("!"), u.bold(name))
-		u.printf("  %s", oneLine(err.Error()))
+		// Told below, once, as the command's error.
+	case dead != "":
+		u.printf("%s Logged out of profile %s: its sign-in had already ended (%s); the tokens are deleted.", u.green("✓"), u.bold(name), dead)
 	case cfg.RevocationURL != "":
 		u.printf("%s Logged out of profile %s: the server revoked the grant, and the tokens are deleted.", u.green("✓"), u.bold(name))
+	case discErr != nil:
+		u.printf("%s Logged out of profile %s: the tokens are deleted; the server's metadata could not be read, so the grant may live on there until it expires.", u.yellow("!"), u.bold(name))
 	default:
 		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
 	}
@@ -124,9 +140,46 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		u.printf("  Deleted the settings of profile %s.", u.bold(name))
 	}
 	if err != nil && had {
-		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
+		why := "the revocation failed: " + failure(err)
+		if errors.As(err, &refusal) && refusal.Code == "unsupported_token_type" {
+			why = "the server does not revoke this kind of token (unsupported_token_type)"
+		}
+		return &cliError{code: exitFailure, err: messageError{"deleted the tokens of profile " + name + " here, but " + why + "; the grant may live on there", err},
+			hint: "revoke it in the server's account settings if it matters; authloop no longer holds its tokens"}
 	}
 	return nil
+}
+
+// endedBefore says why tok's sign-in had ended by now, when that is known
+// without asking the server: its refresh token had expired, or it had no
+// refresh token and its access token had expired. "" when it may live.
+func endedBefore(tok *oauth2.Token, now time.Time) string {
+	if tok == nil {
+		return ""
+	}
+	if tok.RefreshToken != "" {
+		if exp, ok := refreshExpiry(tok); ok && !now.Before(exp) {
+			return "its refresh token expired " + roundDuration(now.Sub(exp)) + " ago"
+		}
+		return ""
+	}
+	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry) {
+		return "its access token expired " + roundDuration(now.Sub(tok.Expiry)) + " ago, and it held no refresh token"
+	}
+	return ""
+}
+
+// failure says in a few words why a request failed: the server's answer
+// or how it could not be reached, else the error itself.
+func failure(err error) string {
+	var (
+		oe  *authloop.OAuthError
+		tre *authloop.TokenResponseError
+	)
+	if errors.As(err, &oe) || errors.As(err, &tre) || unreachable(err) {
+		return "the server " + serverProblem(err)
+	}
+	return clip(tidy(err.Error()), 80)
 }
 
 // recordKept reports whether the store still holds tokens for s's record,

@@ -25,21 +25,6 @@ type silentExit int
 
 func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-const exitCodesHelp = `Exit codes:
-  0  success
-  1  failure (the message says what failed)
-  2  usage error (unknown command or flag, missing argument)
-  3  login required: no usable token, and no refresh token that works;
-     run "authloop login" (token, refresh and git-credential never open a
-     browser unless given --login)
-  4  the server could not be reached, or kept failing after retries:
-     a script may try again later
-  Stopped by Ctrl+C, SIGTERM or SIGHUP, authloop first finishes a request
-  it has already sent and saves its answer (a new refresh token must not
-  be lost), then ends as the signal would have: a shell shows 130, 143 or
-  129. A second signal stops it without waiting for the answer; a save
-  under way is still finished.`
-
 // runWithInput executes one command and returns its exit status; a run
 // stopped by a signal returns stopCode.
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -104,11 +104,11 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		}
 	}
 	if needLogin {
-		hint := "run: authloop login --profile NAME"
+		msg, hint := "some profiles need a new login", "run: authloop login --profile NAME"
 		if len(names) == 1 {
-			hint = loginHint(names[0])
+			msg, hint = "profile "+names[0]+" needs a new login", loginHint(names[0])
 		}
-		return &cliError{code: exitLoginRequired, err: errors.New("some profiles need a new login"), hint: hint}
+		return &cliError{code: exitLoginRequired, err: errors.New(msg), hint: hint}
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func (a *app) statusLine(st profileStatus, now time.Time) string {
 		b.WriteString(" for " + st.Resource)
 	}
 	if st.Error != "" {
-		b.WriteString(" — " + u.red("error: "+oneLine(st.Error)))
+		b.WriteString(" — " + u.red("error: "+tidy(st.Error)))
 		return b.String()
 	}
 	if !st.SignedIn {
