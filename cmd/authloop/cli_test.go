@@ -109,7 +109,7 @@ func TestE2ELoginTokenStatusRefreshLogout(t *testing.T) {
 	if r.code != 0 || tok2 == tok || !srv.ValidAccessToken(tok2) {
 		t.Fatalf("token --min-valid 2h: %v", r)
 	}
-	if !strings.Contains(r.stderr, "less than --min-valid") {
+	if !strings.Contains(r.stderr, "the server's tokens are shorter than the 2 hours asked") {
 		t.Errorf("no warning about the short token:\n%s", r.stderr)
 	}
 	if got := srv.Count("token"); got != 2 {
