@@ -53,7 +53,7 @@ func newFrontServer(t *testing.T, cfg oauthtest.Config) *frontServer {
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 		return nil
 	}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if code := f.revokeError.Load().(string); code != "" && r.URL.Path == "/revoke" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
@@ -62,6 +62,7 @@ func newFrontServer(t *testing.T, cfg oauthtest.Config) *frontServer {
 		}
 		proxy.ServeHTTP(w, r)
 	}))
+	f.Start() // after f.Server is set: the handler reads f.URL
 	t.Cleanup(f.Server.Close)
 	return f
 }
