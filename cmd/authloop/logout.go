@@ -12,6 +12,7 @@ import (
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/store"
 )
 
 func (a *app) logoutCommand() *cobra.Command {
@@ -109,8 +110,14 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	err = s.Logout(ctx)
 	if err != nil && had && recordKept(s) {
 		// Logout deleted nothing (it could not take the record's lock, or
-		// the store refused the delete): never say otherwise.
-		return &cliError{code: exitFailure, err: messageError{"logout of profile " + name + " failed, nothing was revoked or deleted: " + failure(err), err},
+		// the store refused the delete): never say otherwise, not even
+		// when a stop signal ended the wait (the error does not wrap the
+		// cancellation, which the stop message would take in silence).
+		why := failure(err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrLockTimeout) {
+			why = "stopped while waiting for the profile's lock"
+		}
+		return &cliError{code: exitFailure, err: errors.New("logout of profile " + name + " failed, nothing was revoked or deleted: " + why),
 			hint: "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"}
 	}
 	var refusal *authloop.OAuthError
