@@ -150,6 +150,10 @@ func explainRefusal(err error, oe *authloop.OAuthError, profile string) *cliErro
 	case "temporarily_unavailable", "server_error", "slow_down":
 		return &cliError{code: exitUnreachable, err: messageError{"the authorization server " + serverProblem(oe), err}, hint: "try again later"}
 	}
+	if oe.StatusCode >= 500 || oe.StatusCode == 429 {
+		// Whatever its code, a failing server: it may pass.
+		return &cliError{code: exitUnreachable, err: messageError{"the authorization server " + serverProblem(oe), err}, hint: "try again later"}
+	}
 	if hint == "" {
 		hint = loginHint(profile)
 	}
@@ -202,7 +206,7 @@ func fetchProblem(fe *discovery.FetchError) string {
 	switch {
 	case errors.Is(fe.Err, syscall.ECONNREFUSED):
 		return "connection refused"
-	case fe.Status != 0:
+	case fe.Status >= 300:
 		return fmt.Sprintf("HTTP %d at %s", fe.Status, clip(fe.URL, 80))
 	}
 	return clip(tidy(fe.Problem), 80)
