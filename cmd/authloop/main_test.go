@@ -105,7 +105,7 @@ func TestDemoUnexpectedArgument(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if !strings.Contains(errOut, `unknown command "extra" for "authloop demo"`) {
+	if !strings.Contains(errOut, `unexpected argument "extra": this command takes flags only`) {
 		t.Errorf("stderr = %q", errOut)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -257,4 +258,27 @@ func checkIssuerFlag(issuer string) error {
 		return usageError("--issuer %q must use https (plain http only on a loopback host: 127.0.0.1, [::1], localhost)", issuer)
 	}
 	return usageError("--issuer %q is not an issuer URL: give an absolute https URL without query or fragment, such as https://auth.example.com", issuer)
+}
+
+// cobra's usage errors, reworded for the person.
+var (
+	exclusiveRE = regexp.MustCompile(`^if any flags in the group \[[^\]]*\] are set none of the others can be; \[([^\]]*)\] were all set$`)
+	argCountRE  = regexp.MustCompile(`^accepts (\d+) arg\(s\), received (\d+)$`)
+	noArgsRE    = regexp.MustCompile(`^unknown command ("[^"]*") for "authloop [^"]*"$`)
+)
+
+// usageMessage rewords a usage error of cobra's own (its flag groups, its
+// argument counts); other errors are returned as they are.
+func usageMessage(err error) error {
+	msg := err.Error()
+	if m := exclusiveRE.FindStringSubmatch(msg); m != nil {
+		return messageError{"--" + strings.Join(strings.Fields(m[1]), " and --") + " cannot be used together", err}
+	}
+	if m := argCountRE.FindStringSubmatch(msg); m != nil {
+		return messageError{"expected " + m[1] + " argument(s), got " + m[2], err}
+	}
+	if m := noArgsRE.FindStringSubmatch(msg); m != nil {
+		return messageError{"unexpected argument " + m[1] + ": this command takes flags only", err}
+	}
+	return err
 }

@@ -85,7 +85,7 @@ func (a *app) exitCode(args []string, root *cobra.Command, err error) int {
 	var ce *cliError
 	if !errors.As(err, &ce) {
 		// cobra's own errors: unknown command, bad flag, wrong arguments.
-		ce = &cliError{code: exitUsage, err: err}
+		ce = &cliError{code: exitUsage, err: usageMessage(err)}
 	}
 	if ce.code == exitUsage && ce.hint == "" {
 		c, _, ferr := root.Find(args)
