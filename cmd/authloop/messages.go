@@ -177,8 +177,6 @@ func serverProblem(err error) string {
 		oe  *authloop.OAuthError
 		tre *authloop.TokenResponseError
 		fe  *discovery.FetchError
-		dns *net.DNSError
-		ne  net.Error
 	)
 	switch {
 	case errors.As(err, &oe):
@@ -188,26 +186,41 @@ func serverProblem(err error) string {
 		return "answered " + oauthCode(oe)
 	case errors.As(err, &tre):
 		return fmt.Sprintf("answered HTTP %d, not an OAuth answer", tre.StatusCode)
-	case errors.As(err, &dns):
-		return "could not be reached (no such host " + dns.Name + ")"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "could not be reached (connection refused)"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "could not be reached (connection reset)"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case netProblem(err) == "no answer in time":
 		return "did not answer in time"
+	case netProblem(err) != "":
+		return "could not be reached (" + netProblem(err) + ")"
 	case errors.As(err, &fe):
 		return "could not be reached (" + fetchProblem(fe) + ")"
 	}
 	return "could not be reached (" + clip(tidy(err.Error()), 80) + ")"
 }
 
+// netProblem names a network failure in a few words, or returns "".
+func netProblem(err error) string {
+	var (
+		dns *net.DNSError
+		ne  net.Error
+	)
+	switch {
+	case errors.As(err, &dns):
+		return "no such host " + dns.Name
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time"
+	}
+	return ""
+}
+
 // fetchProblem says why one metadata URL gave nothing.
 func fetchProblem(fe *discovery.FetchError) string {
-	switch {
-	case errors.Is(fe.Err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case fe.Status >= 300:
+	if p := netProblem(fe); p != "" {
+		return p
+	}
+	if fe.Status >= 300 {
 		return fmt.Sprintf("HTTP %d at %s", fe.Status, clip(fe.URL, 80))
 	}
 	return clip(tidy(fe.Problem), 80)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,9 @@ func TestExplainEdges(t *testing.T) {
 		{fmt.Errorf("x: %w", &discovery.NotFoundError{What: `authorization server metadata for issuer "https://a"`, Tried: []*discovery.FetchError{
 			{URL: "https://a/.well-known/oauth-authorization-server", Problem: "request failed", Err: syscall.ECONNREFUSED},
 		}}), exitUnreachable, "could not read the authorization server metadata (connection refused)"},
+		{fmt.Errorf("x: %w", &discovery.NotFoundError{What: `authorization server metadata for issuer "https://a.invalid"`, Tried: []*discovery.FetchError{
+			{URL: "https://a.invalid/.well-known/oauth-authorization-server", Problem: "request failed", Err: &net.DNSError{Err: "no such host", Name: "a.invalid", IsNotFound: true}},
+		}}), exitUnreachable, "could not read the authorization server metadata (no such host a.invalid)"},
 	} {
 		var ce *cliError
 		if !errors.As(classify(tc.err, "p"), &ce) || ce.code != tc.code || !strings.Contains(ce.Error(), tc.want) || ce.hint == "" {
