@@ -19,7 +19,9 @@ import (
 type Browser func(ctx context.Context, url string) error
 
 // NoBrowser opens nothing and returns ErrNoBrowser, so Login only prints the
-// authorization URL. Use it for SSH sessions, containers and scripts.
+// authorization URL, without reporting a failure to open a browser (an
+// opener that returns ErrNoBrowser itself, unwrapped, is taken as the same
+// choice). Use it for SSH sessions, containers and scripts.
 func NoBrowser(context.Context, string) error { return ErrNoBrowser }
 
 // SystemBrowser opens url in the person's browser. It honours $BROWSER (a

@@ -136,7 +136,12 @@ func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 		open = SystemBrowser
 	}
 	w := cfg.prompt()
-	if err := open(ctx, authURL); err != nil {
+	if err := open(ctx, authURL); err == ErrNoBrowser {
+		// NoBrowser, or another opener that chose not to open one: no
+		// failure to report.
+		log.Debug("authloop: no browser opened", "reason", "none wanted")
+		fmt.Fprintf(w, "Open this URL to sign in:\n\n%s\n\n", authURL)
+	} else if err != nil {
 		log.Debug("authloop: no browser opened", "reason", err.Error())
 		fmt.Fprintf(w, "Could not open a browser (%v).\nOpen this URL to sign in:\n\n%s\n\n", browserReason(err), authURL)
 	} else {

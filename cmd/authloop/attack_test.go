@@ -69,6 +69,9 @@ func TestAttackLogoutStoppedWaitingForLockSaysNothingDeleted(t *testing.T) {
 	if strings.Contains(out, "Deleted the tokens") || strings.Contains(out, "the tokens are deleted") {
 		t.Fatalf("logout claims the tokens were deleted, but the record is still there (it never had the refresh lock):\n%s", out)
 	}
+	if !strings.Contains(out, "logout of profile p failed, nothing was revoked or deleted: stopped while waiting for the profile's lock") {
+		t.Errorf("logout does not say that nothing was deleted:\n%s", out)
+	}
 	if res := c.run("", "token", "--profile", "p"); res.code != 0 {
 		t.Fatalf("token after the stopped logout: %v", res)
 	}

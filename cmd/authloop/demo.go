@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,41 +20,28 @@ import (
 // person watches the Session renew them.
 const demoTokenTTL = 10 * time.Second
 
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	noBrowser bool
+	short     bool
+	timeout   time.Duration
+	verbose   bool
+}
+
 // runDemo starts the embedded authorization server and signs in against it,
 // through the person's browser or, with --no-browser or where no browser
 // can be opened, headless. Unless --short, it then keeps the session alive
 // through background refreshes, a burst of 503s and a revoked grant. It
 // prints each step in plain words and never a token.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: authloop demo [--no-browser] [--short] [--timeout D] [-v]\n\n")
-		fs.PrintDefaults()
-	}
-	noBrowser := fs.Bool("no-browser", false, "do not open a browser: follow the sign-in with an HTTP client instead (headless)")
-	short := fs.Bool("short", false, "sign in only; skip part 2 (background refresh, retries, a new sign-in)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the sign-in to finish")
-	verbose := fs.Bool("v", false, "log each step of the library at debug level to stderr (never a token)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "authloop demo: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
+func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) int {
 	d := &demo{
 		p:       newPrinter(stdout),
-		short:   *short,
-		timeout: *timeout,
+		short:   o.short,
+		timeout: o.timeout,
 		observe: tokenObserverFrom(ctx),
 	}
-	d.headless.Store(*noBrowser)
-	if *verbose {
+	d.headless.Store(o.noBrowser)
+	if o.verbose {
 		d.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	err := d.run(ctx)
@@ -68,7 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nauthloop demo: interrupted; the session and the test server are stopped.")
 		return 1
 	default:
-		fmt.Fprintf(stderr, "\nauthloop demo failed: %v\n", err)
+		fmt.Fprintf(stderr, "\nauthloop: %s\nrun: authloop demo --verbose to log each of its steps\n", tidy("the demo failed: "+err.Error()))
 		return 1
 	}
 }

@@ -260,7 +260,7 @@ func TestDemoLoginFailure(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stdout:\n%s", code, out.String())
 	}
-	if !strings.Contains(errOut.String(), "authloop demo failed:") {
+	if !strings.Contains(errOut.String(), "authloop: the demo failed:") {
 		t.Errorf("stderr = %q, want a clear failure message", errOut.String())
 	}
 	if strings.Contains(out.String(), "Done:") {

@@ -6,22 +6,86 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
-	"github.com/authloop/authloop/store"
 )
 
-// Exit codes, as `authloop --help` and the README document them.
+// Exit codes: exitTable says what each means, for `authloop help` and the
+// README (TestExitTableInREADME); classify picks them.
 const (
 	exitOK            = 0 // success
-	exitFailure       = 1 // any other failure
+	exitFailure       = 1 // any other failure, local ones included
 	exitUsage         = 2 // bad command line
 	exitLoginRequired = 3 // no usable token and no way to get one without the person
-	exitUnreachable   = 4 // the server could not be reached, or kept failing: try again later
+	exitUnreachable   = 4 // a remote server could not be reached, or kept failing: try again later
 )
+
+// exitRow is one exit code and what it means.
+type exitRow struct {
+	code    int
+	meaning string
+}
+
+// exitTable is the one table of authloop's exit codes, for every command.
+// The help (exitCodesHelp) is made from it, and the README's table must
+// say the same.
+var exitTable = []exitRow{
+	{exitOK, "success"},
+	{exitFailure, "failure: the message says what failed; local problems too (a busy --port, a store that cannot be written, a corrupt file)"},
+	{exitUsage, "usage error: an unknown command or flag, a missing or extra argument, a bad flag value (a --profile name that is not a plain name, an --issuer that is not https or loopback http)"},
+	{exitLoginRequired, "login required: no usable token and no refresh token that works; run authloop login (token, refresh and git-credential never open a browser unless given --login)"},
+	{exitUnreachable, "a remote server could not be reached, or kept failing after retries: a script may try again later"},
+}
+
+// exitMeaning returns what code means, and whether the table has it.
+func exitMeaning(code int) (string, bool) {
+	for _, r := range exitTable {
+		if r.code == code {
+			return r.meaning, true
+		}
+	}
+	return "", false
+}
+
+// exitCodesHelp is the help's section on exit codes and stop signals.
+var exitCodesHelp = func() string {
+	var b strings.Builder
+	b.WriteString("Exit codes:\n")
+	for _, r := range exitTable {
+		b.WriteString(wrap("  "+strconv.Itoa(r.code)+"  ", "     ", r.meaning, 78))
+	}
+	b.WriteString(`  Stopped by Ctrl+C, SIGTERM or SIGHUP, authloop first finishes a request
+  it has already sent and saves its answer (a new refresh token must not
+  be lost), then ends as the signal would have: a shell shows 130, 143 or
+  129. A second signal stops it without waiting for the answer; a save
+  under way is still finished.`)
+	return b.String()
+}()
+
+// wrap fills text into lines of at most width characters, the first
+// starting with first, the others with indent, each ending in a newline.
+func wrap(first, indent, text string, width int) string {
+	var b strings.Builder
+	line := first
+	fresh := true
+	for _, w := range strings.Fields(text) {
+		if !fresh && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line, fresh = indent, true
+		}
+		if !fresh {
+			line += " "
+		}
+		line += w
+		fresh = false
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
 
 // cliError is a failure with its exit code and, for the person, what to do.
 type cliError struct {
@@ -46,51 +110,17 @@ func loginHint(profile string) string {
 	return "run: authloop login --profile " + profile
 }
 
-// classify wraps err with its exit code and a hint, unless it has them.
+// classify gives err its exit code, a short message and a hint (explain),
+// unless it has them.
 func classify(err error, profile string) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		ce *cliError
-		rl *authloop.RetryLaterError
-		se *authloop.SaveError
-	)
+	var ce *cliError
 	if errors.As(err, &ce) {
 		return err
 	}
-	switch {
-	case errors.Is(err, errNoProfile):
-		return &cliError{code: exitLoginRequired, err: err, hint: "run: authloop login --profile " + profile + " --issuer URL --client-id ID (or --resource URL)"}
-	case errors.Is(err, authloop.ErrLoginRequired):
-		// The library's own advice (Config.Interactive) is for programs,
-		// not for the person at the terminal.
-		msg := "login required for profile " + profile
-		var lr *authloop.LoginRequiredError
-		if errors.As(err, &lr) {
-			if lr.Reason != "" {
-				msg += ": " + lr.Reason
-			}
-			if lr.Err != nil {
-				msg += " (" + strings.TrimPrefix(lr.Err.Error(), "authloop: ") + ")"
-			}
-		}
-		return &cliError{code: exitLoginRequired, err: messageError{msg, err}, hint: loginHint(profile)}
-	case errors.Is(err, store.ErrCorrupt):
-		return &cliError{code: exitLoginRequired, err: messageError{corruptMessage(profile), err}, hint: corruptHint(profile)}
-	case errors.Is(err, authloop.ErrDeviceCodeExpired):
-		return &cliError{code: exitLoginRequired, err: err, hint: loginHint(profile)}
-	case errors.Is(err, context.Canceled):
-		return &cliError{code: exitFailure, err: messageError{"cancelled", err}}
-	case errors.As(err, &rl):
-		// Set by this process or, through the record, by another one.
-		return &cliError{code: exitUnreachable, err: err, hint: "the authorization server kept failing or asked for a wait: try again later, after " + rl.Until.Local().Format("15:04:05")}
-	case errors.As(err, &se):
-		return &cliError{code: exitFailure, err: err, hint: "the new tokens were not kept: fix the store (free space, permissions, a locked keyring); the refresh token it still holds may be spent, so if the next command says a login is required, " + loginHint(profile)}
-	case unreachable(err):
-		return &cliError{code: exitUnreachable, err: err, hint: "the server could not be reached or kept failing; try again later"}
-	}
-	return &cliError{code: exitFailure, err: err}
+	return explain(err, profile)
 }
 
 // messageError shows msg in place of err's own text, and keeps err for

@@ -169,7 +169,7 @@ func (a *app) gitCredential(ctx context.Context, op, profile string) (string, er
 func (a *app) answerGit(ctx context.Context, op, profile string) (string, error) {
 	in, err := parseGitCredential(a.stdin)
 	if err != nil {
-		return "", err
+		return "", &cliError{code: exitFailure, err: err, hint: "git-credential reads what git sends: key=value lines, then a blank line (see git-credential(1))"}
 	}
 	if op == "store" {
 		return "", nil

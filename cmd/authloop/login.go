@@ -120,6 +120,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	changed := cmd.Flags().Changed
 	if changed("issuer") {
 		p.Issuer = strings.TrimSpace(f.issuer)
+		if err := checkIssuerFlag(p.Issuer); err != nil {
+			return err
+		}
 		if !changed("resource") {
 			p.Resource = ""
 		}
@@ -131,7 +134,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		// checks it.
 		res := strings.TrimSpace(f.resource)
 		if _, err := discovery.CanonicalResource(res); err != nil {
-			return usageError("--resource: %v", err)
+			return usageError("--resource: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 		}
 		p.Resource = res
 		if !changed("issuer") {

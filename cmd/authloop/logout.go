@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/store"
 )
 
 func (a *app) logoutCommand() *cobra.Command {
@@ -82,6 +84,9 @@ stays at the server, holding no tokens).`,
 
 func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	p, err := loadProfile(name)
+	if errors.Is(err, errNoProfile) {
+		return &cliError{code: exitFailure, err: fmt.Errorf("there is no profile %q: nothing to log out of", name), hint: "run: authloop status (it lists the profiles)"}
+	}
 	if err != nil {
 		return err
 	}
@@ -95,7 +100,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return err
 	}
 	// Find the revocation endpoint here, to say whether the server revoked.
-	if md, err := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer); err == nil {
+	md, discErr := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer)
+	if discErr == nil {
 		cfg.RevocationURL = md.RevocationEndpoint
 	}
 	s, err := authloop.NewSession(cfg, nil)
@@ -104,14 +110,28 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	defer s.Close()
 	u := a.ui
-	had := s.Cached() != nil
+	tok := s.Cached()
+	had := tok != nil
+	dead := endedBefore(tok, time.Now())
 	reg := registeredClient(ctx, p, s)
 	err = s.Logout(ctx)
 	if err != nil && had && recordKept(s) {
 		// Logout deleted nothing (it could not take the record's lock, or
-		// the store refused the delete): never say otherwise.
-		u.printf("%s The tokens of profile %s are still here: nothing was deleted.", u.red("✗"), u.bold(name))
-		return &cliError{code: exitFailure, err: fmt.Errorf("logout failed: %w", err), hint: "run authloop logout again (another authloop process may hold the profile's lock while it refreshes)"}
+		// the store refused the delete): never say otherwise, not even
+		// when a stop signal ended the wait (the error does not wrap the
+		// cancellation, which the stop message would take in silence).
+		why := failure(err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrLockTimeout) {
+			why = "stopped while waiting for the profile's lock"
+		}
+		return &cliError{code: exitFailure, err: errors.New("logout of profile " + name + " failed, nothing was revoked or deleted: " + why),
+			hint: "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"}
+	}
+	var refusal *authloop.OAuthError
+	if err != nil && errors.As(err, &refusal) && refusal.Code == "invalid_token" {
+		// The server knew the token no longer (RFC 7009 §2.2 would answer
+		// 200; some servers say so).
+		dead, err = "the server says its token was already invalid", nil
 	}
 	corrupt, _ := cc.cleared()
 	switch {
@@ -120,10 +140,13 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	case !had:
 		u.printf("Profile %s was not signed in.", u.bold(name))
 	case err != nil:
-		u.printf("%s Deleted the tokens of profile %s here, but the server did not confirm the revocation: the grant may live on there.", u.yellow("!"), u.bold(name))
-		u.printf("  %s", oneLine(err.Error()))
+		// Told below, once, as the command's error.
+	case dead != "":
+		u.printf("%s Logged out of profile %s: its sign-in had already ended (%s); the tokens are deleted.", u.green("✓"), u.bold(name), dead)
 	case cfg.RevocationURL != "":
 		u.printf("%s Logged out of profile %s: the server revoked the grant, and the tokens are deleted.", u.green("✓"), u.bold(name))
+	case discErr != nil:
+		u.printf("%s Logged out of profile %s: the tokens are deleted; the server's metadata could not be read, so the grant may live on there until it expires.", u.yellow("!"), u.bold(name))
 	default:
 		u.printf("%s Logged out of profile %s: the tokens are deleted (the server offers no revocation endpoint, so the grant lives on there until it expires).", u.green("✓"), u.bold(name))
 	}
@@ -138,12 +161,49 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		u.printf("  Deleted the settings of profile %s.", u.bold(name))
 	}
 	if err != nil && had {
-		return &cliError{code: exitFailure, err: fmt.Errorf("revocation failed: %w", err), hint: "the tokens are deleted here; revoke the grant in the server's account settings if it matters"}
+		why := "the revocation failed: " + failure(err)
+		if errors.As(err, &refusal) && refusal.Code == "unsupported_token_type" {
+			why = "the server does not revoke this kind of token (unsupported_token_type)"
+		}
+		return &cliError{code: exitFailure, err: messageError{"deleted the tokens of profile " + name + " here, but " + why + "; the grant may live on there", err},
+			hint: "revoke it in the server's account settings if it matters; authloop no longer holds its tokens"}
 	}
 	if prevErr != nil {
 		return &cliError{code: exitFailure, err: errors.New("a previous sign-in of profile " + name + " was not ended whole (see above)"), hint: "revoke its grant in the server's account settings if it matters"}
 	}
 	return nil
+}
+
+// endedBefore says why tok's sign-in had ended by now, when that is known
+// without asking the server: its refresh token had expired, or it had no
+// refresh token and its access token had expired. "" when it may live.
+func endedBefore(tok *oauth2.Token, now time.Time) string {
+	if tok == nil {
+		return ""
+	}
+	if tok.RefreshToken != "" {
+		if exp, ok := refreshExpiry(tok); ok && !now.Before(exp) {
+			return "its refresh token expired " + roundDuration(now.Sub(exp)) + " ago"
+		}
+		return ""
+	}
+	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry) {
+		return "its access token expired " + roundDuration(now.Sub(tok.Expiry)) + " ago, and it held no refresh token"
+	}
+	return ""
+}
+
+// failure says in a few words why a request failed: the server's answer
+// or how it could not be reached, else the error itself.
+func failure(err error) string {
+	var (
+		oe  *authloop.OAuthError
+		tre *authloop.TokenResponseError
+	)
+	if errors.As(err, &oe) || errors.As(err, &tre) || unreachable(err) {
+		return "the server " + serverProblem(err)
+	}
+	return clip(tidy(err.Error()), 80)
 }
 
 // recordKept reports whether the store still holds tokens for s's record,

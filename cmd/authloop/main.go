@@ -7,7 +7,8 @@
 //
 // Commands: login, token, git-credential, status, refresh, logout, demo and
 // version; `authloop help COMMAND` explains each, with examples. Exit
-// codes: 0 success, 1 failure, 2 usage error, 3 login required, 4 server
+// codes, the same for every command (exitTable): 0 success, 1 failure
+// (local ones too), 2 usage error, 3 login required, 4 a remote server
 // unreachable or failing (try again later); a run stopped by a signal
 // (Ctrl+C, SIGTERM, SIGHUP) ends as that signal would have (a shell shows
 // 128 + its number: 130, 143, 129), after saving what it had received.

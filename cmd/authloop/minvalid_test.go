@@ -117,6 +117,25 @@ func TestE2ETokenLoopsRefreshOncePerHalfLifetime(t *testing.T) {
 // at half the lifetime, no --min-valid makes a fresh token refresh.
 func (c *cli) agePastHalfLife(t testing.TB, profile string) {
 	t.Helper()
+	c.editRecord(t, profile, func(rec *store.Record) {
+		if rec.Token.ExpiresIn < 3600 {
+			t.Fatalf("agePastHalfLife: expires_in %d, want at least an hour", rec.Token.ExpiresIn)
+		}
+		rec.Token.Expiry = time.Now().Add(20 * time.Minute)
+	})
+}
+
+// expireToken marks the stored access token of profile (file store) as
+// expired a minute ago, so that any command needing a token refreshes.
+func (c *cli) expireToken(t testing.TB, profile string) {
+	t.Helper()
+	c.editRecord(t, profile, func(rec *store.Record) { rec.Token.Expiry = time.Now().Add(-time.Minute) })
+}
+
+// editRecord loads the record of profile from the file store, lets edit
+// change it and saves it.
+func (c *cli) editRecord(t testing.TB, profile string, edit func(*store.Record)) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.NewFile(filepath.Join(c.dir, "config", "authloop"))
 	if err != nil {
@@ -134,14 +153,11 @@ func (c *cli) agePastHalfLife(t testing.TB, profile string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Token.ExpiresIn < 3600 {
-			t.Fatalf("agePastHalfLife: expires_in %d, want at least an hour", rec.Token.ExpiresIn)
-		}
-		rec.Token.Expiry = time.Now().Add(20 * time.Minute)
+		edit(rec)
 		if _, err := st.Save(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Fatalf("agePastHalfLife: no record of profile %s", profile)
+	t.Fatalf("no record of profile %s", profile)
 }

@@ -67,16 +67,20 @@ type Profile struct {
 // errNoProfile reports a profile that was never saved.
 var errNoProfile = errors.New("no such profile")
 
-// validProfileName accepts names that are safe as file names everywhere.
+// errBadProfileName reports a --profile that is not a valid profile name: a
+// usage error (exit 2) for every command.
+var errBadProfileName = errors.New("bad profile name")
+
+// validProfileName accepts names that are safe as file names everywhere;
+// its error wraps errBadProfileName.
 func validProfileName(name string) error {
-	if name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-' {
-		return fmt.Errorf("profile name %q must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'", name)
-	}
+	bad := name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-'
 	for _, r := range name {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
-		if !ok {
-			return fmt.Errorf("profile name %q must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'", name)
-		}
+		bad = bad || !ok
+	}
+	if bad {
+		return messageError{fmt.Sprintf("--profile %q is not a profile name: use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'", name), errBadProfileName}
 	}
 	return nil
 }
@@ -125,10 +129,12 @@ func loadProfile(name string) (*Profile, error) {
 	}
 	p, err := decodeProfile(b)
 	if err != nil {
-		return nil, fmt.Errorf("profile %s is not valid JSON (%v); fix or delete it", path, err)
+		return nil, &cliError{code: exitFailure, err: fmt.Errorf("profile %s is not valid JSON (%v)", path, err),
+			hint: "fix or delete that file, then sign in again: authloop login --profile " + name + " --issuer URL --client-id ID"}
 	}
 	if p.Version > profileVersion {
-		return nil, fmt.Errorf("profile %s was written by a newer authloop (version %d)", path, p.Version)
+		return nil, &cliError{code: exitFailure, err: fmt.Errorf("profile %s was written by a newer authloop (version %d)", path, p.Version),
+			hint: "use that newer authloop, or delete the file and sign in again"}
 	}
 	p.Name = name
 	return &p, nil

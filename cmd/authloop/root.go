@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -23,21 +24,6 @@ type app struct {
 type silentExit int
 
 func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
-const exitCodesHelp = `Exit codes:
-  0  success
-  1  failure (the message says what failed)
-  2  usage error (unknown command or flag, missing argument)
-  3  login required: no usable token, and no refresh token that works;
-     run "authloop login" (token, refresh and git-credential never open a
-     browser unless given --login)
-  4  the server could not be reached, or kept failing after retries:
-     a script may try again later
-  Stopped by Ctrl+C, SIGTERM or SIGHUP, authloop first finishes a request
-  it has already sent and saves its answer (a new refresh token must not
-  be lost), then ends as the signal would have: a shell shows 130, 143 or
-  129. A second signal stops it without waiting for the answer; a save
-  under way is still finished.`
 
 // runWithInput executes one command and returns its exit status; a run
 // stopped by a signal returns stopCode.
@@ -99,7 +85,7 @@ func (a *app) exitCode(args []string, root *cobra.Command, err error) int {
 	var ce *cliError
 	if !errors.As(err, &ce) {
 		// cobra's own errors: unknown command, bad flag, wrong arguments.
-		ce = &cliError{code: exitUsage, err: err}
+		ce = &cliError{code: exitUsage, err: usageMessage(err)}
 	}
 	if ce.code == exitUsage && ce.hint == "" {
 		c, _, ferr := root.Find(args)
@@ -186,24 +172,31 @@ or a private file, shared safely between processes.
 }
 
 func (a *app) demoCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo [--no-browser] [--short] [--timeout D] [-v]",
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo [flags]",
 		Short: "Sign in against an authorization server embedded in this process, and watch authloop keep the session alive",
 		Long: `demo starts an OAuth 2.1 authorization server inside this process, signs in
 against it (in your browser, or headless with --no-browser), then keeps the
 session alive through background refreshes, rotated refresh tokens, a burst of
 server errors and a revoked grant. Nothing leaves this machine; no token is
 ever printed. --short signs in only.`,
-		Example:            "  authloop demo\n  authloop demo --no-browser --short",
-		DisableFlagParsing: true,
+		Example: "  authloop demo\n  authloop demo --no-browser --short",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := a.interruptible(cmd.Context())
-			if code := runDemo(ctx, args, a.stdout, a.stderr); code != 0 {
+			if code := runDemo(ctx, o, a.stdout, a.stderr); code != 0 {
 				return silentExit(code)
 			}
 			return nil
 		},
 	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.noBrowser, "no-browser", false, "do not open a browser: follow the sign-in with an HTTP client instead (headless)")
+	fl.BoolVar(&o.short, "short", false, "sign in only; skip part 2 (background refresh, retries, a new sign-in)")
+	fl.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in to finish")
+	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log each step of the library at debug level to stderr (never a token)")
+	return cmd
 }
 
 func (a *app) versionCommand() *cobra.Command {

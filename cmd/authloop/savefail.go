@@ -36,7 +36,10 @@ func settleSave(s *authloop.Session, tok *oauth2.Token, err error, profile, done
 	if cerr := s.Close(); cerr == nil {
 		return nil // Close saved them
 	}
-	msg := fmt.Sprintf("%s, but the tokens could not be kept in the %s (%s), even on a second try: %s when authloop exits", done, se.Store, storeCause(se.Err), lost)
+	// Short enough for one line (ui.fail cuts at maxMessage) with a
+	// store path of some length: what was done, where it was not kept,
+	// why, and what dies with the process.
+	msg := fmt.Sprintf("%s, but the tokens could not be kept in the %s (%s): %s", done, se.Store, storeCause(se.Err), lost)
 	hint := "fix the store (free space, permissions, a locked keyring); then " + loginHint(profile) + " (the refresh token the store still holds may be spent)"
 	return &cliError{code: exitFailure, err: messageError{msg, err}, hint: hint}
 }
@@ -48,7 +51,7 @@ func lostOnExit(old, tok *oauth2.Token) string {
 		return ""
 	}
 	if old != nil && tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken {
-		return "the server rotated the refresh token, and the new one is lost"
+		return "the rotated refresh token is lost"
 	}
 	return "the new access token is lost"
 }

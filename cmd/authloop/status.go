@@ -117,7 +117,7 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 	if needLogin {
 		msg, hint := "some profiles need a new login", "run: authloop login --profile NAME"
 		if len(names) == 1 {
-			hint = loginHint(names[0])
+			msg, hint = "profile "+names[0]+" needs a new login", loginHint(names[0])
 			if all[0].corrupt {
 				msg, hint = corruptMessage(names[0]), corruptHint(names[0])
 			}
@@ -205,7 +205,7 @@ func (a *app) statusWords(st profileStatus, now time.Time) string {
 		b.WriteString(" — registered client " + sanitize(st.ClientID))
 	}
 	if st.Error != "" {
-		b.WriteString(" — " + u.red("error: "+oneLine(st.Error)))
+		b.WriteString(" — " + u.red("error: "+tidy(st.Error)))
 		return b.String()
 	}
 	if !st.SignedIn {

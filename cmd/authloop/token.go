@@ -133,7 +133,7 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 		err = settleSave(s, t, err, s.Key().Account, "refreshed", lostOnExit(tok, t))
 		if err == nil {
 			if !usable(t, minValid) {
-				u.printf("%s the server issued a token valid for %s only, less than --min-valid %s", u.yellow("warning:"), roundDuration(time.Until(t.Expiry)), minValid)
+				u.printf("%s %s", u.yellow("warning:"), shorterThanAsked(t, minValid, true))
 			}
 			return t, nil
 		}
@@ -144,7 +144,7 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 	if !login {
 		reason := "no token yet"
 		if tok != nil {
-			reason = "the access token has expired and there is no refresh token"
+			reason = shorterThanAsked(tok, minValid, false)
 		}
 		return nil, &authloop.LoginRequiredError{Reason: reason}
 	}

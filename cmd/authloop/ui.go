@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -130,7 +129,7 @@ func (u *ui) fail(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clearLocked()
-	fmt.Fprintf(u.w, "%s %s\n", u.red("authloop:"), oneLine(strings.TrimPrefix(err.Error(), "authloop: ")))
+	fmt.Fprintf(u.w, "%s %s\n", u.red("authloop:"), tidy(err.Error()))
 	var ce *cliError
 	if errors.As(err, &ce) && ce.hint != "" {
 		fmt.Fprintln(u.w, ce.hint)
