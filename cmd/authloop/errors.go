@@ -58,6 +58,9 @@ func classify(err error, profile string) error {
 	if errors.As(err, &ce) {
 		return err
 	}
+	if rc := refusedClientError(err, profile); rc != nil {
+		return rc
+	}
 	switch {
 	case errors.Is(err, errNoProfile):
 		return &cliError{code: exitLoginRequired, err: err, hint: "run: authloop login --profile " + profile + " --issuer URL --client-id ID (or --resource URL)"}

@@ -83,3 +83,24 @@ func (a *app) sayRegistrationForgotten(reg *store.Client, s *authloop.Session) {
 	}
 	a.ui.printf("  The client %s registered at login is forgotten here too; the next login registers a new one.", sanitize(reg.ClientID))
 }
+
+// refusedClientError explains a login required because the server refused
+// the client login registered (invalid_client on a refresh: the library
+// returns that only for a registered client), or returns nil for any other
+// error. A new login in a new process would take that registration from
+// the record again (the authorization page then refuses it, and the login
+// waits for its timeout): logout forgets it, and the next login registers
+// anew.
+func refusedClientError(err error, profile string) error {
+	if !errors.Is(err, authloop.ErrLoginRequired) || !register.IsInvalidClient(err) {
+		return nil
+	}
+	logout, login := "authloop logout", "authloop login"
+	if profile != defaultProfile {
+		logout += " --profile " + profile
+		login += " --profile " + profile
+	}
+	return &cliError{code: exitLoginRequired,
+		err:  messageError{"login required for profile " + profile + ": the server refused the client registered at login (invalid_client: it no longer knows it)", err},
+		hint: "run: " + logout + ", then " + login + " (logout forgets the client; login registers a new one)"}
+}
