@@ -168,7 +168,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if changed("git-host") {
 		p.GitHosts = nil
 		for _, h := range f.gitHosts {
-			if h = strings.ToLower(strings.TrimSpace(h)); h != "" && !contains(p.GitHosts, h) {
+			h = strings.ToLower(strings.TrimSpace(h))
+			if err := checkGitHost(h); err != nil {
+				return err
+			}
+			if h != "" && !contains(p.GitHosts, h) {
 				p.GitHosts = append(p.GitHosts, h)
 			}
 		}
