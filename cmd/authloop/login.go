@@ -50,7 +50,9 @@ without it, login registers one (dynamic registration, RFC 7591, for the
 exact loopback redirect URI it listens on), says which, and keeps the
 registration with the tokens, so later commands use the same client. The
 settings are saved in the profile, so later commands need only --profile; a
-later login changes only what its flags name. A client secret is read from a file
+later login changes only what its flags name (but a --resource whose
+authorization server is another than before drops a saved --client-id, which
+was registered at the old one). A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env),
 never from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.`,
@@ -105,6 +107,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	changed := cmd.Flags().Changed
+	prevIssuer := p.Issuer
 	if changed("issuer") {
 		p.Issuer = strings.TrimSpace(f.issuer)
 		if !changed("resource") {
@@ -206,6 +209,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			p.Scopes = prm.ScopesSupported
 		}
 		a.ui.printf("%s is protected by the authorization server %s.", p.Resource, p.Issuer)
+		a.dropForeignClient(p, prevIssuer, changed("client-id") || changed("client-secret-file") || changed("client-secret-env"))
 	}
 
 	st, kind, err := openStore(p.Store)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/register"
 	"github.com/authloop/authloop/store"
 )
@@ -103,4 +104,18 @@ func refusedClientError(err error, profile string) error {
 	return &cliError{code: exitLoginRequired,
 		err:  messageError{"login required for profile " + profile + ": the server refused the client registered at login (invalid_client: it no longer knows it)", err},
 		hint: "run: " + logout + ", then " + login + " (logout forgets the client; login registers a new one)"}
+}
+
+// dropForeignClient forgets the profile's client id (and where its secret
+// is read from) when `login --resource URL`, naming no client, found
+// another authorization server than the one the profile signed in to
+// before: a client id is registered at one server and means nothing at
+// another, whose authorization page would refuse it. The login then
+// registers a client there, and says so.
+func (a *app) dropForeignClient(p *Profile, prevIssuer string, clientFlags bool) {
+	if clientFlags || p.ClientID == "" || prevIssuer == "" || discovery.SameIssuer(prevIssuer, p.Issuer) {
+		return
+	}
+	a.ui.printf("The client id %s was for %s, not %s: registering a client there (give --client-id for one registered at %s).", sanitize(p.ClientID), prevIssuer, p.Issuer, p.Issuer)
+	p.ClientID, p.ClientSecretFile, p.ClientSecretEnv = "", "", ""
 }

@@ -99,3 +99,36 @@ func TestE2ERegisteredClientForgottenByServer(t *testing.T) {
 		t.Errorf("token after the new login: %v", r)
 	}
 }
+
+// A profile signed in with --client-id at one server, then `login --resource
+// URL` alone for an MCP server whose authorization server is another: the
+// client id was registered at the first server and means nothing at the
+// second, so login registers a client there (as the help promises without
+// --client-id) and says that the old one was for the other server. Before,
+// it sent the first server's client id to the second, whose authorization
+// page refused it, and the login waited for its timeout.
+func TestE2ELoginResourceAtAnotherServerDropsClientID(t *testing.T) {
+	a := oauthtest.NewServer(oauthtest.Config{Clients: []oauthtest.Client{{ID: "cli-at-a"}}})
+	defer a.Close()
+	b := oauthtest.NewServer(oauthtest.Config{ExactRedirectURIs: true, Clients: []oauthtest.Client{{ID: "only-b-knows"}}})
+	defer b.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	c := newCLI(t)
+	c.mustLogin(a, "mcp")
+	var wg sync.WaitGroup
+	r := c.interactive(browseOn(t, b.AuthorizationEndpoint(), &wg), "login", "--profile", "mcp", "--resource", b.ResourceEndpoint(), "--timeout", "10s")
+	wg.Wait()
+	if r.code != 0 || b.Count("register") != 1 || !strings.Contains(r.stderr, "registered at "+b.Issuer()) || !strings.Contains(r.stderr, "cli-at-a") {
+		t.Fatalf("login --resource at another server: %v (%d registrations)", r, b.Count("register"))
+	}
+	if r := c.run("", "token", "--profile", "mcp"); r.code != 0 {
+		t.Errorf("token: %v", r)
+	}
+	// The same server again: a given --client-id is kept, as before.
+	c.mustLogin(a, "same")
+	r = c.interactive(browseOn(t, a.AuthorizationEndpoint(), &wg), "login", "--profile", "same", "--issuer", a.Issuer(), "--resource", a.ResourceEndpoint(), "--timeout", "10s")
+	wg.Wait()
+	if r.code != 0 || a.Count("register") != 0 {
+		t.Errorf("login --resource at the same server: %v (%d registrations)", r, a.Count("register"))
+	}
+}
