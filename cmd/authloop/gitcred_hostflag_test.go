@@ -36,3 +36,21 @@ func TestE2ELoginGitHostIsAHost(t *testing.T) {
 		}
 	}
 }
+
+// git-credential asked without a host (a script's url= line, which git
+// itself turns into protocol= and host= before it calls a helper, or no
+// host at all) answers nothing, and says so: not "add it with authloop
+// login --git-host " with an empty host, which adds nothing. Before, the
+// note named an empty host and an empty --git-host.
+func TestE2EGitCredentialNoHost(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "forge", "--git-host", "git.example.com")
+	for _, in := range []string{"url=https://git.example.com/x.git\n\n", "protocol=https\n\n", "protocol=https\nhost=\n\n"} {
+		r := c.run(in, "git-credential", "--profile", "forge", "get")
+		if r.code != 0 || r.stdout != "" || strings.Contains(r.stderr, "--git-host \n") || strings.Contains(r.stderr, "git host :") || !strings.Contains(r.stderr, "no host=") {
+			t.Errorf("%q: %v", in, r)
+		}
+	}
+}
