@@ -59,6 +59,13 @@ func registrationKind(c *store.Client) string {
 func (a *app) sayRegisteredClient(ctx context.Context, p *Profile, s *authloop.Session) {
 	if c := registeredClient(ctx, p, s); c != nil {
 		a.ui.printf("  Client %s registered at %s (%s), kept with the tokens: later commands use it.", a.ui.bold(sanitize(c.ClientID)), p.Issuer, registrationKind(c))
+		switch exp := c.ClientSecretExpiresAt; {
+		case c.ClientSecret == "" || exp.IsZero():
+		case register.SecretExpired(c, time.Now()):
+			a.ui.printf("  %s its client secret has already expired (client_secret_expires_at %s): once the access token expires, a new login is needed (it registers anew).", a.ui.yellow("warning:"), exp.UTC().Format(time.RFC3339))
+		default:
+			a.ui.printf("  Its client secret expires at %s: after that, a new login is needed (it registers anew).", exp.Local().Format("2006-01-02 15:04"))
+		}
 	}
 }
 
@@ -118,4 +125,11 @@ func (a *app) dropForeignClient(p *Profile, prevIssuer string, clientFlags bool)
 	}
 	a.ui.printf("The client id %s was for %s, not %s: registering a client there (give --client-id for one registered at %s).", sanitize(p.ClientID), prevIssuer, p.Issuer, p.Issuer)
 	p.ClientID, p.ClientSecretFile, p.ClientSecretEnv = "", "", ""
+}
+
+// secretExpired reports whether the client login registered has a client
+// secret that has expired: the record's refresh token cannot be presented
+// as it, and a new login (which registers anew) is needed.
+func secretExpired(c *store.Client) bool {
+	return c != nil && register.SecretExpired(c, time.Now())
 }
