@@ -25,8 +25,8 @@ import (
 // client_secret_expires_at = expiresAt in the response (0: left as the
 // backend sends it).
 func secretProxy(backend *oauthtest.Server, expiresAt int64) *httptest.Server {
-	var px *httptest.Server
-	px = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		self := "http://" + r.Host // not the server's variable: assigned after the server starts
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/register" {
 			var m map[string]any
@@ -34,7 +34,7 @@ func secretProxy(backend *oauthtest.Server, expiresAt int64) *httptest.Server {
 			delete(m, "token_endpoint_auth_method")
 			body, _ = json.Marshal(m)
 		}
-		body = bytes.ReplaceAll(body, []byte(px.URL), []byte(backend.URL))
+		body = bytes.ReplaceAll(body, []byte(self), []byte(backend.URL))
 		req, _ := http.NewRequest(r.Method, backend.URL+r.URL.RequestURI(), bytes.NewReader(body))
 		req.Header = r.Header.Clone()
 		resp, err := http.DefaultTransport.RoundTrip(req)
@@ -50,19 +50,18 @@ func secretProxy(backend *oauthtest.Server, expiresAt int64) *httptest.Server {
 			m["client_secret_expires_at"] = expiresAt
 			out, _ = json.Marshal(m)
 		}
-		out = bytes.ReplaceAll(out, []byte(backend.URL), []byte(px.URL))
+		out = bytes.ReplaceAll(out, []byte(backend.URL), []byte(self))
 		for k, vs := range resp.Header {
 			if k == "Content-Length" {
 				continue
 			}
 			for _, v := range vs {
-				w.Header().Add(k, strings.ReplaceAll(v, backend.URL, px.URL))
+				w.Header().Add(k, strings.ReplaceAll(v, backend.URL, self))
 			}
 		}
 		w.WriteHeader(resp.StatusCode)
 		w.Write(out)
 	}))
-	return px
 }
 
 // A registration whose client secret has expired (client_secret_expires_at
