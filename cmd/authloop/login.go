@@ -50,8 +50,8 @@ without it, login registers one (dynamic registration, RFC 7591, for the
 exact loopback redirect URI it listens on), says which, and keeps the
 registration with the tokens, so later commands use the same client. The
 settings are saved in the profile, so later commands need only --profile; a
-later login changes only what its flags name (but a --resource whose
-authorization server is another than before drops a saved --client-id, which
+later login changes only what its flags name (but --resource alone, whose
+authorization server is another than before, drops a saved --client-id, which
 was registered at the old one). A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env),
 never from a flag's value, which other users could see in the process list;
