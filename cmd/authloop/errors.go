@@ -120,6 +120,9 @@ func classify(err error, profile string) error {
 	if errors.As(err, &ce) {
 		return err
 	}
+	if rc := refusedClientError(err, profile); rc != nil {
+		return rc
+	}
 	return explain(err, profile)
 }
 

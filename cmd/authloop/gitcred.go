@@ -229,7 +229,10 @@ func profileForHost(profile, host string) (name, note string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		if host != "" && gitHostListed(p.GitHosts, host) {
+		if host == "" {
+			return "", "git asked with no host= line (a helper gets protocol= and host=, not url=): nothing to answer", nil
+		}
+		if gitHostListed(p.GitHosts, host) {
 			return profile, "", nil
 		}
 		add := ""

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -78,4 +79,29 @@ func asciiEqualFold(a, b string) bool {
 // helper answered nothing for a host a profile was meant for.
 func noteGitRefusal(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "authloop git-credential: "+format+"\n", args...)
+}
+
+// checkGitHost refuses a --git-host that is not a host as git sends it
+// (host=, with its :port): a URL, a path, a user name or a space in it can
+// never match, and the profile would answer for no host. The error names
+// the host to give instead.
+func checkGitHost(h string) error {
+	if !strings.ContainsFunc(h, func(r rune) bool { return strings.ContainsRune("/@?#\\", r) || r <= ' ' || r == 0x7f }) {
+		return nil
+	}
+	host := h
+	if u, err := url.Parse(h); err == nil && u.Host != "" {
+		host = u.Host
+	} else {
+		if i := strings.LastIndexByte(host, '@'); i >= 0 {
+			host = host[i+1:]
+		}
+		host, _, _ = strings.Cut(host, "/")
+	}
+	if f := strings.Fields(host); len(f) > 0 {
+		host = f[0]
+	} else {
+		host = "git.example.com"
+	}
+	return usageError("--git-host %q is not a host as git sends it: give --git-host %s (with its :port, if the remote URL has one)", sanitize(h), sanitize(strings.ToLower(host)))
 }

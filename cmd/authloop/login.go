@@ -50,7 +50,9 @@ without it, login registers one (dynamic registration, RFC 7591, for the
 exact loopback redirect URI it listens on), says which, and keeps the
 registration with the tokens, so later commands use the same client. The
 settings are saved in the profile, so later commands need only --profile; a
-later login changes only what its flags name. A login that switches the
+later login changes only what its flags name (but --resource alone, whose
+authorization server is another than before, drops a saved --client-id, which
+was registered at the old one). A login that switches the
 profile to another issuer, client or resource ends the previous sign-in once
 the new one is kept: its grant is revoked where the server offers revocation,
 and its tokens deleted (where its server cannot be reached, they are kept:
@@ -118,6 +120,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		prev = &cp
 	}
 	changed := cmd.Flags().Changed
+	prevIssuer := p.Issuer
 	if changed("issuer") {
 		p.Issuer = strings.TrimSpace(f.issuer)
 		if err := checkIssuerFlag(p.Issuer); err != nil {
@@ -184,7 +187,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if changed("git-host") {
 		p.GitHosts = nil
 		for _, h := range f.gitHosts {
-			if h = strings.ToLower(strings.TrimSpace(h)); h != "" && !contains(p.GitHosts, h) {
+			h = strings.ToLower(strings.TrimSpace(h))
+			if err := checkGitHost(h); err != nil {
+				return err
+			}
+			if h != "" && !contains(p.GitHosts, h) {
 				p.GitHosts = append(p.GitHosts, h)
 			}
 		}
@@ -223,6 +230,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			p.Scopes = prm.ScopesSupported
 		}
 		a.ui.printf("%s is protected by the authorization server %s.", p.Resource, p.Issuer)
+		a.dropForeignClient(p, prevIssuer, changed("client-id") || changed("client-secret-file") || changed("client-secret-env"))
 	}
 
 	st, kind, err := openStore(p.Store)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/register"
 	"github.com/authloop/authloop/store"
 )
@@ -58,6 +59,13 @@ func registrationKind(c *store.Client) string {
 func (a *app) sayRegisteredClient(ctx context.Context, p *Profile, s *authloop.Session) {
 	if c := registeredClient(ctx, p, s); c != nil {
 		a.ui.printf("  Client %s registered at %s (%s), kept with the tokens: later commands use it.", a.ui.bold(sanitize(c.ClientID)), p.Issuer, registrationKind(c))
+		switch exp := c.ClientSecretExpiresAt; {
+		case c.ClientSecret == "" || exp.IsZero():
+		case register.SecretExpired(c, time.Now()):
+			a.ui.printf("  %s its client secret has already expired (client_secret_expires_at %s): once the access token expires, a new login is needed (it registers anew).", a.ui.yellow("warning:"), exp.UTC().Format(time.RFC3339))
+		default:
+			a.ui.printf("  Its client secret expires at %s: after that, a new login is needed (it registers anew).", exp.Local().Format("2006-01-02 15:04"))
+		}
 	}
 }
 
@@ -82,4 +90,46 @@ func (a *app) sayRegistrationForgotten(reg *store.Client, s *authloop.Session) {
 		return
 	}
 	a.ui.printf("  The client %s registered at login is forgotten here too; the next login registers a new one.", sanitize(reg.ClientID))
+}
+
+// refusedClientError explains a login required because the server refused
+// the client login registered (invalid_client on a refresh: the library
+// returns that only for a registered client), or returns nil for any other
+// error. A new login in a new process would take that registration from
+// the record again (the authorization page then refuses it, and the login
+// waits for its timeout): logout forgets it, and the next login registers
+// anew.
+func refusedClientError(err error, profile string) error {
+	if !errors.Is(err, authloop.ErrLoginRequired) || !register.IsInvalidClient(err) {
+		return nil
+	}
+	logout, login := "authloop logout", "authloop login"
+	if profile != defaultProfile {
+		logout += " --profile " + profile
+		login += " --profile " + profile
+	}
+	return &cliError{code: exitLoginRequired,
+		err:  messageError{"login required for profile " + profile + ": the server refused the client registered at login (invalid_client: it no longer knows it)", err},
+		hint: "run: " + logout + ", then " + login + " (logout forgets the client; login registers a new one)"}
+}
+
+// dropForeignClient forgets the profile's client id (and where its secret
+// is read from) when `login --resource URL`, naming no client, found
+// another authorization server than the one the profile signed in to
+// before: a client id is registered at one server and means nothing at
+// another, whose authorization page would refuse it. The login then
+// registers a client there, and says so.
+func (a *app) dropForeignClient(p *Profile, prevIssuer string, clientFlags bool) {
+	if clientFlags || p.ClientID == "" || prevIssuer == "" || discovery.SameIssuer(prevIssuer, p.Issuer) {
+		return
+	}
+	a.ui.printf("The client id %s was for %s, not %s: registering a client there (give --client-id for one registered at %s).", sanitize(p.ClientID), prevIssuer, p.Issuer, p.Issuer)
+	p.ClientID, p.ClientSecretFile, p.ClientSecretEnv = "", "", ""
+}
+
+// secretExpired reports whether the client login registered has a client
+// secret that has expired: the record's refresh token cannot be presented
+// as it, and a new login (which registers anew) is needed.
+func secretExpired(c *store.Client) bool {
+	return c != nil && register.SecretExpired(c, time.Now())
 }

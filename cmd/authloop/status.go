@@ -20,7 +20,8 @@ type profileStatus struct {
 	Issuer        string     `json:"issuer"`
 	Resource      string     `json:"resource,omitempty"`
 	ClientID      string     `json:"client_id,omitempty"`
-	Registered    bool       `json:"client_registered,omitempty"` // registered by login (no --client-id)
+	Registered    bool       `json:"client_registered,omitempty"`     // registered by login (no --client-id)
+	SecretExpired bool       `json:"client_secret_expired,omitempty"` // the registered client's secret expired: its refresh token cannot be used
 	Account       string     `json:"account,omitempty"`
 	Scopes        []string   `json:"scopes,omitempty"`
 	SignedIn      bool       `json:"signed_in"`
@@ -48,7 +49,8 @@ func (a *app) statusCommand() *cobra.Command {
 		Use:   "status [flags]",
 		Short: "Show each profile's sign-in: server, account, scopes, token expiry, store",
 		Long: `status prints one line per profile (or only --profile's): the issuer or
-resource, the client login registered (when no --client-id was given), the
+resource, the client login registered (when no --client-id was given; and
+whether its client secret expired, which needs a new login), the
 account (from the ID token), the granted scopes, when the access
 token expires, whether a refresh token is held and until when, and which store
 keeps it, and a previous sign-in that a switch to another issuer or client
@@ -153,7 +155,7 @@ func statusOf(name string) (profileStatus, error) {
 	}
 	st.ClientID = p.ClientID
 	if c := registeredClient(context.Background(), p, s); c != nil {
-		st.ClientID, st.Registered = c.ClientID, true
+		st.ClientID, st.Registered, st.SecretExpired = c.ClientID, true, secretExpired(c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	for _, k := range previousSignIns(ctx, s.Store(), name, s.Key()) {
@@ -178,7 +180,7 @@ func statusOf(name string) (profileStatus, error) {
 		t = t.UTC().Truncate(time.Second)
 		st.RefreshExpiry = &t
 	}
-	st.LoginRequired = st.Expired && (!st.RefreshToken || (st.RefreshExpiry != nil && !time.Now().Before(*st.RefreshExpiry)))
+	st.LoginRequired = st.Expired && (!st.RefreshToken || st.SecretExpired || (st.RefreshExpiry != nil && !time.Now().Before(*st.RefreshExpiry)))
 	return st, nil
 }
 
@@ -203,6 +205,9 @@ func (a *app) statusWords(st profileStatus, now time.Time) string {
 	}
 	if st.Registered {
 		b.WriteString(" — registered client " + sanitize(st.ClientID))
+		if st.SecretExpired {
+			b.WriteString(" (" + u.red("client secret expired") + ": the next login registers anew)")
+		}
 	}
 	if st.Error != "" {
 		b.WriteString(" — " + u.red("error: "+tidy(st.Error)))
