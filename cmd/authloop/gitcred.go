@@ -241,9 +241,9 @@ func profileForHost(profile, host string) (name, note string, err error) {
 		}
 		add += " --git-host " + sanitize(host)
 		if len(p.GitHosts) == 0 {
-			return "", fmt.Sprintf("profile %s lists no git host, so it answers for none: add one with authloop login --profile %s%s", profile, profile, add), nil
+			return "", fmt.Sprintf("profile %s lists no git host, so it answers for none: if %s is the server of this sign-in, add it with authloop login --profile %s%s", profile, sanitize(host), profile, add), nil
 		}
-		return "", fmt.Sprintf("profile %s does not list the git host %s: add it with authloop login --profile %s%s", profile, sanitize(host), profile, add), nil
+		return "", fmt.Sprintf("profile %s does not list the git host %s: if it is the server of this sign-in, add it with authloop login --profile %s%s", profile, sanitize(host), profile, add), nil
 	}
 	if host == "" {
 		return "", "", nil
@@ -264,7 +264,7 @@ func profileForHost(profile, host string) (name, note string, err error) {
 		}
 	}
 	if !anyHosts {
-		return "", fmt.Sprintf("no profile lists a git host, so none answers for %s: add it with authloop login --profile NAME --git-host %s", sanitize(host), sanitize(host)), nil
+		return "", fmt.Sprintf("no profile lists a git host, so none answers for %s: if it is the server of a sign-in, add it with authloop login --profile NAME --git-host %s", sanitize(host), sanitize(host)), nil
 	}
 	return "", "", nil
 }

@@ -91,6 +91,10 @@ func TestE2EGitCredentialSafeRemotes(t *testing.T) {
 	}
 	if r := get("protocol=https\nhost=other.example.com\n\n", "--profile", "forge"); !strings.Contains(r.stderr, "authloop login --profile forge --git-host git.example.com --git-host 127.0.0.1:8080 --git-host localhost --git-host [::1]:3000 --git-host other.example.com") {
 		t.Errorf("unlisted host with --profile: no hint: %v", r)
+	} else if !strings.Contains(r.stderr, "if it is the server of this sign-in") {
+		// Any remote can make git ask (a submodule, a redirect): the hint
+		// must not read as advice to trust whatever host asked.
+		t.Errorf("unlisted host: the hint does not ask whether the host is the sign-in's server: %v", r)
 	}
 
 	// A profile without git hosts answers nothing, and says which flag to set.
