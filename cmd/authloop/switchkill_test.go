@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+)
+
+// Issue 13 item 7, adversary: a login that switches the profile to another
+// issuer and is killed after it saved the profile but before it ended the
+// previous sign-in must not leave that sign-in behind unknown: the profile
+// now names the new issuer, so only the list of previous sign-ins can
+// lead status, the next login and logout to the old record.
+func TestE2ESwitchKilledBeforeRetirementKeepsPrevious(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	// The old server: its metadata request (the retirement's first step)
+	// is answered only when the request goes away.
+	asked := make(chan struct{}, 1)
+	old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	oldClosed := false
+	defer func() {
+		if !oldClosed {
+			old.Close()
+		}
+	}()
+	newSrv := oauthtest.NewServer(oauthtest.Config{})
+	defer newSrv.Close()
+
+	c := newCLI(t)
+	// Profile p, signed in at the old server.
+	pdir := filepath.Join(c.dir, "config", "authloop", "profiles")
+	if err := os.MkdirAll(pdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prof := Profile{Version: profileVersion, Name: "p", Issuer: old.URL, ClientID: "old-client", Store: "file"}
+	b, _ := json.Marshal(prof)
+	if err := os.WriteFile(filepath.Join(pdir, "p.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(c.storeDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey := store.Key{Issuer: old.URL, ClientID: "old-client", Account: "p"}
+	if _, err := st.Save(context.Background(), &store.Record{Key: oldKey, Token: &store.Token{AccessToken: "old-at", RefreshToken: "old-rt", Expiry: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.run("", "status", "--profile", "p"); r.code != 0 {
+		t.Fatalf("status of the hand-made sign-in: %v", r)
+	}
+
+	// The switch, killed once it reaches the old server.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := c.command(ctx, []string{"login", "--profile", "p", "--no-browser", "--store", "file",
+		"--issuer", newSrv.Issuer(), "--client-id", newSrv.ClientID(), "--scope", "openid offline_access", "--timeout", "1m"})
+	cmd.Env = c.env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	browse := browseOn(t, newSrv.AuthorizationEndpoint(), &wg)
+	var errOut strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			errOut.WriteString(sc.Text() + "\n")
+			browse(sc.Text())
+		}
+	}()
+	select {
+	case <-asked:
+	case <-ctx.Done():
+		t.Fatal("the login never asked the old server")
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	_ = cmd.Wait()
+	wg.Wait()
+	old.Close()
+	oldClosed = true
+
+	if _, err := st.Load(context.Background(), oldKey); err != nil {
+		t.Fatalf("the old record is gone already (%v): the kill came too late\n%s", err, errOut.String())
+	}
+	r := c.run("", "status", "--profile", "p", "--json")
+	var sts []profileStatus
+	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || len(sts) != 1 || len(sts[0].Previous) != 1 || sts[0].Previous[0].Issuer != old.URL {
+		t.Errorf("status --json after the killed switch does not list the old sign-in: %v (%v)", r, err)
+	}
+	r = c.run("", "logout", "--profile", "p")
+	if _, err := st.Load(context.Background(), oldKey); err == nil {
+		t.Errorf("logout left the old sign-in's record (and its refresh token) behind: %v", r)
+	}
+}
