@@ -266,6 +266,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		if cerr := s.Close(); cerr == nil {
 			if now := s.Cached(); now != nil && (before == nil || now.AccessToken != before.AccessToken) {
 				notePrevious(prev, s.Key())
+				notePrevious(savedNow(p.Name), s.Key())
 				if perr := p.save(); perr == nil {
 					a.ui.printf("The sign-in had finished at the server when it was stopped: its tokens are kept (profile %s).", a.ui.bold(p.Name))
 				}
@@ -287,6 +288,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			hint: "fix the store (free space, permissions, a locked keyring); then " + loginHint(p.Name)}
 	}
 	notePrevious(prev, s.Key())
+	notePrevious(savedNow(p.Name), s.Key())
 	if err := p.save(); err != nil {
 		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
 	}

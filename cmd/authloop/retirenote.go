@@ -28,3 +28,14 @@ func notePrevious(prev *Profile, cur store.Key) {
 	}
 	_ = savePrevious(prev.Name, append(keys, k))
 }
+
+// savedNow is profile name as saved now, or nil: another login of it that
+// ran meanwhile may have switched it since this one read it, and the
+// sign-in that login made is then a previous one too.
+func savedNow(name string) *Profile {
+	p, err := loadProfile(name)
+	if err != nil {
+		return nil
+	}
+	return p
+}

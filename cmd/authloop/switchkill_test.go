@@ -118,3 +118,70 @@ func TestE2ESwitchKilledBeforeRetirementKeepsPrevious(t *testing.T) {
 		t.Errorf("logout left the old sign-in's record (and its refresh token) behind: %v", r)
 	}
 }
+
+// Issue 13 item 7, adversary: two logins of one profile at once, each to
+// another issuer. The one that finishes last read the profile before the
+// other saved it, so the sign-in the other made is its previous one: it
+// must be ended (or listed), not left behind unknown.
+func TestE2ESwitchTwoLoginsAtOnceLeavesNoOrphan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	a := oauthtest.NewServer(oauthtest.Config{})
+	defer a.Close()
+	b := oauthtest.NewServer(oauthtest.Config{})
+	defer b.Close()
+	cs := oauthtest.NewServer(oauthtest.Config{})
+	defer cs.Close()
+	c := newCLI(t)
+	c.mustLogin(a, "p")
+
+	// The login to cs starts first and waits for the person.
+	urls := make(chan string, 1)
+	var once sync.Once
+	slow := make(chan result, 1)
+	go func() {
+		slow <- c.interactive(func(line string) {
+			if strings.HasPrefix(line, cs.AuthorizationEndpoint()) {
+				once.Do(func() { urls <- strings.TrimSpace(line) })
+			}
+		}, "login", "--profile", "p", "--no-browser", "--store", "file",
+			"--issuer", cs.Issuer(), "--client-id", cs.ClientID(), "--scope", "openid offline_access", "--timeout", "1m")
+	}()
+	var u string
+	select {
+	case u = <-urls:
+	case <-time.After(time.Minute):
+		t.Fatal("the first login printed no URL")
+	}
+	// Meanwhile the login to b runs to its end (and ends a's sign-in).
+	if r := c.login(b, "p"); r.code != 0 {
+		t.Fatalf("login to b: %v", r)
+	}
+	// Now the person finishes the first one.
+	if _, _, err := oauthtest.Browse(context.Background(), nil, u); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-slow; r.code != 0 {
+		t.Fatalf("login to c: %v", r)
+	}
+
+	st, err := store.NewFile(c.storeDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bKey := store.Key{Issuer: b.Issuer(), ClientID: b.ClientID(), Account: "p"}
+	_, loadErr := st.Load(context.Background(), bKey)
+	r := c.run("", "status", "--profile", "p", "--json")
+	var sts []profileStatus
+	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || len(sts) != 1 {
+		t.Fatalf("status --json: %v (%v)", r, err)
+	}
+	if loadErr == nil && len(sts[0].Previous) == 0 {
+		t.Errorf("the sign-in at b is kept but listed nowhere (the profile names c): an orphan with a live refresh token")
+	}
+	// b answers: the login that finished last ends its sign-in.
+	if loadErr == nil || b.Count("revoke") != 1 {
+		t.Errorf("the sign-in at b: record %v, %d revocations at b; want ended (revoked, deleted)", loadErr, b.Count("revoke"))
+	}
+}
