@@ -227,6 +227,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
+	a.endKeptBeforeLogin(ctx, st, p, prev)
 	cc := &clearCorrupt{Store: st}
 	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {

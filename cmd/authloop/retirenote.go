@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"slices"
 
 	"github.com/authloop/authloop/store"
@@ -38,4 +39,24 @@ func savedNow(name string) *Profile {
 		return nil
 	}
 	return p
+}
+
+// endKeptBeforeLogin ends the kept previous sign-in of profile p whose
+// record this login is about to write (a switch back to an issuer whose
+// server could not be reached at the switch away): the new tokens replace
+// the old ones in that record, and no later command could revoke the old
+// grant. It is ended as endPrevious ends one, and taken off the list; one
+// that cannot be ended is said so, and the login goes on.
+func (a *app) endKeptBeforeLogin(ctx context.Context, st store.Store, p, prev *Profile) {
+	k, err := recordKeyOf(p)
+	if err != nil {
+		return
+	}
+	keys := loadPrevious(p.Name)
+	if !slices.Contains(keys, k) {
+		return
+	}
+	if a.endOne(ctx, st, k, false, []*Profile{prev, p}) == nil {
+		_ = savePrevious(p.Name, slices.DeleteFunc(keys, func(x store.Key) bool { return x == k }))
+	}
 }

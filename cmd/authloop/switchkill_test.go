@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +186,57 @@ func TestE2ESwitchTwoLoginsAtOnceLeavesNoOrphan(t *testing.T) {
 	// b answers: the login that finished last ends its sign-in.
 	if loadErr == nil || b.Count("revoke") != 1 {
 		t.Errorf("the sign-in at b: record %v, %d revocations at b; want ended (revoked, deleted)", loadErr, b.Count("revoke"))
+	}
+}
+
+// Issue 13 item 7, adversary: a: switch to b while a cannot be reached
+// (a's sign-in is kept, to be ended by the next login), then back to a.
+// The login to a must end the kept sign-in (revoke its grant) before its
+// new tokens replace the old ones in the same record: afterwards nothing
+// holds the old refresh token, and no later command can revoke it.
+func TestE2ESwitchBackEndsKeptSignIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	a := oauthtest.NewServer(oauthtest.Config{})
+	defer a.Close()
+	target, err := url.Parse(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	a.URL = front.URL // a is reached, and names itself, through front
+	// Every request a's handlers serve takes a's lock before it reads
+	// a.URL: taking that lock here orders the write before them (the
+	// race detector sees no order through the CLI's sockets).
+	_ = a.Requests()
+	b := oauthtest.NewServer(oauthtest.Config{})
+	defer b.Close()
+
+	c := newCLI(t)
+	c.mustLogin(a, "p")
+	oldAccess, _ := storedToken(t, c)
+	down.Store(true)
+	if r := c.login(b, "p"); r.code != 0 || !strings.Contains(r.stderr, "still kept") {
+		t.Fatalf("switch to b with a down: %v", r)
+	}
+	down.Store(false)
+	if r := c.login(a, "p"); r.code != 0 {
+		t.Fatalf("switch back to a: %v", r)
+	}
+	if a.Count("revoke") == 0 || a.ValidAccessToken(oldAccess) {
+		t.Errorf("the kept sign-in at a was replaced by the new one, never revoked (%d revocations at a)", a.Count("revoke"))
+	}
+	if b.Count("revoke") != 1 {
+		t.Errorf("%d revocations at b; want 1 (its sign-in ended by the switch back)", b.Count("revoke"))
 	}
 }
