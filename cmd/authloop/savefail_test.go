@@ -11,19 +11,6 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
-// storeDir is the file store's directory of c.
-func (c *cli) storeDir() string { return filepath.Join(c.dir, "config", "authloop") }
-
-// recordFiles are the record files in c's file store.
-func recordFiles(t *testing.T, c *cli) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(c.storeDir(), "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 // fileSizeLimitFor returns a file size limit that lets a profile be
 // written but not a record: measured on a login of its own.
 func fileSizeLimitFor(t *testing.T, srv *oauthtest.Server) int {
@@ -46,28 +33,6 @@ func fileSizeLimitFor(t *testing.T, srv *oauthtest.Server) int {
 		t.Fatalf("a profile (%d bytes) is not much smaller than a record (%d bytes)", pi.Size(), ri.Size())
 	}
 	return int(pi.Size()+ri.Size()) / 2
-}
-
-// twoLines checks that stderr ends in an error of two lines: what failed
-// (with every one of what), then what to do (with do).
-func twoLines(t *testing.T, stderr string, what []string, do string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	if len(lines) < 2 {
-		t.Fatalf("error is not two lines:\n%s", stderr)
-	}
-	failed, hint := lines[len(lines)-2], lines[len(lines)-1]
-	if !strings.HasPrefix(failed, "authloop: ") {
-		t.Errorf("the error's first line does not start with \"authloop: \":\n%s", stderr)
-	}
-	for _, w := range what {
-		if !strings.Contains(failed, w) {
-			t.Errorf("the error's first line lacks %q:\n%s", w, stderr)
-		}
-	}
-	if !strings.Contains(hint, do) {
-		t.Errorf("the error's second line lacks %q:\n%s", do, stderr)
-	}
 }
 
 // Issue 13 item 1: with a store that cannot be written (a file size limit

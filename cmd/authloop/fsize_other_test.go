@@ -1,0 +1,6 @@
+//go:build !unix
+
+package main
+
+// execLimitedIfAsked: the file size limit tests run on Unix only.
+func execLimitedIfAsked() {}
