@@ -240,3 +240,28 @@ func TestE2ESwitchBackEndsKeptSignIn(t *testing.T) {
 		t.Errorf("%d revocations at b; want 1 (its sign-in ended by the switch back)", b.Count("revoke"))
 	}
 }
+
+// Issue 13 item 7, adversary: a profile logged out at a, whose server is
+// gone since, switched to b: there is no previous sign-in to end, so
+// login must not say that one is kept (nor keep saying so at every later
+// login, as it tries again to end it).
+func TestE2ESwitchAfterLogoutKeepsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	a := oauthtest.NewServer(oauthtest.Config{})
+	b := oauthtest.NewServer(oauthtest.Config{})
+	defer b.Close()
+	c := newCLI(t)
+	c.mustLogin(a, "p")
+	if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
+		t.Fatalf("logout: %v", r)
+	}
+	a.Close()
+	for i := range 2 {
+		r := c.login(b, "p")
+		if r.code != 0 || strings.Contains(r.stderr, "still kept") || strings.Contains(r.stderr, "previous sign-in") {
+			t.Errorf("login %d to b after logging out of a: %v", i+1, r)
+		}
+	}
+}
