@@ -183,18 +183,21 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 			return nil, err
 		}
 		for {
-			err := sf.setLock(syscall.F_WRLCK, off, 1)
-			if err == nil {
-				lockFiles.Lock()
-				if !sf.held[off] {
+			// The byte is taken and marked held at once, under lockFiles,
+			// as unlockByte clears and releases it: otherwise this
+			// goroutine's F_SETLK could succeed through another's hold
+			// that is released right after, and it would mark held a byte
+			// the process no longer has.
+			lockFiles.Lock()
+			err := error(syscall.EAGAIN) // a goroutine of this process holds it, taken under another name: wait for it as for another process
+			if !sf.held[off] {
+				if err = sf.setLock(syscall.F_WRLCK, off, 1); err == nil {
 					sf.held[off] = true
-					lockFiles.Unlock()
-					break
 				}
-				// A goroutine of this process holds it, taken under
-				// another name: wait for it as for another process.
-				lockFiles.Unlock()
-				err = syscall.EAGAIN
+			}
+			lockFiles.Unlock()
+			if err == nil {
+				break
 			}
 			if !busy(err) {
 				lockFiles.Lock()
