@@ -35,7 +35,9 @@ import (
 // any descriptor of the file drops all the process's locks on it: so a
 // process opens each lock file once (lockFiles), shares the descriptor
 // among its locks and closes it when the last is released; its goroutines
-// exclude each other through the semaphore of each lock (filelock.go).
+// exclude each other through the semaphore of each lock (filelock.go) and,
+// for a file reached under two names, the bytes held through the shared
+// descriptor (sharedFile.held).
 
 // lockOffset is the byte of the lock called name: the FNV-1a 64 hash of
 // the name, shifted right by two (a positive file offset on every
@@ -56,6 +58,11 @@ type sharedFile struct {
 	f    *os.File
 	fi   fs.FileInfo // of f, when opened
 	refs int         // locks held or being taken through it
+	// held are the bytes that goroutines of this process hold through f
+	// (lockFiles guards it): the OS grants a byte to every goroutine of
+	// the process that asks, and a file reached under two names (a store
+	// opened through a symbolic link) has two semaphores.
+	held map[int64]bool
 }
 
 // lockFiles maps a lock file's path to this process's descriptor of it.
@@ -99,7 +106,7 @@ func openShared(path string) (*sharedFile, error) {
 		fl.Close()
 		return nil, fmt.Errorf("store: lock file: %w", err)
 	}
-	sf := &sharedFile{path: path, f: fl, fi: fi, refs: 1}
+	sf := &sharedFile{path: path, f: fl, fi: fi, refs: 1, held: map[int64]bool{}}
 	lockFiles.m[path] = sf
 	return sf, nil
 }
@@ -176,7 +183,19 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 			return nil, err
 		}
 		for {
-			err := sf.setLock(syscall.F_WRLCK, off, 1)
+			// The byte is taken and marked held at once, under lockFiles,
+			// as unlockByte clears and releases it: otherwise this
+			// goroutine's F_SETLK could succeed through another's hold
+			// that is released right after, and it would mark held a byte
+			// the process no longer has.
+			lockFiles.Lock()
+			err := error(syscall.EAGAIN) // a goroutine of this process holds it, taken under another name: wait for it as for another process
+			if !sf.held[off] {
+				if err = sf.setLock(syscall.F_WRLCK, off, 1); err == nil {
+					sf.held[off] = true
+				}
+			}
+			lockFiles.Unlock()
 			if err == nil {
 				break
 			}
@@ -208,6 +227,7 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 		// removed file excludes no one. Forget this descriptor and try the
 		// file now at the path.
 		lockFiles.Lock()
+		delete(sf.held, off)
 		_ = sf.setLock(syscall.F_UNLCK, off, 1)
 		if lockFiles.m[sf.path] == sf {
 			delete(lockFiles.m, sf.path)
@@ -223,6 +243,7 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 func unlockByte(sf *sharedFile, off int64, record string) error {
 	lockFiles.Lock()
 	defer lockFiles.Unlock()
+	delete(sf.held, off)
 	if sf.refs == 1 && lockFiles.m[sf.path] == sf && !exists(record) {
 		// A write lock of the whole file, taken at once or not at all:
 		// only when no other process holds any of its bytes.

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/store"
 )
@@ -157,6 +160,56 @@ func TestFileLockSameFileUnderTwoNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	login()
+	out, err := helper(t, "try-lock", a.Dir()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "busy" {
+		t.Errorf("another process took the refresh lock this one holds: %s", got)
+	}
+}
+
+// One process, two stores on the same directory under two names: two
+// goroutines that take the same lock through the two names must not both
+// hold it (fcntl locks do not exclude the goroutines of one process, and
+// the semaphore of this process is keyed by the path).
+func TestFileLockSameFileUnderTwoNamesExcludesGoroutines(t *testing.T) {
+	oneLockFile(t)
+	a := newFile(t)
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(a.Dir(), link))
+	b, err := store.NewFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := a.Lock(bg, helperKey, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
+	defer cancel()
+	if second, err := b.Lock(ctx, helperKey, "refresh"); err == nil {
+		second()
+		unlock()
+		t.Fatal("a second goroutine took, through the other name, the refresh lock the first holds")
+	} else if !errors.Is(err, store.ErrLockTimeout) {
+		t.Fatalf("Lock through the other name while held: %v; want ErrLockTimeout", err)
+	}
+	// Released through one name, it can be taken through the other, and
+	// the other process still sees it held.
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(bg, 10*time.Second)
+	defer cancel2()
+	second, err := b.Lock(ctx2, helperKey, "refresh")
+	if err != nil {
+		t.Fatalf("Lock through the other name once released: %v", err)
+	}
+	defer second()
 	out, err := helper(t, "try-lock", a.Dir()).Output()
 	if err != nil {
 		t.Fatal(err)

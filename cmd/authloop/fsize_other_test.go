@@ -2,6 +2,5 @@
 
 package main
 
-// execLimitedIfAsked does nothing where there are no file size limits to
-// set (fsize_unix_test.go): the tests that use one are built only on Unix.
+// execLimitedIfAsked: the file size limit tests run on Unix only.
 func execLimitedIfAsked() {}

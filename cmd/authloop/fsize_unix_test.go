@@ -22,7 +22,10 @@ func execLimitedIfAsked() {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err == nil {
-		err = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n})
+		var lim syscall.Rlimit
+		setRlim(&lim.Cur, n) // int64 on some systems (FreeBSD), uint64 on others
+		setRlim(&lim.Max, n)
+		err = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim)
 	}
 	if err == nil {
 		env := make([]string, 0, len(os.Environ()))
@@ -49,3 +52,6 @@ func (c *cli) withFileSizeLimit(n int) *cli {
 	l.launcher = exe
 	return &l
 }
+
+// setRlim sets an Rlimit field, whatever its integer type here.
+func setRlim[T int64 | uint64](p *T, n uint64) { *p = T(n) }

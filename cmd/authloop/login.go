@@ -238,6 +238,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
+	a.endKeptBeforeLogin(ctx, st, p, prev)
 	cc := &clearCorrupt{Store: st}
 	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {
@@ -276,6 +277,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		// saved before Close returns: keep the profile that goes with them.
 		if cerr := s.Close(); cerr == nil {
 			if now := s.Cached(); now != nil && (before == nil || now.AccessToken != before.AccessToken) {
+				notePrevious(prev, s.Key())
+				notePrevious(savedNow(p.Name), s.Key())
 				if perr := p.save(); perr == nil {
 					a.ui.printf("The sign-in had finished at the server when it was stopped: its tokens are kept (profile %s).", a.ui.bold(p.Name))
 				}
@@ -296,6 +299,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			err:  fmt.Errorf("signed in to %s, but the tokens were not kept in the %s: %v", p.Issuer, s.Store().Describe(), err),
 			hint: "fix the store (free space, permissions, a locked keyring); then " + loginHint(p.Name)}
 	}
+	notePrevious(prev, s.Key())
+	notePrevious(savedNow(p.Name), s.Key())
 	if err := p.save(); err != nil {
 		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
 	}

@@ -166,6 +166,9 @@ func (a *app) endPrevious(ctx context.Context, p *Profile, cur store.Key, force 
 
 // endOne ends the sign-in kept in the record of k (see endPrevious).
 func (a *app) endOne(ctx context.Context, st store.Store, k store.Key, force bool, candidates []*Profile) error {
+	if _, err := st.Load(ctx, k); errors.Is(err, store.ErrNotFound) {
+		return nil // nothing to end (logged out, or ended meanwhile): no server to ask
+	}
 	u := a.ui
 	who := describeSignIn(k)
 	old := *candidates[len(candidates)-1]
