@@ -161,23 +161,7 @@ func (p *Profile) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+p.Name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("saving profile %q: %w", p.Name, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("saving profile %q: %w", p.Name, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("saving profile %q: %w", p.Name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("saving profile %q: %w", p.Name, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := writePrivateFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("saving profile %q: %w", p.Name, err)
 	}
 	return nil
@@ -250,4 +234,30 @@ func (p *Profile) gitUsername() string {
 		return p.GitUsername
 	}
 	return "oauth2"
+}
+
+// writePrivateFile replaces the file at path with data, 0600, whole or not
+// at all: written to a temporary file of a name of its own in the same
+// directory (two writers at once never share one), synced, then renamed
+// over path.
+func writePrivateFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

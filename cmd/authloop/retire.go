@@ -76,11 +76,7 @@ func savePrevious(name string, keys []store.Key) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writePrivateFile(path, append(b, '\n'))
 }
 
 // previousSignIns returns the kept previous sign-ins of profile name whose
