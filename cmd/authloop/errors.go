@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,8 +144,14 @@ func unreachable(err error) bool {
 		tre *authloop.TokenResponseError
 		oe  *authloop.OAuthError
 		fe  *discovery.FetchError
+		pe  *fs.PathError
+		le  *os.LinkError
 	)
 	switch {
+	case errors.As(err, &pe), errors.As(err, &le):
+		// A file or directory of this machine. Its system error
+		// (syscall.Errno) is a net.Error too, but nothing remote failed.
+		return false
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return true
 	case errors.As(err, &tre):

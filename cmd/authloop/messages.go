@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"regexp"
 	"strconv"
@@ -37,6 +38,7 @@ func explain(err error, profile string) *cliError {
 		oe  *authloop.OAuthError
 		op  *net.OpError
 		tre *authloop.TokenResponseError
+		pe  *fs.PathError
 	)
 	switch {
 	case errors.Is(err, errBadProfileName):
@@ -92,6 +94,9 @@ func explain(err error, profile string) *cliError {
 		return &cliError{code: exitLoginRequired, err: messageError{corruptMessage(profile), err}, hint: corruptHint(profile)}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: messageError{"the server " + serverProblem(err), err}, hint: "try again later"}
+	case errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist):
+		// A file of this machine that cannot be read or written.
+		return &cliError{code: exitFailure, err: err, hint: "fix that path or its permissions (a file where a directory belongs, or the other way round); authloop keeps its profiles and tokens in $XDG_CONFIG_HOME/authloop (~/.config/authloop)"}
 	case errors.As(err, &tre):
 		return &cliError{code: exitFailure, err: messageError{fmt.Sprintf("the authorization server's answer (HTTP %d) is not an OAuth answer: %s", tre.StatusCode, tre.Problem), err},
 			hint: "try again later; if it persists, the server, or a proxy in front of it, is misconfigured"}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// localWalkCases are error paths of the command that TestErrorPathWalk
+// does not take: local problems (a configuration directory that is a
+// file, a profile that is a directory, no configuration directory at all,
+// a client secret that is not there, a profile edited by hand) and flag
+// values that make no sense. Each is checked by the walk's rules: the
+// exit code of the table (a local problem is never 4, "try again later")
+// and two short lines, what failed and what to do.
+func localWalkCases() []walkCase {
+	configIsFile := func(w *walkEnv) []string {
+		w.write(filepath.Join(w.c.dir, "config", "authloop"), "not a directory")
+		return nil
+	}
+	return []walkCase{
+		{name: "token/config dir is a file", setup: configIsFile, args: []string{"token"}, code: exitFailure},
+		{name: "status/config dir is a file", setup: configIsFile, args: []string{"status"}, code: exitFailure},
+		{name: "login/config dir is a file", setup: configIsFile, args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c"}, code: exitFailure},
+		{name: "token/profile is a directory", setup: func(w *walkEnv) []string {
+			if err := os.MkdirAll(w.configFile("profiles/p.json"), 0o700); err != nil {
+				w.t.Fatal(err)
+			}
+			return nil
+		}, args: []string{"token", "--profile", "p"}, code: exitFailure},
+	}
+}
+
+// TestErrorPathWalkLocal runs localWalkCases with TestErrorPathWalk's
+// checks.
+func TestErrorPathWalkLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: skipped with -short")
+	}
+	for _, tc := range localWalkCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &walkEnv{t: t, c: newCLI(t)}
+			args := tc.args
+			if tc.setup != nil {
+				if a := tc.setup(w); a != nil {
+					args = a
+				}
+			}
+			r := w.run(tc.stdin, args)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d", r.code, tc.code)
+			}
+			if _, ok := exitMeaning(r.code); !ok {
+				t.Errorf("exit %d is not in the exit-code table", r.code)
+			}
+			checkErrorShape(t, r.stderr)
+			if tc.want != "" && !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr lacks %q", tc.want)
+			}
+			if t.Failed() || testing.Verbose() {
+				t.Logf("authloop %s\n%v", strings.Join(args, " "), r)
+			}
+		})
+	}
+}
