@@ -29,6 +29,9 @@ func localWalkCases() []walkCase {
 			}
 			return nil
 		}, args: []string{"token", "--profile", "p"}, code: exitFailure},
+
+		{name: "login/negative timeout", args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c", "--timeout", "-1s"}, code: exitUsage, want: "--timeout"},
+		{name: "login/zero timeout", args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c", "--timeout", "0"}, code: exitUsage, want: "--timeout"},
 	}
 }
 

@@ -106,6 +106,10 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if err := validProfileName(f.profile); err != nil {
 		return usageError("%v", err)
 	}
+	if f.timeout <= 0 {
+		// The library would wait 5 minutes for 0 and forever for less.
+		return usageError("--timeout %s is not a wait: give a positive duration, such as 10m", f.timeout)
+	}
 	p, err := loadProfile(f.profile)
 	var prev *Profile // the profile before this login, if any
 	switch {
