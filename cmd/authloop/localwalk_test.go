@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
 )
 
 // localWalkCases are error paths of the command that TestErrorPathWalk
@@ -17,6 +19,13 @@ import (
 func localWalkCases() []walkCase {
 	configIsFile := func(w *walkEnv) []string {
 		w.write(filepath.Join(w.c.dir, "config", "authloop"), "not a directory")
+		return nil
+	}
+	secretEnvGone := func(w *walkEnv) []string {
+		w.server(oauthtest.Config{Clients: []oauthtest.Client{{ID: "conf", Secret: "right"}}})
+		w.c.setenv("AUTHLOOP_TEST_SECRET=right")
+		w.c.mustLogin(w.srv, "p", "--client-id", "conf", "--client-secret-env", "AUTHLOOP_TEST_SECRET")
+		w.c.setenv("AUTHLOOP_TEST_SECRET=") // a new shell, without the variable
 		return nil
 	}
 	return []walkCase{
@@ -32,6 +41,10 @@ func localWalkCases() []walkCase {
 
 		{name: "login/negative timeout", args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c", "--timeout", "-1s"}, code: exitUsage, want: "--timeout"},
 		{name: "login/zero timeout", args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c", "--timeout", "0"}, code: exitUsage, want: "--timeout"},
+
+		{name: "token/client secret variable unset", setup: secretEnvGone, args: []string{"token", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
+		{name: "refresh/client secret variable unset", setup: secretEnvGone, args: []string{"refresh", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
+		{name: "logout/client secret variable unset", setup: secretEnvGone, args: []string{"logout", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 	}
 }
 
