@@ -44,6 +44,7 @@ func localWalkCases() []walkCase {
 
 		{name: "token/client secret variable unset", setup: secretEnvGone, args: []string{"token", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 		{name: "refresh/client secret variable unset", setup: secretEnvGone, args: []string{"refresh", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
+		{name: "status/client secret variable unset", setup: secretEnvGone, args: []string{"status", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 		{name: "logout/client secret variable unset", setup: secretEnvGone, args: []string{"logout", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 	}
 }
@@ -78,5 +79,32 @@ func TestErrorPathWalkLocal(t *testing.T) {
 				t.Logf("authloop %s\n%v", strings.Join(args, " "), r)
 			}
 		})
+	}
+}
+
+// status lists every profile, one of which cannot be read, as valid JSON
+// with --json, and exits 1 (not 3, "login required": a login would not
+// fix a profile file that is not JSON, nor a client secret that is not
+// there), as status --profile does for that profile.
+func TestE2EStatusListsBrokenProfile(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	t.Cleanup(srv.Close)
+	c := newCLI(t)
+	c.mustLogin(srv, "a")
+	w := &walkEnv{t: t, c: c}
+	w.write(w.configFile("profiles/b.json"), "{")
+	for _, args := range [][]string{{"status", "--json"}, {"status"}, {"status", "--profile", "b"}} {
+		r := c.run("", args...)
+		if r.code != exitFailure {
+			t.Errorf("authloop %v: exit %d, want %d\n%v", args, r.code, exitFailure, r)
+		}
+		checkErrorShape(t, r.stderr)
+		if len(args) == 2 && args[1] == "--json" {
+			var all []profileStatus
+			decodeJSON(t, r.stdout, &all)
+			if len(all) != 2 || !all[0].SignedIn || all[1].Error == "" || all[1].LoginRequired {
+				t.Errorf("status --json: %+v", all)
+			}
+		}
 	}
 }
