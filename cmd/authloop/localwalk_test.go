@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +47,17 @@ func localWalkCases() []walkCase {
 		{name: "refresh/client secret variable unset", setup: secretEnvGone, args: []string{"refresh", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 		{name: "status/client secret variable unset", setup: secretEnvGone, args: []string{"status", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
 		{name: "logout/client secret variable unset", setup: secretEnvGone, args: []string{"logout", "--profile", "p"}, code: exitFailure, want: "AUTHLOOP_TEST_SECRET"},
+
+		{name: "token/XDG_CONFIG_HOME relative", setup: func(w *walkEnv) []string {
+			w.c.setenv("XDG_CONFIG_HOME=relative/dir")
+			return nil
+		}, args: []string{"token"}, code: exitFailure, want: "XDG_CONFIG_HOME"},
+		{name: "status/no HOME and no XDG_CONFIG_HOME", setup: func(w *walkEnv) []string {
+			w.c.env = slices.DeleteFunc(w.c.env, func(e string) bool {
+				return strings.HasPrefix(e, "HOME=") || strings.HasPrefix(e, "XDG_CONFIG_HOME=")
+			})
+			return nil
+		}, args: []string{"status"}, code: exitFailure, want: "HOME"},
 	}
 }
 

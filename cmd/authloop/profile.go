@@ -89,7 +89,10 @@ func validProfileName(name string) error {
 func configDir() (string, error) {
 	dir, err := store.DefaultDir()
 	if err != nil {
-		return "", fmt.Errorf("finding the configuration directory: %w", err)
+		why := err.Error() // the last part is the system's reason
+		why = why[strings.LastIndex(why, ": ")+2:]
+		return "", &cliError{code: exitFailure, err: messageError{"found no configuration directory: " + why, err},
+			hint: "set XDG_CONFIG_HOME to an absolute path, or HOME to your home directory (authloop keeps its profiles and tokens in $XDG_CONFIG_HOME/authloop or ~/.config/authloop)"}
 	}
 	return dir, nil
 }
