@@ -93,3 +93,17 @@ func TestE2ELogoutMetadataHangs(t *testing.T) {
 		t.Errorf("%d record files left, want 0", n)
 	}
 }
+
+// login --resource, with a resource that accepts the metadata request and
+// never answers, gives up (exit 4, try again later) instead of waiting
+// forever: the lookup used http.DefaultClient with no deadline.
+func TestE2ELoginResourceMetadataHangs(t *testing.T) {
+	h := newHostileServer(t, oauthtest.Config{})
+	h.hangOn("/.well-known/")
+	c := newCLI(t)
+	r := c.run("", "login", "--profile", "p", "--resource", h.URL+"/mcp", "--client-id", "c", "--no-browser", "--store", "file")
+	if r.code != exitUnreachable {
+		t.Fatalf("exit %d, want %d (-1: the run was killed, it hung)\n%v", r.code, exitUnreachable, r)
+	}
+	twoLines(t, r.stderr, []string{"did not answer in time"}, "try again later")
+}

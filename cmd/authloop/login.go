@@ -214,7 +214,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	if p.Issuer == "" {
 		a.ui.startSpinner("Finding the authorization server of " + p.Resource)
-		prm, err := discovery.ProtectedResource(ctx, http.DefaultClient, p.Resource, "")
+		mdCtx, cancelMD := context.WithTimeout(ctx, metadataTimeout) // http.DefaultClient never gives up
+		prm, err := discovery.ProtectedResource(mdCtx, http.DefaultClient, p.Resource, "")
+		cancelMD()
 		a.ui.stopSpinner()
 		if err != nil {
 			return fmt.Errorf("finding the authorization server of %s (RFC 9728): %w", p.Resource, err)
