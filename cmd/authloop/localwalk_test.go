@@ -29,6 +29,12 @@ func localWalkCases() []walkCase {
 		w.c.setenv("AUTHLOOP_TEST_SECRET=") // a new shell, without the variable
 		return nil
 	}
+	handEdited := func(field string) func(w *walkEnv) []string {
+		return func(w *walkEnv) []string {
+			w.write(w.configFile("profiles/p.json"), `{"version":1,"issuer":"https://auth.example.com","client_id":"c","store":"file",`+field+`}`)
+			return nil
+		}
+	}
 	return []walkCase{
 		{name: "token/config dir is a file", setup: configIsFile, args: []string{"token"}, code: exitFailure},
 		{name: "status/config dir is a file", setup: configIsFile, args: []string{"status"}, code: exitFailure},
@@ -58,6 +64,13 @@ func localWalkCases() []walkCase {
 			})
 			return nil
 		}, args: []string{"status"}, code: exitFailure, want: "HOME"},
+
+		{name: "token/profile with an http issuer", setup: func(w *walkEnv) []string {
+			w.write(w.configFile("profiles/p.json"), `{"version":1,"issuer":"http://auth.example.com","client_id":"c","store":"file"}`)
+			return nil
+		}, args: []string{"token", "--profile", "p"}, code: exitFailure, want: "p.json"},
+		{name: "token/profile with an unknown login mode", setup: handEdited(`"login_mode":"fax"`), args: []string{"token", "--profile", "p"}, code: exitFailure, want: "p.json"},
+		{name: "token/profile with an unknown store", setup: handEdited(`"store":"cloud"`), args: []string{"token", "--profile", "p"}, code: exitFailure, want: "p.json"},
 	}
 }
 
