@@ -65,6 +65,20 @@ func localWalkCases() []walkCase {
 			return nil
 		}, args: []string{"status"}, code: exitFailure, want: "HOME"},
 
+		{name: "token/store directory open to others", setup: func(w *walkEnv) []string {
+			w.signedIn(oauthtest.Config{})
+			if err := os.Chmod(w.c.storeDir(), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+			return nil
+		}, args: []string{"token", "--profile", "p"}, code: exitFailure, want: "run: chmod 700 "},
+		{name: "login/profiles directory open to others", setup: func(w *walkEnv) []string {
+			w.signedIn(oauthtest.Config{})
+			if err := os.Chmod(filepath.Join(w.c.storeDir(), "profiles"), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+			return []string{"login", "--profile", "q", "--issuer", w.srv.Issuer(), "--client-id", w.srv.ClientID(), "--no-browser", "--store", "file", "--timeout", "1m"}
+		}, code: exitFailure, want: "run: chmod 700 "},
 		{name: "token/profile with an http issuer", setup: func(w *walkEnv) []string {
 			w.write(w.configFile("profiles/p.json"), `{"version":1,"issuer":"http://auth.example.com","client_id":"c","store":"file"}`)
 			return nil

@@ -101,6 +101,19 @@ func explain(err error, profile string) *cliError {
 		return &cliError{code: exitFailure, err: messageError{fmt.Sprintf("the authorization server's answer (HTTP %d) is not an OAuth answer: %s", tre.StatusCode, tre.Problem), err},
 			hint: "try again later; if it persists, the server, or a proxy in front of it, is misconfigured"}
 	}
+	return splitFix(err)
+}
+
+// splitFix gives an error that carries its fix at its end, as the store's
+// do (": run chmod 700 DIR"), that fix as the second line, where tidy's
+// clipping of the first cannot cut it off.
+func splitFix(err error) *cliError {
+	msg := oneLine(err.Error())
+	for _, sep := range []string{"; run: ", ": run "} {
+		if i := strings.LastIndex(msg, sep); i > 0 {
+			return &cliError{code: exitFailure, err: messageError{msg[:i], err}, hint: "run: " + msg[i+len(sep):]}
+		}
+	}
 	return &cliError{code: exitFailure, err: err}
 }
 
