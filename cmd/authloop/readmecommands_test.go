@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestCommandTableInREADME: the README's table of commands has a row for
+// every command of the binary (commands), and no row for a command it
+// does not have.
+func TestCommandTableInREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "| `authloop ")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, " ")
+		name, _, _ = strings.Cut(name, "`")
+		rows[name] = true
+	}
+	a := &app{}
+	for _, c := range a.commands() {
+		if !rows[c.name] {
+			t.Errorf("README's command table has no row for authloop %s", c.name)
+		}
+		delete(rows, c.name)
+	}
+	for name := range rows {
+		t.Errorf("README's command table has a row for authloop %s, which is not a command", name)
+	}
+}
