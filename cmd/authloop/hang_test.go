@@ -107,3 +107,35 @@ func TestE2ELoginResourceMetadataHangs(t *testing.T) {
 	}
 	twoLines(t, r.stderr, []string{"did not answer in time"}, "try again later")
 }
+
+// A token endpoint that answers a proxy's HTML page: refresh says so
+// (exit 4) and backs off; the next run, which finds the wait in the
+// record, says that an earlier request failed, not that the server asked
+// another process to wait (the server asked nothing, and the earlier run
+// was the person's own).
+func TestE2ERefreshAfterHTMLAnswerSaysWhy(t *testing.T) {
+	h := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	c.loginFront(&frontServer{Server: h.Server, back: h.back})
+	h.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/token" {
+			return false
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html><body>Bad gateway</body></html>")
+		return true
+	})
+	first := c.run("", "refresh", "--profile", "p")
+	if first.code != exitUnreachable {
+		t.Fatalf("first refresh: exit %d, want %d\n%v", first.code, exitUnreachable, first)
+	}
+	twoLines(t, first.stderr, []string{"not an OAuth answer"}, "try again later")
+	second := c.run("", "refresh", "--profile", "p")
+	if second.code != exitUnreachable {
+		t.Fatalf("second refresh: exit %d, want %d\n%v", second.code, exitUnreachable, second)
+	}
+	twoLines(t, second.stderr, []string{"earlier token request", "failed"}, "try again later")
+	if strings.Contains(second.stderr, "asked") {
+		t.Errorf("the second refresh says a server asked for the wait:\n%v", second)
+	}
+}

@@ -68,7 +68,10 @@ func explain(err error, profile string) *cliError {
 	case errors.As(err, &rl):
 		// Set by this process or, through the record, by another one.
 		after := rl.Until.Local().Format("15:04:05")
-		msg := "the authorization server asked another process sharing this sign-in to wait"
+		// Found in the record: set by an earlier run (this command's last
+		// one, or another program's), after a 429 or 503 that asked for the
+		// wait, or after failures that may pass (a proxy's HTML page).
+		msg := "an earlier token request for this sign-in failed (in an earlier run, or another program sharing it)"
 		if rl.Err != nil {
 			msg = "the authorization server " + serverProblem(rl.Err)
 		}
