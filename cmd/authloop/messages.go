@@ -95,6 +95,10 @@ func explain(err error, profile string) *cliError {
 		return explainRefusal(err, oe, profile)
 	case errors.Is(err, store.ErrCorrupt):
 		return &cliError{code: exitLoginRequired, err: messageError{corruptMessage(profile), err}, hint: corruptHint(profile)}
+	case keyringUnreachable(err):
+		errors.As(err, &op)
+		return &cliError{code: exitFailure, err: messageError{"the OS keyring could not be reached (its D-Bus session bus: " + clip(tidy(op.Err.Error()), 80) + ")", err},
+			hint: "run authloop in the desktop session that holds the keyring (over SSH, its bus is not there), or sign in again with the tokens in a file: authloop login --profile " + profile + " --store file"}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: messageError{"the server " + serverProblem(err), err}, hint: "try again later"}
 	case errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist):
