@@ -35,3 +35,23 @@ func TestCommandTableInREADME(t *testing.T) {
 		t.Errorf("README's command table has a row for authloop %s, which is not a command", name)
 	}
 }
+
+// TestHelpUnknownTopic: `authloop help frob` is a usage error (exit 2, two
+// lines on stderr, nothing on stdout), like `authloop frob`; `authloop
+// help token` still prints token's help and exits 0.
+func TestHelpUnknownTopic(t *testing.T) {
+	c := newCLI(t)
+	r := c.run("", "help", "frob")
+	if r.code != exitUsage || r.stdout != "" {
+		t.Errorf("authloop help frob: exit %d, want %d, and nothing on stdout\n%v", r.code, exitUsage, r)
+	}
+	twoLines(t, r.stderr, []string{`"frob"`}, "authloop help")
+	r = c.run("", "help", "token")
+	if r.code != exitOK || !strings.Contains(r.stdout, "--min-valid") {
+		t.Errorf("authloop help token: %v", r)
+	}
+	r = c.run("", "help")
+	if r.code != exitOK || !strings.Contains(r.stdout, "git-credential") {
+		t.Errorf("authloop help: %v", r)
+	}
+}
