@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -149,7 +150,16 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		p.ClientID = f.clientID
 	}
 	if changed("client-secret-file") {
-		p.ClientSecretFile, p.ClientSecretEnv = f.clientSecretFile, ""
+		// Kept absolute: later commands run from other directories.
+		file := f.clientSecretFile
+		if file != "" {
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				return usageError("--client-secret-file %q: %v", file, err)
+			}
+			file = abs
+		}
+		p.ClientSecretFile, p.ClientSecretEnv = file, ""
 	}
 	if changed("client-secret-env") {
 		p.ClientSecretFile, p.ClientSecretEnv = "", f.clientSecretEnv
