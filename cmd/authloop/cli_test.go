@@ -201,7 +201,7 @@ func TestE2EExitCodes(t *testing.T) {
 		{"token", "extra-arg"},
 		{"login", "--profile", "x"},
 		{"login", "--profile", "../etc", "--issuer", srv.Issuer(), "--client-id", "c"},
-		{"git-credential", "fetch"},
+		{"git-credential"}, // no operation (an unknown one is ignored, as git asks)
 		{"login", "--client-secret-file", "a", "--client-secret-env", "B"},
 	} {
 		if r := c.run("", args...); r.code != 2 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,8 +147,16 @@ func unreachable(err error) bool {
 		tre *authloop.TokenResponseError
 		oe  *authloop.OAuthError
 		fe  *discovery.FetchError
+		pe  *fs.PathError
+		le  *os.LinkError
 	)
 	switch {
+	case errors.As(err, &pe), errors.As(err, &le):
+		// A file or directory of this machine. Its system error
+		// (syscall.Errno) is a net.Error too, but nothing remote failed.
+		return false
+	case keyringUnreachable(err):
+		return false // a local socket: the OS keyring's D-Bus
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return true
 	case errors.As(err, &tre):
@@ -159,4 +169,12 @@ func unreachable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// keyringUnreachable reports a failure to reach the OS keyring: a Unix
+// socket (the D-Bus session bus of the Secret Service) that could not be
+// dialled or that failed. The command talks to no server over a Unix socket.
+func keyringUnreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.HasPrefix(op.Net, "unix")
 }

@@ -133,7 +133,6 @@ func walkCases() []walkCase {
 		walkCase{name: "token/json and format", args: []string{"token", "--json", "--format", "exec-credential"}, code: exitUsage},
 		walkCase{name: "token/negative min-valid", args: []string{"token", "--min-valid", "-1s"}, code: exitUsage},
 		walkCase{name: "token/bad duration", args: []string{"token", "--min-valid", "soon"}, code: exitUsage},
-		walkCase{name: "git-credential/unknown operation", args: []string{"git-credential", "fetch"}, code: exitUsage},
 		walkCase{name: "git-credential/no operation", args: []string{"git-credential"}, code: exitUsage, want: "expected 1 argument(s), got 0"},
 		walkCase{name: "logout/all and profile", args: []string{"logout", "--all", "--profile", "p"}, code: exitUsage},
 		walkCase{name: "demo/extra argument", args: []string{"demo", "extra"}, code: exitUsage, want: `unexpected argument "extra"`},

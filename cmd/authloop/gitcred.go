@@ -115,6 +115,8 @@ so git can fetch and push over HTTPS with an OAuth access token.
   erase  git rejected the password: if it is the profile's current access
          token, it is refreshed now, so the next get answers a new one; the
          sign-in itself is never deleted (run authloop logout for that)
+  Any other operation is ignored without a word (exit 0), as git asks of
+  its helpers, so that it can add operations.
 
 A host maps to a profile only if the profile lists it (authloop login
 --git-host HOST, with its :port if the remote URL has one; case does not
@@ -139,7 +141,11 @@ git then goes on as without the helper.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			op := args[0]
 			if op != "get" && op != "store" && op != "erase" {
-				return usageError("git-credential: unknown operation %q; git calls get, store or erase", op)
+				// gitcredentials(7): "If a helper receives any other
+				// operation, it should silently ignore the request", so
+				// that git can add operations.
+				_, _ = io.Copy(io.Discard, io.LimitReader(a.stdin, 1<<20))
+				return nil
 			}
 			name := ""
 			if cmd.Flags().Changed("profile") {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -108,6 +109,10 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if err := validProfileName(f.profile); err != nil {
 		return usageError("%v", err)
 	}
+	if f.timeout <= 0 {
+		// The library would wait 5 minutes for 0 and forever for less.
+		return usageError("--timeout %s is not a wait: give a positive duration, such as 10m", f.timeout)
+	}
 	p, err := loadProfile(f.profile)
 	var prev *Profile // the profile before this login, if any
 	switch {
@@ -148,7 +153,16 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		p.ClientID = f.clientID
 	}
 	if changed("client-secret-file") {
-		p.ClientSecretFile, p.ClientSecretEnv = f.clientSecretFile, ""
+		// Kept absolute: later commands run from other directories.
+		file := f.clientSecretFile
+		if file != "" {
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				return usageError("--client-secret-file %q: %v", file, err)
+			}
+			file = abs
+		}
+		p.ClientSecretFile, p.ClientSecretEnv = file, ""
 	}
 	if changed("client-secret-env") {
 		p.ClientSecretFile, p.ClientSecretEnv = "", f.clientSecretEnv
@@ -217,7 +231,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	if p.Issuer == "" {
 		a.ui.startSpinner("Finding the authorization server of " + p.Resource)
-		prm, err := discovery.ProtectedResource(ctx, http.DefaultClient, p.Resource, "")
+		mdCtx, cancelMD := context.WithTimeout(ctx, metadataTimeout) // http.DefaultClient never gives up
+		prm, err := discovery.ProtectedResource(mdCtx, http.DefaultClient, p.Resource, "")
+		cancelMD()
 		a.ui.stopSpinner()
 		if err != nil {
 			return fmt.Errorf("finding the authorization server of %s (RFC 9728): %w", p.Resource, err)

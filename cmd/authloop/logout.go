@@ -100,7 +100,11 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return err
 	}
 	// Find the revocation endpoint here, to say whether the server revoked.
-	md, discErr := discovery.AuthServer(ctx, http.DefaultClient, p.Issuer)
+	// Bounded: http.DefaultClient never gives up on a server that accepts
+	// the connection and does not answer.
+	mdCtx, cancelMD := context.WithTimeout(ctx, metadataTimeout)
+	md, discErr := discovery.AuthServer(mdCtx, http.DefaultClient, p.Issuer)
+	cancelMD()
 	if discErr == nil {
 		cfg.RevocationURL = md.RevocationEndpoint
 	}
@@ -192,6 +196,10 @@ func endedBefore(tok *oauth2.Token, now time.Time) string {
 	}
 	return ""
 }
+
+// metadataTimeout bounds a lookup of a server's metadata that the command
+// makes itself (the library bounds its own).
+const metadataTimeout = 10 * time.Second
 
 // failure says in a few words why a request failed: the server's answer
 // or how it could not be reached, else the error itself.

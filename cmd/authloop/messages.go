@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"regexp"
 	"strconv"
@@ -37,6 +38,7 @@ func explain(err error, profile string) *cliError {
 		oe  *authloop.OAuthError
 		op  *net.OpError
 		tre *authloop.TokenResponseError
+		pe  *fs.PathError
 	)
 	switch {
 	case errors.Is(err, errBadProfileName):
@@ -66,7 +68,10 @@ func explain(err error, profile string) *cliError {
 	case errors.As(err, &rl):
 		// Set by this process or, through the record, by another one.
 		after := rl.Until.Local().Format("15:04:05")
-		msg := "the authorization server asked another process sharing this sign-in to wait"
+		// Found in the record: set by an earlier run (this command's last
+		// one, or another program's), after a 429 or 503 that asked for the
+		// wait, or after failures that may pass (a proxy's HTML page).
+		msg := "an earlier token request for this sign-in failed (in an earlier run, or another program sharing it)"
 		if rl.Err != nil {
 			msg = "the authorization server " + serverProblem(rl.Err)
 		}
@@ -90,11 +95,31 @@ func explain(err error, profile string) *cliError {
 		return explainRefusal(err, oe, profile)
 	case errors.Is(err, store.ErrCorrupt):
 		return &cliError{code: exitLoginRequired, err: messageError{corruptMessage(profile), err}, hint: corruptHint(profile)}
+	case keyringUnreachable(err):
+		errors.As(err, &op)
+		return &cliError{code: exitFailure, err: messageError{"the OS keyring could not be reached (its D-Bus session bus: " + clip(tidy(op.Err.Error()), 80) + ")", err},
+			hint: "run authloop in the desktop session that holds the keyring (over SSH, its bus is not there), or sign in again with the tokens in a file: authloop login --profile " + profile + " --store file"}
 	case unreachable(err):
 		return &cliError{code: exitUnreachable, err: messageError{"the server " + serverProblem(err), err}, hint: "try again later"}
+	case errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist):
+		// A file of this machine that cannot be read or written.
+		return &cliError{code: exitFailure, err: err, hint: "fix that path or its permissions (a file where a directory belongs, or the other way round); authloop keeps its profiles and tokens in $XDG_CONFIG_HOME/authloop (~/.config/authloop)"}
 	case errors.As(err, &tre):
 		return &cliError{code: exitFailure, err: messageError{fmt.Sprintf("the authorization server's answer (HTTP %d) is not an OAuth answer: %s", tre.StatusCode, tre.Problem), err},
 			hint: "try again later; if it persists, the server, or a proxy in front of it, is misconfigured"}
+	}
+	return splitFix(err)
+}
+
+// splitFix gives an error that carries its fix at its end, as the store's
+// do (": run chmod 700 DIR"), that fix as the second line, where tidy's
+// clipping of the first cannot cut it off.
+func splitFix(err error) *cliError {
+	msg := oneLine(err.Error())
+	for _, sep := range []string{"; run: ", ": run "} {
+		if i := strings.LastIndex(msg, sep); i > 0 {
+			return &cliError{code: exitFailure, err: messageError{msg[:i], err}, hint: "run: " + msg[i+len(sep):]}
+		}
 	}
 	return &cliError{code: exitFailure, err: err}
 }

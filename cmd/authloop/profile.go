@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
 )
 
@@ -89,7 +91,10 @@ func validProfileName(name string) error {
 func configDir() (string, error) {
 	dir, err := store.DefaultDir()
 	if err != nil {
-		return "", fmt.Errorf("finding the configuration directory: %w", err)
+		why := err.Error() // the last part is the system's reason
+		why = why[strings.LastIndex(why, ": ")+2:]
+		return "", &cliError{code: exitFailure, err: messageError{"found no configuration directory: " + why, err},
+			hint: "set XDG_CONFIG_HOME to an absolute path, or HOME to your home directory (authloop keeps its profiles and tokens in $XDG_CONFIG_HOME/authloop or ~/.config/authloop)"}
 	}
 	return dir, nil
 }
@@ -136,8 +141,33 @@ func loadProfile(name string) (*Profile, error) {
 		return nil, &cliError{code: exitFailure, err: fmt.Errorf("profile %s was written by a newer authloop (version %d)", path, p.Version),
 			hint: "use that newer authloop, or delete the file and sign in again"}
 	}
+	if problem := p.badField(); problem != "" {
+		// Edited by hand: said here, not by the library in its own terms
+		// (Config.Issuer) or as a usage error of a flag not given.
+		return nil, &cliError{code: exitFailure, err: fmt.Errorf("profile %s: %s", path, problem),
+			hint: "fix or delete that file, then sign in again: authloop login --profile " + name + " --issuer URL --client-id ID"}
+	}
 	p.Name = name
 	return &p, nil
+}
+
+// badField says which field of a profile read from its file has a value
+// that login never writes, or returns "".
+func (p *Profile) badField() string {
+	switch p.Store {
+	case "", "auto", "file", "keyring":
+	default:
+		return fmt.Sprintf("store %q is not auto, file or keyring", p.Store)
+	}
+	if _, err := authloop.ParseLoginMode(p.LoginMode); err != nil {
+		return fmt.Sprintf("login_mode %q is not auto, browser or device", p.LoginMode)
+	}
+	if p.Issuer != "" {
+		if _, err := discovery.MetadataURLs(p.Issuer); errors.Is(err, discovery.ErrInsecureURL) {
+			return fmt.Sprintf("issuer %q is not an https URL (or http on a loopback host)", p.Issuer)
+		}
+	}
+	return ""
 }
 
 // save writes the profile atomically, 0600 in a 0700 directory.

@@ -148,6 +148,21 @@ or a private file, shared safely between processes.
 			return silentExit(exitUsage)
 		},
 	}
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "help prints the help of a command, with its flags and examples; without one, authloop's.",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, _, err := c.Root().Find(args)
+			if cmd == nil || err != nil {
+				// cobra's own help printed "Unknown help topic" and the
+				// usage, and exited 0.
+				return &cliError{code: exitUsage, err: fmt.Errorf("no command %q", strings.Join(args, " ")), hint: "run: authloop help (it lists the commands)"}
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	})
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -54,7 +54,7 @@ type sessionOptions struct {
 func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, error) {
 	secret, err := p.clientSecret()
 	if err != nil {
-		return nil, err
+		return nil, &cliError{code: exitFailure, err: err, hint: secretHint(p)}
 	}
 	mode, err := authloop.ParseLoginMode(p.LoginMode)
 	if err != nil {
@@ -92,6 +92,15 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 		cfg.OnDeviceCode = o.ui.showDeviceCode
 	}
 	return cfg, nil
+}
+
+// secretHint says how to give profile p its client secret back.
+func secretHint(p *Profile) string {
+	where := "set " + p.ClientSecretEnv + " to the client secret"
+	if p.ClientSecretFile != "" {
+		where = "put the client secret in " + p.ClientSecretFile
+	}
+	return where + ", or name another place: authloop login --profile " + p.Name + " --client-secret-env VAR (or --client-secret-file FILE)"
 }
 
 // openSession loads a profile and resumes its session from the store,

@@ -58,7 +58,8 @@ left behind. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
 
 The exit status is 0 when every profile shown is signed in with a usable or
-refreshable token, 3 when some profile needs a new login.`,
+refreshable token, 3 when some profile needs a new login, 1 when some
+profile could not be read (its line says why).`,
 		Example: `  authloop status
   authloop status --profile work --json`,
 		Args: cobra.NoArgs,
@@ -93,13 +94,17 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 	}
 	var all []profileStatus
 	needLogin := false
+	var broken []string // profiles that could not be read: not a login's fault
 	for _, n := range names {
 		st, err := statusOf(n)
 		if err != nil && only != "" {
 			return err
 		}
 		if err != nil {
-			st = profileStatus{Profile: n, Error: err.Error(), LoginRequired: true}
+			if st.Profile == "" {
+				st = profileStatus{Profile: n, Error: err.Error()}
+			}
+			broken = append(broken, n)
 		}
 		needLogin = needLogin || st.LoginRequired
 		all = append(all, st)
@@ -115,6 +120,10 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		for _, st := range all {
 			fmt.Fprintln(a.stdout, a.statusLine(st, now))
 		}
+	}
+	if len(broken) > 0 {
+		return &cliError{code: exitFailure, err: fmt.Errorf("could not read profile %s", strings.Join(broken, ", ")),
+			hint: "run: authloop status --profile " + broken[0] + " (it says what failed and what to do)"}
 	}
 	if needLogin {
 		msg, hint := "some profiles need a new login", "run: authloop login --profile NAME"
@@ -136,11 +145,12 @@ func statusOf(name string) (profileStatus, error) {
 		if p == nil {
 			return profileStatus{}, err
 		}
-		msg := err.Error()
 		if errors.Is(err, store.ErrCorrupt) {
-			msg = corruptMessage(name)
+			return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: corruptMessage(name), LoginRequired: true, corrupt: true}, nil
 		}
-		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: msg, LoginRequired: true, corrupt: errors.Is(err, store.ErrCorrupt)}, nil
+		// A local problem (a client secret that is not there, a store
+		// that cannot be opened): a new login would not help.
+		return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: err.Error()}, err
 	}
 	defer s.Close()
 	st := profileStatus{
