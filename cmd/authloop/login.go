@@ -165,6 +165,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		p.ClientSecretFile, p.ClientSecretEnv = file, ""
 	}
 	if changed("client-secret-env") {
+		if f.clientSecretEnv != "" && !validEnvName(f.clientSecretEnv) {
+			// Never echoed: a value that is not a variable's name may be
+			// the secret itself, pasted in the wrong place.
+			return usageError("--client-secret-env takes the NAME of an environment variable (letters, digits and _, not starting with a digit), not the secret; the value given is not shown, as it may be the secret")
+		}
 		p.ClientSecretFile, p.ClientSecretEnv = "", f.clientSecretEnv
 	}
 	if changed("scope") {

@@ -251,7 +251,7 @@ func (p *Profile) clientSecret() (string, error) {
 	case p.ClientSecretEnv != "":
 		s := os.Getenv(p.ClientSecretEnv)
 		if s == "" {
-			return "", fmt.Errorf("the environment variable %s, which should hold the client secret, is empty", p.ClientSecretEnv)
+			return "", fmt.Errorf("the environment variable %s, which should hold the client secret, is empty", shownEnvName(p.ClientSecretEnv))
 		}
 		return s, nil
 	}
@@ -290,4 +290,28 @@ func writePrivateFile(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// validEnvName reports whether s can name an environment variable as a
+// shell sets it: letters, digits and _, not starting with a digit.
+func validEnvName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// shownEnvName is the profile's client secret variable as messages show
+// it: its name, or a description when it is not a name (a profile edited
+// by hand with the secret itself there must not print it).
+func shownEnvName(s string) string {
+	if validEnvName(s) {
+		return s
+	}
+	return "(a value that is not a variable name: give one with login --client-secret-env)"
 }

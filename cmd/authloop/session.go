@@ -96,7 +96,7 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 
 // secretHint says how to give profile p its client secret back.
 func secretHint(p *Profile) string {
-	where := "set " + p.ClientSecretEnv + " to the client secret"
+	where := "set " + shownEnvName(p.ClientSecretEnv) + " to the client secret"
 	if p.ClientSecretFile != "" {
 		where = "put the client secret in " + p.ClientSecretFile
 	}
