@@ -79,8 +79,8 @@ func TestAttackLogoutStoppedWaitingForLockSaysNothingDeleted(t *testing.T) {
 
 // Ctrl+C (or SIGTERM, SIGHUP) to `authloop login` after the person
 // approved and the code exchange was sent: the server has issued the
-// tokens and holds its answer. The command promises ("stopping once the
-// request already sent is answered and its tokens saved", and the exit
+// tokens and holds its answer. The command promises ("a token request
+// already sent, if any, is answered and its tokens saved first", and the exit
 // code help: "authloop first finishes a request it has already sent and
 // saves its answer") to wait for that answer and save it. Abandoning it
 // loses a grant the server has issued (at servers that cap grants per

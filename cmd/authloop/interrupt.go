@@ -108,7 +108,7 @@ func (a *app) handleSignals(ch <-chan os.Signal, done <-chan struct{}) {
 		}
 		in.mu.Unlock()
 		if n == 1 {
-			a.ui.printf("%s %s: stopping once the request already sent is answered and its tokens saved (a second signal stops without waiting for an answer)", a.ui.yellow("authloop:"), signalName(sig))
+			a.ui.printf("%s %s: stopping; a token request already sent, if any, is answered and its tokens saved first (a second signal stops without waiting for an answer)", a.ui.yellow("authloop:"), signalName(sig))
 			continue
 		}
 		a.stopNow(done)
