@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/oauth2"
 
@@ -89,10 +90,14 @@ func account(tok *oauth2.Token) string {
 	return ""
 }
 
-// sanitize drops control characters from text that came from a server.
+// sanitize drops control characters from text that came from a server,
+// and the invisible ones that change how a terminal shows the rest: bidi
+// overrides and isolates (U+202E makes "moc.live" read "evil.com"),
+// zero-width characters (Unicode format characters, Cf) and the line and
+// paragraph separators.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r

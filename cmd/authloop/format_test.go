@@ -84,3 +84,19 @@ func TestClassify(t *testing.T) {
 		t.Errorf("login required: %q, hint %q", ce.Error(), ce.hint)
 	}
 }
+
+// Text from a server reaches the terminal without characters that hide or
+// reorder what the person reads.
+func TestSanitizeDropsInvisibleCharacters(t *testing.T) {
+	for in, want := range map[string]string{
+		"ok\x1b[31mred":              "ok[31mred",
+		"\u202emoc.live":             "moc.live",
+		"a\u200bb\u2066c\u2069d":     "abcd",
+		"line\u2028next\u2029para":   "linenextpara",
+		"caf\u00e9 \u65e5\u672c OK!": "caf\u00e9 \u65e5\u672c OK!",
+	} {
+		if got := sanitize(in); got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
