@@ -15,8 +15,11 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
-// hostileServer is an oauthtest server behind a front that a test can make
-// misbehave, path by path (on).
+// hostileServer is an authorization server whose issuer is its own URL
+// and which forwards every request to an oauthtest server behind it
+// (started with OmitIssuerInResponse, so that the authorization response
+// names no other issuer), rewriting that server's URL to its own in the
+// answers; a test can make it misbehave, path by path (on).
 type hostileServer struct {
 	*httptest.Server
 	back     *oauthtest.Server
@@ -60,6 +63,21 @@ func newHostileServer(t *testing.T, cfg oauthtest.Config) *hostileServer {
 // the oauthtest server.
 func (h *hostileServer) on(f func(http.ResponseWriter, *http.Request) bool) { h.override.Store(f) }
 
+// refuseRevocation makes the revocation endpoint answer with the OAuth
+// error code itself, as servers do that do not follow RFC 7009 §2.2's
+// "200 for an invalid token".
+func (h *hostileServer) refuseRevocation(code string) {
+	h.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/revoke" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"`+code+`"}`)
+		return true
+	})
+}
+
 // hangOn makes every request whose path contains part wait, unanswered,
 // until the client goes away.
 func (h *hostileServer) hangOn(part string) {
@@ -80,7 +98,7 @@ func (h *hostileServer) hangOn(part string) {
 func TestE2ELogoutMetadataHangs(t *testing.T) {
 	h := newHostileServer(t, oauthtest.Config{})
 	c := newCLI(t)
-	c.loginFront(&frontServer{Server: h.Server, back: h.back})
+	c.loginFront(h)
 	h.hangOn("/.well-known/")
 	r := c.run("", "logout", "--profile", "p")
 	if r.code != exitOK && r.code != exitFailure {
@@ -116,7 +134,7 @@ func TestE2ELoginResourceMetadataHangs(t *testing.T) {
 func TestE2ERefreshAfterHTMLAnswerSaysWhy(t *testing.T) {
 	h := newHostileServer(t, oauthtest.Config{})
 	c := newCLI(t)
-	c.loginFront(&frontServer{Server: h.Server, back: h.back})
+	c.loginFront(h)
 	h.on(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/token" {
 			return false
