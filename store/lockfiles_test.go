@@ -139,17 +139,7 @@ func TestFileLockExcludesAcrossLockFileRemoval(t *testing.T) {
 // not release a lock held through the other (closing any descriptor of a
 // file drops the process's fcntl locks on it).
 func TestFileLockSameFileUnderTwoNames(t *testing.T) {
-	oneLockFile(t)
-	a := newFile(t)
-	link := filepath.Join(t.TempDir(), "link")
-	must(t, os.Symlink(a.Dir(), link))
-	b, err := store.NewFile(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Save(bg, sampleRecord(helperKey)); err != nil {
-		t.Fatal(err)
-	}
+	a, b := oneStoreTwoNames(t)
 	unlock, err := a.Lock(bg, helperKey, "refresh")
 	if err != nil {
 		t.Fatal(err)
@@ -174,17 +164,7 @@ func TestFileLockSameFileUnderTwoNames(t *testing.T) {
 // hold it (fcntl locks do not exclude the goroutines of one process, and
 // the semaphore of this process is keyed by the path).
 func TestFileLockSameFileUnderTwoNamesExcludesGoroutines(t *testing.T) {
-	oneLockFile(t)
-	a := newFile(t)
-	link := filepath.Join(t.TempDir(), "link")
-	must(t, os.Symlink(a.Dir(), link))
-	b, err := store.NewFile(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Save(bg, sampleRecord(helperKey)); err != nil {
-		t.Fatal(err)
-	}
+	a, b := oneStoreTwoNames(t)
 	unlock, err := a.Lock(bg, helperKey, "refresh")
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +197,22 @@ func TestFileLockSameFileUnderTwoNamesExcludesGoroutines(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != "busy" {
 		t.Errorf("another process took the refresh lock this one holds: %s", got)
 	}
+}
+
+// oneStoreTwoNames returns two File stores on one directory, b reaching it
+// through a symbolic link, holding helperKey's record.
+func oneStoreTwoNames(t *testing.T) (a, b *store.File) {
+	t.Helper()
+	oneLockFile(t)
+	a = newFile(t)
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(a.Dir(), link))
+	b, err := store.NewFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }
