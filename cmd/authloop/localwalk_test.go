@@ -94,31 +94,7 @@ func TestErrorPathWalkLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: skipped with -short")
 	}
-	for _, tc := range localWalkCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			w := &walkEnv{t: t, c: newCLI(t)}
-			args := tc.args
-			if tc.setup != nil {
-				if a := tc.setup(w); a != nil {
-					args = a
-				}
-			}
-			r := w.run(tc.stdin, args)
-			if r.code != tc.code {
-				t.Errorf("exit %d, want %d", r.code, tc.code)
-			}
-			if _, ok := exitMeaning(r.code); !ok {
-				t.Errorf("exit %d is not in the exit-code table", r.code)
-			}
-			checkErrorShape(t, r.stderr)
-			if tc.want != "" && !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("stderr lacks %q", tc.want)
-			}
-			if t.Failed() || testing.Verbose() {
-				t.Logf("authloop %s\n%v", strings.Join(args, " "), r)
-			}
-		})
-	}
+	runWalk(t, localWalkCases())
 }
 
 // status lists every profile, one of which cannot be read, as valid JSON
