@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -136,28 +135,12 @@ func (c *cli) expireToken(t testing.TB, profile string) {
 // change it and saves it.
 func (c *cli) editRecord(t testing.TB, profile string, edit func(*store.Record)) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.NewFile(filepath.Join(c.dir, "config", "authloop"))
-	if err != nil {
+	st, rec := c.fileRecord(t, profile)
+	if rec == nil {
+		t.Fatalf("no record of profile %s", profile)
+	}
+	edit(rec)
+	if _, err := st.Save(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := st.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if k.Account != profile {
-			continue
-		}
-		rec, err := st.Load(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		edit(rec)
-		if _, err := st.Save(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatalf("no record of profile %s", profile)
 }

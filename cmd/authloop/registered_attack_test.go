@@ -15,6 +15,14 @@ import (
 // recordOf loads the file-store record of profile, or nil.
 func (c *cli) recordOf(t testing.TB, profile string) *store.Record {
 	t.Helper()
+	_, rec := c.fileRecord(t, profile)
+	return rec
+}
+
+// fileRecord returns c's file store and the record of profile in it (nil
+// when there is none).
+func (c *cli) fileRecord(t testing.TB, profile string) (*store.File, *store.Record) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.NewFile(filepath.Join(c.dir, "config", "authloop"))
 	if err != nil {
@@ -30,10 +38,10 @@ func (c *cli) recordOf(t testing.TB, profile string) *store.Record {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return rec
+			return st, rec
 		}
 	}
-	return nil
+	return st, nil
 }
 
 // The server forgets the client login registered (its registration is
