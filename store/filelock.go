@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"sync"
@@ -32,6 +33,40 @@ const (
 	minPoll = time.Millisecond
 	maxPoll = 25 * time.Millisecond
 )
+
+// poller paces the polls of a lock held by another process: its waits
+// start at minPoll and double up to maxPoll. The zero value is ready; stop
+// releases its timer.
+type poller struct {
+	next  time.Duration
+	timer *time.Timer
+}
+
+// wait sleeps for the next interval, or returns ctx's error when ctx ends
+// first.
+func (p *poller) wait(ctx context.Context) error {
+	if p.next == 0 {
+		p.next = minPoll
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(p.next)
+	} else {
+		p.timer.Reset(p.next)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.timer.C:
+	}
+	p.next = min(2*p.next, maxPoll)
+	return nil
+}
+
+func (p *poller) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
 
 func describeMode(m fs.FileMode) string {
 	switch {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // Every lock of a record lives in one file, <id>.lock: the lock called
@@ -170,13 +169,8 @@ func (f *File) lockRecord(ctx context.Context, key Key, name string) (func() err
 // path, polling until ctx is done, and returns the descriptor it holds it
 // through. ctx's end returns ctx's error itself.
 func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) {
-	poll := minPoll
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var p poller
+	defer p.stop()
 	for {
 		sf, err := openShared(path)
 		if err != nil {
@@ -205,20 +199,12 @@ func lockByte(ctx context.Context, path string, off int64) (*sharedFile, error) 
 				lockFiles.Unlock()
 				return nil, fmt.Errorf("store: lock %s: %w", path, err)
 			}
-			if timer == nil {
-				timer = time.NewTimer(poll)
-			} else {
-				timer.Reset(poll)
-			}
-			select {
-			case <-ctx.Done():
+			if err := p.wait(ctx); err != nil {
 				lockFiles.Lock()
 				sf.releaseLocked()
 				lockFiles.Unlock()
-				return nil, ctx.Err()
-			case <-timer.C:
+				return nil, err
 			}
-			poll = min(2*poll, maxPoll)
 		}
 		if sf.current() {
 			return sf, nil

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -57,30 +56,18 @@ func flockFile(ctx context.Context, path string) (*flock.Flock, error) {
 		return nil, fmt.Errorf("store: lock file: %w", err)
 	}
 	fl := flock.New(path, flock.SetPermissions(0o600))
-	poll := minPoll
-	var timer *time.Timer
+	var p poller
+	defer p.stop()
 	for {
 		ok, err := fl.TryLock()
 		if err != nil {
 			return nil, fmt.Errorf("store: lock %s: %w", path, err)
 		}
 		if ok {
-			if timer != nil {
-				timer.Stop()
-			}
 			return fl, nil
 		}
-		if timer == nil {
-			timer = time.NewTimer(poll)
-		} else {
-			timer.Reset(poll)
+		if err := p.wait(ctx); err != nil {
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		case <-timer.C:
-		}
-		poll = min(2*poll, maxPoll)
 	}
 }
