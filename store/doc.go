@@ -16,7 +16,10 @@
 //   - File keeps one JSON file per record in a private directory (0700,
 //     files 0600), written atomically and durably, with file locks
 //     (fcntl record locks, all of a record's in one file, removed with
-//     the record) that the OS releases when a process dies.
+//     the record) that the OS releases when a process dies. Builds of
+//     authloop from before 2026-12-01 used one flock(2) file per lock;
+//     the two kinds do not exclude each other, so every program sharing a
+//     store directory must be built with the same layout.
 //   - Keyring keeps the secrets of each record (access, refresh and ID
 //     tokens, client secret, registration access token) in the OS keyring
 //     and the rest, and the locks, in a File store's directory.
