@@ -111,7 +111,7 @@ func TestE2ELoginTokenStatusRefreshLogout(t *testing.T) {
 	if r.code != 0 || tok2 == tok || !srv.ValidAccessToken(tok2) {
 		t.Fatalf("token --min-valid 2h: %v", r)
 	}
-	if !strings.Contains(r.stderr, "this server's access tokens last 1 hour, less than twice --min-valid 2h0m0s") {
+	if !strings.Contains(r.stderr, "this server's access tokens last 1 hour, less than twice the 2 hours asked (--min-valid)") {
 		t.Errorf("no note about the short tokens:\n%s", r.stderr)
 	}
 	if got := srv.Count("token"); got != 2 {

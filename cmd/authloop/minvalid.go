@@ -27,6 +27,6 @@ func cappedMinValid(tok *oauth2.Token, minValid time.Duration) time.Duration {
 func (a *app) noteCappedMinValid(tok *oauth2.Token, minValid time.Duration) {
 	if c := cappedMinValid(tok, minValid); c < minValid {
 		life := time.Duration(tok.ExpiresIn) * time.Second
-		a.ui.printf("%s this server's access tokens last %s, less than twice --min-valid %s: the token printed is valid for at least %s (half a token's lifetime)", a.ui.dim("note:"), roundDuration(life), minValid, roundDuration(c))
+		a.ui.printf("%s this server's access tokens last %s, less than twice the %s asked (--min-valid): the token printed is valid for at least %s (half a token's lifetime)", a.ui.dim("note:"), roundDuration(life), roundDuration(minValid), roundDuration(c))
 	}
 }

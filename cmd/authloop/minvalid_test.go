@@ -65,7 +65,7 @@ func TestE2ETokenMinValidCappedAtHalfLifetime(t *testing.T) {
 	}
 	// Asked explicitly for more than half the lifetime: a note says so.
 	r := c.run("", "token", "--profile", "short", "--min-valid", "2h")
-	if r.code != 0 || !strings.Contains(r.stderr, "this server's access tokens last 40 seconds, less than twice --min-valid 2h0m0s: the token printed is valid for at least 20 seconds") || refreshes(srv) != 0 {
+	if r.code != 0 || !strings.Contains(r.stderr, "this server's access tokens last 40 seconds, less than twice the 2 hours asked (--min-valid): the token printed is valid for at least 20 seconds") || refreshes(srv) != 0 {
 		t.Errorf("--min-valid 2h on 40-second tokens: %v", r)
 	}
 }

@@ -50,7 +50,7 @@ func TestE2ETokenShorterThanAsked(t *testing.T) {
 			if r.code != exitOK || r.stdout == "" || srv.Count("token") != before {
 				t.Fatalf("token --min-valid 2h on a fresh one-hour token: %v (token requests %d, want none)", r, srv.Count("token")-before)
 			}
-			if !strings.Contains(r.stderr, "this server's access tokens last 1 hour, less than twice --min-valid") {
+			if !strings.Contains(r.stderr, "this server's access tokens last 1 hour, less than twice the 2 hours asked") {
 				t.Errorf("does not say that the server's tokens are shorter than asked:\n%v", r)
 			}
 		})
