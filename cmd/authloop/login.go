@@ -47,24 +47,24 @@ own. --no-browser only prints it; --device forces the device flow.
 The first login of a profile needs the server: --issuer, or --resource alone
 for a protected resource such as an MCP server (its authorization server is
 found through RFC 9728). --client-id names a client registered at the server;
-without it, login registers one (dynamic registration, RFC 7591, for the
-exact loopback redirect URI it listens on), says which, and keeps the
-registration with the tokens, so later commands use the same client. The
-settings are saved in the profile, so later commands need only --profile; a
-later login changes only what its flags name (but --resource alone, whose
-authorization server is another than before, drops a saved --client-id, which
-was registered at the old one). A login that switches the
-profile to another issuer, client or resource ends the previous sign-in once
-the new one is kept: its grant is revoked where the server offers revocation,
-and its tokens deleted (where its server cannot be reached, they are kept:
-status shows them, and the next login or a logout ends them).
+without it, login registers one (dynamic registration, RFC 7591, for the exact
+loopback redirect URI it listens on), says which, and keeps the registration
+with the tokens, so later commands use the same client. The settings are saved
+in the profile, so later commands need only --profile; a later login changes
+only what its flags name (but --resource alone, whose authorization server is
+another than before, drops a saved --client-id, which was registered at the
+old one). A login that switches the profile to another issuer, client or
+resource ends the previous sign-in once the new one is kept: its grant is
+revoked where the server offers revocation, and its tokens deleted (where its
+server cannot be reached, they are kept: status shows them, and the next login
+or a logout ends them).
 
-The profile is saved only once the tokens are kept in the store and read
-back; otherwise login exits 1 and says why. --store keyring first checks
-that an OS keyring answers (as --store auto does), before signing in. A
-corrupt record file is moved aside, and login says where. A client secret is read from a file
-(--client-secret-file) or an environment variable (--client-secret-env),
-never from a flag's value, which other users could see in the process list;
+The profile is saved only once the tokens are kept in the store and read back;
+otherwise login exits 1 and says why. --store keyring first checks that an OS
+keyring answers (as --store auto does), before signing in. A corrupt record
+file is moved aside, and login says where. A client secret is read from a file
+(--client-secret-file) or an environment variable (--client-secret-env), never
+from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.`,
 		Example: `  # Sign in (browser), saving the profile "default":
   authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
