@@ -35,7 +35,7 @@ func TestE2EGitCredentialIgnoresUnknownOperation(t *testing.T) {
 	}
 	git, err := exec.LookPath("git")
 	if err != nil {
-		return
+		t.Fatalf("git is not on PATH (make deps installs it): %v", err)
 	}
 	cmd := exec.Command(git, "-c", "credential.helper=", "-c", "credential.helper=!"+binPath+" git-credential", "credential", "fill")
 	cmd.Env = append(c.env, "GIT_TERMINAL_PROMPT=0")
