@@ -3,6 +3,7 @@ package urlrule
 import (
 	"net"
 	"net/url"
+	"strings"
 )
 
 // IsLoopbackHost reports whether host, a URL's Hostname() (no port, no
@@ -19,6 +20,21 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// MayBeLoopbackHost reports whether a request to host, a URL's Hostname(),
+// may reach this machine: the hosts IsLoopbackHost accepts, and "localhost"
+// in any Unicode case (the long s, U+017F, folds to s, and Go's HTTP client
+// maps it to s before it dials). It is the check for refusing a URL that
+// must not lead to this machine (a resource_metadata URL that a remote
+// resource points to a loopback host), where the wider rule is the
+// stricter one; IsLoopbackHost is the check for letting plain http
+// through, where the narrower one is.
+func MayBeLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	return IsLoopbackHost(host)
 }
 
 // HTTPSOrLoopback reports whether a token or a secret may be sent to u: u

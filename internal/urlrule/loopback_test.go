@@ -52,6 +52,36 @@ func TestIsLoopbackHost(t *testing.T) {
 	}
 }
 
+// TestMayBeLoopbackHost: what IsLoopbackHost accepts, and localhost in
+// any Unicode case, which the former copy used for refusing a remote
+// resource's pointer to this machine accepted too.
+func TestMayBeLoopbackHost(t *testing.T) {
+	for _, tt := range []struct {
+		host string
+		want bool
+	}{
+		{"localhost", true},
+		{"LOCALHOST", true},
+		{"localho\u017ft", true},
+		{"LOCALHO\u017fT", true},
+		{"127.0.0.2", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true},
+		{"", false},
+		{"localhost.example.com", false},
+		{"127.0.0.1.nip.io", false},
+		{"mcp.example.com", false},
+		{"10.0.0.1", false},
+	} {
+		if got := MayBeLoopbackHost(tt.host); got != tt.want {
+			t.Errorf("MayBeLoopbackHost(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+		if IsLoopbackHost(tt.host) && !MayBeLoopbackHost(tt.host) {
+			t.Errorf("%q: IsLoopbackHost but not MayBeLoopbackHost", tt.host)
+		}
+	}
+}
+
 func TestHTTPSOrLoopback(t *testing.T) {
 	for _, tt := range []struct {
 		raw  string
