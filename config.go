@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 )
 
@@ -265,24 +264,12 @@ func checkEndpoint(field, raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("authloop: %s %q is not an absolute URL", field, redactURL(raw))
+		return fmt.Errorf("authloop: %s %q is not an absolute URL", field, urlrule.RedactURL(raw))
 	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-		return nil
-	default:
-		return fmt.Errorf("authloop: %s %q must use https (plain http is allowed only on loopback: 127.0.0.1, [::1], localhost)", field, redactURL(raw))
+	if !urlrule.HTTPSOrLoopback(u) {
+		return fmt.Errorf("authloop: %s %q must use https (plain http is allowed only on loopback: 127.0.0.1, [::1], localhost)", field, urlrule.RedactURL(raw))
 	}
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return nil
 }
 
 // callbackConfig derives the loopback receiver's settings from
@@ -297,7 +284,7 @@ func (c *Config) callbackConfig(state string) (callback.Config, error) {
 		return cc, nil
 	}
 	u, err := url.Parse(c.OAuth2.RedirectURL)
-	if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Scheme != "http" || !urlrule.IsLoopbackHost(u.Hostname()) || u.RawQuery != "" || u.Fragment != "" {
 		return cc, fmt.Errorf("authloop: Config.OAuth2.RedirectURL %q must be a loopback http URL without query, such as http://127.0.0.1:8085/callback (RFC 8252 §7.3), or empty to let authloop pick one", c.OAuth2.RedirectURL)
 	}
 	cc.Addr = u.Host

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
-	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/oautherr"
 	"github.com/authloop/authloop/register"
 )
@@ -129,7 +129,7 @@ func (cfg *Config) loopbackLogin(ctx context.Context) (*oauth2.Token, error) {
 		}
 	}
 	authURL := cfg.authCodeURL(redirectURI, state, verifier)
-	log.Debug("authloop: login started", "redirect_uri", redirectURI, "authorization_endpoint", redactURL(cfg.OAuth2.Endpoint.AuthURL))
+	log.Debug("authloop: login started", "redirect_uri", redirectURI, "authorization_endpoint", urlrule.RedactURL(cfg.OAuth2.Endpoint.AuthURL))
 
 	open := cfg.Browser
 	if open == nil {
@@ -233,7 +233,7 @@ func (c *Config) authCodeURL(redirectURI, state, verifier string) string {
 
 // checkIssuer applies RFC 9207 §2.4: a response that names another issuer
 // is refused; an absent iss is refused only when the server promised one.
-// "Another issuer" is decided by discovery.SameIssuer, the rule discovery
+// "Another issuer" is decided by urlrule.SameIssuer (discovery.SameIssuer), the rule discovery
 // used to choose this server: a trailing slash cannot tell two servers
 // apart, so refusing it here would protect nothing and fail the sign-in
 // of a Config.Issuer typed without the slash its server publishes.
@@ -247,7 +247,7 @@ func (c *Config) checkIssuer(iss string) error {
 		}
 		return nil
 	}
-	if !discovery.SameIssuer(iss, c.Issuer) {
+	if !urlrule.SameIssuer(iss, c.Issuer) {
 		return &IssuerMismatchError{Want: c.Issuer, Got: iss}
 	}
 	return nil

@@ -1,11 +1,11 @@
 package authloop
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // Fingerprint returns a short, stable name for a secret (a token, a code):
@@ -13,11 +13,7 @@ import (
 // summaries tell two tokens apart, and match one across processes, without
 // revealing either. The empty string gives "none".
 func Fingerprint(secret string) string {
-	if secret == "" {
-		return "none"
-	}
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:4])
+	return urlrule.Fingerprint(secret)
 }
 
 // String describes the configuration without its secret: the client id,
@@ -31,7 +27,7 @@ func (c Config) String() string {
 		secret = "set"
 	}
 	return fmt.Sprintf("authloop.Config{client %q, secret %s, token endpoint %s, issuer %q, resource %q}",
-		c.OAuth2.ClientID, secret, redactURL(c.OAuth2.Endpoint.TokenURL), c.Issuer, c.Resource)
+		c.OAuth2.ClientID, secret, urlrule.RedactURL(c.OAuth2.Endpoint.TokenURL), c.Issuer, c.Resource)
 }
 
 // GoString is String, so that %#v reveals no secret either.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // sessionMeta is what a session keeps of discovery in its record, so that
@@ -88,7 +89,7 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 	}
 	md := s.authServerMeta()
 	prm := s.resourceMeta()
-	if md != nil && !s.cfg.protectedResourceMode() && !discovery.SameIssuer(md.Issuer, s.cfg.Issuer) {
+	if md != nil && !s.cfg.protectedResourceMode() && !urlrule.SameIssuer(md.Issuer, s.cfg.Issuer) {
 		md = nil // kept for another issuer: never used
 	}
 	if md == nil || (s.cfg.protectedResourceMode() && prm == nil) {
@@ -218,7 +219,7 @@ func legacyAuthServer(ctx context.Context, client *http.Client, origin string) (
 	req.Header.Set("Accept", "application/json")
 	resp, herr := client.Do(req)
 	if herr != nil {
-		return nil, fmt.Errorf("authloop: finding the authorization server at %s: %w", origin, scrubURLError(herr))
+		return nil, fmt.Errorf("authloop: finding the authorization server at %s: %w", origin, urlrule.RedactURLError(herr))
 	}
 	defer resp.Body.Close()
 	switch {
@@ -336,7 +337,7 @@ func (s *Session) issuedElsewhere(ctx context.Context, tok *oauth2.Token) (*Logi
 	if cfg.OAuth2.ClientID == "" {
 		return &LoginRequiredError{Reason: "no client registration is kept for the session's refresh token (a new one is registered at the next login)"}, nil
 	}
-	if iss == "" || discovery.SameIssuer(iss, cfg.Issuer) {
+	if iss == "" || urlrule.SameIssuer(iss, cfg.Issuer) {
 		return nil, nil
 	}
 	return &LoginRequiredError{Reason: fmt.Sprintf("the token was issued by %s, and the authorization server of %s is now %s, to which it is never sent", iss, s.cfg.Resource, cfg.Issuer)}, nil

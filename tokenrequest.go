@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // clientAuth is how the client authenticates at the token endpoint. It is
@@ -114,7 +116,7 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, redactURL(endpoint), err)
+		return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, urlrule.RedactURL(endpoint), err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -125,12 +127,12 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 	sent := c.now()
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, nil, sent, fmt.Errorf("authloop: %s request to %s failed: %w", what, redactURL(endpoint), scrubURLError(err))
+		return nil, nil, sent, fmt.Errorf("authloop: %s request to %s failed: %w", what, urlrule.RedactURL(endpoint), urlrule.RedactURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
 	if err != nil {
-		return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, redactURL(endpoint), err)
+		return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
 	}
 	return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, body, sent, nil
 }
@@ -166,27 +168,6 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
-}
-
-// redactURL drops the query and user info of u, which may carry secrets.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
-}
-
-// scrubURLError replaces the URL inside a *url.Error (which would repeat the
-// endpoint with its query) by the redacted one.
-func scrubURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
-	}
-	return err
 }
 
 // defaultHTTPClient is used when Config.HTTPClient is nil. It does not

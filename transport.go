@@ -3,10 +3,9 @@ package authloop
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // Transport is an http.RoundTripper that authorizes each request with the
@@ -113,15 +112,5 @@ func redirectedElsewhere(req *http.Request) bool {
 	for first.Response != nil && first.Response.Request != nil {
 		first = first.Response.Request
 	}
-	return first != req && origin(first.URL) != origin(req.URL)
-}
-
-// origin is the URL's scheme, host and port, in lower case, with the
-// scheme's default port made explicit.
-func origin(u *url.URL) string {
-	scheme, port := strings.ToLower(u.Scheme), u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	return first != req && !urlrule.SameOrigin(first.URL, req.URL)
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // listenAddr is a validated Config.Addr.
@@ -47,11 +49,8 @@ func parseAddr(addr string) (listenAddr, error) {
 		port = n
 	}
 
-	if strings.EqualFold(host, "localhost") {
-		return listenAddr{ip: net.IPv4(127, 0, 0, 1).To4(), port: port, redirectHost: "localhost"}, nil
-	}
 	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
+	if !urlrule.IsLoopbackHost(host) {
 		what := "host name"
 		if host == "" {
 			what = "empty host (it means every interface)"
@@ -64,6 +63,9 @@ func parseAddr(addr string) (listenAddr, error) {
 		return listenAddr{}, fmt.Errorf("callback: Config.Addr %q names the non-loopback %s %q: the redirect "+
 			"receiver listens only on loopback so that no other machine can reach it (RFC 8252 §8.3); "+
 			"use \"127.0.0.1\", \"[::1]\" or \"localhost\", with a port if the provider needs a fixed one", addr, what, host)
+	}
+	if ip == nil { // localhost, in any ASCII case
+		return listenAddr{ip: net.IPv4(127, 0, 0, 1).To4(), port: port, redirectHost: "localhost"}, nil
 	}
 	if ip4 := ip.To4(); ip4 != nil {
 		ip = ip4

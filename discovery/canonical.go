@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // CanonicalResource returns the canonical URI of the MCP server (or other
@@ -94,18 +96,6 @@ func canonicalHost(scheme string, u *url.URL) string {
 	return host
 }
 
-// origin returns scheme://host[:port] of a canonical URL.
-func origin(u *url.URL) string {
-	return u.Scheme + "://" + u.Host
-}
-
-// sameOrigin reports whether a and b have the same scheme, host and port,
-// after canonicalisation.
-func sameOrigin(a, b *url.URL) bool {
-	as, bs := strings.ToLower(a.Scheme), strings.ToLower(b.Scheme)
-	return as == bs && canonicalHost(as, a) == canonicalHost(bs, b)
-}
-
 // trimSlash removes one trailing slash from p.
 func trimSlash(p string) string {
 	return strings.TrimSuffix(p, "/")
@@ -119,7 +109,7 @@ func resourceEqual(got string, want *url.URL) bool {
 	if err != nil {
 		return false
 	}
-	return origin(g) == origin(want) &&
+	return urlrule.SameOrigin(g, want) &&
 		trimSlash(g.EscapedPath()) == trimSlash(want.EscapedPath()) &&
 		g.RawQuery == want.RawQuery
 }
@@ -130,7 +120,7 @@ func resourceEqual(got string, want *url.URL) bool {
 // "/". A got with a query covers only a want with the same path and query.
 func resourceCovers(got string, want *url.URL) bool {
 	g, err := canonicalURL(got, false)
-	if err != nil || origin(g) != origin(want) {
+	if err != nil || !urlrule.SameOrigin(g, want) {
 		return false
 	}
 	gp, wp := trimSlash(g.EscapedPath()), trimSlash(want.EscapedPath())

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // MaxBodySize is the largest metadata document discovery reads, in bytes.
@@ -19,26 +20,13 @@ const MaxBodySize = 1 << 20
 // maxRedirects is how many same-origin redirects a fetch follows.
 const maxRedirects = 5
 
-// isLoopbackHost reports whether host (without port or brackets) is
-// localhost or a loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // checkSecure returns an error wrapping ErrInsecureURL unless u is https, or
 // http on a loopback host.
 func checkSecure(u *url.URL) error {
-	switch strings.ToLower(u.Scheme) {
-	case "https":
+	switch {
+	case urlrule.HTTPSOrLoopback(u):
 		return nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return nil
-		}
+	case strings.EqualFold(u.Scheme, "http"):
 		return fmt.Errorf("%w: %s uses http on a host that is not loopback; use https", ErrInsecureURL, u.Redacted())
 	default:
 		return fmt.Errorf("%w: %s is not an http(s) URL", ErrInsecureURL, u.Redacted())
@@ -70,7 +58,7 @@ func fetchClient(client *http.Client) *http.Client {
 		if len(via) > maxRedirects {
 			return &redirectError{problem: fmt.Sprintf("more than %d redirects; configure the final URL instead", maxRedirects)}
 		}
-		if !sameOrigin(req.URL, via[0].URL) {
+		if !urlrule.SameOrigin(req.URL, via[0].URL) {
 			return &redirectError{
 				problem: fmt.Sprintf("redirected to another origin (%s), which discovery does not follow; configure the final URL instead", req.URL.Redacted()),
 				err:     ErrCrossOriginRedirect,

@@ -1,6 +1,6 @@
 package discovery
 
-import "strings"
+import "github.com/authloop/authloop/internal/urlrule"
 
 // SameIssuer reports whether a and b name the same authorization server:
 // the one rule authloop uses wherever it compares issuer identifiers (a
@@ -26,8 +26,5 @@ import "strings"
 //
 // An empty string names no issuer and matches nothing.
 func SameIssuer(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+	return urlrule.SameIssuer(a, b)
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // ResourceMetadata is a protected resource's metadata (RFC 9728 §2): the
@@ -146,7 +148,7 @@ func ProtectedResource(ctx context.Context, client *http.Client, resourceURL, hi
 			return nil, fmt.Errorf("discovery: the resource_metadata URL %s of %s's challenge contains user information; refusing to fetch it", hu.Redacted(), ru)
 		}
 		hu.Fragment, hu.RawFragment = "", ""
-		if isLoopbackHost(hu.Hostname()) && !isLoopbackHost(ru.Hostname()) {
+		if urlrule.MayBeLoopbackHost(hu.Hostname()) && !urlrule.MayBeLoopbackHost(ru.Hostname()) {
 			return nil, fmt.Errorf("%w: the resource_metadata URL %s of %s's challenge points to a loopback host while the resource is not on one; refusing to fetch it", ErrInsecureURL, hu.Redacted(), ru)
 		}
 		cs = []candidate{{u: hu}}

@@ -59,7 +59,14 @@ func (c Client) clone() *Client {
 }
 
 // isLoopbackHost reports whether h is one of the loopback host names that
-// RFC 8252 §7.3 lets a native app use with any port.
+// RFC 8252 §7.3 lets a native app use with any port: exactly 127.0.0.1,
+// ::1 or localhost, as a strict server checks them.
+//
+// oauthtest keeps its own copy of this rule on purpose, narrower than
+// authloop's (internal/urlrule also takes 127.0.0.0/8 and any ASCII case
+// of localhost): it stands for a foreign authorization server, checks what
+// such a server would, and imports nothing of authloop's, so that a test
+// can take it alone.
 func isLoopbackHost(h string) bool {
 	return h == "127.0.0.1" || h == "::1" || h == "localhost"
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 )
 
@@ -62,7 +63,7 @@ func Choose(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 	if md == nil || md.Issuer == "" {
 		return nil, false, errors.New("register: no authorization server metadata (or no issuer in it): discover the server first")
 	}
-	if kept != nil && !discovery.SameIssuer(kept.Issuer, md.Issuer) {
+	if kept != nil && !urlrule.SameIssuer(kept.Issuer, md.Issuer) {
 		kept = nil // another server's registration: never used here
 	}
 	same := func(c *store.Client) (*store.Client, bool, error) {

@@ -3,10 +3,10 @@ package register
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 )
 
@@ -209,16 +209,6 @@ func (r *Request) fields(authMethod string) map[string]any {
 	return m
 }
 
-// isLoopbackHost reports whether host (without port or brackets) is
-// localhost or a loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // checkEndpoint parses an endpoint URL and refuses anything but https, or
 // http on a loopback host.
 func checkEndpoint(name, raw string) (*url.URL, error) {
@@ -226,13 +216,8 @@ func checkEndpoint(name, raw string) (*url.URL, error) {
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return nil, fmt.Errorf("register: the %s %q is not an absolute URL: fix the authorization server's metadata", name, raw)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
+	if urlrule.HTTPSOrLoopback(u) {
 		return u, nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return u, nil
-		}
 	}
 	return nil, fmt.Errorf("%w: the %s %s is not https (http is accepted only on a loopback host); the server must publish an https endpoint",
 		ErrInsecureURL, name, u.Redacted())

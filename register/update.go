@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 )
 
@@ -84,28 +84,9 @@ func Update(ctx context.Context, client *http.Client, md *discovery.AuthServerMe
 	return nc, nil
 }
 
-// sameOrigin reports whether u and the URL raw have the same origin (RFC
-// 6454): scheme and host compared without regard to case, and the port,
-// a missing one being the scheme's default. An empty or unparsable raw
-// has no origin.
+// sameOrigin reports whether u and the URL raw have the same origin
+// (urlrule.SameOrigin). An empty or unparsable raw has no origin.
 func sameOrigin(u *url.URL, raw string) bool {
 	v, err := url.Parse(raw)
-	if err != nil || raw == "" || v.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Scheme, v.Scheme) && strings.EqualFold(u.Hostname(), v.Hostname()) && originPort(u) == originPort(v)
-}
-
-// originPort is u's port, or its scheme's default.
-func originPort(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return "443"
-	case "http":
-		return "80"
-	}
-	return ""
+	return err == nil && urlrule.SameOrigin(u, v)
 }

@@ -1,12 +1,12 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // Token is the stored form of an OAuth token response. Unlike
@@ -31,11 +31,11 @@ func (t *Token) String() string {
 		return "Token(nil)"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Token(access %s", fingerprint(t.AccessToken))
+	fmt.Fprintf(&b, "Token(access %s", urlrule.Fingerprint(t.AccessToken))
 	if t.TokenType != "" {
 		fmt.Fprintf(&b, ", type %q", t.TokenType)
 	}
-	fmt.Fprintf(&b, ", refresh %s", fingerprint(t.RefreshToken))
+	fmt.Fprintf(&b, ", refresh %s", urlrule.Fingerprint(t.RefreshToken))
 	if !t.Expiry.IsZero() {
 		fmt.Fprintf(&b, ", expiry %s", t.Expiry.UTC().Format(time.RFC3339))
 	}
@@ -70,7 +70,7 @@ func (c *Client) String() string {
 		return "Client(nil)"
 	}
 	return fmt.Sprintf("Client(issuer %q, id %q, secret %s, registration token %s)",
-		c.Issuer, c.ClientID, fingerprint(c.ClientSecret), fingerprint(c.RegistrationAccessToken))
+		c.Issuer, c.ClientID, urlrule.Fingerprint(c.ClientSecret), urlrule.Fingerprint(c.RegistrationAccessToken))
 }
 
 // Record is everything kept for one Key.
@@ -183,15 +183,4 @@ func cloneValue(v any) any {
 	default:
 		return v
 	}
-}
-
-// fingerprint names a secret without revealing it: "sha256:" and the first
-// 8 hex digits of its SHA-256 (the same form as authloop.Fingerprint), or
-// "none" for the empty string.
-func fingerprint(secret string) string {
-	if secret == "" {
-		return "none"
-	}
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:4])
 }

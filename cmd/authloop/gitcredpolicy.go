@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // Where git-credential may send a token. git trusts a helper's answer
@@ -37,11 +39,7 @@ func isLoopbackGitHost(host string) bool {
 	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
-	if asciiEqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return urlrule.IsLoopbackHost(h)
 }
 
 // gitHostListed reports whether host is one of hosts, compared as git sends
