@@ -258,33 +258,3 @@ func (s *Session) steppedUpFor(challenged []string) string {
 	}
 	return ""
 }
-
-func scopeString(tok *oauth2.Token) string {
-	if tok == nil {
-		return ""
-	}
-	sc, _ := tok.Extra("scope").(string)
-	return sc
-}
-
-// takePendingScopes returns the scopes a non-interactive session was
-// refused for since its last sign-in, for the sign-in about to start, and
-// forgets them: a sign-in that fails (a scope the server will not give, a
-// cancelled page) does not make every later one ask for them again.
-func (s *Session) takePendingScopes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.pendingScopes
-	s.pendingScopes = nil
-	return p
-}
-
-// grantedScopes are the scopes of the current token; s.mu is held.
-func (s *Session) grantedScopes() []string {
-	if st := s.cur.Load(); st.tok != nil {
-		if sc, ok := st.tok.Extra("scope").(string); ok {
-			return strings.Fields(sc)
-		}
-	}
-	return nil
-}

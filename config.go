@@ -243,19 +243,6 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// validScope reports whether sc is a scope-token of RFC 6749 §3.3.
-func validScope(sc string) bool {
-	if sc == "" {
-		return false
-	}
-	for i := 0; i < len(sc); i++ {
-		if c := sc[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
 // checkEndpoint refuses a URL that is not https, except http on a loopback
 // host, where a local test server or a development setup lives.
 func checkEndpoint(field, raw string) error {

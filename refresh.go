@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/authloop/authloop/store"
@@ -326,15 +325,4 @@ func (c *Config) refreshForm(old *oauth2.Token) url.Values {
 		form.Set("resource", c.Resource)
 	}
 	return form
-}
-
-// refreshScope is the scope a refresh asks for: Config.RefreshScopes and
-// the scopes step-ups won, space-separated; "" to leave scope out.
-func (s *Session) refreshScope() string {
-	if len(s.cfg.RefreshScopes) == 0 {
-		return ""
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(union(s.cfg.RefreshScopes, s.wonScopes), " ")
 }

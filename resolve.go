@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 
 	"golang.org/x/oauth2"
 
@@ -256,60 +254,6 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	}
 	md.Raw, _ = json.Marshal(md)
 	return md
-}
-
-// loginScopes picks the scopes of a new authorization: what 401
-// challenges asked for and what earlier authorizations of this session
-// asked for, so that no sign-in loses a scope, and need, the scopes of the
-// step-up this sign-in is for (nil for others). A step-up's scopes travel
-// with its own sign-in only: scopes the server refused (invalid_scope, a
-// cancelled sign-in) are not asked for again by later sign-ins, which
-// would all fail. They are added to the configured scopes when there are
-// any (Config.OAuth2.Scopes, or a configuration with an Issuer, as
-// `authloop login --resource` saves). Otherwise, for a protected resource,
-// the MCP order: the challenge's scope, else the resource metadata's
-// scopes_supported, else none; plus offline_access when the authorization
-// server lists it.
-func (s *Session) loginScopes(cfg *Config, need []string) []string {
-	s.mu.Lock()
-	scopes := union(union(s.challengeScopes, s.requestedScopes), need)
-	s.mu.Unlock()
-	if len(s.cfg.OAuth2.Scopes) > 0 || !s.cfg.protectedResourceMode() {
-		return union(cfg.OAuth2.Scopes, scopes)
-	}
-	if len(scopes) == 0 {
-		if prm := s.resourceMeta(); prm != nil {
-			scopes = slices.Clone(prm.ScopesSupported)
-		}
-	}
-	if md := s.authServerMeta(); md != nil && slices.Contains(md.ScopesSupported, "offline_access") && len(scopes) > 0 {
-		scopes = union(scopes, []string{"offline_access"})
-	}
-	return scopes
-}
-
-// union returns a followed by the elements of b not in a.
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, x := range b {
-		if x != "" && !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// covers reports whether the token's granted scope includes every scope
-// of need.
-func covers(tokScope any, need []string) bool {
-	s, _ := tokScope.(string)
-	have := strings.Fields(s)
-	for _, n := range need {
-		if !slices.Contains(have, n) {
-			return false
-		}
-	}
-	return true
 }
 
 // issuerKey is the Extra key under which Login's token for a protected
