@@ -256,13 +256,6 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	return md
 }
 
-// issuerKey is the Extra key under which Login's token for a protected
-// resource names the authorization server that issued it: a Session given
-// that token (NewSession(cfg, tok), with no record yet to say where it came
-// from) sends its refresh token to no other server, even when the
-// resource's metadata names another by the time it refreshes.
-const issuerKey = "authloop_issuer"
-
 // issuedElsewhere returns why a login is needed before tok's refresh token
 // can be sent: tok names the authorization server that issued it and the
 // session's server is now another one, to which it must not be sent; or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -12,85 +11,6 @@ import (
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
 )
-
-// extraKeysKey lists, in a token built by authloop, the names of the raw
-// response fields it carries: x/oauth2 can look a field up but not list
-// them, and a store must save them all.
-const extraKeysKey = "authloop_extra_keys"
-
-// withExtra returns tok carrying extra, with the list of its keys.
-func withExtra(tok *oauth2.Token, extra map[string]any) *oauth2.Token {
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		if k != extraKeysKey {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	extra[extraKeysKey] = keys
-	return tok.WithExtra(extra)
-}
-
-// extraOf returns the raw fields of tok: all of them for a token authloop
-// built, the well-known ones for any other.
-func extraOf(tok *oauth2.Token) map[string]any {
-	keys, _ := tok.Extra(extraKeysKey).([]string)
-	if keys == nil {
-		keys = []string{"scope", "id_token", "token_type", "expires_in", "refresh_token_expires_in", "refresh_expires_in", "issued_token_type", RefreshExpiryKey}
-	}
-	out := make(map[string]any, len(keys))
-	for _, k := range keys {
-		if v := tok.Extra(k); v != nil {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// toStored converts a token for the store.
-func toStored(tok *oauth2.Token) *store.Token {
-	if tok == nil {
-		return nil
-	}
-	st := &store.Token{
-		AccessToken:  tok.AccessToken,
-		TokenType:    tok.TokenType,
-		RefreshToken: tok.RefreshToken,
-		Expiry:       tok.Expiry,
-		ExpiresIn:    tok.ExpiresIn,
-		Extra:        extraOf(tok),
-	}
-	if exp, ok := st.Extra[RefreshExpiryKey].(time.Time); ok {
-		st.RefreshExpiry = exp
-	}
-	delete(st.Extra, RefreshExpiryKey)
-	if len(st.Extra) == 0 {
-		st.Extra = nil
-	}
-	return st
-}
-
-// fromStored converts a stored token back.
-func fromStored(st *store.Token) *oauth2.Token {
-	if st == nil || st.AccessToken == "" {
-		return nil
-	}
-	tok := &oauth2.Token{
-		AccessToken:  st.AccessToken,
-		TokenType:    st.TokenType,
-		RefreshToken: st.RefreshToken,
-		Expiry:       st.Expiry.Round(0),
-		ExpiresIn:    st.ExpiresIn,
-	}
-	extra := make(map[string]any, len(st.Extra)+1)
-	for k, v := range st.Extra {
-		extra[k] = v
-	}
-	if !st.RefreshExpiry.IsZero() {
-		extra[RefreshExpiryKey] = st.RefreshExpiry
-	}
-	return withExtra(tok, extra)
-}
 
 // sessionKey names the session's record: the issuer (or, without one, the
 // token endpoint), the client, the resource and the account.
@@ -153,37 +73,6 @@ func (s *Session) saveToken(ctx context.Context, read *store.Record, tok *oauth2
 	s.mu.Unlock()
 	s.cfg.logger().Warn("authloop: could not save the session's new tokens; they are kept in this process, which retries the save, but other processes sharing the store do not see them", "key", s.key.String(), "store", s.store.Describe(), "error", err.Error())
 	return &SaveError{Store: s.store.Describe(), Key: s.key, Err: err}
-}
-
-// signedInKey is the Extra key under which a token carries when the person
-// signed in to its grant (RFC 3339): refreshes carry it on, so Session.Login
-// can tell another process's new sign-in from its refresh.
-const signedInKey = "authloop_signed_in"
-
-// markSignedIn returns tok marked as signed in at t.
-func markSignedIn(tok *oauth2.Token, t time.Time) *oauth2.Token {
-	extra := extraOf(tok)
-	extra[signedInKey] = t.UTC().Format(time.RFC3339Nano)
-	return withExtra(tok, extra)
-}
-
-// signedInAt is when tok's grant was signed in to; zero when unknown.
-func signedInAt(tok *oauth2.Token) time.Time {
-	v, _ := tok.Extra(signedInKey).(string)
-	t, _ := time.Parse(time.RFC3339Nano, v)
-	return t
-}
-
-// carrySignedIn returns tok with base's sign-in time, which a refresh
-// response does not repeat.
-func carrySignedIn(tok, base *oauth2.Token) *oauth2.Token {
-	v, _ := base.Extra(signedInKey).(string)
-	if v == "" || tok.Extra(signedInKey) != nil {
-		return tok
-	}
-	extra := extraOf(tok)
-	extra[signedInKey] = v
-	return withExtra(tok, extra)
 }
 
 // adoptable reports whether stored, read from the store, should replace

@@ -95,20 +95,6 @@ func parseTokenResponse(status int, header http.Header, body []byte, sent time.T
 	return withExtra(tok, extra), nil
 }
 
-// keepFields are what a token response may leave out and the client then
-// keeps from before.
-type keepFields struct {
-	scope         string
-	refreshToken  string
-	refreshExpiry any
-}
-
-// keepFrom takes the fields to keep from the token being refreshed.
-func keepFrom(old *oauth2.Token) keepFields {
-	scope, _ := old.Extra("scope").(string)
-	return keepFields{scope: scope, refreshToken: old.RefreshToken, refreshExpiry: old.Extra(RefreshExpiryKey)}
-}
-
 // jwtExpiry reads the exp claim of a JWT-shaped access token without
 // verifying it.
 func jwtExpiry(tok string) (time.Time, bool) {
@@ -132,11 +118,6 @@ func jwtExpiry(tok string) (time.Time, bool) {
 	}
 	return time.Unix(int64(f), 0), true
 }
-
-// RefreshExpiryKey is the Extra key under which a token carries its refresh
-// token's own expiry (a time.Time), when the provider sent one as
-// refresh_token_expires_in or refresh_expires_in.
-const RefreshExpiryKey = "authloop_refresh_expiry"
 
 func decodeJSONObject(body []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
