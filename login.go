@@ -231,28 +231,6 @@ func (c *Config) authCodeURL(redirectURI, state, verifier string) string {
 	return u.String()
 }
 
-// checkIssuer applies RFC 9207 §2.4: a response that names another issuer
-// is refused; an absent iss is refused only when the server promised one.
-// "Another issuer" is decided by urlrule.SameIssuer (discovery.SameIssuer), the rule discovery
-// used to choose this server: a trailing slash cannot tell two servers
-// apart, so refusing it here would protect nothing and fail the sign-in
-// of a Config.Issuer typed without the slash its server publishes.
-func (c *Config) checkIssuer(iss string) error {
-	if c.Issuer == "" {
-		return nil
-	}
-	if iss == "" {
-		if c.RequireIssuer {
-			return &IssuerMismatchError{Want: c.Issuer}
-		}
-		return nil
-	}
-	if !urlrule.SameIssuer(iss, c.Issuer) {
-		return &IssuerMismatchError{Want: c.Issuer, Got: iss}
-	}
-	return nil
-}
-
 func browserReason(err error) string {
 	if errors.Is(err, ErrNoBrowser) {
 		if s := strings.TrimPrefix(err.Error(), ErrNoBrowser.Error()); s != "" {

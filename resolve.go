@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"golang.org/x/oauth2"
-
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/internal/urlrule"
 )
@@ -254,28 +252,4 @@ func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
 	}
 	md.Raw, _ = json.Marshal(md)
 	return md
-}
-
-// issuedElsewhere returns why a login is needed before tok's refresh token
-// can be sent: tok names the authorization server that issued it and the
-// session's server is now another one, to which it must not be sent; or
-// the session registers its client dynamically and keeps no registration
-// to send it as (the record lost it, or its secret expired), and a refresh
-// never registers one. nil otherwise.
-func (s *Session) issuedElsewhere(ctx context.Context, tok *oauth2.Token) (*LoginRequiredError, error) {
-	iss, _ := tok.Extra(issuerKey).(string)
-	if iss == "" && s.cfg.OAuth2.ClientID != "" {
-		return nil, nil
-	}
-	cfg, err := s.endpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.OAuth2.ClientID == "" {
-		return &LoginRequiredError{Reason: "no client registration is kept for the session's refresh token (a new one is registered at the next login)"}, nil
-	}
-	if iss == "" || urlrule.SameIssuer(iss, cfg.Issuer) {
-		return nil, nil
-	}
-	return &LoginRequiredError{Reason: fmt.Sprintf("the token was issued by %s, and the authorization server of %s is now %s, to which it is never sent", iss, s.cfg.Resource, cfg.Issuer)}, nil
 }
