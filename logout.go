@@ -13,19 +13,6 @@ import (
 	"github.com/authloop/authloop/store"
 )
 
-// Cached returns the session's current token without refreshing it or
-// making any request: it may be expired, or nil when there is none. For
-// status displays; use Token to get a token to send.
-func (s *Session) Cached() *oauth2.Token {
-	return s.cur.Load().tok
-}
-
-// Key returns the name of the session's record in its store.
-func (s *Session) Key() store.Key { return s.key }
-
-// Store returns the store that keeps the session's record.
-func (s *Session) Store() store.Store { return s.store }
-
 // Logout ends the sign-in: under the record's refresh lock (the one
 // refreshes take, in this process and in others) it reads the record,
 // revokes at the server (RFC 7009) the refresh token the store holds (the

@@ -317,6 +317,19 @@ func (s *Session) CanRefresh() bool {
 	return st.tok != nil && st.tok.RefreshToken != ""
 }
 
+// Cached returns the session's current token without refreshing it or
+// making any request: it may be expired, or nil when there is none. For
+// status displays; use Token to get a token to send.
+func (s *Session) Cached() *oauth2.Token {
+	return s.cur.Load().tok
+}
+
+// Key returns the name of the session's record in its store.
+func (s *Session) Key() store.Key { return s.key }
+
+// Store returns the store that keeps the session's record.
+func (s *Session) Store() store.Store { return s.store }
+
 // TokenSource returns an oauth2.TokenSource backed by the session; ctx
 // bounds each Token call's wait.
 func (s *Session) TokenSource(ctx context.Context) oauth2.TokenSource {
