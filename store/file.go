@@ -43,8 +43,6 @@ type File struct {
 	dir string
 }
 
-var _ Store = (*File)(nil)
-
 // DefaultDir returns the directory of the default file store:
 // os.UserConfigDir()/authloop, which honours $XDG_CONFIG_HOME on Linux.
 func DefaultDir() (string, error) {

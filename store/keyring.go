@@ -52,8 +52,6 @@ type Keyring struct {
 	name    string // what kind of keyring, for messages
 }
 
-var _ Store = (*Keyring)(nil)
-
 // secretBackend is the part of go-keyring that the store uses; tests
 // substitute one with a platform's size limit.
 type secretBackend interface {

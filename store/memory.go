@@ -30,8 +30,6 @@ func NewMemory() *Memory {
 	return &Memory{records: make(map[Key]*Record), locks: make(map[memLockKey]chan struct{})}
 }
 
-var _ Store = (*Memory)(nil)
-
 // Load returns a copy of the record of key, or an error wrapping
 // ErrNotFound.
 func (m *Memory) Load(ctx context.Context, key Key) (*Record, error) {

@@ -43,3 +43,10 @@ type Store interface {
 	// "file store at /home/a/.config/authloop".
 	Describe() string
 }
+
+// Every store of this package is a Store.
+var (
+	_ Store = (*File)(nil)
+	_ Store = (*Keyring)(nil)
+	_ Store = (*Memory)(nil)
+)
