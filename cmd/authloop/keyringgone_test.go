@@ -22,7 +22,7 @@ func TestE2EKeyringUnreachableIsLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: skipped with -short")
 	}
-	for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon"} {
+	for _, tool := range []string{"dbus-run-session", "dbus-send", "gnome-keyring-daemon"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
@@ -31,7 +31,18 @@ func TestE2EKeyringUnreachableIsLocal(t *testing.T) {
 	defer srv.Close()
 	c := newCLI(t)
 	launcher := filepath.Join(c.dir, "in-keyring-session.sh")
-	script := "#!/bin/sh\nexec dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec \"$@\"' sh \"$@\"\n"
+	// The daemon that --unlock starts owns org.freedesktop.secrets a moment
+	// later: the command must not run before, or D-Bus activates a second
+	// daemon, which finds the login keyring locked and no prompter.
+	script := `#!/bin/sh
+exec dbus-run-session -- sh -c '
+printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"; do
+	i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.05
+done
+exec "$@"' sh "$@"
+`
 	if err := os.WriteFile(launcher, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
