@@ -108,7 +108,7 @@ func (f *File) Load(ctx context.Context, key Key) (*Record, error) {
 		return nil, err
 	}
 	if rf.Keyring != nil {
-		return nil, fmt.Errorf("store: %w: %s keeps the secrets of %s in the OS keyring (service %q), which the file store does not read: "+
+		return nil, fmt.Errorf("%w: %s keeps the secrets of %s in the OS keyring (service %q), which the file store does not read: "+
 			"use the keyring store (store.Default), or log in again to save the record here", ErrSecretsMissing, f.recordPath(key), key, rf.Keyring.Service)
 	}
 	return rf.Record, nil
@@ -135,7 +135,7 @@ func (f *File) read(key Key) (*recordFile, error) {
 }
 
 func corruptError(path string, key Key, why error) error {
-	return fmt.Errorf("store: %w: %s, the record file of %s, cannot be used: %v; it was kept for inspection: "+
+	return fmt.Errorf("%w: %s, the record file of %s, cannot be used: %v; it was kept for inspection: "+
 		"remove it or log in again (a new save moves it aside to %s.corrupt-<time>)", ErrCorrupt, path, key, why, filepath.Base(path))
 }
 
@@ -337,7 +337,7 @@ func (f *File) list(ctx context.Context) ([]Key, []*recordFile, error) {
 			err = fmt.Errorf("it holds the record of %s, whose file name is %s.json", rf.Record.Key, rf.Record.Key.ID())
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("store: %w: %s cannot be used: %v; it was kept for inspection: remove it, or log in again to replace it",
+			errs = append(errs, fmt.Errorf("%w: %s cannot be used: %v; it was kept for inspection: remove it, or log in again to replace it",
 				ErrCorrupt, path, err))
 			continue
 		}

@@ -310,29 +310,66 @@ func (k *Keyring) Save(ctx context.Context, rec *Record) (uint64, error) {
 // Load returns the record of key with its secrets from the keyring, or an
 // error wrapping ErrNotFound, ErrCorrupt or ErrSecretsMissing.
 func (k *Keyring) Load(ctx context.Context, key Key) (*Record, error) {
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; attempt < lockFreeLoads; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rf, err := k.file.read(key)
-		if err != nil {
+		rec, err := k.load(ctx, key)
+		if err == nil {
+			return rec, nil
+		}
+		var lost *lostRace
+		if !errors.As(err, &lost) {
 			return nil, err
 		}
-		if rf.Keyring == nil {
-			return rf.Record, nil // written by a file store: the secrets are in the file
-		}
-		blob, err := k.readSecrets(ctx, key, rf)
-		if err == nil {
-			mergeSecrets(rf.Record, blob)
-			return rf.Record, nil
-		}
-		// A Save that ran since the file was read deletes the items of
-		// the generation it replaced: read the file again.
-		if again, err2 := k.file.read(key); attempt < 8 && err2 == nil && again.Record.Generation != rf.Record.Generation {
-			continue
-		}
+	}
+	// Saves kept replacing the items between the file's read and theirs:
+	// read under the save lock, where no Save can replace them (a Save
+	// deletes the items of a generation only once the file names the next).
+	unlock, err := k.file.lock(ctx, key, saveLockName)
+	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	rec, err := k.load(ctx, key)
+	var lost *lostRace
+	if errors.As(err, &lost) {
+		return nil, lost.err
+	}
+	return rec, err
+}
+
+// lockFreeLoads is how many times Load reads without the save lock before
+// it takes it: a Load that loses to concurrent Saves that often waits for
+// them instead.
+const lockFreeLoads = 3
+
+// lostRace is a read of a record's secrets that failed because a Save
+// replaced the record meanwhile (its file names another generation now).
+type lostRace struct{ err error }
+
+func (e *lostRace) Error() string { return e.err.Error() }
+
+// load reads the record file of key, then its secrets from the keyring.
+func (k *Keyring) load(ctx context.Context, key Key) (*Record, error) {
+	rf, err := k.file.read(key)
+	if err != nil {
+		return nil, err
+	}
+	if rf.Keyring == nil {
+		return rf.Record, nil // written by a file store: the secrets are in the file
+	}
+	blob, err := k.readSecrets(ctx, key, rf)
+	if err == nil {
+		mergeSecrets(rf.Record, blob)
+		return rf.Record, nil
+	}
+	// A Save that ran since the file was read deletes the items of the
+	// generation it replaced.
+	if again, err2 := k.file.read(key); err2 == nil && again.Record.Generation != rf.Record.Generation {
+		return nil, &lostRace{err}
+	}
+	return nil, err
 }
 
 func (k *Keyring) readSecrets(ctx context.Context, key Key, rf *recordFile) (*secretBlob, error) {
@@ -342,7 +379,7 @@ func (k *Keyring) readSecrets(ctx context.Context, key Key, rf *recordFile) (*se
 		name := itemName(id, gen, i)
 		s, err := k.get(ctx, ref.Service, name)
 		if errors.Is(err, keyring.ErrNotFound) {
-			return nil, fmt.Errorf("store: %w: %s says the secrets of %s are in the %s as item %q of service %q, but there is no such item "+
+			return nil, fmt.Errorf("%w: %s says the secrets of %s are in the %s as item %q of service %q, but there is no such item "+
 				"(was the keyring reset, or the file copied from another account?): log in again to store new ones",
 				ErrSecretsMissing, k.file.recordPath(key), key, k.name, name, ref.Service)
 		}
@@ -355,7 +392,7 @@ func (k *Keyring) readSecrets(ctx context.Context, key Key, rf *recordFile) (*se
 	sum := sha256.Sum256(data)
 	var blob secretBlob
 	if hex.EncodeToString(sum[:]) != ref.SHA256 || json.Unmarshal(data, &blob) != nil || blob.ID != id || blob.Generation != gen {
-		return nil, fmt.Errorf("store: %w: the secrets of %s in the %s (service %q) do not match %s, generation %d: log in again to store new ones",
+		return nil, fmt.Errorf("%w: the secrets of %s in the %s (service %q) do not match %s, generation %d: log in again to store new ones",
 			ErrSecretsMissing, key, k.name, ref.Service, k.file.recordPath(key), gen)
 	}
 	return &blob, nil
