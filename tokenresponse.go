@@ -153,7 +153,9 @@ func stringField(raw map[string]any, key string) string {
 }
 
 // seconds reads a lifetime in seconds sent as a JSON number or a string.
-// Zero, negative, fractional-garbage and absurd values count as absent.
+// Zero, negative, fractional-garbage and absurd values count as absent; a
+// fraction is cut to whole seconds, and one under a second (0.01) counts
+// as one, not as zero: the token is all but expired, never "no expiry".
 func seconds(v any) (int64, bool) {
 	var f float64
 	switch x := v.(type) {
@@ -176,7 +178,7 @@ func seconds(v any) (int64, bool) {
 	if math.IsNaN(f) || f <= 0 || f > maxLifetime {
 		return 0, false
 	}
-	return int64(f), true
+	return max(int64(f), 1), true
 }
 
 // normalizeTokenType spells "bearer" in any case as "Bearer" (RFC 6750

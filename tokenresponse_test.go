@@ -47,6 +47,7 @@ func TestParseTokenResponseExpiresInForms(t *testing.T) {
 		{"number", `3600`, time.Hour},
 		{"string", `"3600"`, time.Hour},
 		{"float", `59.9`, 59 * time.Second},
+		{"under a second", `0.01`, time.Second}, // all but expired, never "no expiry"
 		{"absent", ``, 0},
 		{"zero", `0`, 0},
 		{"negative", `-5`, 0},
