@@ -46,6 +46,7 @@ const (
 // a dead grant (ErrLoginRequired, or a new interactive login) from a
 // network blip. It is safe for concurrent use. Close stops it.
 type Session struct {
+	// Set by NewSession and never changed after.
 	cfg         Config // a copy, so the caller's later edits change nothing
 	clock       Clock
 	sysClock    bool
@@ -54,27 +55,74 @@ type Session struct {
 	timeout     time.Duration
 	backoffBase time.Duration
 	backoffCap  time.Duration
+	store       store.Store // Config.Store, or a memory store
+	key         store.Key
+	ctx         context.Context // ends at Close: the flights' and the timer's
+	cancel      context.CancelFunc
 
-	cur atomic.Pointer[state]
+	// Read without a lock.
+	cur atomic.Pointer[state] // the published token (Token's fast path)
+	// hadRecord: this session has read or written its record; a record
+	// gone since then was deleted by a logout elsewhere.
+	hadRecord atomic.Bool
 
+	// Touched only by flights, which run one at a time.
+	//
 	// resolved is cfg with its endpoints discovered, and meta the
-	// discovered metadata as kept in the record; only flights touch them.
-	resolved *Config
-	meta     []byte
-
-	store store.Store // Config.Store, or a memory store
-	key   store.Key
-
-	// client is the registered client kept in the record, when the
-	// configuration names none; refusedClient one the server refused
-	// (invalid_client), never taken from the record again. Only flights
-	// touch them.
+	// discovered metadata as kept in the record. client is the registered
+	// client kept in the record, when the configuration names none;
+	// refusedClient one the server refused (invalid_client), never taken
+	// from the record again.
+	resolved      *Config
+	meta          []byte
 	client        *store.Client
 	refusedClient *store.Client
 
-	// What 401 and 403 challenges said (guarded by mu): the resource
-	// metadata URL, the scopes a 401 asked for, what sign-ins asked for,
-	// and the step-ups that ended with a token (wonStepUp).
+	// What Close waits for.
+	timerWG sync.WaitGroup // the timer's callback, while it runs
+	wg      sync.WaitGroup // refresh flights
+
+	// Everything below is guarded by mu.
+	mu sync.Mutex
+
+	// The flight under way, and Close.
+	flight *flight
+	closed bool
+
+	// A failure episode.
+	failing bool      // in a failure episode (OnRefreshFailure was called)
+	nextTry time.Time // no proactive refresh before this, after a failure
+	// notBefore: no token request before this (a server's Retry-After, a
+	// backoff, a configuration error); lastErr is what callers get until
+	// then.
+	notBefore  time.Time
+	lastErr    error
+	configErrs int // configuration errors in a row, which lengthen the pause
+
+	// A save that failed (unsaved.go). unsaved is the live token whose save
+	// failed (the store holds an older record); the next save is tried at
+	// saveAt. saveFailing: in a save failure episode (OnSaveFailure was
+	// called).
+	unsaved     *oauth2.Token
+	saveAt      time.Time
+	saveTries   int
+	saveFailing bool
+	// staleAccess is the access token of the record the store held when
+	// the last save failed: while a save is pending, a stored token with
+	// it is that stale record (or another process's copy of it), older
+	// than the live one, and never taken in its place.
+	staleAccess string
+	// retired are refresh tokens the server rotated away, never presented
+	// again (the last retiredKept).
+	retired []string
+
+	// The background timer (schedule.go).
+	stopTimer func() bool
+	timerGen  uint64 // which timer is current: an older one that fires does nothing
+
+	// What 401 and 403 challenges said: the resource metadata URL, the
+	// scopes a 401 asked for, what sign-ins asked for, and the step-ups
+	// that ended with a token (wonStepUp).
 	hint            string
 	challengeScopes []string
 	requestedScopes []string
@@ -86,42 +134,6 @@ type Session struct {
 	// whose token was not known (blindRetry).
 	blindTok     *oauth2.Token
 	blindRetries int
-
-	mu      sync.Mutex
-	flight  *flight
-	closed  bool
-	failing bool      // in a failure episode (OnRefreshFailure was called)
-	nextTry time.Time // no proactive refresh before this, after a failure
-	// notBefore: no token request before this (a server's Retry-After, a
-	// backoff, a configuration error); lastErr is what callers get until
-	// then.
-	notBefore  time.Time
-	lastErr    error
-	configErrs int // configuration errors in a row, which lengthen the pause
-	// unsaved is the live token whose save failed (the store holds an
-	// older record); the next save is tried at saveAt. saveFailing: in a
-	// save failure episode (OnSaveFailure was called).
-	unsaved     *oauth2.Token
-	saveAt      time.Time
-	saveTries   int
-	saveFailing bool
-	// staleAccess is the access token of the record the store held when
-	// the last save failed: while a save is pending, a stored token with
-	// it is that stale record (or another process's copy of it), older
-	// than the live one, and never taken in its place.
-	staleAccess string
-	// hadRecord: this session has read or written its record; a record
-	// gone since then was deleted by a logout elsewhere.
-	hadRecord atomic.Bool
-	// retired are refresh tokens the server rotated away, never presented
-	// again (the last retiredKept).
-	retired   []string
-	stopTimer func() bool
-	timerGen  uint64         // which timer is current: an older one that fires does nothing
-	timerWG   sync.WaitGroup // the timer's callback, while it runs
-	wg        sync.WaitGroup // refresh flights
-	ctx       context.Context
-	cancel    context.CancelFunc
 }
 
 // state is one immutable snapshot of the session's token with the times
