@@ -100,14 +100,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return err
 	}
 	// Find the revocation endpoint here, to say whether the server revoked.
-	// Bounded: http.DefaultClient never gives up on a server that accepts
-	// the connection and does not answer.
-	mdCtx, cancelMD := context.WithTimeout(ctx, metadataTimeout)
-	md, discErr := discovery.AuthServer(mdCtx, http.DefaultClient, p.Issuer)
-	cancelMD()
-	if discErr == nil {
-		cfg.RevocationURL = md.RevocationEndpoint
-	}
+	var discErr error
+	cfg.RevocationURL, discErr = revocationEndpoint(ctx, p.Issuer)
 	s, err := authloop.NewSession(cfg, nil)
 	if err != nil {
 		return err
@@ -200,6 +194,20 @@ func endedBefore(tok *oauth2.Token, now time.Time) string {
 // metadataTimeout bounds a lookup of a server's metadata that the command
 // makes itself (the library bounds its own).
 const metadataTimeout = 10 * time.Second
+
+// revocationEndpoint looks up issuer's revocation endpoint ("" when it
+// offers none) in its metadata, within metadataTimeout: http.DefaultClient
+// never gives up on a server that accepts the connection and does not
+// answer.
+func revocationEndpoint(ctx context.Context, issuer string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
+	md, err := discovery.AuthServer(ctx, http.DefaultClient, issuer)
+	if err != nil {
+		return "", err
+	}
+	return md.RevocationEndpoint, nil
+}
 
 // failure says in a few words why a request failed: the server's answer
 // or how it could not be reached, else the error itself.

@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/authloop/authloop"
-	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
 )
 
@@ -184,12 +181,10 @@ func (a *app) endOne(ctx context.Context, st store.Store, k store.Key, force boo
 	if err != nil {
 		return kept(err)
 	}
-	mdCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	md, err := discovery.AuthServer(mdCtx, http.DefaultClient, k.Issuer)
-	cancel()
+	revocation, err := revocationEndpoint(ctx, k.Issuer)
 	switch {
 	case err == nil:
-		cfg.RevocationURL = md.RevocationEndpoint
+		cfg.RevocationURL = revocation
 	case !force:
 		return kept(fmt.Errorf("its server could not be reached to revoke the grant (%s)", netCause(err)))
 	}
