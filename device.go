@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/oautherr"
 )
 
@@ -35,29 +34,6 @@ const (
 	maxDeviceInterval     = 60 // seconds: the cap of the back-off after network errors
 	maxDeviceNetFailures  = 5  // consecutive failed polls before giving up
 )
-
-// errNoDeviceEndpoint is returned by deviceEndpoint when the server
-// offers no device authorization endpoint.
-var errNoDeviceEndpoint = errors.New("authloop: the authorization server offers no device authorization endpoint (RFC 8628)")
-
-// deviceEndpoint returns the device authorization endpoint: the configured
-// one, or the one in the issuer's metadata.
-func (c *Config) deviceEndpoint(ctx context.Context) (string, error) {
-	if ep := c.OAuth2.Endpoint.DeviceAuthURL; ep != "" {
-		return ep, checkEndpoint("Config.OAuth2.Endpoint.DeviceAuthURL", ep)
-	}
-	if c.Issuer == "" {
-		return "", errNoDeviceEndpoint
-	}
-	md, err := discovery.AuthServer(ctx, c.httpClient(), c.Issuer)
-	if err != nil {
-		return "", fmt.Errorf("authloop: finding the device authorization endpoint of issuer %q: %w", c.Issuer, err)
-	}
-	if md.DeviceAuthorizationEndpoint == "" {
-		return "", errNoDeviceEndpoint
-	}
-	return md.DeviceAuthorizationEndpoint, nil
-}
 
 // deviceLogin runs the device authorization grant (RFC 8628): it asks for
 // a device code and a user code, shows them (Config.OnDeviceCode, or

@@ -1,8 +1,10 @@
 // Where the endpoints come from: the configuration, or discovery (RFC
 // 8414 and OpenID discovery from the issuer; for a protected resource, RFC
 // 9728 first, and the 2025-03-26 MCP revision's fallback to the resource's
-// origin), kept in the session's record. The device flow and logout still
-// fetch the issuer's metadata on their own (device.go, logout.go).
+// origin), kept in the session's record. Every request for metadata in
+// this package starts here: authServer, or discovery.LegacyAuthServer in
+// discoverFromResource; the device flow and logout ask deviceEndpoint and
+// revocationEndpoint.
 
 package authloop
 
@@ -11,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,12 +39,24 @@ func (c *Config) resolve(ctx context.Context) (*Config, *discovery.AuthServerMet
 	if !c.needsDiscovery() {
 		return c, nil, nil
 	}
-	md, err := discovery.AuthServer(ctx, c.httpClient(), c.Issuer)
+	md, err := c.authServer(ctx, c.Issuer, "finding the endpoints of issuer")
 	if err != nil {
-		return nil, nil, fmt.Errorf("authloop: finding the endpoints of issuer %q: %w", c.Issuer, err)
+		return nil, nil, err
 	}
 	cc, err := c.resolveWith(md)
 	return cc, md, err
+}
+
+// authServer fetches the metadata of issuer (RFC 8414, then OpenID
+// discovery) under discovery's rules: no cookies, redirects only within the
+// origin, an oversized body refused, the document's issuer the one asked
+// for, S256 required. The error starts with "authloop: <what> <issuer>".
+func (c *Config) authServer(ctx context.Context, issuer, what string) (*discovery.AuthServerMetadata, error) {
+	md, err := discovery.AuthServer(ctx, c.httpClient(), issuer)
+	if err != nil {
+		return nil, fmt.Errorf("authloop: %s %q: %w", what, issuer, err)
+	}
+	return md, nil
 }
 
 // resolveWith completes c from the metadata md.
@@ -163,10 +176,7 @@ func (s *Session) endpoints(ctx context.Context) (*Config, error) {
 		if s.cfg.protectedResourceMode() {
 			prm, md, err = s.discoverFromResource(ctx)
 		} else {
-			md, err = discovery.AuthServer(ctx, s.cfg.httpClient(), s.cfg.Issuer)
-			if err != nil {
-				err = fmt.Errorf("authloop: finding the endpoints of issuer %q: %w", s.cfg.Issuer, err)
-			}
+			md, err = s.cfg.authServer(ctx, s.cfg.Issuer, "finding the endpoints of issuer")
 		}
 		if err != nil {
 			return nil, err
@@ -225,9 +235,9 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 		return nil, nil, fmt.Errorf("authloop: the protected resource metadata of %s names no authorization server", s.cfg.Resource)
 	case err == nil:
 		issuer := prm.AuthorizationServers[0]
-		md, err := discovery.AuthServer(ctx, client, issuer)
+		md, err := s.cfg.authServer(ctx, issuer, "finding the endpoints of "+s.cfg.Resource+"'s authorization server")
 		if err != nil {
-			return nil, nil, fmt.Errorf("authloop: finding the authorization server %q of %s: %w", issuer, s.cfg.Resource, err)
+			return nil, nil, err
 		}
 		return prm, md, nil
 	case !absent(err):
@@ -238,10 +248,9 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 	if perr != nil || u.Host == "" {
 		return nil, nil, fmt.Errorf("authloop: Config.Resource %q is not an absolute URL", s.cfg.Resource)
 	}
-	origin := u.Scheme + "://" + u.Host
-	md, err := legacyAuthServer(ctx, client, origin)
+	md, err := discovery.LegacyAuthServer(ctx, client, u.Scheme+"://"+u.Host)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("authloop: finding the authorization server of %s, which publishes no protected resource metadata: %w", s.cfg.Resource, err)
 	}
 	// The resource is sent as configured, byte for byte (RFC 8707): a
 	// server may know it only with the slash that a canonical form drops.
@@ -266,60 +275,45 @@ func absent(err error) bool {
 	return true
 }
 
-// legacyAuthServer finds the authorization server of a 2025-03-26 MCP
-// server: the metadata at its origin's RFC 8414 URL, whose issuer is then
-// the one iss is checked against (the old revision let it differ from the
-// origin), or, when the origin serves none, the default endpoints.
-func legacyAuthServer(ctx context.Context, client *http.Client, origin string) (*discovery.AuthServerMetadata, error) {
-	md, err := discovery.AuthServer(ctx, client, origin)
-	if err == nil {
-		return md, nil
+// errNoDeviceEndpoint is returned by deviceEndpoint when the server
+// offers no device authorization endpoint.
+var errNoDeviceEndpoint = errors.New("authloop: the authorization server offers no device authorization endpoint (RFC 8628)")
+
+// deviceEndpoint returns the device authorization endpoint: the configured
+// one, or the one in the issuer's metadata.
+func (c *Config) deviceEndpoint(ctx context.Context) (string, error) {
+	if ep := c.OAuth2.Endpoint.DeviceAuthURL; ep != "" {
+		return ep, checkEndpoint("Config.OAuth2.Endpoint.DeviceAuthURL", ep)
 	}
-	if errors.Is(err, discovery.ErrNoS256) {
-		return nil, err
+	if c.Issuer == "" {
+		return "", errNoDeviceEndpoint
 	}
-	req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/.well-known/oauth-authorization-server", nil)
-	if rerr != nil {
-		return nil, rerr
+	md, err := c.authServer(ctx, c.Issuer, "finding the device authorization endpoint of issuer")
+	if err != nil {
+		return "", err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, herr := client.Do(req)
-	if herr != nil {
-		return nil, fmt.Errorf("authloop: finding the authorization server at %s: %w", origin, urlrule.RedactURLError(herr))
+	if md.DeviceAuthorizationEndpoint == "" {
+		return "", errNoDeviceEndpoint
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return defaultEndpoints(origin), nil
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("authloop: the authorization server metadata at %s answered HTTP %d", origin, resp.StatusCode)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, discovery.MaxBodySize))
-	md, derr := discovery.DecodeAuthServerMetadata(body)
-	if derr != nil {
-		return nil, fmt.Errorf("authloop: the authorization server metadata at %s: %w", origin, derr)
-	}
-	if !md.SupportsS256() {
-		return nil, fmt.Errorf("authloop: the authorization server at %s: %w", origin, discovery.ErrNoS256)
-	}
-	for _, e := range []string{md.Issuer, md.AuthorizationEndpoint, md.TokenEndpoint} {
-		if err := checkEndpoint("the metadata at "+origin, e); err != nil {
-			return nil, err
-		}
-	}
-	return md, nil
+	return md.DeviceAuthorizationEndpoint, nil
 }
 
-// defaultEndpoints are the endpoints a 2025-03-26 MCP server without
-// metadata has at its origin.
-func defaultEndpoints(origin string) *discovery.AuthServerMetadata {
-	md := &discovery.AuthServerMetadata{
-		Issuer:                        origin,
-		AuthorizationEndpoint:         origin + "/authorize",
-		TokenEndpoint:                 origin + "/token",
-		RegistrationEndpoint:          origin + "/register",
-		CodeChallengeMethodsSupported: []string{"S256"},
+// revocationEndpoint returns the RFC 7009 endpoint that Logout revokes
+// at, "" when none is known: Config.RevocationURL, else the one in the
+// kept metadata; when the endpoints were configured rather than
+// discovered, the issuer's metadata is fetched (and kept) to look for one.
+// A failed fetch counts as no endpoint. Only a flight calls it (Logout).
+func (s *Session) revocationEndpoint(ctx context.Context, cfg *Config) string {
+	if cfg.RevocationURL != "" {
+		return cfg.RevocationURL
 	}
-	md.Raw, _ = json.Marshal(md)
-	return md
+	if s.meta == nil && cfg.Issuer != "" {
+		if md, err := cfg.authServer(ctx, cfg.Issuer, "finding the revocation endpoint of issuer"); err == nil {
+			s.setMeta(md, nil)
+		}
+	}
+	if md := s.authServerMeta(); md != nil {
+		return md.RevocationEndpoint
+	}
+	return ""
 }

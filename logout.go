@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/store"
 )
 
@@ -126,16 +125,7 @@ func (s *Session) revoke(ctx context.Context, stored, held *oauth2.Token) error 
 	if err != nil {
 		return fmt.Errorf("authloop: the tokens were deleted here, but finding the revocation endpoint failed, so the grant may live on at the server: %w", err)
 	}
-	endpoint := cfg.RevocationURL
-	if endpoint == "" && s.meta == nil && cfg.Issuer != "" {
-		// Endpoints were configured, not discovered: look for one.
-		if md, err := discovery.AuthServer(ctx, cfg.httpClient(), cfg.Issuer); err == nil {
-			s.setMeta(md, nil)
-		}
-	}
-	if endpoint == "" {
-		endpoint = s.revocationFromMeta()
-	}
+	endpoint := s.revocationEndpoint(ctx, cfg)
 	if endpoint == "" {
 		return nil // the server offers no revocation
 	}
@@ -174,11 +164,4 @@ func (s *Session) revokeOne(ctx context.Context, cfg *Config, endpoint string, t
 		return fmt.Errorf("authloop: the tokens were deleted here, but the server refused to revoke them, so the grant may live on: %w", perr)
 	}
 	return nil
-}
-
-func (s *Session) revocationFromMeta() string {
-	if md := s.authServerMeta(); md != nil {
-		return md.RevocationEndpoint
-	}
-	return ""
 }

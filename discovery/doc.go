@@ -30,6 +30,12 @@
 // to record and compare, with SameIssuer too, with the iss parameter of the
 // authorization response (RFC 9207).
 //
+// LegacyAuthServer is the fallback for an MCP server of the 2025-03-26
+// revision, which publishes no protected resource metadata: its origin is
+// the authorization server, whose metadata may name another issuer, and
+// which without metadata has default endpoints. Its requests follow the
+// same rules as every other fetch.
+//
 // # Protected resource metadata
 //
 // ProtectedResource uses the resource_metadata URL of a 401 challenge when
