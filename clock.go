@@ -24,10 +24,3 @@ func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }
-
-func (c *Config) clock() Clock {
-	if c.Clock != nil {
-		return c.Clock
-	}
-	return systemClock{}
-}

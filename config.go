@@ -280,19 +280,3 @@ func (c *Config) callbackConfig(state string) (callback.Config, error) {
 	}
 	return cc, nil
 }
-
-func (c *Config) prompt() io.Writer {
-	if c.Prompt != nil {
-		return c.Prompt
-	}
-	return stderr
-}
-
-func (c *Config) logger() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
-	}
-	return discardLogger
-}
-
-var discardLogger = slog.New(slog.DiscardHandler)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -17,8 +16,6 @@ import (
 	"github.com/authloop/authloop/oautherr"
 	"github.com/authloop/authloop/register"
 )
-
-var stderr = os.Stderr
 
 // Login signs the person in with the authorization code flow and PKCE
 // (S256, always) through a loopback redirect (RFC 8252):

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authloop/authloop/callback"
 	"golang.org/x/oauth2"
 )
 
@@ -16,11 +15,7 @@ import (
 // Session.Login was called: only a sign-in finished after it is adopted
 // (a token another process merely refreshed is not a sign-in).
 func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time) (*oauth2.Token, error) {
-	wait := s.cfg.LoginTimeout
-	if wait <= 0 {
-		wait = callback.DefaultTimeout
-	}
-	lockCtx, cancel := context.WithTimeout(s.ctx, wait+30*time.Second)
+	lockCtx, cancel := context.WithTimeout(s.ctx, s.cfg.loginTimeout()+30*time.Second)
 	defer cancel()
 	unlock, err := s.store.Lock(lockCtx, s.key, "login")
 	if err != nil {

@@ -46,17 +46,10 @@ func (s *Session) registerClient(ctx context.Context, cfg *Config, md *discovery
 // registerOptions are the session's options for register.Choose, with
 // redirect as the redirect URIs to register.
 func (s *Session) registerOptions(redirect []string) register.Options {
-	name := s.cfg.ClientName
-	if name == "" {
-		name = s.cfg.AppName
-	}
-	if name == "" {
-		name = "authloop"
-	}
 	return register.Options{
 		MetadataDocumentURL: s.cfg.ClientMetadataURL,
 		Registration: register.Request{
-			ClientName:   name,
+			ClientName:   s.cfg.clientName(),
 			RedirectURIs: redirect,
 			Scopes:       s.cfg.OAuth2.Scopes,
 		},

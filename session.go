@@ -13,20 +13,8 @@ import (
 	"github.com/authloop/authloop/store"
 )
 
-// Defaults and special values of the Session settings in Config.
+// The times that decide what a Session does with a token.
 const (
-	// DefaultRefreshBuffer is how long before expiry a token is refreshed
-	// when Config.RefreshBuffer is 0.
-	DefaultRefreshBuffer = 5 * time.Minute
-	// NoRefreshBuffer, as Config.RefreshBuffer, refreshes only at expiry.
-	NoRefreshBuffer time.Duration = -1
-	// DefaultMaxRetries is the number of retries of a transient failure
-	// when Config.MaxRetries is 0.
-	DefaultMaxRetries = 3
-	// NoRetries, as Config.MaxRetries, makes every failure final at once.
-	NoRetries = -1
-
-	defaultRefreshTimeout = time.Minute
 	// expiryMargin is how long before its expiry a token stops being handed
 	// out (at most a quarter of its lifetime): time for the request that
 	// carries it to arrive.
@@ -161,33 +149,18 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: *cfg, clock: cfg.clock(), backoffBase: 500 * time.Millisecond, backoffCap: 10 * time.Second}
-	s.store = cfg.Store
-	if s.store == nil {
-		s.store = store.NewMemory()
+	s := &Session{
+		cfg:         *cfg,
+		clock:       cfg.clock(),
+		buffer:      cfg.refreshBuffer(),
+		retries:     cfg.maxRetries(),
+		timeout:     cfg.refreshTimeout(),
+		backoffBase: backoffBase,
+		backoffCap:  backoffCap,
+		store:       cfg.sessionStore(),
+		key:         cfg.sessionKey(),
 	}
-	s.key = cfg.sessionKey()
 	_, s.sysClock = s.clock.(systemClock)
-	switch {
-	case cfg.RefreshBuffer == 0:
-		s.buffer = DefaultRefreshBuffer
-	case cfg.RefreshBuffer < 0:
-		s.buffer = 0
-	default:
-		s.buffer = cfg.RefreshBuffer
-	}
-	switch {
-	case cfg.MaxRetries == 0:
-		s.retries = DefaultMaxRetries
-	case cfg.MaxRetries < 0:
-		s.retries = 0
-	default:
-		s.retries = cfg.MaxRetries
-	}
-	s.timeout = cfg.RefreshTimeout
-	if s.timeout <= 0 {
-		s.timeout = defaultRefreshTimeout
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()

@@ -169,27 +169,3 @@ func cloneValues(v url.Values) url.Values {
 	}
 	return out
 }
-
-// defaultHTTPClient is used when Config.HTTPClient is nil. It does not
-// follow redirects: a token endpoint that redirects a POST is misconfigured,
-// and following would resend the grant elsewhere.
-var defaultHTTPClient = &http.Client{
-	Timeout: 30 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
-
-func (c *Config) httpClient() *http.Client {
-	if c.HTTPClient != nil {
-		return c.HTTPClient
-	}
-	return defaultHTTPClient
-}
-
-func (c *Config) now() time.Time {
-	if c.Clock != nil {
-		return c.Clock.Now()
-	}
-	return time.Now()
-}
