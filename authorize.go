@@ -72,23 +72,36 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	case resp.StatusCode == http.StatusForbidden && ch.ErrorCode() == "insufficient_scope":
 		return s.stepUp(ctx, sent, ch.Scope())
 	case resp.StatusCode == http.StatusUnauthorized:
-		cur := s.cur.Load()
-		if sent != "" && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
-			return nil // a newer token than the refused one is at hand
-		}
-		if sent == "" {
-			s.mu.Lock()
-			retry := s.blindRetry(cur, nil)
-			s.mu.Unlock()
-			if retry {
-				return nil // the refused token may be an older one: retry with this one
-			}
-		}
-		_, err := s.wait(ctx, cur)
+		_, err := s.afterUnauthorized(ctx, sent)
 		return err
 	default:
 		return fmt.Errorf("authloop: cannot authorize a request refused with HTTP %d", resp.StatusCode)
 	}
+}
+
+// afterUnauthorized decides what follows a 401 for a request that carried
+// the access token sent ("" when not known), for Transport.RoundTrip and
+// Authorize alike, and returns the token to retry with: a usable token
+// newer than sent when one is at hand (a refresh replaced the refused
+// one); when sent is not known, the session's usable token, a bounded
+// number of times (blindRetry: the refused token may be an older one);
+// and otherwise the token of one refresh shared with every caller refused
+// with the same token, or a login where needed and allowed (wait), or
+// that flight's error.
+func (s *Session) afterUnauthorized(ctx context.Context, sent string) (*oauth2.Token, error) {
+	cur := s.cur.Load()
+	if sent != "" && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
+		return cur.tok, nil // a newer token than the refused one is at hand
+	}
+	if sent == "" {
+		s.mu.Lock()
+		retry := s.blindRetry(cur, nil)
+		s.mu.Unlock()
+		if retry {
+			return cur.tok, nil // the refused token may be an older one: retry with this one
+		}
+	}
+	return s.wait(ctx, cur)
 }
 
 func bearerOf(h string) string {

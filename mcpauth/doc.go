@@ -12,8 +12,9 @@
 //   - Any transport that takes an *http.Client (the go-sdk's
 //     SSEClientTransport, which has no OAuthHandler; mark3labs/mcp-go's
 //     streamable HTTP and SSE transports): HTTPClient, or Transport as the
-//     RoundTripper of a client of one's own. The mcpgo subpackage wraps it
-//     in mcp-go's options.
+//     RoundTripper of a client of one's own; that RoundTripper is an
+//     *authloop.Transport with ChallengeDriven set. The mcpgo subpackage
+//     wraps it in mcp-go's options.
 //
 // Whatever the route, a request is sent with the session's access token
 // when the session has one (refreshed first when it is about to expire),
@@ -24,6 +25,10 @@
 // signs the person in or asks for more scope, sharing one refresh and one
 // browser window among all the requests that were refused at once; the
 // request is then sent again, once.
+//
+// mcpauth is glue to the SDKs only: the HTTP behaviour (the header, the
+// retry, the rules for redirects to another origin) is the root package's,
+// in authloop.Transport and Session.Authorize.
 //
 // mcpauth is a Go module of its own, so that programs using only the core
 // library never have the MCP SDKs in their module graph.
