@@ -329,8 +329,10 @@ type tokenSource struct {
 func (ts tokenSource) Token() (*oauth2.Token, error) { return ts.s.Token(ts.ctx) }
 
 // Client returns an HTTP client that sends the session's access token with
-// every request and, when a response is 401 with error="invalid_token",
-// refreshes once and retries the request when its body can be replayed.
+// every request and, when a response is 401 (whatever error its challenge
+// names), retries the request once when its body can be replayed: with a
+// newer token when a refresh already replaced the refused one, else after
+// one shared refresh (see Transport).
 // It uses Config.HTTPClient's transport, or http.DefaultTransport.
 func (s *Session) Client(ctx context.Context) *http.Client {
 	base := http.DefaultTransport
