@@ -1,3 +1,8 @@
+// Session.Authorize: what a refused request sets off, as an MCP SDK's OAuth
+// hook asks (RFC 6750 §3 challenges; RFC 9728 resource_metadata): one
+// shared refresh or login after a 401, a step-up after 403
+// insufficient_scope.
+
 package authloop
 
 import (

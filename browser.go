@@ -1,3 +1,6 @@
+// Opening the authorization URL: the Browser type, the system browser
+// ($BROWSER, then the platform's opener) and NoBrowser.
+
 package authloop
 
 import (

@@ -1,3 +1,6 @@
+// The Clock a Session reads time and arms timers with; tests give a fake
+// one (oauthtest.FakeClock).
+
 package authloop
 
 import "time"

@@ -1,3 +1,6 @@
+// Config: one OAuth client of one authorization server and the session's
+// policy, and its checks before anything is sent.
+
 package authloop
 
 import (

@@ -1,3 +1,7 @@
+// The device authorization grant (RFC 8628): the device code request, the
+// user code shown to the person, and the polling, with slow_down and
+// backoff after network errors.
+
 package authloop
 
 import (

@@ -1,3 +1,5 @@
+// The errors the root package returns, for errors.Is and errors.As.
+
 package authloop
 
 import (

@@ -1,3 +1,6 @@
+// Backoff and jitter for retries: a delay uniform between the base and an
+// exponential ceiling, and the jitter that spreads timers apart.
+
 package authloop
 
 import (

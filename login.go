@@ -1,3 +1,7 @@
+// Login through the browser: the authorization code flow (RFC 6749 §4.1)
+// with PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252 §7.3), the
+// resource (RFC 8707) and iss checked (RFC 9207).
+
 package authloop
 
 import (

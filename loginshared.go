@@ -1,3 +1,6 @@
+// One sign-in across processes: a login takes the record's login lock, and
+// a process that waited adopts the sign-in another finished meanwhile.
+
 package authloop
 
 import (

@@ -1,3 +1,6 @@
+// Logout: token revocation (RFC 7009) of the live refresh token under the
+// record's lock, then the record deleted.
+
 package authloop
 
 import (

@@ -1,3 +1,6 @@
+// Printing without secrets: String, GoString and LogValue of Config and
+// Session, and Fingerprint.
+
 package authloop
 
 import (

@@ -1,3 +1,8 @@
+// Client registration for the Session: the kept client, or one registered
+// by register.Choose (Client ID Metadata Document, RFC 7591 dynamic
+// registration, RFC 7592 update) for the exact loopback redirect URI a login
+// listens on.
+
 package authloop
 
 import (

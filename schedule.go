@@ -1,3 +1,6 @@
+// The background refresh timer: armed for each new token, stepped at most
+// maxTimerStep so a wall clock that jumped (a laptop's sleep) is noticed.
+
 package authloop
 
 import "time"

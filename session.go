@@ -1,3 +1,6 @@
+// The Session: NewSession, Token's fast path, Refresh, Login, Close and the
+// accessors; its fields grouped by who may touch them.
+
 package authloop
 
 import (

@@ -1,3 +1,6 @@
+// The Session's record in the store: its key, load, save, and which stored
+// token a session adopts.
+
 package authloop
 
 import (

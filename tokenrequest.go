@@ -1,3 +1,8 @@
+// The token endpoint's wire code, in one unit: every token, device
+// authorization and revocation request is one authenticated POST
+// (clientPost), with the client authentication of RFC 6749 §2.3.1
+// (client_secret_basic or client_secret_post) and bounded waits.
+
 package authloop
 
 import (

@@ -1,3 +1,7 @@
+// The token response parser (RFC 6749 §5.1 success, §5.2 error): strict
+// about types and size, lenient where providers differ (expires_in as a
+// string, a JWT's exp when expires_in is absent).
+
 package authloop
 
 import (

@@ -1,3 +1,7 @@
+// Transport: the bearer header on each request (RFC 6750 §2.1), and what a
+// 401 or a 403 insufficient_scope (RFC 6750 §3.1) sets off: one shared
+// refresh or authorization, then one retry.
+
 package authloop
 
 import (
