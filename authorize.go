@@ -77,7 +77,7 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 	case resp.StatusCode == http.StatusForbidden && ch.ErrorCode() == "insufficient_scope":
 		return s.stepUp(ctx, sent, ch.Scope())
 	case resp.StatusCode == http.StatusUnauthorized:
-		_, err := s.afterUnauthorized(ctx, sent)
+		_, err := s.afterUnauthorized(ctx, sent, sent != "")
 		return err
 	default:
 		return fmt.Errorf("authloop: cannot authorize a request refused with HTTP %d", resp.StatusCode)
@@ -85,20 +85,22 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 }
 
 // afterUnauthorized decides what follows a 401 for a request that carried
-// the access token sent ("" when not known), for Transport.RoundTrip and
-// Authorize alike, and returns the token to retry with: a usable token
-// newer than sent when one is at hand (a refresh replaced the refused
-// one); when sent is not known, the session's usable token, a bounded
-// number of times (blindRetry: the refused token may be an older one);
-// and otherwise the token of one refresh shared with every caller refused
-// with the same token, or a login where needed and allowed (wait), or
-// that flight's error.
-func (s *Session) afterUnauthorized(ctx context.Context, sent string) (*oauth2.Token, error) {
+// the access token sent (known false when the caller cannot tell which
+// token the request carried), for Transport.RoundTrip and Authorize alike,
+// and returns the token to retry with: a usable token newer than sent when
+// one is at hand (a refresh replaced the refused one); when the token sent
+// is not known, the session's usable token, a bounded number of times
+// (blindRetry: the refused token may be an older one); and otherwise the
+// token of one refresh shared with every caller refused with the same
+// token, or a login where needed and allowed (wait), or that flight's
+// error. A known but empty access token (a session seeded with a refresh
+// token only) is refreshed like any other.
+func (s *Session) afterUnauthorized(ctx context.Context, sent string, known bool) (*oauth2.Token, error) {
 	cur := s.cur.Load()
-	if sent != "" && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
+	if known && cur.tok != nil && cur.tok.AccessToken != sent && cur.usable(s.nowNano()) {
 		return cur.tok, nil // a newer token than the refused one is at hand
 	}
-	if sent == "" {
+	if !known {
 		s.mu.Lock()
 		retry := s.blindRetry(cur, nil)
 		s.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/callback"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 )
@@ -198,6 +199,11 @@ type Config struct {
 	// OAuth2.ClientID is empty, registers the client a login needs for the
 	// redirect URI it listens on (registration.go).
 	registrar *registrar
+
+	// discovered, set by resolveWith on the configuration it completes,
+	// is the issuer's metadata it was completed from: later lookups (the
+	// device authorization endpoint) read it instead of fetching again.
+	discovered *discovery.AuthServerMetadata
 }
 
 // validate checks the configuration before anything is sent, naming the

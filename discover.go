@@ -77,6 +77,7 @@ func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) 
 	}
 	cc.OAuth2 = &oc
 	cc.Issuer = md.Issuer
+	cc.discovered = md
 	if md.AuthorizationResponseIssParameterSupported {
 		cc.RequireIssuer = true
 	}
@@ -280,17 +281,21 @@ func absent(err error) bool {
 var errNoDeviceEndpoint = errors.New("authloop: the authorization server offers no device authorization endpoint (RFC 8628)")
 
 // deviceEndpoint returns the device authorization endpoint: the configured
-// one, or the one in the issuer's metadata.
+// one, or the one in the issuer's metadata (the metadata the endpoints
+// were discovered from, else fetched now).
 func (c *Config) deviceEndpoint(ctx context.Context) (string, error) {
 	if ep := c.OAuth2.Endpoint.DeviceAuthURL; ep != "" {
 		return ep, checkEndpoint("Config.OAuth2.Endpoint.DeviceAuthURL", ep)
 	}
-	if c.Issuer == "" {
-		return "", errNoDeviceEndpoint
-	}
-	md, err := c.authServer(ctx, c.Issuer, "finding the device authorization endpoint of issuer")
-	if err != nil {
-		return "", err
+	md := c.discovered // resolveWith took DeviceAuthURL from it: none there
+	if md == nil {
+		if c.Issuer == "" {
+			return "", errNoDeviceEndpoint
+		}
+		var err error
+		if md, err = c.authServer(ctx, c.Issuer, "finding the device authorization endpoint of issuer"); err != nil {
+			return "", err
+		}
 	}
 	if md.DeviceAuthorizationEndpoint == "" {
 		return "", errNoDeviceEndpoint

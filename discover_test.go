@@ -2,6 +2,12 @@ package authloop
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,5 +99,37 @@ func TestConfigNeedsEndpointsOrIssuer(t *testing.T) {
 	cfg := &Config{OAuth2: &oauth2.Config{ClientID: "c"}}
 	if err := cfg.validate(); err == nil {
 		t.Fatal("no endpoints and no issuer accepted")
+	}
+}
+
+// A login whose endpoints were discovered reads the device authorization
+// endpoint from the same metadata: a server that lists none is asked once,
+// not a second time by the device flow.
+func TestDeviceEndpointFromTheDiscoveredMetadata(t *testing.T) {
+	var metadataGets atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/oauth-authorization-server" {
+			http.NotFound(w, r)
+			return
+		}
+		metadataGets.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"code_challenge_methods_supported":["S256"]}`,
+			srv.URL, srv.URL+"/authorize", srv.URL+"/token")
+	}))
+	defer srv.Close()
+	cfg := &Config{
+		OAuth2:    &oauth2.Config{ClientID: "c"},
+		Issuer:    srv.URL,
+		LoginMode: LoginDevice,
+		Prompt:    io.Discard,
+	}
+	_, err := Login(context.Background(), cfg)
+	if !errors.Is(err, errNoDeviceEndpoint) {
+		t.Fatalf("Login: %v, want errNoDeviceEndpoint", err)
+	}
+	if n := metadataGets.Load(); n != 1 {
+		t.Errorf("the metadata was fetched %d times, want once", n)
 	}
 }

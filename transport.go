@@ -78,7 +78,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
+	setBearer(r, tok)
 	resp, err := base.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
@@ -87,7 +87,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return resp, nil
 	}
-	newTok, err := s.afterUnauthorized(req.Context(), tok.AccessToken)
+	newTok, err := s.afterUnauthorized(req.Context(), tok.AccessToken, true)
 	if err != nil {
 		s.cfg.logger().Debug("authloop: refresh after a 401 failed", "error", err.Error())
 		if errors.Is(err, ErrLoginRequired) {
@@ -101,7 +101,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	drain(resp)
-	newTok.SetAuthHeader(retry)
+	setBearer(retry, newTok)
 	return base.RoundTrip(retry)
 }
 
@@ -142,7 +142,7 @@ func (t *Transport) send(base http.RoundTripper, req *http.Request, body io.Read
 	out := req.Clone(req.Context())
 	out.Body = body
 	if tok != nil {
-		tok.SetAuthHeader(out)
+		setBearer(out, tok)
 	} else {
 		out.Header.Del("Authorization")
 	}
@@ -187,6 +187,16 @@ func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.base().(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// setBearer writes the one Authorization header the Transport sends:
+// "Bearer " and the access token (RFC 6750 §2.1), whatever token_type the
+// server named. The MCP specification requires the Bearer scheme, and a
+// server that names another type for the token it issued at this grant
+// (N_A, as RFC 8693 does, or a type in another case) still expects it as a
+// bearer token; oauth2.Token.SetAuthHeader would send "N_A <token>".
+func setBearer(r *http.Request, tok *oauth2.Token) {
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 }
 
 func (t *Transport) base() http.RoundTripper {

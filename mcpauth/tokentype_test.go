@@ -11,7 +11,7 @@ import (
 	"github.com/authloop/authloop/store"
 )
 
-// Issue 14 adversary: mcpauth.Transport wrote "Authorization: Bearer
+// Found by the issue 14 adversary: mcpauth.Transport wrote "Authorization: Bearer
 // <token>" whatever token_type the authorization server answered, as the
 // MCP authorization spec requires of a client (OAuth 2.1 §5.1.1). Since it
 // became the root Transport with ChallengeDriven, the header is written
@@ -20,8 +20,8 @@ import (
 // any other non-Bearer type makes every request to the MCP server go out
 // as "N_A <token>", which a Bearer-only MCP server refuses, and
 // Session.Authorize can no longer tell which token was refused (bearerOf
-// finds none). Before the re-cut this test passed.
-func TestAdv14TransportSendsBearerWhateverTheTokenType(t *testing.T) {
+// finds none). Fixed by setBearer in the root Transport.
+func TestTransportSendsBearerWhateverTheTokenType(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{TokenType: "N_A"})
 	ctx := testContext(t)
 	s := f.session(f.as.ResourceEndpoint(), store.NewMemory(), true)
