@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,15 +76,20 @@ func (f *fixture) refreshes() int {
 	return n
 }
 
-// eventually polls cond until it holds or a generous bound passes.
+// eventually polls cond until it holds or a generous bound passes. It
+// polls at once and often at first (what it waits for is most often a
+// goroutine that is about to run), then every 2 ms.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	pause := 10 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
+		runtime.Gosched()
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
 }
 
