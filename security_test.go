@@ -885,6 +885,7 @@ func TestAttackSelfSignedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.backoffBase, s.backoffCap = time.Millisecond, 5*time.Millisecond // its retries wait real time
 	_, err = s.Refresh(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("refresh through a self-signed certificate with the default client: %v", err)
@@ -904,6 +905,7 @@ func TestAttackSelfSignedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.backoffBase, s.backoffCap = time.Millisecond, 5*time.Millisecond
 	defer s.Close()
 	if _, err := s.Refresh(context.Background()); err != nil {
 		t.Errorf("refresh with a client that trusts the certificate: %v", err)
