@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childRoleEnv); role != "" {
 		os.Exit(childMain(role)) // a re-executed test binary: see process_test.go
 	}
+	memoryTempDirIfShort()
 	goleak.VerifyTestMain(m)
 }
 
