@@ -725,6 +725,9 @@ func fullRun(t *testing.T, rec *recorder, logs, prompt io.Writer) []error {
 
 	// Device flow.
 	fastDevicePolls(t)
+	// The 503s left over from above meet the first polls, which back off
+	// (RFC 8628 §3.5) four times, doubling: 1 ms a second, not 10.
+	devicePollUnit = time.Millisecond
 	dcfg := deviceConfig(srv)
 	dcfg.HTTPClient, dcfg.Logger, dcfg.Prompt = rec.client(), logger, prompt
 	dcfg.OnDeviceCode = nil
