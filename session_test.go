@@ -224,18 +224,29 @@ func TestSessionCallerCancelDoesNotCancelRefresh(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	s := f.session()
 	f.clock.Jump(2 * time.Hour)
-	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultDelay, Delay: 300 * time.Millisecond})
+	// The server rotates and holds its answer until the caller has given
+	// up: the refresh is under way when the caller cancels.
+	release, held := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Token(ctx)
 		done <- err
 	}()
-	eventually(t, "the refresh to start", func() bool { return f.srv.Count("token") >= 2 })
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no refresh request reached the server")
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v", err)
 	}
+	free()
 	tok, err := s.Token(context.Background())
 	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
 		t.Fatalf("patient caller got %v, %v", tok, err)
@@ -714,13 +725,19 @@ func TestCloseDuringRefreshKeepsRotatedToken(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	// The server answers at once (it has rotated), the answer is slow to
 	// arrive: the window in which Close used to cancel.
+	// The answer arrives once Close has begun (release).
+	release, held := make(chan struct{}), make(chan struct{}, 1)
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
 	f.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		resp, err := http.DefaultTransport.RoundTrip(r)
 		if err != nil || r.URL.Path != "/token" {
 			return resp, err
 		}
+		held <- struct{}{}
 		select {
-		case <-time.After(300 * time.Millisecond):
+		case <-release:
 			return resp, nil
 		case <-r.Context().Done():
 			resp.Body.Close()
@@ -731,8 +748,19 @@ func TestCloseDuringRefreshKeepsRotatedToken(t *testing.T) {
 	s := f.sessionWith(st, f.tok)
 	f.clock.Jump(2 * time.Hour)
 	go func() { _, _ = s.Token(context.Background()) }()
-	eventually(t, "the server to rotate", func() bool { return f.refreshes() == 1 })
-	s.Close()
+	select {
+	case <-held: // the server has rotated; its answer is on the way
+	case <-time.After(time.Minute):
+		t.Fatal("no refresh answer came")
+	}
+	if r := f.refreshes(); r != 1 {
+		t.Fatalf("%d refreshes at the server, want 1", r)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	waitClosing(t, s)
+	free()
+	<-closed
 	f.cfg.HTTPClient = nil
 	s2 := f.sessionWith(st, nil)
 	tok, err := s2.Token(context.Background())
