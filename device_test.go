@@ -230,7 +230,7 @@ func TestLoginAutoFallsBackWhenDeviceRefused(t *testing.T) {
 	defer srv.Close()
 	cfg := deviceConfig(srv)
 	cfg.LoginMode = LoginAuto
-	cfg.OAuth2.ClientID = "unknown-client" // the device endpoint refuses it
+	cfg.OAuth2.ClientID = "unknown-client"    // the device endpoint refuses it
 	cfg.LoginTimeout = 200 * time.Millisecond // the bound, if the URL never comes
 	// The person never signs in: the login is abandoned once it has
 	// printed the URL.
