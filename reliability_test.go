@@ -216,6 +216,7 @@ func (mf matrixFault) outcome(st strategy) (brief, persistent string) {
 }
 
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	// Rows run matrixParallel at a time (t.Run from several goroutines:
 	// t.Parallel would be bounded by -parallel, GOMAXPROCS by default).
 	sem := make(chan struct{}, matrixParallel)

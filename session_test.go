@@ -687,6 +687,7 @@ func TestTokenSourceAdapter(t *testing.T) {
 // A forced refresh that joins a background refresh which found the grant
 // dead still signs in when the session is interactive.
 func TestSessionRefreshAfterBackgroundLoginRequired(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newFixture(t, oauthtest.Config{}, true)
 	f.cfg.Interactive = true
 	s := f.session()

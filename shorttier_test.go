@@ -21,3 +21,15 @@ func memoryTempDirIfShort() {
 		os.Setenv("TMPDIR", "/dev/shm")
 	}
 }
+
+// The package's slowest tests that touch no package state (no Setenv, no
+// devicePollUnit, no retryWait) call t.Parallel, so that, after the
+// sequential tests, they wait on their servers, fake clocks and deadlines
+// two at a time (-parallel is GOMAXPROCS) rather than one after another:
+// TestFaultMatrix, the clock tests TestClockSkewWithExpiresIn,
+// TestClockSkewWithJWTExpiry and TestClockJumpBackward,
+// TestAttackConfigErrorTimerDoesNotLoop,
+// TestSessionRefreshAfterBackgroundLoginRequired, TestLoginTimeout,
+// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange and
+// TestAttackCallerJoiningSaveRetry. A test that changes package state must
+// not be parallel: it would change it under these.
