@@ -1,6 +1,9 @@
 # authloop's checks. `make test` is the one command that runs every test,
 # on a fresh machine too (its first step, deps, installs what is missing);
-# .ci/run calls it.
+# .ci/run calls it. `make test-short` is the fast tier: the library's and
+# the command's tests under -short, within seconds, leaving out what waits
+# on real time or starts processes (docs/TESTING.md, "Tiers"); CI does not
+# run it in place of `make test`.
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -24,7 +27,7 @@ FUZZ_TARGETS = \
 	./cmd/authloop:FuzzGitCredentialInput \
 	./cmd/authloop:FuzzProfileFastPath
 
-.PHONY: test deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
+.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
 
 test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
 
@@ -46,6 +49,12 @@ lint:
 unit:
 	@echo "== go test -race"
 	$(GO) test -race -count=1 ./...
+
+# The fast tier (docs/TESTING.md, "Tiers"): the root module's packages (not
+# integration/ nor mcpauth/) with -short, no race detector; a few seconds.
+# The tests it leaves out skip themselves under -short and run in `unit`.
+test-short:
+	$(GO) test -short -count=1 ./...
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

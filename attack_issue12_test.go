@@ -309,6 +309,7 @@ func (g *gateStore) Lock(ctx context.Context, key store.Key, name string) (func(
 // error (its one promise is a valid token); Refresh, which "forces a
 // refresh now", gets the old token back.
 func TestAttackCallerJoiningSaveRetry(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	for _, name := range []string{"Token after expiry", "Refresh"} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, oauthtest.Config{}, true)
@@ -430,6 +431,7 @@ func TestAttackWaitSurvivesClockSetBack(t *testing.T) {
 // (which may lock the client out for it). Expected: the pause grows, or
 // only callers (on demand) try again.
 func TestAttackConfigErrorTimerDoesNotLoop(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newFixture(t, oauthtest.Config{}, true)
 	var failures atomic.Int32
 	f.cfg.OnRefreshFailure = func(error) { failures.Add(1) }

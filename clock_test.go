@@ -111,6 +111,7 @@ func resourceStatus(t *testing.T, s *Session, srv *oauthtest.Server) int {
 // one-minute steps, every token handed out is valid at the server, and
 // each is refreshed once, about five minutes before its expiry.
 func TestClockSkewWithExpiresIn(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	for _, skew := range []time.Duration{-7 * time.Minute, 7 * time.Minute} {
 		t.Run("client "+skewName(skew), func(t *testing.T) {
 			f := newSkewFixture(t, oauthtest.Config{}, skew)
@@ -143,6 +144,7 @@ func skewName(d time.Duration) string {
 // Without expires_in, a JWT access token's exp is the expiry: an instant
 // on the server's clock.
 func TestClockSkewWithJWTExpiry(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	jwt := oauthtest.Config{OmitExpiresIn: true, JWTAccessTokens: true}
 
 	// Behind by more than the refresh buffer (5 min): for a while after
@@ -304,6 +306,7 @@ func TestClockSleepDuringFailurePause(t *testing.T) {
 // and a 401 through Client refreshes once. No refresh storm, no stuck
 // timer meanwhile.
 func TestClockJumpBackward(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newSkewFixture(t, oauthtest.Config{}, 30*time.Minute)
 	s := f.session()
 	f.clock.Jump(-30 * time.Minute) // the correction

@@ -17,11 +17,11 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
-// fastDevicePolls makes a polling interval of n seconds last n*10 ms.
+// fastDevicePolls makes a polling interval of n seconds last n*2 ms.
 func fastDevicePolls(t *testing.T) {
 	t.Helper()
 	old := devicePollUnit
-	devicePollUnit = 10 * time.Millisecond
+	devicePollUnit = 2 * time.Millisecond
 	t.Cleanup(func() { devicePollUnit = old })
 }
 
@@ -122,7 +122,7 @@ func TestLoginDeviceSlowDown(t *testing.T) {
 	if len(times) != 3 {
 		t.Fatalf("%d polls, want 3 (slow_down, pending, tokens)", len(times))
 	}
-	// interval 1 + 5 after slow_down: the polls after it are >= 60 ms apart.
+	// interval 1 + 5 after slow_down: the polls after it are >= 6 units apart.
 	for i := 1; i < len(times); i++ {
 		if gap := times[i].Sub(times[i-1]); gap < 6*devicePollUnit {
 			t.Errorf("poll %d came %v after the previous, want >= %v", i+1, gap, 6*devicePollUnit)
@@ -230,17 +230,46 @@ func TestLoginAutoFallsBackWhenDeviceRefused(t *testing.T) {
 	defer srv.Close()
 	cfg := deviceConfig(srv)
 	cfg.LoginMode = LoginAuto
-	cfg.OAuth2.ClientID = "unknown-client" // the device endpoint refuses it
-	cfg.LoginTimeout = 200 * time.Millisecond
-	var prompt bytes.Buffer
-	cfg.Prompt = &prompt
-	_, err := Login(context.Background(), cfg)
+	cfg.OAuth2.ClientID = "unknown-client"    // the device endpoint refuses it
+	cfg.LoginTimeout = 200 * time.Millisecond // the bound, if the URL never comes
+	// The person never signs in: the login is abandoned once it has
+	// printed the URL.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prompt := &cancelOnWrite{want: srv.AuthorizationEndpoint(), cancel: cancel}
+	cfg.Prompt = prompt
+	_, err := Login(ctx, cfg)
 	if err == nil {
 		t.Fatal("login succeeded")
 	}
 	if !strings.Contains(prompt.String(), srv.AuthorizationEndpoint()) {
 		t.Errorf("the loopback flow did not print the URL:\n%s", prompt.String())
 	}
+}
+
+// cancelOnWrite is a prompt that calls cancel once what was written to it
+// holds want.
+type cancelOnWrite struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	want   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *cancelOnWrite) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func TestLoginDeviceWithoutEndpoint(t *testing.T) {

@@ -214,6 +214,7 @@ func wantRotationSaved(t *testing.T, f *fixture, st store.Store, old *oauth2.Tok
 // everywhere) after the command promised to save it. The caller's wait
 // ends at once; Close waits for the answer.
 func TestStopDuringLoginExchange(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
 	s := f.sessionWith(st, f.tok)

@@ -143,6 +143,9 @@ type loadStats struct {
 }
 
 func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the load test runs for seconds of real time: runs in the full tier (make test)")
+	}
 	duration := loadSmoke
 	if os.Getenv("AUTHLOOP_LOAD") == "full" {
 		duration = loadDuration

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childRoleEnv); role != "" {
 		os.Exit(childMain(role)) // a re-executed test binary: see process_test.go
 	}
+	memoryTempDirIfShort()
 	goleak.VerifyTestMain(m)
 }
 
@@ -286,6 +287,7 @@ func (w *urlWatcher) Write(p []byte) (int, error) {
 }
 
 func TestLoginTimeout(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
 	cfg := testConfig(srv, func(context.Context, string) error { return nil }) // the person never signs in

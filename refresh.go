@@ -254,13 +254,23 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			return nil, &RetryLaterError{Until: now.Add(delay), Err: fmt.Errorf("%w (the next try, in %s, would pass the refresh deadline)", err, delay.Round(time.Millisecond))}
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !retryWait(ctx, delay) {
 			return nil, err
 		}
+	}
+}
+
+// retryWait waits d, the pause between two attempts of a refresh, on the
+// real clock, and reports whether it did; false when ctx ended first.
+// Tests replace it to see the pauses without waiting them out.
+var retryWait = func(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

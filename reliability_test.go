@@ -216,6 +216,7 @@ func (mf matrixFault) outcome(st strategy) (brief, persistent string) {
 }
 
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	// Rows run matrixParallel at a time (t.Run from several goroutines:
 	// t.Parallel would be bounded by -parallel, GOMAXPROCS by default).
 	sem := make(chan struct{}, matrixParallel)
@@ -743,6 +744,10 @@ func (h *matrixHarness) checkStoredRefreshTokenWorks() {
 }
 
 func runMatrixRow(t *testing.T, mf matrixFault, st strategy) {
+	if testing.Short() && mf.needsTimeout() {
+		// Five attempts, each ended by a real 300 ms deadline.
+		t.Skip("only a real timeout ends the fault (matrixFaultTimeout): runs in the full tier (make test)")
+	}
 	h := newMatrixHarness(t, mf)
 	switch mf.class {
 	case classConfig, classWait, classSaveFails:
@@ -837,6 +842,9 @@ func TestLostRotationResponse(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mf := matrixFault{class: classLostRotated, processed: true, proxy: c.mode, server: oauthtest.Config{DisableReuseDetection: !c.reuse}}
+			if testing.Short() && mf.needsTimeout() {
+				t.Skip("only a real timeout ends the stall (matrixFaultTimeout): runs in the full tier (make test)")
+			}
 			h := newMatrixHarness(t, mf, func(cfg *Config) { cfg.MaxRetries = 0 }) // DefaultMaxRetries
 			h.inject(1)
 			h.f.clock.Jump(2 * time.Hour)
@@ -890,6 +898,9 @@ func TestLostRotationResponse(t *testing.T) {
 // retried. A non-rotating server, so that it does not matter whether a
 // slow machine lets a normal attempt time out as well.
 func TestHTTPClientTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for http.Client.Timeout (1 s, real time) on a real server: runs in the full tier (make test)")
+	}
 	for _, mf := range []matrixFault{
 		{slug: "black hole", proxy: proxyBlackHole},
 		{slug: "stall", proxy: proxyStall},

@@ -300,6 +300,7 @@ func TestBackoffBounds(t *testing.T) {
 // Retries wait at least the base delay between attempts (a zero delay
 // hammers a failing server).
 func TestRefreshRetriesWaitBetweenAttempts(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newFixture(t, oauthtest.Config{}, false)
 	f.cfg.MaxRetries = 3
 	s := f.session()

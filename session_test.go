@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,15 +77,20 @@ func (f *fixture) refreshes() int {
 	return n
 }
 
-// eventually polls cond until it holds or a generous bound passes.
+// eventually polls cond until it holds or a generous bound passes. It
+// polls at once and often at first (what it waits for is most often a
+// goroutine that is about to run), then every 2 ms.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	pause := 10 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
+		runtime.Gosched()
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
 }
 
@@ -217,18 +224,29 @@ func TestSessionCallerCancelDoesNotCancelRefresh(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	s := f.session()
 	f.clock.Jump(2 * time.Hour)
-	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultDelay, Delay: 300 * time.Millisecond})
+	// The server rotates and holds its answer until the caller has given
+	// up: the refresh is under way when the caller cancels.
+	release, held := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Token(ctx)
 		done <- err
 	}()
-	eventually(t, "the refresh to start", func() bool { return f.srv.Count("token") >= 2 })
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no refresh request reached the server")
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v", err)
 	}
+	free()
 	tok, err := s.Token(context.Background())
 	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
 		t.Fatalf("patient caller got %v, %v", tok, err)
@@ -251,6 +269,9 @@ func TestSessionRetriesTransientFaults(t *testing.T) {
 	}
 	for _, fault := range faults {
 		t.Run(fault.Kind.String(), func(t *testing.T) {
+			if testing.Short() && fault.Kind == oauthtest.FaultDelay {
+				t.Skip("waits for http.Client.Timeout (200 ms, real time) twice: runs in the full tier (make test)")
+			}
 			f := newFixture(t, oauthtest.Config{}, true)
 			if fault.Kind == oauthtest.FaultDelay {
 				// A client timeout shorter than the server's delay.
@@ -314,14 +335,41 @@ func TestSessionNoRetries(t *testing.T) {
 func TestSessionHonoursRetryAfter(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, false)
 	s := f.session()
+	waits := recordRetryWaits(t)
 	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultTooManyRequests, RetryAfter: "1"})
-	start := time.Now()
 	if _, err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// A lower bound only: the retry waited at least what the server asked.
-	if waited := time.Since(start); waited < 900*time.Millisecond {
-		t.Fatalf("retried after %v, before the 1 s Retry-After", waited)
+	// A lower bound only: the retry waited at least what the server asked
+	// (the backoff alone is 1 ms), and only once.
+	if w := waits(); len(w) != 1 || w[0] < time.Second {
+		t.Fatalf("waits before the retries: %v, want one of at least the 1 s Retry-After", w)
+	}
+	if r := f.refreshes(); r != 2 {
+		t.Fatalf("%d refresh requests, want 2 (the 429, the retry)", r)
+	}
+}
+
+// recordRetryWaits makes the pauses between a refresh's attempts pass at
+// once, and returns what they would have been, in order, so far. The
+// pause itself (retryWait, on the real clock) is seen to wait by
+// TestRefreshRetriesWaitBetweenAttempts.
+func recordRetryWaits(t *testing.T) func() []time.Duration {
+	t.Helper()
+	var mu sync.Mutex
+	var waits []time.Duration
+	old := retryWait
+	retryWait = func(ctx context.Context, d time.Duration) bool {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return ctx.Err() == nil
+	}
+	t.Cleanup(func() { retryWait = old })
+	return func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(waits)
 	}
 }
 
@@ -639,6 +687,7 @@ func TestTokenSourceAdapter(t *testing.T) {
 // A forced refresh that joins a background refresh which found the grant
 // dead still signs in when the session is interactive.
 func TestSessionRefreshAfterBackgroundLoginRequired(t *testing.T) {
+	t.Parallel() // touches no package state: waits beside the other slow tests (shorttier_test.go)
 	f := newFixture(t, oauthtest.Config{}, true)
 	f.cfg.Interactive = true
 	s := f.session()
@@ -677,13 +726,19 @@ func TestCloseDuringRefreshKeepsRotatedToken(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	// The server answers at once (it has rotated), the answer is slow to
 	// arrive: the window in which Close used to cancel.
+	// The answer arrives once Close has begun (release).
+	release, held := make(chan struct{}), make(chan struct{}, 1)
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
 	f.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		resp, err := http.DefaultTransport.RoundTrip(r)
 		if err != nil || r.URL.Path != "/token" {
 			return resp, err
 		}
+		held <- struct{}{}
 		select {
-		case <-time.After(300 * time.Millisecond):
+		case <-release:
 			return resp, nil
 		case <-r.Context().Done():
 			resp.Body.Close()
@@ -694,8 +749,19 @@ func TestCloseDuringRefreshKeepsRotatedToken(t *testing.T) {
 	s := f.sessionWith(st, f.tok)
 	f.clock.Jump(2 * time.Hour)
 	go func() { _, _ = s.Token(context.Background()) }()
-	eventually(t, "the server to rotate", func() bool { return f.refreshes() == 1 })
-	s.Close()
+	select {
+	case <-held: // the server has rotated; its answer is on the way
+	case <-time.After(time.Minute):
+		t.Fatal("no refresh answer came")
+	}
+	if r := f.refreshes(); r != 1 {
+		t.Fatalf("%d refreshes at the server, want 1", r)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	waitClosing(t, s)
+	free()
+	<-closed
 	f.cfg.HTTPClient = nil
 	s2 := f.sessionWith(st, nil)
 	tok, err := s2.Token(context.Background())

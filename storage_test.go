@@ -289,7 +289,8 @@ func TestSessionLoginSignsInAfterOtherRefreshed(t *testing.T) {
 func TestSessionLoginJoinsSignInInProgress(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
-	a := f.sessionWith(st, f.tok)
+	aStore := &waitingStore{Store: st}
+	a := f.sessionWith(aStore, f.tok)
 	opened := make(chan struct{})
 	release := make(chan struct{})
 	cfg := *f.cfg
@@ -321,7 +322,8 @@ func TestSessionLoginJoinsSignInInProgress(t *testing.T) {
 		tok, err := a.Login(context.Background())
 		aDone <- result{tok, err}
 	}()
-	time.Sleep(100 * time.Millisecond) // a waits for b's login
+	// a waits for b's login (its login lock).
+	eventually(t, "a to wait for the login lock", func() bool { return aStore.loginWaits.Load() > 0 })
 	close(release)
 	rb, ra := <-bDone, <-aDone
 	if rb.err != nil || ra.err != nil {
@@ -338,7 +340,8 @@ func TestSessionLoginJoinsSignInInProgress(t *testing.T) {
 func TestLoginSaveWaitsForRefreshInOtherProcess(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
-	a := f.sessionWith(st, f.tok)
+	aStore := &waitingStore{Store: st}
+	a := f.sessionWith(aStore, f.tok)
 	ctx := context.Background()
 	unlock, err := st.Lock(ctx, a.Key(), "refresh") // another process refreshing
 	if err != nil {
@@ -353,7 +356,7 @@ func TestLoginSaveWaitsForRefreshInOtherProcess(t *testing.T) {
 		}
 		return n
 	}
-	before := codes()
+	before, savesBefore := codes(), aStore.saves.Load()
 	done := make(chan *oauth2.Token, 1)
 	go func() {
 		tok, err := a.Login(ctx)
@@ -363,7 +366,11 @@ func TestLoginSaveWaitsForRefreshInOtherProcess(t *testing.T) {
 		done <- tok
 	}()
 	eventually(t, "the sign-in's code exchange", func() bool { return codes() > before })
-	time.Sleep(100 * time.Millisecond) // time to save, were it not waiting
+	// The sign-in waits for the refresh lock to save (or, were it not
+	// waiting, has saved).
+	eventually(t, "the sign-in to wait for the refresh lock, or save", func() bool {
+		return aStore.refreshWaits.Load() > 0 || aStore.saves.Load() > savesBefore
+	})
 	// The other process's refresh ends: it saves its (older) grant.
 	rec, err := st.Load(ctx, a.Key())
 	if err != nil {

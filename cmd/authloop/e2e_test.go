@@ -20,6 +20,10 @@ import (
 	"github.com/authloop/authloop/oauthtest"
 )
 
+// shortSkipBinary is why a test that runs the built binary skips itself
+// under -short.
+const shortSkipBinary = "builds and runs the authloop binary (real processes): runs in the full tier (make test)"
+
 // binDir holds the authloop binary that the end-to-end tests run; binPath
 // is set once it is built (buildOnce).
 var (
@@ -29,9 +33,15 @@ var (
 	buildErr  error
 )
 
-// buildBinary builds the command into binDir, once.
+// buildBinary builds the command into binDir, once. Under -short (the
+// fast tier, docs/TESTING.md) it skips the test instead: building the
+// binary and running it as a process takes seconds; `make test` runs
+// these tests.
 func buildBinary(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip(shortSkipBinary)
+	}
 	buildOnce.Do(func() {
 		path := filepath.Join(binDir, "authloop")
 		goTool, err := exec.LookPath("go")

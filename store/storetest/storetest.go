@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -413,7 +414,7 @@ func testLockExclusion(t *testing.T, s store.Store) {
 					max.Store(n)
 				}
 				total.Add(1)
-				time.Sleep(50 * time.Microsecond)
+				hold(50 * time.Microsecond)
 				holders.Add(-1)
 				if err := unlock(); err != nil {
 					t.Errorf("unlock: %v", err)
@@ -427,6 +428,15 @@ func testLockExclusion(t *testing.T, s store.Store) {
 	}
 	if n := total.Load(); n != goroutines*rounds {
 		t.Errorf("the lock was taken %d times; want %d", n, goroutines*rounds)
+	}
+}
+
+// hold keeps the lock for d while yielding, so that the other goroutines
+// run and try to take it meanwhile. (A sleep of 50 µs lasts a millisecond
+// or more on a busy machine: 200 of them made the test 0.3 s long.)
+func hold(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+		runtime.Gosched()
 	}
 }
 

@@ -1,0 +1,35 @@
+package authloop
+
+import (
+	"flag"
+	"os"
+	"testing"
+)
+
+// memoryTempDirIfShort puts the tests' temporary directories (t.TempDir,
+// os.MkdirTemp) on /dev/shm under -short, the fast tier
+// (docs/TESTING.md), unless TMPDIR is set: the file store syncs each save
+// to disk (fsync of the file and of its directory), which on a busy
+// machine's disk costs milliseconds apiece, and costs nothing in memory.
+// The same code runs; the full tier (make test) writes to the disk.
+func memoryTempDirIfShort() {
+	flag.Parse()
+	if !testing.Short() || os.Getenv("TMPDIR") != "" {
+		return
+	}
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		os.Setenv("TMPDIR", "/dev/shm")
+	}
+}
+
+// The package's slowest tests that touch no package state (no Setenv, no
+// devicePollUnit, no retryWait) call t.Parallel, so that, after the
+// sequential tests, they wait on their servers, fake clocks and deadlines
+// two at a time (-parallel is GOMAXPROCS) rather than one after another:
+// TestFaultMatrix, the clock tests TestClockSkewWithExpiresIn,
+// TestClockSkewWithJWTExpiry and TestClockJumpBackward,
+// TestAttackConfigErrorTimerDoesNotLoop,
+// TestSessionRefreshAfterBackgroundLoginRequired, TestLoginTimeout,
+// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange and
+// TestAttackCallerJoiningSaveRetry. A test that changes package state must
+// not be parallel: it would change it under these.
