@@ -237,7 +237,7 @@ func TestDynamicErrors(t *testing.T) {
 		invalid   bool   // and wrapping ErrInvalidResponse
 		temporary bool
 		says      string // the message says this (what went wrong, what to do)
-		neverSays string
+		neverSays []string
 	}{
 		{name: "400 invalid_redirect_uri",
 			handler:   respond(400, "application/json", `{"error":"invalid_redirect_uri","error_description":"redirect URI rejected"}`),
@@ -257,10 +257,13 @@ func TestDynamicErrors(t *testing.T) {
 				w.WriteHeader(503)
 				io.WriteString(w, marker)
 			},
-			status: 503, temporary: true, says: "unexpected HTTP status 503; try again later", neverSays: "body"},
+			status: 503, temporary: true, says: "unexpected HTTP status 503; try again later", neverSays: []string{"body"}},
+		{name: "429 too many requests",
+			handler: respond(429, "text/plain", marker),
+			status:  429, temporary: true, says: "unexpected HTTP status 429 with a text/plain body; try again later"},
 		{name: "400 JSON not an OAuth error",
 			handler: respond(400, "application/json; charset=utf-8", `{"detail":"`+marker+`"}`),
-			status:  400, says: "unexpected HTTP status 400", neverSays: "body"},
+			status:  400, says: "unexpected HTTP status 400", neverSays: []string{"body", "try again"}},
 		{name: "403 plain",
 			handler: respond(403, "text/plain", marker),
 			status:  403, says: "initial access token (Request.InitialAccessToken)"},
@@ -339,8 +342,10 @@ func TestDynamicErrors(t *testing.T) {
 			if !strings.Contains(msg, tc.says) {
 				t.Errorf("message %q does not say %q", msg, tc.says)
 			}
-			if tc.neverSays != "" && strings.Contains(msg, tc.neverSays) {
-				t.Errorf("message %q says %q", msg, tc.neverSays)
+			for _, never := range tc.neverSays {
+				if strings.Contains(msg, never) {
+					t.Errorf("message %q says %q", msg, never)
+				}
 			}
 		})
 	}
