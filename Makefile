@@ -188,7 +188,11 @@ conformance:
 # --timeout-coefficient 60: each mutant's test run compiles the mutated
 # package, which the default (3 times the un-mutated run) leaves no time for:
 # most mutants would be TIMED OUT, in neither figure.
-GREMLINS            ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+# GREMLINS: a gremlins binary to use; empty: gremlins GREMLINS_VERSION is
+# installed into a temporary directory (not `go run`, which puts GOROOT/bin
+# first in the PATH of what it runs, hiding .ci/gremlins-go).
+GREMLINS_VERSION    ?= v0.6.0
+GREMLINS            ?=
 PKGS                ?= . ./store ./callback ./discovery ./register
 DIFF                ?=
 MUTATION_WORKERS    ?= 1
@@ -198,6 +202,10 @@ MUTATION_FLAGS      ?= --workers $(MUTATION_WORKERS) --timeout-coefficient 60 $(
 mutation:
 	@failed=""; log=$$(mktemp); shim=$$(mktemp -d); trap 'rm -rf "$$log" "$$log.rc" "$$shim"' EXIT; \
 	ln -s "$$(pwd)/.ci/gremlins-go" "$$shim/go"; \
+	gremlins="$(GREMLINS)"; if [ -z "$$gremlins" ]; then \
+		GOBIN="$$shim" $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) || exit 1; \
+		gremlins="$$shim/gremlins"; \
+	fi; \
 	export MUTATION_REAL_GO="$$(command -v $(GO))" PATH="$$shim:$$PATH"; \
 	for p in $(PKGS); do \
 		dir=$$(cd "$$p" && pwd) || exit 1; \
@@ -207,7 +215,7 @@ mutation:
 		fi; \
 		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
 		{ (cd "$$dir" && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
-			$(GREMLINS) unleash $(MUTATION_FLAGS) $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
+			"$$gremlins" unleash $(MUTATION_FLAGS) $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
 		if [ "$$(cat "$$log.rc")" != 0 ]; then \
 			if [ -n "$(DIFF)" ] && grep -q '^Killed: 0, Lived: 0, Not covered: 0$$' "$$log"; then \
 				echo "(no mutant in the changed lines)"; else failed="$$failed $$p"; fi; \
