@@ -182,9 +182,11 @@ conformance:
 # leaves the subpackages and cmd/ alone. gremlins runs from the package's
 # directory with git's diff.relative set, because it compares the paths of
 # `git diff` with those relative to the package's directory.
-# gremlins runs with .ci/gremlins-go as its `go`, which marks a switch's case
-# conditions covered when the case's body is (gremlins v0.6.0 reports them
-# NOT COVERED and never runs them: go-gremlins/gremlins#298).
+# gremlins runs with .ci/gremlins-go as its `go`: its coverage run goes
+# uncached and tests only the package (for `.` gremlins would run ./..., and
+# each mutant's timeout is a multiple of that run's time), and a switch's case
+# conditions count as covered when the case's body is (gremlins v0.6.0
+# reports them NOT COVERED and never runs them: go-gremlins/gremlins#298).
 # --timeout-coefficient 60: each mutant's test run compiles the mutated
 # package, which the default (3 times the un-mutated run) leaves no time for:
 # most mutants would be TIMED OUT, in neither figure.
@@ -200,7 +202,7 @@ MUTATION_THRESHOLDS ?= --threshold-efficacy 90 --threshold-mcover 90
 MUTATION_FLAGS      ?= --workers $(MUTATION_WORKERS) --timeout-coefficient 60 $(MUTATION_THRESHOLDS) --exclude-files /
 
 mutation:
-	@failed=""; log=$$(mktemp); shim=$$(mktemp -d); trap 'rm -rf "$$log" "$$log.rc" "$$shim"' EXIT; \
+	@top=$$(pwd); failed=""; log=$$(mktemp); shim=$$(mktemp -d); trap 'rm -rf "$$log" "$$log.rc" "$$shim"' EXIT; \
 	ln -s "$$(pwd)/.ci/gremlins-go" "$$shim/go"; \
 	gremlins="$(GREMLINS)"; if [ -z "$$gremlins" ]; then \
 		GOBIN="$$shim" $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) || exit 1; \
@@ -214,7 +216,7 @@ mutation:
 			echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
 		fi; \
 		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
-		{ (cd "$$dir" && GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
+		{ (cd "$$dir" && MUTATION_COVER_PKG=".$${dir#"$$top"}" GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
 			"$$gremlins" unleash $(MUTATION_FLAGS) $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
 		if [ "$$(cat "$$log.rc")" != 0 ]; then \
 			if [ -n "$(DIFF)" ] && grep -q '^Killed: 0, Lived: 0, Not covered: 0$$' "$$log"; then \
