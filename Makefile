@@ -199,6 +199,10 @@ PKGS                ?= . ./store ./callback ./discovery ./register
 DIFF                ?=
 MUTATION_WORKERS    ?= 1
 MUTATION_THRESHOLDS ?= --threshold-efficacy 90 --threshold-mcover 90
+# MUTATION_TESTFLAGS: flags for every `go test` of the run, e.g. -short to
+# test the mutants with the fast tier only (the figures in docs/TESTING.md are
+# without).
+MUTATION_TESTFLAGS  ?=
 MUTATION_FLAGS      ?= --workers $(MUTATION_WORKERS) --timeout-coefficient 60 $(MUTATION_THRESHOLDS) --exclude-files /
 
 mutation:
@@ -208,7 +212,7 @@ mutation:
 		GOBIN="$$shim" $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) || exit 1; \
 		gremlins="$$shim/gremlins"; \
 	fi; \
-	export MUTATION_REAL_GO="$$(command -v $(GO))" PATH="$$shim:$$PATH"; \
+	export MUTATION_REAL_GO="$$(command -v $(GO))" MUTATION_TESTFLAGS="$(MUTATION_TESTFLAGS)" PATH="$$shim:$$PATH"; \
 	for p in $(PKGS); do \
 		dir=$$(cd "$$p" && pwd) || exit 1; \
 		if [ -n "$(DIFF)" ] && ! (cd "$$dir" && git diff --merge-base --relative --name-only $(DIFF) -- .) | \
