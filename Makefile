@@ -3,7 +3,8 @@
 # .ci/run calls it. `make test-short` is the fast tier: the library's and
 # the command's tests under -short, within seconds, leaving out what waits
 # on real time or starts processes (docs/TESTING.md, "Tiers"); CI does not
-# run it in place of `make test`.
+# run it in place of `make test`. `make mutation` (mutation testing, long)
+# is apart: not in `make test`, not in CI.
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -27,7 +28,7 @@ FUZZ_TARGETS = \
 	./cmd/authloop:FuzzGitCredentialInput \
 	./cmd/authloop:FuzzProfileFastPath
 
-.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance
+.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance mutation
 
 test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
 
@@ -173,3 +174,66 @@ mcpauth:
 conformance:
 	@echo "== MCP conformance suite"
 	GO=$(GO) sh mcpauth/conformance/run.sh
+
+# Mutation testing (docs/TESTING.md, "Mutation testing"): gremlins changes the
+# code of each package in PKGS, one mutant at a time, and runs the package's
+# tests; a mutant no test notices LIVED. One gremlins run per package, each
+# with its own figures; the target fails when any package's efficacy or
+# mutant coverage is at or below its threshold (gremlins compares with <=).
+# Not part of `make test`: it takes tens of minutes per package.
+#   make mutation                   every package in PKGS
+#   make mutation PKGS=./register   one package
+#   make mutation DIFF=main         only mutants in lines changed since main
+#                                   (git diff --merge-base main); a package
+#                                   with no such line is skipped
+# Only the files directly in a package's directory are mutated (-E /: the
+# paths gremlins matches are relative to the package's directory), so `.`
+# leaves the subpackages and cmd/ alone. gremlins runs from the package's
+# directory with git's diff.relative set, because it compares the paths of
+# `git diff` with those relative to the package's directory.
+# gremlins runs with .ci/gremlins-go as its `go`: its coverage run goes
+# uncached and tests only the package (for `.` gremlins would run ./..., and
+# each mutant's timeout is a multiple of that run's time), and a switch's case
+# conditions count as covered when the case's body is (gremlins v0.6.0
+# reports them NOT COVERED and never runs them: go-gremlins/gremlins#298).
+# --timeout-coefficient 60: each mutant's test run compiles the mutated
+# package, which the default (3 times the un-mutated run) leaves no time for:
+# most mutants would be TIMED OUT, in neither figure.
+# GREMLINS: a gremlins binary to use; empty: gremlins GREMLINS_VERSION is
+# installed into a temporary directory (not `go run`, which puts GOROOT/bin
+# first in the PATH of what it runs, hiding .ci/gremlins-go).
+GREMLINS_VERSION    ?= v0.6.0
+GREMLINS            ?=
+PKGS                ?= . ./store ./callback ./discovery ./register
+DIFF                ?=
+MUTATION_WORKERS    ?= 1
+MUTATION_THRESHOLDS ?= --threshold-efficacy 90 --threshold-mcover 90
+# MUTATION_TESTFLAGS: flags for every `go test` of the run, e.g. -short to
+# test the mutants with the fast tier only (the figures in docs/TESTING.md are
+# without).
+MUTATION_TESTFLAGS  ?=
+MUTATION_FLAGS      ?= --workers $(MUTATION_WORKERS) --timeout-coefficient 60 $(MUTATION_THRESHOLDS) --exclude-files /
+
+mutation:
+	@top=$$(pwd); failed=""; log=$$(mktemp); shim=$$(mktemp -d); trap 'rm -rf "$$log" "$$log.rc" "$$shim"' EXIT; \
+	ln -s "$$(pwd)/.ci/gremlins-go" "$$shim/go"; \
+	gremlins="$(GREMLINS)"; if [ -z "$$gremlins" ]; then \
+		GOBIN="$$shim" $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) || exit 1; \
+		gremlins="$$shim/gremlins"; \
+	fi; \
+	export MUTATION_REAL_GO="$$(command -v $(GO))" MUTATION_TESTFLAGS="$(MUTATION_TESTFLAGS)" PATH="$$shim:$$PATH"; \
+	for p in $(PKGS); do \
+		dir=$$(cd "$$p" && pwd) || exit 1; \
+		if [ -n "$(DIFF)" ] && ! (cd "$$dir" && git diff --merge-base --relative --name-only $(DIFF) -- .) | \
+			grep -v / | grep '\.go$$' | grep -qv '_test\.go$$'; then \
+			echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
+		fi; \
+		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
+		{ (cd "$$dir" && MUTATION_COVER_PKG=".$${dir#"$$top"}" GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
+			"$$gremlins" unleash $(MUTATION_FLAGS) $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
+		if [ "$$(cat "$$log.rc")" != 0 ]; then \
+			if [ -n "$(DIFF)" ] && grep -q '^Killed: 0, Lived: 0, Not covered: 0$$' "$$log"; then \
+				echo "(no mutant in the changed lines)"; else failed="$$failed $$p"; fi; \
+		fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "mutation: below the thresholds, or failed:$$failed"; exit 1; fi

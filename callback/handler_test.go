@@ -67,6 +67,39 @@ func TestFormPostBodyTooLarge(t *testing.T) {
 	}
 }
 
+// A form_post body of exactly MaxBodyBytes is read whole and accepted.
+func TestFormPostBodyOfMaxBodyBytesAccepted(t *testing.T) {
+	r := newHandlerReceiver(t, Config{})
+	form := q("code", "abc", "state", testState, "zpad", "") // zpad sorts last
+	form += strings.Repeat("x", MaxBodyBytes-len(form))
+	w := serve(r, "POST", "/callback", form, "application/x-www-form-urlencoded")
+	if w.Code != http.StatusOK {
+		t.Fatalf("a body of MaxBodyBytes: status %d", w.Code)
+	}
+	if resp, err := waitNow(t, r); err != nil || resp.Code != "abc" {
+		t.Fatalf("resp %+v, err %v", resp, err)
+	}
+}
+
+// errReader fails every read.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// A form_post whose body cannot be read is refused with 400 and does not end
+// the wait.
+func TestFormPostUnreadableBody(t *testing.T) {
+	r := newHandlerReceiver(t, Config{})
+	req := httptest.NewRequest("POST", "/callback", errReader{})
+	req.Host = testHost
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	r.serveHTTP(w, req)
+	if w.Code != http.StatusBadRequest || ended(r) || !strings.Contains(w.Body.String(), "could not be read") {
+		t.Fatalf("status %d, ended %v: %s", w.Code, ended(r), w.Body)
+	}
+}
+
 func TestMethodNotAllowed(t *testing.T) {
 	r := newHandlerReceiver(t, Config{})
 	for _, m := range []string{"PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"} {
@@ -298,14 +331,15 @@ func TestOnRequestHasNoSecrets(t *testing.T) {
 	get(r, q("code", "SECRETCODE", "state", "WRONGSTATE"))
 	get(r, q("code", "SECRETCODE", "state", testState))
 	want := []struct {
+		path    string
 		status  int
 		outcome string
-	}{{404, OutcomeNotFound}, {405, OutcomeMethodNotAllowed}, {400, OutcomeWrongState}, {200, OutcomeAccepted}}
+	}{{"/favicon.ico", 404, OutcomeNotFound}, {"/callback", 405, OutcomeMethodNotAllowed}, {"/callback", 400, OutcomeWrongState}, {"/callback", 200, OutcomeAccepted}}
 	if len(got) != len(want) {
 		t.Fatalf("got %d requests", len(got))
 	}
 	for i, rq := range got {
-		if rq.Status != want[i].status || rq.Outcome != want[i].outcome {
+		if rq.Path != want[i].path || rq.Status != want[i].status || rq.Outcome != want[i].outcome {
 			t.Errorf("request %d: %+v, want %+v", i, rq, want[i])
 		}
 		s := rq.Method + rq.Path + rq.RemoteAddr + rq.Outcome

@@ -31,6 +31,9 @@ func TestListenDefaults(t *testing.T) {
 	if r.timeout != DefaultTimeout || r.appName != DefaultAppName {
 		t.Fatalf("defaults not applied: timeout %v, app %q", r.timeout, r.appName)
 	}
+	if r.timeout <= 0 { // a negative Timeout is the one way to wait without end
+		t.Fatalf("with the zero Config, Wait waits without end (timeout %v)", r.timeout)
+	}
 }
 
 func TestListenCustomPath(t *testing.T) {
@@ -136,6 +139,57 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 		msg := err.Error()
 		if !strings.HasPrefix(msg, "callback: ") || !strings.Contains(msg, "loopback") || !strings.Contains(msg, "127.0.0.1") {
 			t.Errorf("Listen(%q): unclear error %q", addr, msg)
+		}
+	}
+}
+
+// The refusal of a non-loopback Config.Addr names what it was given: an
+// empty host or an unspecified address means every interface.
+func TestListenRefusalNamesTheHost(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080":          `non-loopback empty host (it means every interface) ""`,
+		"0.0.0.0:8080":   `non-loopback address (it means every interface) "0.0.0.0"`,
+		"192.168.1.10:0": `non-loopback address "192.168.1.10"`,
+		"example.com:80": `non-loopback host name "example.com"`,
+	} {
+		_, err := Listen(Config{State: testState, Addr: addr})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Listen(%q) = %v, want it to name the %s", addr, err, want)
+		}
+	}
+}
+
+// Port 65535, the highest, is a valid port: Listen binds it, or says that it
+// is in use, never that it is invalid.
+func TestListenHighestPort(t *testing.T) {
+	r, err := Listen(Config{State: testState, Addr: "127.0.0.1:65535"})
+	if err != nil {
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatalf("Listen(127.0.0.1:65535): %v", err)
+		}
+		return
+	}
+	r.Close()
+}
+
+// The receiver's server bounds every phase of a connection, so that a
+// client that connects and then sends (or reads) nothing cannot hold it: each
+// timeout is set, and none is longer than a minute. (Seen from outside this
+// takes at least ReadHeaderTimeout of real time to show.)
+func TestListenBoundsSlowConnections(t *testing.T) {
+	r, err := Listen(Config{State: testState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": r.srv.ReadHeaderTimeout,
+		"ReadTimeout":       r.srv.ReadTimeout,
+		"WriteTimeout":      r.srv.WriteTimeout,
+		"IdleTimeout":       r.srv.IdleTimeout,
+	} {
+		if d <= 0 || d > time.Minute {
+			t.Errorf("%s = %v, want a bound of at most a minute", name, d)
 		}
 	}
 }

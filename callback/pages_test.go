@@ -142,3 +142,23 @@ func TestDefaultTemplatesExported(t *testing.T) {
 	}
 	waitNow(t, r)
 }
+
+// The error page tells the person what the server's error code means for
+// them, in their terms.
+func TestErrorPageMessages(t *testing.T) {
+	for code, want := range map[string]string{
+		"access_denied":           "Access was denied, or the sign-in was cancelled. Return to mytool to try again.",
+		"temporarily_unavailable": "The sign-in service had a problem. Wait a moment, then return to mytool and try again.",
+		"server_error":            "The sign-in service had a problem. Wait a moment, then return to mytool and try again.",
+		"login_required":          "The sign-in service needs you to sign in or give consent. Return to mytool and start again.",
+		"consent_required":        "The sign-in service needs you to sign in or give consent. Return to mytool and start again.",
+		"interaction_required":    "The sign-in service needs you to sign in or give consent. Return to mytool and start again.",
+		"invalid_scope":           "The sign-in service reported an error. Return to mytool and try again.",
+	} {
+		r := newHandlerReceiver(t, Config{AppName: "mytool"})
+		page := get(r, q("state", testState, "error", code)).Body.String()
+		if !strings.Contains(page, template.HTMLEscapeString(want)) {
+			t.Errorf("%s: the page does not say %q:\n%s", code, want, page)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -210,5 +211,75 @@ func assertClosed(t *testing.T, r *Receiver) {
 	case <-r.served:
 	default:
 		t.Fatal("the server goroutine is still running")
+	}
+}
+
+// The last page gets its grace period even when it is slow to leave: here
+// the handler is still busy (in OnRequest) when Wait has the response and
+// starts closing the receiver.
+func TestWaitGivesSlowLastPageItsGrace(t *testing.T) {
+	r, err := Listen(Config{State: testState, OnRequest: func(rq Request) {
+		if rq.Outcome == OutcomeAccepted {
+			time.Sleep(200 * time.Millisecond) // well within shutdownGrace
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		res, err := testClient(t).Get(r.RedirectURI() + "?" + q("state", testState, "code", "c"))
+		if err == nil {
+			var b []byte
+			b, err = io.ReadAll(res.Body)
+			res.Body.Close()
+			if err == nil && (res.StatusCode != 200 || !strings.Contains(string(b), "</html>")) {
+				err = fmt.Errorf("status %d, page %q", res.StatusCode, b)
+			}
+		}
+		got <- err
+	}()
+	if _, err := r.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the browser did not get the page: %v", err)
+	}
+}
+
+// When Wait returns, the receiver is closed: a connection that is still in
+// the middle of sending a request is dropped too (after the grace period
+// for the last page), not left to the server's read timeout.
+func TestWaitDropsUnfinishedConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the shutdown grace period (2 s)")
+	}
+	r, err := Listen(Config{State: testState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", r.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /callback HTTP/1.1\r\nHost: "); err != nil { // half a request
+		t.Fatal(err)
+	}
+	res, err := testClient(t).Get(r.RedirectURI() + "?" + q("state", testState, "code", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if _, err := r.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The read returns at once if the receiver closed the connection; the
+	// deadline only keeps a failing test from waiting for the server's own
+	// ReadHeaderTimeout.
+	conn.SetReadDeadline(time.Now().Add(r.srv.ReadHeaderTimeout / 2))
+	_, err = conn.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the unfinished connection is still open after Wait returned")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -235,6 +236,8 @@ func TestDynamicErrors(t *testing.T) {
 		status    int    // else want an *register.Error with this status
 		invalid   bool   // and wrapping ErrInvalidResponse
 		temporary bool
+		says      string // the message says this (what went wrong, what to do)
+		neverSays []string
 	}{
 		{name: "400 invalid_redirect_uri",
 			handler:   respond(400, "application/json", `{"error":"invalid_redirect_uri","error_description":"redirect URI rejected"}`),
@@ -247,10 +250,23 @@ func TestDynamicErrors(t *testing.T) {
 			oauthCode: "invalid_token"},
 		{name: "500 HTML",
 			handler: respond(500, "text/html", "<html><body>"+marker+"</body></html>"),
-			status:  500, temporary: true},
+			status:  500, temporary: true, says: "unexpected HTTP status 500 with a text/html body; try again later"},
+		{name: "503 without a Content-Type",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = nil // no sniffed type either
+				w.WriteHeader(503)
+				io.WriteString(w, marker)
+			},
+			status: 503, temporary: true, says: "unexpected HTTP status 503; try again later", neverSays: []string{"body"}},
+		{name: "429 too many requests",
+			handler: respond(429, "text/plain", marker),
+			status:  429, temporary: true, says: "unexpected HTTP status 429 with a text/plain body; try again later"},
+		{name: "400 JSON not an OAuth error",
+			handler: respond(400, "application/json; charset=utf-8", `{"detail":"`+marker+`"}`),
+			status:  400, says: "unexpected HTTP status 400", neverSays: []string{"body", "try again"}},
 		{name: "403 plain",
 			handler: respond(403, "text/plain", marker),
-			status:  403},
+			status:  403, says: "initial access token (Request.InitialAccessToken)"},
 		{name: "400 not an OAuth error",
 			handler: respond(400, "application/json", `{"message":"`+marker+`"}`),
 			status:  400},
@@ -266,6 +282,9 @@ func TestDynamicErrors(t *testing.T) {
 		{name: "201 not JSON",
 			handler: respond(201, "application/json", marker),
 			status:  201, invalid: true},
+		{name: "201 client_secret and registration_access_token not strings",
+			handler: respond(201, "application/json", `{"client_id":"c","client_secret":42,"registration_access_token":{"v":"`+marker+`"}}`),
+			status:  201, invalid: true, says: "client_secret, registration_access_token is not a string"},
 		{name: "201 JSON array",
 			handler: respond(201, "application/json", `["`+marker+`"]`),
 			status:  201, invalid: true},
@@ -285,7 +304,10 @@ func TestDynamicErrors(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "/elsewhere", http.StatusFound)
 			},
-			status: 302},
+			status: 302, says: "redirected (not followed)"},
+		{name: "300 multiple choices",
+			handler: respond(300, "text/html", marker),
+			status:  300, says: "redirected (not followed)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			md := fakeRegistrar(t, tc.handler)
@@ -316,6 +338,14 @@ func TestDynamicErrors(t *testing.T) {
 			}
 			if re.Temporary() != tc.temporary {
 				t.Errorf("Temporary() = %v, want %v", re.Temporary(), tc.temporary)
+			}
+			if !strings.Contains(msg, tc.says) {
+				t.Errorf("message %q does not say %q", msg, tc.says)
+			}
+			for _, never := range tc.neverSays {
+				if strings.Contains(msg, never) {
+					t.Errorf("message %q says %q", msg, never)
+				}
 			}
 		})
 	}
@@ -397,5 +427,97 @@ func TestDynamicContextCanceled(t *testing.T) {
 	var re *register.Error
 	if !errors.Is(err, context.Canceled) || !errors.As(err, &re) || re.Temporary() {
 		t.Fatalf("got %v, want a non-temporary *register.Error wrapping context.Canceled", err)
+	}
+}
+
+// A registration endpoint that cannot be reached (nothing listens) is a
+// failure without a response that trying again later may cure.
+func TestDynamicUnreachableIsTemporary(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	md := &discovery.AuthServerMetadata{Issuer: ts.URL, RegistrationEndpoint: ts.URL + "/register"}
+	ts.Close() // nothing listens on its port now
+	_, err := register.Dynamic(context.Background(), testClient(t), md, register.Request{})
+	var re *register.Error
+	if !errors.As(err, &re) || re.Status != 0 || !re.Temporary() {
+		t.Fatalf("got %v, want a temporary *register.Error without a status", err)
+	}
+}
+
+// A response of exactly MaxBodySize bytes is read whole and accepted; one
+// byte more is refused (TestDynamicErrors, "201 oversized").
+func TestDynamicResponseOfMaxBodySizeAccepted(t *testing.T) {
+	head, tail := `{"client_id":"c-max","pad":"`, `"}`
+	body := head + strings.Repeat("x", register.MaxBodySize-len(head)-len(tail)) + tail
+	md := fakeRegistrar(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, body)
+	})
+	c, err := register.Dynamic(context.Background(), testClient(t), md, register.Request{})
+	if err != nil {
+		t.Fatalf("a response of MaxBodySize bytes: %v", err)
+	}
+	if c.ClientID != "c-max" {
+		t.Fatalf("client id %q", c.ClientID)
+	}
+}
+
+// client_secret_expires_at 0 (RFC 7591 §3.2.1), absent or null: the secret
+// never expires (the zero time); seconds since the epoch, as a number or a
+// string of digits, are kept; a negative number is refused.
+func TestDynamicClientSecretExpiresAt(t *testing.T) {
+	for _, tc := range []struct {
+		field string // the response's client_secret_expires_at member, if any
+		want  time.Time
+		bad   bool
+	}{
+		{field: `,"client_secret_expires_at":0`},
+		{field: `,"client_secret_expires_at":"0"`},
+		{field: `,"client_secret_expires_at":null`},
+		{field: ``},
+		{field: `,"client_secret_expires_at":1700000000`, want: time.Unix(1700000000, 0)},
+		{field: `,"client_secret_expires_at":"1700000000"`, want: time.Unix(1700000000, 0)},
+		{field: `,"client_secret_expires_at":-1`, bad: true},
+	} {
+		md := fakeRegistrar(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"client_secret_basic"`+tc.field+`}`)
+		})
+		c, err := register.Dynamic(context.Background(), testClient(t), md, register.Request{TokenEndpointAuthMethod: register.AuthClientSecretBasic})
+		if tc.bad {
+			if !errors.Is(err, register.ErrInvalidResponse) {
+				t.Errorf("%s: got %v, want ErrInvalidResponse", tc.field, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.field, err)
+			continue
+		}
+		if !c.ClientSecretExpiresAt.Equal(tc.want) {
+			t.Errorf("%s: ClientSecretExpiresAt = %v, want %v", tc.field, c.ClientSecretExpiresAt, tc.want)
+		}
+	}
+}
+
+// response_types ("code") is asked for only with the authorization_code
+// grant: a client registered for the device grant alone never uses the
+// authorization endpoint.
+func TestDynamicResponseTypesOnlyWithAuthorizationCode(t *testing.T) {
+	for _, tc := range []struct {
+		grants []string
+		want   []string
+	}{
+		{grants: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}},
+		{grants: []string{"refresh_token", "authorization_code"}, want: []string{"code"}},
+	} {
+		md, seen := capturingRegistrar(t)
+		if _, err := register.Dynamic(context.Background(), testClient(t), md, register.Request{GrantTypes: tc.grants}); err != nil {
+			t.Fatal(err)
+		}
+		b := (<-seen).body
+		if got := strs(b["response_types"]); !slices.Equal(got, tc.want) {
+			t.Errorf("grant_types %v: response_types = %v, want %v", tc.grants, got, tc.want)
+		}
 	}
 }

@@ -224,3 +224,23 @@ func TestUpdateRefusesForeignEndpoint(t *testing.T) {
 		t.Fatalf("got %s new=%v, %d registrations, %d updates; want a new registration and no update", u, isNew, srv.Count("register"), srv.Count("client_configuration"))
 	}
 }
+
+// An update refused with 401 or 403 and no OAuth error object means the
+// registration access token or the client is gone: the message says to
+// register anew (not to get an initial access token, as for a registration).
+func TestUpdateRefusedSaysRegisterAnew(t *testing.T) {
+	md := fakeRegistrar(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, "go away")
+	})
+	c := &store.Client{Issuer: md.Issuer, ClientID: "c1", RegistrationClientURI: md.Issuer + "/register/c1", RegistrationAccessToken: "rat-value"}
+	_, err := register.Update(context.Background(), testClient(t), md, c, register.Request{})
+	var re *register.Error
+	if !errors.As(err, &re) || re.Method != http.MethodPut || re.Status != http.StatusUnauthorized {
+		t.Fatalf("got %v, want a *register.Error for the PUT with status 401", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "register anew") || strings.Contains(msg, "initial access token") {
+		t.Fatalf("message %q, want it to say to register anew", msg)
+	}
+}
