@@ -9,6 +9,7 @@ replace github.com/authloop/authloop => ../..
 require (
 	github.com/authloop/authloop v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -19,6 +20,5 @@ require (
 	github.com/google/renameio/v2 v2.0.2 // indirect
 	github.com/zalando/go-keyring v0.2.8 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )

@@ -166,9 +166,11 @@ func (l *lease) margin() time.Duration { return l.s.ttl / 10 }
 // held context and starts the renewals.
 func (l *lease) start(ctx context.Context, start time.Time) context.Context {
 	held, endHeld := context.WithCancelCause(ctx)
+	l.mu.Lock()
 	l.endHeld = endHeld
 	l.sureEnd = start.Add(l.s.ttl)
 	l.timer = time.AfterFunc(time.Until(l.sureEnd)-l.margin(), l.expire)
+	l.mu.Unlock()
 	renewCtx, stop := context.WithCancel(context.Background())
 	l.stop = stop
 	l.done = make(chan struct{})

@@ -43,7 +43,10 @@
 // with appendfsync everysec (Redis's default for AOF), a crash of the
 // machine (not of Redis alone) may lose the last second of saves; with
 // persistence off, a restart loses every record, and every session must
-// sign in again. Locks are leases and need no persistence. Use a primary,
+// sign in again. Locks are leases and need no persistence. Set
+// maxmemory-policy to noeviction (Redis's default): an eviction policy
+// may drop records (allkeys-*) or locks before their lease ends
+// (volatile-*). Use a primary,
 // not a replica that may be promoted (replication is asynchronous: a
 // failover may lose the last saves and hand a held lock out again).
 //
