@@ -185,17 +185,19 @@ func TestStalledHolderLosesLockAndItsSave(t *testing.T) {
 	}
 }
 
-// A held lock is renewed: it outlives several leases.
+// A held lock is renewed: it outlives several leases, and no one else
+// takes it meanwhile.
 func TestHeldLockIsRenewed(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newStore(t, srv, 300*time.Millisecond)
+	const ttl = time.Second
+	s := newStore(t, srv, ttl)
 	k := key(1)
 	held, unlock, err := s.LockLease(ctxT(t), k, "refresh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	short, cancel := context.WithTimeout(ctxT(t), time.Second) // three leases
+	short, cancel := context.WithTimeout(ctxT(t), 3*ttl)
 	defer cancel()
 	if u, err := s.Lock(short, k, "refresh"); err == nil {
 		u()
@@ -371,5 +373,51 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := New(cc, Options{}); err != nil {
 		t.Errorf("New with a cluster client and the default prefix: %v", err)
+	}
+}
+
+// Two stores on two clients (two machines' connection pools) with one
+// prefix share records, generations and locks.
+func TestStoresOnTwoClientsShareRecordsAndLocks(t *testing.T) {
+	srv := redistest.Start(t)
+	a, err := New(srv.Client(), Options{Prefix: "{shared}:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(srv.Client(), Options{Prefix: "{shared}:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := key(1)
+	if g, err := a.Save(ctxT(t), testRecord(k, "a")); err != nil || g != 1 {
+		t.Fatal(g, err)
+	}
+	if g, err := b.Save(ctxT(t), testRecord(k, "b")); err != nil || g != 2 {
+		t.Fatalf("second machine's save: %d, %v; want generation 2", g, err)
+	}
+	if got, err := a.Load(ctxT(t), k); err != nil || got.Token.AccessToken != "at-b" {
+		t.Fatalf("first machine loads %v, %v; want the second's record", got, err)
+	}
+	unlock, err := a.Lock(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctxT(t), 50*time.Millisecond)
+	defer cancel()
+	if u, err := b.Lock(short, k, "refresh"); !errors.Is(err, store.ErrLockTimeout) {
+		if err == nil {
+			u()
+		}
+		t.Fatalf("second machine's Lock while the first holds it: %v; want ErrLockTimeout", err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.Lock(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatalf("second machine's Lock after the first's unlock: %v", err)
+	}
+	if err := u(); err != nil {
+		t.Fatal(err)
 	}
 }
