@@ -43,10 +43,18 @@ type LeaseLocker interface {
 	//     when ctx does, and when unlock is called.)
 	//   - carries the lease: a Save of the same store called with held, or
 	//     a context derived from it, for the same key, is refused with an
-	//     error wrapping ErrLeaseLost unless the lock is still held by this
-	//     holder when the record is written (the store checks it in the
-	//     same atomic step), so a stale holder never overwrites a newer
-	//     record. A Save with any other context is not fenced.
+	//     error wrapping ErrLeaseLost when the lease passed to another
+	//     holder: another holder has the lock, or the lock is free but the
+	//     record was saved by someone else since this holder took the lock
+	//     or last saved with held (the store checks this in the same atomic
+	//     step as the write). So a stale holder never overwrites a newer
+	//     record, and a holder whose lease merely ran out, no one else
+	//     having taken over, still saves what it got meanwhile (a rotated
+	//     refresh token). A Save with held after held ended is refused
+	//     unless the lease is still held; to save the answer to a request
+	//     already sent, use context.WithoutCancel(held) (with a timeout),
+	//     which keeps the lease for the store's check. A Save with any
+	//     other context is not fenced.
 	//   - answers LeaseHeld, which the holder calls immediately before it
 	//     sends a request that must not be sent twice (a refresh).
 	//

@@ -21,6 +21,16 @@ const (
 	pollMax = 50 * time.Millisecond
 )
 
+// lockScript takes the lock KEYS[1] for the owner ARGV[1] with a lease of
+// ARGV[2] ms if it is free, and returns the generation of the record
+// KEYS[2] (0 when there is none); -1 if the lock is taken.
+var lockScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+	return -1
+end
+return tonumber(redis.call('HGET', KEYS[2], 'gen') or '0')
+`)
+
 // unlockScript deletes the lock KEYS[1] if its owner is ARGV[1]; 1 if it
 // did.
 var unlockScript = redis.NewScript(`
@@ -39,8 +49,8 @@ end
 return 0
 `)
 
-// Lock takes the lock called name of key, as store.Store describes, as a
-// lease renewed in the background until unlock (see LockLease). unlock
+// Lock takes the lock called name of key, as store.Store describes
+// (SET NX PX with a random owner, in a script), as a lease renewed in the background until unlock (see LockLease). unlock
 // returns an error wrapping store.ErrLeaseLost if the lease had passed to
 // another holder before it; nothing the holder saved was fenced, so use
 // LockLease where that matters.
@@ -72,17 +82,17 @@ func (s *Store) LockLease(ctx context.Context, key store.Key, name string) (cont
 			return nil, nil, s.lockTimeout(key, name, err)
 		}
 		start := time.Now()
-		ok, err := s.c.SetNX(ctx, l.lockKey, l.owner, s.ttl).Result()
+		gen, err := lockScript.Run(ctx, s.c, []string{l.lockKey, s.recKey(key.ID())}, l.owner, s.ttl.Milliseconds()).Int64()
 		if err != nil {
 			if ctx.Err() != nil {
-				// The SET may have been applied with its answer lost:
-				// release what may be ours rather than leave it for a lease.
-				l.release()
+				// The SET may still be applied (a slow Redis): that lock
+				// then stays taken until its lease ends.
 				return nil, nil, s.lockTimeout(key, name, ctx.Err())
 			}
 			return nil, nil, s.fail(ctx, fmt.Sprintf("take the %q lock of %s", name, key), err)
 		}
-		if ok {
+		if gen >= 0 {
+			l.gen = uint64(gen)
 			return l.start(ctx, start), l.unlock, nil
 		}
 		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
@@ -136,6 +146,7 @@ type lease struct {
 	owner   string
 
 	mu       sync.Mutex
+	gen      uint64    // the record's generation when the lock was taken, or of this holder's last fenced save
 	sureEnd  time.Time // start of the last successful renewal (or of the SET) + LockTTL, monotonic
 	lost     bool      // the lock is known to be another's or gone, or sureEnd is near
 	released bool      // unlock was called

@@ -229,11 +229,19 @@ func decode(key store.Key, gen, data any) (*store.Record, error) {
 }
 
 // saveScript writes a record and its index entry and bumps its generation,
-// atomically. With a third key (a fenced save), it does nothing and
-// returns -1 unless that lock's owner is ARGV[4].
+// atomically. With a third key (a fenced save: the lock, its owner ARGV[4]
+// and the generation ARGV[5] the holder last knew), it does nothing and
+// returns -1 when the lock is another owner's, or when it is free and the
+// record's generation is no longer ARGV[5].
 var saveScript = redis.NewScript(`
-if #KEYS == 3 and redis.call('GET', KEYS[3]) ~= ARGV[4] then
-	return -1
+if #KEYS == 3 then
+	local owner = redis.call('GET', KEYS[3])
+	if owner ~= ARGV[4] then
+		local g = redis.call('HGET', KEYS[1], 'gen') or '0'
+		if owner or g ~= ARGV[5] then
+			return -1
+		end
+	end
 end
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'data', ARGV[3])
@@ -242,11 +250,20 @@ return g
 `)
 
 // Save stores a copy of rec, as store.Store describes, in one atomic
-// script. With a context from LockLease of this store for rec.Key (or
-// derived from one), the script first checks that the lock is still this
-// holder's, and the Save is refused with an error wrapping
-// store.ErrLeaseLost when it is not; so is a Save whose context ended
-// because its lease was lost.
+// script.
+//
+// With a context from LockLease of this store for rec.Key (or derived from
+// one), the save is fenced: the script refuses it, with an error wrapping
+// store.ErrLeaseLost, when the lock passed to another holder, that is when
+// another owner holds the lock, or when the lock is free and the record's
+// generation is not the one this holder last knew (the one when it took
+// the lock, or of its own last fenced save). So a lease that merely ran out
+// while no one else took over does not cost the holder the tokens it got
+// meanwhile. A fenced Save whose context has ended is refused before the
+// script with an error wrapping ErrLeaseLost when the lease is not held;
+// to save the answer to a request already sent after held may have ended,
+// use context.WithoutCancel(held) (with a timeout): it keeps the lease,
+// and the script decides.
 func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	if rec == nil {
 		return 0, errors.New("redisstore: Save of a nil record")
@@ -284,8 +301,10 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	keys := []string{s.recKey(id), s.indexKey()}
 	args := []any{id, keyJSON, data}
 	if l != nil {
+		l.mu.Lock()
 		keys = append(keys, l.lockKey)
-		args = append(args, l.owner)
+		args = append(args, l.owner, l.gen)
+		l.mu.Unlock()
 	}
 	g, err := saveScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
@@ -293,8 +312,13 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	}
 	if g < 0 {
 		l.lose()
-		return 0, fmt.Errorf("redisstore: save %s refused: the %q lock is no longer this holder's, another holder may have saved since: %w",
+		return 0, fmt.Errorf("redisstore: save %s refused: the %q lock passed to another holder (it holds it, or it saved the record since): %w",
 			rec.Key, l.name, store.ErrLeaseLost)
+	}
+	if l != nil {
+		l.mu.Lock()
+		l.gen = uint64(g)
+		l.mu.Unlock()
 	}
 	rec.Generation, rec.Updated = uint64(g), c.Updated
 	return uint64(g), nil

@@ -295,8 +295,14 @@ func TestRedisPausedFailsByTheContext(t *testing.T) {
 		}
 	}
 	srv.Resume()
-	if got, err := s.Load(ctxT(t), k); err != nil || got.Token.AccessToken != "at-x" {
-		t.Fatalf("Load after Redis resumed: %v, %v", got, err)
+	// The Save that timed out may have been applied on resuming: its
+	// outcome is unknown to the saver, but the record is one whole save.
+	got, err := s.Load(ctxT(t), k)
+	if err != nil {
+		t.Fatalf("Load after Redis resumed: %v", err)
+	}
+	if tag := got.Token.AccessToken; !(tag == "at-x" && got.Generation == 1 || tag == "at-y" && got.Generation == 2) {
+		t.Errorf("Load after Redis resumed: %s; want the first save, or the timed-out one", got)
 	}
 }
 
@@ -420,4 +426,105 @@ func TestStoresOnTwoClientsShareRecordsAndLocks(t *testing.T) {
 	if err := u(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitLockGone waits until the lock is no longer in Redis (its lease ran
+// out).
+func waitLockGone(t *testing.T, s *Store, k store.Key, name string) {
+	t.Helper()
+	for {
+		n, err := s.c.Exists(ctxT(t), s.lockKey(k, name)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctxT(t).Done():
+			t.Fatal("the lock of a stalled holder stayed in Redis")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// A stalled holder whose lease ran out while no one else took the lock
+// still saves what it got meanwhile (a rotated refresh token is not lost);
+// once another holder has saved, it no longer can.
+func TestLapsedLeaseSavesUntilAnotherHolderSaves(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv, time.Second)
+	k := key(1)
+	if _, err := s.Save(ctxT(t), testRecord(k, "before")); err != nil {
+		t.Fatal(err)
+	}
+	held, unlock, err := s.LockLease(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall(t, held)
+	waitLockGone(t, s, k, "refresh")
+	if g, err := s.Save(held, testRecord(k, "late")); err != nil || g != 2 {
+		t.Fatalf("Save of a holder whose lease ran out, no one else having taken the lock: %d, %v; want generation 2", g, err)
+	}
+	if g, err := s.Save(held, testRecord(k, "later")); err != nil || g != 3 {
+		t.Fatalf("second such Save: %d, %v; want generation 3", g, err)
+	}
+	other, err := s.Lock(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(ctxT(t), testRecord(k, "other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := other(); err != nil {
+		t.Fatal(err)
+	}
+	// The lock is free again, but the record changed under another holder.
+	if _, err := s.Save(held, testRecord(k, "stale")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Save of the stale holder after another holder saved: %v; want ErrLeaseLost", err)
+	}
+	if got, err := s.Load(ctxT(t), k); err != nil || got.Token.AccessToken != "at-other" {
+		t.Fatalf("Load: %v, %v; want the other holder's record", got, err)
+	}
+	if err := unlock(); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("unlock of a lapsed lease: %v; want ErrLeaseLost", err)
+	}
+}
+
+// After held ended with ErrLeaseLost, a Save with held is refused at once,
+// and a Save with context.WithoutCancel(held) keeps the lease: the script
+// decides, and lets it through when no one else took over.
+func TestSaveWithoutCancelOfALostLeaseIsFencedByTheScript(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv, time.Second)
+	k := key(1)
+	held, unlock, err := s.LockLease(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Del(ctxT(t), s.lockKey(k, "refresh")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	<-held.Done()
+	if context.Cause(held) != store.ErrLeaseLost {
+		t.Fatalf("held ended with %v; want ErrLeaseLost", context.Cause(held))
+	}
+	if _, err := s.Save(held, testRecord(k, "x")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with an ended held: %v; want ErrLeaseLost", err)
+	}
+	detached, cancel := context.WithTimeout(context.WithoutCancel(held), time.Minute)
+	defer cancel()
+	if g, err := s.Save(detached, testRecord(k, "y")); err != nil || g != 1 {
+		t.Fatalf("Save with WithoutCancel(held), no one else having taken over: %d, %v", g, err)
+	}
+	other, err := s.Lock(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other()
+	if _, err := s.Save(detached, testRecord(k, "z")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with WithoutCancel(held) while another holds the lock: %v; want ErrLeaseLost", err)
+	}
+	_ = unlock()
 }
