@@ -45,9 +45,9 @@ type LeaseLocker interface {
 	//     a context derived from it, for the same key, is refused with an
 	//     error wrapping ErrLeaseLost when the lease passed to another
 	//     holder: another holder has the lock, or the lock is free but the
-	//     record was saved by someone else since this holder took the lock
-	//     or last saved with held (the store checks this in the same atomic
-	//     step as the write). So a stale holder never overwrites a newer
+	//     record changed (a save or delete not made with held) since this
+	//     holder took the lock or last saved with held (the store checks
+	//     this in the same atomic step as the write). So a stale holder never overwrites a newer
 	//     record, and a holder whose lease merely ran out, no one else
 	//     having taken over, still saves what it got meanwhile (a rotated
 	//     refresh token). A Save with held after held ended is refused

@@ -23,7 +23,9 @@ func TestLeaseHeldWithoutALeaseIsNil(t *testing.T) {
 func TestLeaseHeldAsksTheLeaseWithTheMargin(t *testing.T) {
 	var asked time.Duration
 	ctx := store.WithLease(context.Background(), leaseFunc(func(m time.Duration) error { asked = m; return nil }))
-	if err := store.LeaseHeld(context.WithValue(ctx, struct{}{}, 1), 7*time.Second); err != nil || asked != 7*time.Second {
+	derived, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := store.LeaseHeld(derived, 7*time.Second); err != nil || asked != 7*time.Second {
 		t.Errorf("LeaseHeld of a derived context with a held lease: %v, margin asked %v; want nil, 7s", err, asked)
 	}
 }

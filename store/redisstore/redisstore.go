@@ -33,7 +33,8 @@
 // for longer than its lease (SIGSTOP, a long pause, cut off from Redis)
 // loses the lock; Store implements store.LeaseLocker so that it can tell
 // (store.LeaseHeld) and so that its Save is refused (fenced) when another
-// holder has the lock.
+// holder has the lock, or has saved the record since (the save script
+// compares the lock's owner and the record's generation).
 //
 // # Durability and availability
 //
