@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,17 +164,17 @@ func (s *Server) logTail() string {
 // refused.
 func (s *Server) Stop() {
 	s.t.Helper()
-	s.signal(syscall.SIGTERM)
+	s.signal(sigTerm)
 }
 
 // Kill ends the server with SIGKILL, as a crash would, and waits for it to
 // exit.
 func (s *Server) Kill() {
 	s.t.Helper()
-	s.signal(syscall.SIGKILL)
+	s.signal(os.Kill)
 }
 
-func (s *Server) signal(sig syscall.Signal) {
+func (s *Server) signal(sig os.Signal) {
 	s.mu.Lock()
 	cmd, exited, paused := s.cmd, s.exited, s.paused
 	s.paused = false
@@ -185,13 +184,13 @@ func (s *Server) signal(sig syscall.Signal) {
 	}
 	_ = cmd.Process.Signal(sig)
 	if paused {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Signal(sigCont)
 	}
 	<-exited
 }
 
 // kill is Kill for the test's cleanup.
-func (s *Server) kill() { s.signal(syscall.SIGKILL) }
+func (s *Server) kill() { s.signal(os.Kill) }
 
 // Start runs the stopped server again on the same port with the same
 // data directory, and waits until it answers (it has loaded its AOF).
@@ -212,10 +211,13 @@ func (s *Server) Restart() {
 // Pause stops the server process (SIGSTOP): connections stay open but
 // nothing is answered, as with a Redis that hangs. Resume continues it.
 func (s *Server) Pause() {
+	if sigStop == nil {
+		s.t.Fatal("redistest: Pause needs SIGSTOP, which this OS does not have")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil && !s.paused {
-		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+		_ = s.cmd.Process.Signal(sigStop)
 		s.paused = true
 	}
 }
@@ -225,7 +227,7 @@ func (s *Server) Resume() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil && s.paused {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		_ = s.cmd.Process.Signal(sigCont)
 		s.paused = false
 	}
 }
