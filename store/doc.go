@@ -24,6 +24,11 @@
 //     tokens, client secret, registration access token) in the OS keyring
 //     and the rest, and the locks, in a File store's directory.
 //
+// The module store/redisstore adds a store kept in Redis, shared by
+// processes on many machines. Its locks are leases, which can pass to
+// another holder while a stalled holder still runs; such stores implement
+// LeaseLocker, whose held context fences the stalled holder's saves.
+//
 // Default picks the keyring when one answers and the file store otherwise,
 // and says which it picked. The package store/storetest checks that a
 // Store implementation keeps the promises of the interface.

@@ -27,6 +27,13 @@ var (
 	// them (the keyring was reset, or the record was copied from another
 	// machine or user). A new login that saves the record again fixes it.
 	ErrSecretsMissing = errors.New("store: the record's secrets are missing from the OS keyring")
+
+	// ErrUnavailable is wrapped by the errors of a store kept in a server
+	// (store/redisstore) when the server cannot be reached: a transient
+	// failure, worth trying again later. Nothing was changed, or the
+	// change cannot be known to have happened; a Save may be retried (it
+	// assigns a new generation).
+	ErrUnavailable = errors.New("store: the store's server cannot be reached")
 )
 
 // lockTimeoutError builds the error of a Lock that gave up: it wraps

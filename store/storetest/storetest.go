@@ -29,6 +29,15 @@ import (
 // lock exclusion; lock timeouts wrapping ErrLockTimeout and the context's
 // error; independent lock names; a harmless second unlock; Save and Load
 // while holding a lock; and that loaded and saved records are copies.
+//
+// For a store that implements store.LeaseLocker, the subtest LeaseLocker
+// also checks its promises: a lease excludes Lock holders, a save with the
+// held context after the lease passed to another holder is refused with
+// store.ErrLeaseLost and the other's record stands, held ends with cause
+// ErrLeaseLost when the lease is lost, and store.LeaseHeld answers. To
+// make a lease pass, the store given must also implement LeaseExpirer
+// (a wrapper of the store under test will do); TestStore fails for a
+// LeaseLocker that does not.
 func TestStore(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	tests := []struct {
@@ -49,6 +58,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SaveLoadWhileLocked", testSaveLoadWhileLocked},
 		{"RecordsAreCopies", testRecordsAreCopies},
 		{"Describe", testDescribe},
+		{"LeaseLocker", testLeaseLocker},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -613,5 +623,119 @@ func testDescribe(t *testing.T, s store.Store) {
 	}
 	if strings.Contains(d, "at-") {
 		t.Errorf("Describe mentions a token: %q", d)
+	}
+}
+
+// LeaseExpirer is implemented by the store that a test of a
+// store.LeaseLocker gives TestStore (a wrapper of the store under test will
+// do): ExpireLease ends the lease of the lock called name of key at once,
+// without telling its holder, as when the holder stalled past its lease.
+type LeaseExpirer interface {
+	ExpireLease(key store.Key, name string) error
+}
+
+func testLeaseLocker(t *testing.T, s store.Store) {
+	ll, ok := s.(store.LeaseLocker)
+	if !ok {
+		return // the store's locks never pass while their holder lives
+	}
+	exp, ok := s.(LeaseExpirer)
+	if !ok {
+		t.Fatalf("%T implements store.LeaseLocker but not storetest.LeaseExpirer: give TestStore a store (or a wrapper) that can end a lease, so that fencing is checked", s)
+	}
+	key := testKey(50)
+	if err := store.LeaseHeld(ctx(t), time.Hour); err != nil {
+		t.Errorf("LeaseHeld of a context without a lease: %v; want nil", err)
+	}
+
+	held, unlock, err := ll.LockLease(ctx(t), key, "refresh")
+	if err != nil {
+		t.Fatalf("LockLease: %v", err)
+	}
+	if err := store.LeaseHeld(held, 0); err != nil {
+		t.Errorf("LeaseHeld while the lease is held: %v", err)
+	}
+	if err := store.LeaseHeld(held, 1000*time.Hour); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("LeaseHeld with a margin longer than any lease: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	if g, err := s.Save(held, fullRecord(key, "holder")); err != nil || g != 1 {
+		t.Fatalf("Save with the held context while the lease is held: %d, %v", g, err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if u, err := s.Lock(short, key, "refresh"); err == nil {
+		u()
+		t.Fatal("Lock succeeded while LockLease held the lock")
+	}
+
+	// The lease passes: the holder stalled past it, another takes the lock
+	// and saves.
+	if err := exp.ExpireLease(key, "refresh"); err != nil {
+		t.Fatalf("ExpireLease: %v", err)
+	}
+	other, err := s.Lock(ctx(t), key, "refresh")
+	if err != nil {
+		t.Fatalf("Lock after the first lease ended: %v", err)
+	}
+	if _, err := s.Save(ctx(t), fullRecord(key, "other")); err != nil {
+		t.Fatalf("Save by the new holder: %v", err)
+	}
+	// The holder learns it (its renewals fail) and held ends.
+	select {
+	case <-held.Done():
+	case <-ctx(t).Done():
+		t.Fatal("held did not end after its lease was lost")
+	}
+	if c := context.Cause(held); !errors.Is(c, store.ErrLeaseLost) {
+		t.Errorf("held ended with cause %v; want ErrLeaseLost", c)
+	}
+	// The stale holder's save is refused.
+	if _, err := s.Save(held, fullRecord(key, "stale")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with the held context of a lease that passed to another holder: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	derived, cancelDerived := context.WithCancel(held)
+	defer cancelDerived()
+	if _, err := s.Save(derived, fullRecord(key, "stale2")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with a context derived from the held context of a lost lease: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	if got := mustLoad(t, s, key); got.Token.AccessToken != "at-other" || got.Generation != 2 {
+		t.Errorf("after the stale holder's saves, Load gives %s; want the new holder's record, generation 2", got)
+	}
+	if err := store.LeaseHeld(held, 0); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("LeaseHeld of a lost lease: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	if err := unlock(); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("unlock of a lost lease: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	// The stale unlock left the new holder's lock alone.
+	short2, cancel2 := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel2()
+	if u, err := s.Lock(short2, key, "refresh"); err == nil {
+		u()
+		t.Error("the stale holder's unlock released the new holder's lock")
+	}
+	if err := other(); err != nil {
+		t.Errorf("the new holder's unlock: %v", err)
+	}
+
+	// After unlock, held ends and no longer fences a save in.
+	held2, unlock2, err := ll.LockLease(ctx(t), key, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock2(); err != nil {
+		t.Fatalf("unlock: %v", err)
+	}
+	if held2.Err() == nil {
+		t.Error("held did not end at unlock")
+	}
+	if err := store.LeaseHeld(held2, 0); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("LeaseHeld after unlock: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	if _, err := s.Save(held2, fullRecord(key, "late")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with the held context after unlock: %v; want an error wrapping ErrLeaseLost", err)
+	}
+	if got := mustLoad(t, s, key); got.Token.AccessToken != "at-other" {
+		t.Errorf("a refused save changed the record: %s", got)
 	}
 }

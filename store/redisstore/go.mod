@@ -1,0 +1,24 @@
+module github.com/authloop/authloop/store/redisstore
+
+go 1.26.0
+
+toolchain go1.26.10
+
+replace github.com/authloop/authloop => ../..
+
+require (
+	github.com/authloop/authloop v0.0.0
+	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/danieljoos/wincred v1.2.3 // indirect
+	github.com/godbus/dbus/v5 v5.2.2 // indirect
+	github.com/gofrs/flock v0.13.2 // indirect
+	github.com/google/renameio/v2 v2.0.2 // indirect
+	github.com/zalando/go-keyring v0.2.8 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)

@@ -1,0 +1,413 @@
+// Package redisstore is an authloop store.Store kept in Redis, so that
+// processes on many machines (the replicas of a gateway, a fleet of
+// workers) share one sign-in and refresh it once per expiry.
+//
+// It is a Go module of its own, so that the Redis client enters the module
+// graph of the programs that use this store only.
+//
+// # Key layout
+//
+// Every key starts with Options.Prefix (by default "{authloop}:"); id is
+// the record key's store.Key.ID() (32 hex digits, stable across processes
+// and versions):
+//
+//	<prefix>rec:<id>          hash: "gen" the generation, "data" the record
+//	                          as {"schema":1,"record":{...}} (JSON)
+//	<prefix>keys              hash: <id> -> the store.Key as JSON, for List
+//	<prefix>lock:<id>:<name>  string: the random owner of the lock, with the
+//	                          lease's expiry (PX)
+//
+// Save and Delete change the record and the index in one Lua script, so a
+// deleted record leaves nothing behind, and a lock leaves nothing once it is
+// released or its lease ends. In a Redis Cluster every key of a store must
+// be in one hash slot (the scripts touch several): the prefix must hold a
+// hash tag, as the default does.
+//
+// # Locks are leases
+//
+// Lock and LockLease take a lock with SET NX PX and a random owner, renew
+// it every LockTTL/3 while it is held (a script that extends it only if the
+// owner is still this holder), and release it with a script that deletes
+// it only if the owner is still this holder. A holder that dies frees the
+// lock when its lease ends, at most LockTTL later. A holder that stalls
+// for longer than its lease (SIGSTOP, a long pause, cut off from Redis)
+// loses the lock; Store implements store.LeaseLocker so that it can tell
+// (store.LeaseHeld) and so that its Save is refused (fenced) when another
+// holder has the lock, or has saved the record since (the save script
+// compares the lock's owner and the record's generation).
+//
+// # Durability and availability
+//
+// A Save returns once Redis has applied it; whether it survives a Redis
+// restart is Redis's persistence: with appendonly yes and appendfsync
+// always, a saved record survives a restart and a crash of the machine;
+// with appendfsync everysec (Redis's default for AOF), a crash of the
+// machine (not of Redis alone) may lose the last second of saves; with
+// persistence off, a restart loses every record, and every session must
+// sign in again. Locks are leases and need no persistence. Set
+// maxmemory-policy to noeviction (Redis's default): an eviction policy
+// may drop records (allkeys-*) or locks before their lease ends
+// (volatile-*). Use a primary,
+// not a replica that may be promoted (replication is asynchronous: a
+// failover may lose the last saves and hand a held lock out again).
+//
+// When Redis cannot be reached, every method fails, without waiting for
+// the whole context when the connection is refused, with an error wrapping
+// store.ErrUnavailable that says so; nothing is done without the lock. How
+// long a method waits for an unresponsive Redis is the client's timeouts
+// (redis.Options DialTimeout, ReadTimeout, MaxRetries), or the context's
+// deadline when the client's ContextTimeoutEnabled is set, as it should be.
+//
+// No error or Describe of this package holds a token or a secret; Redis
+// holds the records, tokens included, in clear: restrict who may read it
+// (ACL, TLS with rediss://, no public network).
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authloop/authloop/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the prefix of every key when Options.Prefix is empty.
+// Its hash tag, {authloop}, keeps every key in one Redis Cluster slot.
+const DefaultPrefix = "{authloop}:"
+
+// DefaultLockTTL is the lease of a lock when Options.LockTTL is zero.
+const DefaultLockTTL = 15 * time.Second
+
+// MinLockTTL is the shortest lease New accepts: renewals every LockTTL/3
+// need a few round trips to Redis to fit in it.
+const MinLockTTL = 100 * time.Millisecond
+
+// Options configures a Store. The zero value is ready for use.
+type Options struct {
+	// Prefix starts the name of every key of the store (see the package
+	// doc's key layout), so that several stores, or other data, can share
+	// one Redis database. Empty means DefaultPrefix. With a
+	// *redis.ClusterClient it must hold a hash tag ("{...}").
+	Prefix string
+
+	// LockTTL is the lease of a lock: how long a lock of a holder that
+	// died, or that stalled without renewing, stays taken. Its holder
+	// renews it every LockTTL/3. Zero means DefaultLockTTL; less than
+	// MinLockTTL is refused. Longer leases survive longer stalls (of the
+	// holder or of Redis) without a change of holder; shorter ones free a
+	// dead holder's lock sooner.
+	LockTTL time.Duration
+}
+
+// Store is a store.Store and store.LeaseLocker kept in Redis. It is safe
+// for concurrent use by many goroutines, and by many processes on many
+// machines sharing one Redis. The zero value is not ready for use; call
+// New.
+type Store struct {
+	c      redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+	where  string // for messages: the address, without any credential
+}
+
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.LeaseLocker = (*Store)(nil)
+)
+
+// New returns a store kept in the Redis that client reaches: a
+// *redis.Client (one server, or Sentinel through redis.NewFailoverClient)
+// or a *redis.ClusterClient. It does not contact Redis, so it succeeds
+// while Redis is down; the methods fail until it is up. The client stays
+// the caller's to close, after the last use of the store.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: New with a nil client; pass a redis.NewClient or redis.NewUniversalClient")
+	}
+	s := &Store{c: client, prefix: cmp.Or(opts.Prefix, DefaultPrefix), ttl: cmp.Or(opts.LockTTL, DefaultLockTTL)}
+	if s.ttl < MinLockTTL {
+		return nil, fmt.Errorf("redisstore: Options.LockTTL %v is shorter than the minimum, %v", s.ttl, MinLockTTL)
+	}
+	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(s.prefix) {
+		return nil, fmt.Errorf("redisstore: Options.Prefix %q has no hash tag, so a Redis Cluster would spread one record's keys over several slots; use a prefix such as %q", s.prefix, DefaultPrefix)
+	}
+	switch c := client.(type) {
+	case *redis.Client:
+		s.where = c.Options().Addr
+	case *redis.ClusterClient:
+		s.where = "cluster " + strings.Join(c.Options().Addrs, ",")
+	default:
+		s.where = fmt.Sprintf("%T", client)
+	}
+	return s, nil
+}
+
+// hasHashTag reports whether a key starting with prefix hashes by a
+// non-empty {...} within prefix, as Redis Cluster computes a key's slot.
+func hasHashTag(prefix string) bool {
+	i := strings.IndexByte(prefix, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(prefix[i+1:], '}')
+	return j > 0
+}
+
+// Describe says "Redis store at <address> (keys under <prefix>)".
+func (s *Store) Describe() string {
+	return fmt.Sprintf("Redis store at %s (keys under %q)", s.where, s.prefix)
+}
+
+func (s *Store) recKey(id string) string { return s.prefix + "rec:" + id }
+func (s *Store) indexKey() string        { return s.prefix + "keys" }
+func (s *Store) lockKey(key store.Key, name string) string {
+	return s.prefix + "lock:" + key.ID() + ":" + name
+}
+
+// schemaVersion is the version of the stored record's envelope; another
+// version is refused as corrupt rather than half understood.
+const schemaVersion = 1
+
+type envelope struct {
+	Schema int           `json:"schema"`
+	Record *store.Record `json:"record"`
+}
+
+// Load returns a copy of the record of key, or an error wrapping
+// store.ErrNotFound, store.ErrCorrupt (a value that is not a record of
+// key) or store.ErrUnavailable.
+func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	vals, err := s.c.HMGet(ctx, s.recKey(key.ID()), "gen", "data").Result()
+	if err != nil {
+		return nil, s.fail(ctx, "load "+key.String(), err)
+	}
+	if vals[0] == nil && vals[1] == nil {
+		return nil, fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())
+	}
+	rec, err := decode(key, vals[0], vals[1])
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: load %s: %w: Redis key %s: %v; delete it (redis-cli DEL) and sign in again",
+			key, store.ErrCorrupt, s.recKey(key.ID()), err)
+	}
+	return rec, nil
+}
+
+// decode reads a record hash's fields. Its errors never quote the value.
+func decode(key store.Key, gen, data any) (*store.Record, error) {
+	gs, ok1 := gen.(string)
+	ds, ok2 := data.(string)
+	if !ok1 || !ok2 {
+		return nil, errors.New(`the hash lacks its "gen" or its "data" field`)
+	}
+	var g uint64
+	if _, err := fmt.Sscan(gs, &g); err != nil || g == 0 {
+		return nil, errors.New(`the "gen" field is not a positive number`)
+	}
+	var env envelope
+	if err := json.Unmarshal([]byte(ds), &env); err != nil {
+		return nil, errors.New(`the "data" field is not a JSON record`)
+	}
+	if env.Schema != schemaVersion {
+		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", env.Schema, schemaVersion)
+	}
+	if env.Record == nil {
+		return nil, errors.New(`no "record" in the "data" field`)
+	}
+	if env.Record.Key != key {
+		return nil, errors.New("it holds the record of another key")
+	}
+	env.Record.Generation = g
+	return env.Record, nil
+}
+
+// saveScript writes a record and its index entry and bumps its generation,
+// atomically. With a third key (a fenced save: the lock, its owner ARGV[4]
+// and the generation ARGV[5] the holder last knew), it does nothing and
+// returns -1 when the lock is another owner's, or when it is free and the
+// record's generation is no longer ARGV[5].
+var saveScript = redis.NewScript(`
+if #KEYS == 3 then
+	local owner = redis.call('GET', KEYS[3])
+	if owner ~= ARGV[4] then
+		local g = redis.call('HGET', KEYS[1], 'gen') or '0'
+		if owner or g ~= ARGV[5] then
+			return -1
+		end
+	end
+end
+local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'data', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return g
+`)
+
+// Save stores a copy of rec, as store.Store describes, in one atomic
+// script.
+//
+// With a context from LockLease of this store for rec.Key (or derived from
+// one), the save is fenced: the script refuses it, with an error wrapping
+// store.ErrLeaseLost, when the lock passed to another holder, that is when
+// another owner holds the lock, or when the lock is free and the record's
+// generation is not the one this holder last knew (the one when it took
+// the lock, or of its own last fenced save). So a lease that merely ran out
+// while no one else took over does not cost the holder the tokens it got
+// meanwhile. A fenced Save whose context has ended is refused before the
+// script with an error wrapping ErrLeaseLost when the lease is not held;
+// to save the answer to a request already sent after held may have ended,
+// use context.WithoutCancel(held) (with a timeout): it keeps the lease,
+// and the script decides.
+func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
+	if rec == nil {
+		return 0, errors.New("redisstore: Save of a nil record")
+	}
+	l := leaseOf(ctx, s, rec.Key)
+	if err := ctx.Err(); err != nil {
+		if l != nil {
+			if lerr := l.Held(0); lerr != nil {
+				return 0, fmt.Errorf("redisstore: save %s refused: %w", rec.Key, lerr)
+			}
+		}
+		if cause := context.Cause(ctx); cause != err {
+			return 0, fmt.Errorf("redisstore: save %s: %w: %w", rec.Key, cause, err)
+		}
+		return 0, err
+	}
+	if len(rec.Metadata) > 0 && !json.Valid(rec.Metadata) {
+		return 0, fmt.Errorf("redisstore: Save of %s: Metadata is not valid JSON", rec.Key)
+	}
+	if rec.Client != nil && len(rec.Client.Metadata) > 0 && !json.Valid(rec.Client.Metadata) {
+		return 0, fmt.Errorf("redisstore: Save of %s: Client.Metadata is not valid JSON", rec.Key)
+	}
+	c := *rec
+	c.Generation = 0 // kept in the hash's "gen" field
+	c.Updated = time.Now().UTC().Round(0)
+	data, err := json.Marshal(envelope{Schema: schemaVersion, Record: &c})
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: Save of %s: a field cannot be encoded as JSON (a value in Token.Extra?)", rec.Key)
+	}
+	keyJSON, err := json.Marshal(rec.Key)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: Save of %s: %w", rec.Key, err)
+	}
+	id := rec.Key.ID()
+	keys := []string{s.recKey(id), s.indexKey()}
+	args := []any{id, keyJSON, data}
+	if l != nil {
+		l.mu.Lock()
+		keys = append(keys, l.lockKey)
+		args = append(args, l.owner, l.gen)
+		l.mu.Unlock()
+	}
+	g, err := saveScript.Run(ctx, s.c, keys, args...).Int64()
+	if err != nil {
+		return 0, s.fail(ctx, "save "+rec.Key.String(), err)
+	}
+	if g < 0 {
+		l.lose()
+		return 0, fmt.Errorf("redisstore: save %s refused: the %q lock passed to another holder (it holds it, or it saved the record since): %w",
+			rec.Key, l.name, store.ErrLeaseLost)
+	}
+	if l != nil {
+		l.mu.Lock()
+		l.gen = uint64(g)
+		l.mu.Unlock()
+	}
+	rec.Generation, rec.Updated = uint64(g), c.Updated
+	return uint64(g), nil
+}
+
+// deleteScript removes a record and its index entry; it returns 0 when
+// there was no record.
+var deleteScript = redis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return n
+`)
+
+// Delete removes the record of key and its index entry, or returns an
+// error wrapping store.ErrNotFound when there is none. Locks are not
+// affected (they end by themselves).
+func (s *Store) Delete(ctx context.Context, key store.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	id := key.ID()
+	n, err := deleteScript.Run(ctx, s.c, []string{s.recKey(id), s.indexKey()}, id).Int64()
+	if err != nil {
+		return s.fail(ctx, "delete "+key.String(), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())
+	}
+	return nil
+}
+
+// List returns the keys of all records, sorted, from the index. An index
+// entry that is not a key is left out, and reported in an error wrapping
+// store.ErrCorrupt beside the keys.
+func (s *Store) List(ctx context.Context) ([]store.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m, err := s.c.HGetAll(ctx, s.indexKey()).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "list", err)
+	}
+	keys := make([]store.Key, 0, len(m))
+	var errs []error
+	for id, v := range m {
+		var k store.Key
+		if err := json.Unmarshal([]byte(v), &k); err != nil || k.ID() != id {
+			errs = append(errs, fmt.Errorf("redisstore: list: %w: field %q of Redis key %s is not the key of that id", store.ErrCorrupt, id, s.indexKey()))
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	return keys, errors.Join(errs...)
+}
+
+func compareKeys(a, b store.Key) int {
+	return cmp.Or(cmp.Compare(a.Issuer, b.Issuer), cmp.Compare(a.ClientID, b.ClientID),
+		cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Account, b.Account))
+}
+
+// fail turns a Redis client error into this package's error for what:
+// ctx's own error (and its cause) when ctx ended first; an error wrapping
+// store.ErrUnavailable when Redis could not be reached, or answered that
+// it cannot serve now (loading its data after a restart, busy, a cluster
+// or replica that is down); otherwise Redis's refusal (a wrong password,
+// a missing ACL permission).
+func (s *Store) fail(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if cause := context.Cause(ctx); cause != ctx.Err() {
+			return fmt.Errorf("redisstore: %s: the context ended before Redis at %s answered: %w: %w", what, s.where, cause, err)
+		}
+		return fmt.Errorf("redisstore: %s: the context ended before Redis at %s answered: %w", what, s.where, err)
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !transientReply(err) {
+		return fmt.Errorf("redisstore: %s: Redis at %s refused: %w", what, s.where, err)
+	}
+	return fmt.Errorf("redisstore: %s: cannot reach Redis at %s (is it running, and are its address, TLS and credentials right?): %w: %w",
+		what, s.where, store.ErrUnavailable, err)
+}
+
+// transientReply reports whether a Redis error reply says "not now".
+func transientReply(err error) bool {
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
+}
