@@ -47,10 +47,10 @@ type LeaseLocker interface {
 	//     holder: another holder has the lock, or the lock is free but the
 	//     record changed (a save or delete not made with held) since this
 	//     holder took the lock or last saved with held (the store checks
-	//     this in the same atomic step as the write). So a stale holder never overwrites a newer
-	//     record, and a holder whose lease merely ran out, no one else
-	//     having taken over, still saves what it got meanwhile (a rotated
-	//     refresh token). A Save with held after held ended is refused
+	//     this in the same atomic step as the write). So a stale holder
+	//     never overwrites a newer record, and a holder whose lease merely
+	//     ran out, no one else having taken over, still saves what it got
+	//     meanwhile (a rotated refresh token). A Save with held after held ended is refused
 	//     unless the lease is still held; to save the answer to a request
 	//     already sent, use context.WithoutCancel(held) (with a timeout),
 	//     which keeps the lease for the store's check. A Save with any
