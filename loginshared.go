@@ -20,7 +20,7 @@ import (
 func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time) (*oauth2.Token, error) {
 	lockCtx, cancel := context.WithTimeout(s.ctx, s.cfg.loginTimeout()+30*time.Second)
 	defer cancel()
-	unlock, err := s.store.Lock(lockCtx, s.key, "login")
+	lockCtx, unlock, err := s.lockRecord(lockCtx, "login")
 	if err != nil {
 		return nil, fmt.Errorf("authloop: waiting for another process's login of %s: %w", s.key, err)
 	}
@@ -71,8 +71,9 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	// Saved under the refresh lock too: a refresh that another process
 	// started before this sign-in ended must not write its older grant
 	// over this one after it.
-	if unlockRefresh, lerr := s.store.Lock(saveCtx, s.key, "refresh"); lerr == nil {
+	if heldCtx, unlockRefresh, lerr := s.lockRecord(saveCtx, "refresh"); lerr == nil {
 		defer unlockRefresh()
+		saveCtx = heldCtx
 		mine := s.client // the client this token was issued to
 		if again, lerr := s.load(saveCtx); lerr == nil {
 			rec = again

@@ -60,7 +60,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.unsaved, s.saveTries, s.saveFailing = nil, 0, false
 	s.mu.Unlock()
 
-	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	heldCtx, unlock, err := s.lockRecord(ctx, "refresh")
 	if err != nil {
 		err = fmt.Errorf("authloop: waiting for the refresh lock of %s to log out (another process may be refreshing): %w; nothing was revoked or deleted, try again", s.key, err)
 		s.mu.Lock()
@@ -71,13 +71,15 @@ func (s *Session) Logout(ctx context.Context) error {
 		close(f.done)
 		return err
 	}
-	rec, loadErr := s.load(ctx)
+	rec, loadErr := s.load(heldCtx)
 	var stored *oauth2.Token
 	if rec != nil {
 		stored = fromStored(rec.Token)
 	}
-	// Bounded: the refresh lock of every process is held meanwhile.
-	revCtx, cancelRevoke := context.WithTimeout(ctx, s.timeout)
+	// Bounded: the refresh lock of every process is held meanwhile. A
+	// lease lost meanwhile (a store kept in a server) ends the revocation:
+	// another holder may have rotated the token read.
+	revCtx, cancelRevoke := context.WithTimeout(heldCtx, s.timeout)
 	revokeErr := s.revoke(revCtx, stored, s.cur.Load().tok)
 	cancelRevoke()
 	// The local record goes even when ctx ended during the revocation, as

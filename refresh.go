@@ -17,8 +17,12 @@ import (
 // refreshLocked adopts, or refreshes and saves, under the refresh lock. It
 // returns the token (with a *SaveError when its save failed), or why a login
 // is needed (with the token it held), or an error.
+//
+// Everything under the lock runs with the lock's context (lockRecord):
+// with a store whose locks are leases, the saves are fenced by the lease,
+// and no token request is sent once it may have passed to another holder.
 func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok, held *oauth2.Token, why *LoginRequiredError, err error) {
-	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	ctx, unlock, err := s.lockRecord(ctx, "refresh")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("authloop: waiting for the refresh lock of %s (another process may be refreshing): %w", s.key, err)
 	}
@@ -223,6 +227,12 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	reqCtx, cancel := answeredContext(ctx, s.timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
+		if err := store.LeaseHeld(reqCtx, leaseMargin); err != nil {
+			// The lock's lease may have passed to another holder (this
+			// process was stalled, or the store unreachable): it may be
+			// presenting this refresh token now. Nothing is sent.
+			return nil, fmt.Errorf("authloop: the refresh of %s was not sent: %w", s.key, err)
+		}
 		tok, err := cfg.tokenRequest(reqCtx, form, keep)
 		if err == nil {
 			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)

@@ -174,7 +174,7 @@ func (s *Session) keepClient(ctx context.Context) {
 	// Kept even when Close came meanwhile: the server has changed.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	ctx, unlock, err := s.lockRecord(ctx, "refresh")
 	if err == nil {
 		defer unlock()
 		var rec *store.Record

@@ -43,6 +43,26 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	return rec, nil
 }
 
+// leaseMargin is how long the refresh lock's lease must still run, by
+// this process's clock, for a token request to be sent under it
+// (store.LeaseHeld): the request goes out only when its holder surely
+// still holds the lock. Renewals keep the lease while the request runs.
+const leaseMargin = 2 * time.Second
+
+// lockRecord takes the record's lock called name, and returns the context
+// to work under while it is held: where the store's locks are leases
+// (store.LeaseLocker, a store kept in a server), its held context, which
+// ends when the lease is lost and fences the saves made with it (or with a
+// context derived from it, context.WithoutCancel included); otherwise the
+// plain lock, and ctx itself.
+func (s *Session) lockRecord(ctx context.Context, name string) (context.Context, func() error, error) {
+	if ll, ok := s.store.(store.LeaseLocker); ok {
+		return ll.LockLease(ctx, s.key, name)
+	}
+	unlock, err := s.store.Lock(ctx, s.key, name)
+	return ctx, unlock, err
+}
+
 // saveToken writes tok (and the discovered metadata and client) into the
 // session's record, keeping the rest of it and clearing any wait
 // (NotBefore). A failed save is retried once at once; if it still fails,

@@ -22,7 +22,7 @@ func (s *Session) retrySave(cur *state) (*oauth2.Token, error) {
 	if pending == nil {
 		return cur.tok, nil
 	}
-	unlock, err := s.store.Lock(ctx, s.key, "refresh")
+	ctx, unlock, err := s.lockRecord(ctx, "refresh")
 	if err != nil {
 		return cur.tok, s.saveFailed(pending, &SaveError{Store: s.store.Describe(), Key: s.key, Err: err})
 	}
