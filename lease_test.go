@@ -18,13 +18,13 @@ import (
 // lease, and refuses a fenced save once the lease is lost.
 type leaseStore struct {
 	*store.Memory
-	lost   atomic.Bool // the lease has passed to another holder
+	lost atomic.Bool // the lease has passed to another holder
 	// loseAfterCheck: the lease is lost right after a holder's check
 	// (LeaseHeld) found it held: while its request is on the way.
 	loseAfterCheck atomic.Bool
-	leases atomic.Int32
-	mu     sync.Mutex
-	saves  []bool // per Save: whether its context carried the lease
+	leases         atomic.Int32
+	mu             sync.Mutex
+	saves          []bool // per Save: whether its context carried the lease
 }
 
 // probeMargin, given to store.LeaseHeld, makes a testLease answer
