@@ -12,7 +12,8 @@
 // and versions):
 //
 //	<prefix>rec:<id>          hash: "gen" the generation, "data" the record
-//	                          as {"schema":1,"record":{...}} (JSON)
+//	                          as {"schema":1,"record":{...}} (JSON), or with
+//	                          Options.SecretKey {"schema":1,"sealed":"..."}
 //	<prefix>keys              hash: <id> -> the store.Key as JSON, for List
 //	<prefix>lock:<id>:<name>  string: the random owner of the lock, with the
 //	                          lease's expiry (PX)
@@ -58,14 +59,17 @@
 // (redis.Options DialTimeout, ReadTimeout, MaxRetries), or the context's
 // deadline when the client's ContextTimeoutEnabled is set, as it should be.
 //
-// No error or Describe of this package holds a token or a secret; Redis
-// holds the records, tokens included, in clear: restrict who may read it
-// (ACL, TLS with rediss://, no public network).
+// No error or Describe of this package holds a token or a secret. Redis
+// holds the records, tokens included, in clear unless Options.SecretKey
+// seals them: restrict who may read it all the same (ACL, TLS with
+// rediss://, no public network), since whoever can write it can delete
+// records or hold locks.
 package redisstore
 
 import (
 	"cmp"
 	"context"
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +107,18 @@ type Options struct {
 	// holder or of Redis) without a change of holder; shorter ones free a
 	// dead holder's lock sooner.
 	LockTTL time.Duration
+
+	// SecretKey, when set, seals each record (its tokens, the client's
+	// secrets, everything but the key it is filed under) with AES-GCM
+	// before it reaches Redis, so that a copy of Redis's data (an RDB or
+	// AOF file, a backup, a replica) holds no usable token without the
+	// key. It must be 16, 24 or 32 bytes (AES-128, -192, -256; 32 is the
+	// one to use): see ParseSecretKey, SecretKeyFromFile and
+	// SecretKeyFromEnv. Every process sharing the records needs the same
+	// key. A record sealed with another key fails to load with
+	// ErrWrongSecretKey; a record saved before the key was set is read,
+	// and sealed at its next save. Nil stores records in clear.
+	SecretKey []byte
 }
 
 // Store is a store.Store and store.LeaseLocker kept in Redis. It is safe
@@ -111,6 +127,7 @@ type Options struct {
 // New.
 type Store struct {
 	c      redis.UniversalClient
+	aead   cipher.AEAD // nil: records in clear (Options.SecretKey)
 	prefix string
 	ttl    time.Duration
 	where  string // for messages: the address, without any credential
@@ -136,6 +153,13 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(s.prefix) {
 		return nil, fmt.Errorf("redisstore: Options.Prefix %q has no hash tag, so a Redis Cluster would spread one record's keys over several slots; use a prefix such as %q", s.prefix, DefaultPrefix)
+	}
+	if opts.SecretKey != nil {
+		aead, err := newAEAD(opts.SecretKey)
+		if err != nil {
+			return nil, err
+		}
+		s.aead = aead
 	}
 	switch c := client.(type) {
 	case *redis.Client:
@@ -176,7 +200,10 @@ const schemaVersion = 1
 
 type envelope struct {
 	Schema int           `json:"schema"`
-	Record *store.Record `json:"record"`
+	Record *store.Record `json:"record,omitempty"`
+	// Sealed, instead of Record, is the record sealed with
+	// Options.SecretKey (seal.go).
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // Load returns a copy of the record of key, or an error wrapping
@@ -193,7 +220,10 @@ func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) 
 	if vals[0] == nil && vals[1] == nil {
 		return nil, fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())
 	}
-	rec, err := decode(key, vals[0], vals[1])
+	rec, err := s.decode(key, vals[0], vals[1])
+	if errors.Is(err, ErrWrongSecretKey) || errors.Is(err, ErrNoSecretKey) {
+		return nil, fmt.Errorf("redisstore: load %s (Redis key %s): %w", key, s.recKey(key.ID()), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load %s: %w: Redis key %s: %v; delete it (redis-cli DEL) and sign in again",
 			key, store.ErrCorrupt, s.recKey(key.ID()), err)
@@ -202,7 +232,7 @@ func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) 
 }
 
 // decode reads a record hash's fields. Its errors never quote the value.
-func decode(key store.Key, gen, data any) (*store.Record, error) {
+func (s *Store) decode(key store.Key, gen, data any) (*store.Record, error) {
 	gs, ok1 := gen.(string)
 	ds, ok2 := data.(string)
 	if !ok1 || !ok2 {
@@ -218,6 +248,13 @@ func decode(key store.Key, gen, data any) (*store.Record, error) {
 	}
 	if env.Schema != schemaVersion {
 		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", env.Schema, schemaVersion)
+	}
+	if env.Sealed != nil {
+		rec, err := s.open(key, env.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		env.Record = rec
 	}
 	if env.Record == nil {
 		return nil, errors.New(`no "record" in the "data" field`)
@@ -290,7 +327,18 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	c := *rec
 	c.Generation = 0 // kept in the hash's "gen" field
 	c.Updated = time.Now().UTC().Round(0)
-	data, err := json.Marshal(envelope{Schema: schemaVersion, Record: &c})
+	env := envelope{Schema: schemaVersion, Record: &c}
+	if s.aead != nil {
+		plain, err := json.Marshal(&c)
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: Save of %s: a field cannot be encoded as JSON (a value in Token.Extra?)", rec.Key)
+		}
+		if env.Sealed, err = s.seal(rec.Key, plain); err != nil {
+			return 0, fmt.Errorf("redisstore: Save of %s: %w", rec.Key, err)
+		}
+		env.Record = nil
+	}
+	data, err := json.Marshal(env)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: Save of %s: a field cannot be encoded as JSON (a value in Token.Extra?)", rec.Key)
 	}
