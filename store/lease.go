@@ -71,7 +71,10 @@ type Lease interface {
 	// Held returns nil if the lease is still held and, by the local
 	// monotonic clock, will be for at least margin more even if no renewal
 	// succeeds from now on; otherwise an error wrapping ErrLeaseLost that
-	// names the key and the lock. It sends nothing to the store.
+	// names the key and the lock. It sends nothing to the store. A margin
+	// longer than a third of the lease counts as a third of it (one
+	// renewal period): a caller cannot know the lease's length, and a
+	// lease shorter than its margin could never be held long enough.
 	Held(margin time.Duration) error
 }
 

@@ -274,7 +274,12 @@ func (l *lease) loseLocked() {
 }
 
 // Held implements store.Lease.
+//
+// A margin longer than a third of the lease (LockTTL/3, the renewal
+// period) counts as a third, as store.LeaseHeld allows: a lease shorter
+// than the margin a caller needs could never be held long enough.
 func (l *lease) Held(margin time.Duration) error {
+	margin = min(margin, l.s.ttl/3)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch left := time.Until(l.sureEnd); {
