@@ -149,3 +149,30 @@ func TestSessionWhileRedisIsDown(t *testing.T) {
 		t.Fatalf("Refresh after Redis is back: %v", err)
 	}
 }
+
+// A session refreshes under a store whose leases are short (LockTTL 1 s,
+// which New accepts: MinLockTTL is 100 ms): the lease it holds is all it
+// can hold, so the refresh must go out under it.
+func TestSessionRefreshesUnderAOneSecondLease(t *testing.T) {
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	st, err := New(rs.Client(), Options{Prefix: "{short}:", LockTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	cfg := sessionConfig(srv, st)
+	tok, err := authloop.Login(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := authloop.NewSession(cfg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh under a 1 s lease: %v", err)
+	}
+}
