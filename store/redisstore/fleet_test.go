@@ -26,12 +26,11 @@ import (
 // processes (the test binary re-executed, fleet_child_test.go) sharing one
 // sign-in in Redis.
 //
-// The full fleet of the issue (3 groups of 4 processes, 50 goroutines
-// each, 20 refresh cycles of 2-second tokens) runs with
-// REDISSTORE_FLEET_FULL=1; by default a smaller one, so that the package
-// stays within its time on a 2-core machine. REDISSTORE_REDIS_DOWN sets
-// how long Redis is down in TestFleetWhileRedisIsDown (the issue's 10s;
-// default 3s).
+// The fleet is the issue's (3 groups of 4 processes, 50 goroutines each,
+// 20 refresh cycles of 2-second tokens: about 20 s under -race on a quiet
+// 2-core machine); under -short, a smaller one (3 × 2 × 10, 6 cycles).
+// REDISSTORE_REDIS_DOWN sets how long Redis is down in
+// TestFleetWhileRedisIsDown (the issue's 10s; default 3s).
 
 // fleetLockTTL is the lease of the scenarios' stores: short, so that a
 // stalled or killed holder's lock passes quickly, but longer than the
@@ -410,13 +409,12 @@ func (e *fleetEnv) checkHandedOut(stats []childStats, ttl time.Duration) (calls 
 	return calls
 }
 
-// fleetSize is the default fleet, or the issue's with
-// REDISSTORE_FLEET_FULL=1.
+// fleetSize is the issue's fleet, or a smaller one under -short.
 func fleetSize() fleetSpec {
-	if os.Getenv("REDISSTORE_FLEET_FULL") == "1" {
-		return fleetSpec{Groups: 3, Procs: 4, Goroutines: 50, Cycles: 20, TTL: 2 * time.Second, Pace: 10 * time.Millisecond}
+	if testing.Short() {
+		return fleetSpec{Groups: 3, Procs: 2, Goroutines: 10, Cycles: 6, TTL: 2 * time.Second, Pace: 10 * time.Millisecond}
 	}
-	return fleetSpec{Groups: 3, Procs: 2, Goroutines: 10, Cycles: 6, TTL: 2 * time.Second, Pace: 10 * time.Millisecond}
+	return fleetSpec{Groups: 3, Procs: 4, Goroutines: 50, Cycles: 20, TTL: 2 * time.Second, Pace: 10 * time.Millisecond}
 }
 
 // Scenario 1: a fleet of processes on three "machines" (groups of
