@@ -44,6 +44,7 @@ type childSpec struct {
 	Proc       int
 	Goroutines int
 	Pace       time.Duration // between two Token calls of one goroutine
+	TTL        time.Duration // the access tokens' lifetime
 }
 
 // childStats is what a "fleet" child reports on stdout when it stops.
@@ -54,10 +55,14 @@ type childStats struct {
 	// invalid_grant anywhere in the error, the store unreachable, other.
 	LoginRequired, InvalidGrant, Unavailable, Errors int64
 	FirstError                                       string
-	// Expired counts tokens handed out at or after their Expiry.
-	Expired int64
-	// Last is, per access token (its fingerprint), when it was last
-	// handed out, in Unix nanoseconds.
+	// Expired counts tokens whose Expiry had passed when Token was
+	// called; Late those handed out when less than the Session's expiry
+	// margin (a quarter of their lifetime, at most 10 s) was left of them
+	// when Token was called. (The time after Token returns is not used: a
+	// goroutine may wait long to run again on a loaded machine.)
+	Expired, Late int64
+	// Last is, per access token (its fingerprint), when Token was last
+	// called and handed it out, in Unix nanoseconds.
 	Last map[string]int64
 	// RefreshFailures are the background refreshes that failed
 	// (Config.OnRefreshFailure).
@@ -163,6 +168,7 @@ func fleetChild(spec childSpec, st *Store) int {
 		}
 		close(stop)
 	}()
+	margin := min(10*time.Second, spec.TTL/4)
 	var wg sync.WaitGroup
 	lasts := make([]map[string]int64, spec.Goroutines)
 	for i := range spec.Goroutines {
@@ -175,15 +181,17 @@ func fleetChild(spec childSpec, st *Store) int {
 				default:
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				called := time.Now()
 				tok, err := s.Token(ctx)
 				cancel()
-				now := time.Now()
 				atomic.AddInt64(&stats.Calls, 1)
 				switch {
-				case err == nil && !now.Before(tok.Expiry):
+				case err == nil && !called.Before(tok.Expiry):
 					atomic.AddInt64(&stats.Expired, 1)
+				case err == nil && !called.Before(tok.Expiry.Add(-margin)):
+					atomic.AddInt64(&stats.Late, 1)
 				case err == nil:
-					lasts[i][fp(tok.AccessToken)] = now.UnixNano()
+					lasts[i][fp(tok.AccessToken)] = called.UnixNano()
 				case errors.Is(err, authloop.ErrLoginRequired):
 					atomic.AddInt64(&stats.LoginRequired, 1)
 				case strings.Contains(err.Error(), "invalid_grant"):
