@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,6 +265,22 @@ func (e *fleetEnv) startFleet(fs fleetSpec) *fleet {
 		if l := c.line(e.t); l != "ready\n" {
 			e.t.Fatalf("a fleet process says %q, want \"ready\"", l)
 		}
+	}
+	// Each process talks to Redis on its own connections.
+	list, err := e.rs.Client().ClientList(ctxT(e.t)).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, l := range strings.Split(list, "\n") {
+		for _, field := range strings.Fields(l) {
+			if n, ok := strings.CutPrefix(field, "name=fleet-"); ok {
+				names[n] = true
+			}
+		}
+	}
+	if len(names) != len(f.children) {
+		e.t.Errorf("Redis has connections of %d fleet processes, want %d", len(names), len(f.children))
 	}
 	f.started = time.Now()
 	return f
