@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 
@@ -10,8 +11,12 @@ import (
 
 // TestMain fails the package when a test leaves a goroutine behind (a
 // lease's renewals, a client's connections), and installs the hook that
-// stalls a holder.
+// stalls a holder. With childEnv set, the binary is instead a process of a
+// fleet (fleet_child_test.go).
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
 	renewHook = stallHook
 	goleak.VerifyTestMain(m)
 }
