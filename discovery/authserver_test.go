@@ -167,11 +167,14 @@ func TestAuthServerOIDCOnly(t *testing.T) {
 }
 
 func TestAuthServerNoS256(t *testing.T) {
-	for name, methods := range map[string]string{
-		"absent": ``,
-		"empty":  `,"code_challenge_methods_supported":[]`,
-		"plain":  `,"code_challenge_methods_supported":["plain","s256"]`,
+	// The error says which of the two the server got wrong: it lists no
+	// methods, or lists methods without S256.
+	for name, tt := range map[string]struct{ methods, says string }{
+		"absent": {``, "lists no code_challenge_methods_supported"},
+		"empty":  {`,"code_challenge_methods_supported":[]`, "lists no code_challenge_methods_supported"},
+		"plain":  {`,"code_challenge_methods_supported":["plain","s256"]`, "lists code_challenge_methods_supported without S256"},
 	} {
+		methods := tt.methods
 		t.Run(name, func(t *testing.T) {
 			d := newDocServer(t)
 			d.json("/.well-known/oauth-authorization-server", fmt.Sprintf(`{"issuer":%q,"token_endpoint":%q%s}`, d.URL, d.URL+"/token", methods))
@@ -182,6 +185,9 @@ func TestAuthServerNoS256(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), fmt.Sprintf("%q", d.URL)) {
 				t.Errorf("error does not name the issuer: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say the server %s", err, tt.says)
 			}
 			if got := d.requested(); len(got) != 1 {
 				t.Errorf("requested %q; the document with the right issuer is final", got)
