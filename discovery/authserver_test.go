@@ -447,3 +447,96 @@ func TestDecodeAuthServerMetadata(t *testing.T) {
 		t.Error("nil SupportsS256 = true")
 	}
 }
+
+// A server that cannot be reached (no response at all) may be back later:
+// the FetchError says so. A refused redirect or a canceled context is not
+// worth a retry.
+func TestAuthServerUnreachableIsTemporary(t *testing.T) {
+	d := newDocServer(t)
+	d.Close() // the port no longer answers
+	_, err := AuthServer(context.Background(), testClient(), d.URL)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) == 0 {
+		t.Fatalf("err = %v; want a NotFoundError", err)
+	}
+	for _, fe := range nf.Tried {
+		if fe.Status != 0 || fe.Err == nil || !fe.Temporary() {
+			t.Errorf("%s: status %d, err %v, temporary %v; want a temporary network error", fe.URL, fe.Status, fe.Err, fe.Temporary())
+		}
+	}
+
+	other := newDocServer(t)
+	d2 := newDocServer(t)
+	d2.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+	})
+	_, err = AuthServer(context.Background(), testClient(), d2.URL)
+	if !errors.As(err, &nf) || nf.Tried[0].Status != 0 || nf.Tried[0].Temporary() {
+		t.Errorf("a refused cross-origin redirect: %v; want a FetchError that is not temporary", err)
+	}
+}
+
+// A body cut off by the server is a failure to read it, with the network
+// error kept, not an abandoned request; a body cut off because the caller
+// gave up is abandoned, and says so.
+func TestAuthServerBodyCutOff(t *testing.T) {
+	cut := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write([]byte(`{"issuer":`))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+	d := newDocServer(t)
+	d.handle("/.well-known/oauth-authorization-server", cut)
+	d.handle("/.well-known/openid-configuration", cut)
+	_, err := AuthServer(context.Background(), testClient(), d.URL)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) != 2 {
+		t.Fatalf("err = %v; want a NotFoundError for both URLs", err)
+	}
+	for _, fe := range nf.Tried {
+		if fe.Status != http.StatusOK || fe.Problem != "reading the body failed" || fe.Err == nil || errors.Is(fe, context.Canceled) {
+			t.Errorf("%s: %v; want a failure to read the body, with its cause", fe.URL, fe)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d2 := newDocServer(t)
+	d2.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issuer":`))
+		w.(http.Flusher).Flush()
+		cancel()
+		<-r.Context().Done()
+	})
+	_, err = AuthServer(ctx, testClient(), d2.URL)
+	var fe *FetchError
+	if !errors.As(err, &fe) || !errors.Is(err, context.Canceled) || fe.Problem != "request abandoned" || fe.Temporary() {
+		t.Errorf("err = %v; want the request abandoned with context.Canceled", err)
+	}
+}
+
+// An error quotes at most 64 bytes of a string the server chose: a
+// 64-byte issuer whole, a longer one cut.
+func TestAuthServerErrorCutsLongIssuer(t *testing.T) {
+	base := "https://elsewhere.example.com/"
+	for _, tt := range []struct{ issuer, quoted string }{
+		{base + strings.Repeat("x", 64-len(base)), base + strings.Repeat("x", 64-len(base))},
+		{base + strings.Repeat("x", 200), base + strings.Repeat("x", 64-len(base)) + "..."},
+	} {
+		d := newDocServer(t)
+		d.json("/.well-known/oauth-authorization-server", asDoc(tt.issuer))
+		_, err := AuthServer(context.Background(), testClient(), d.URL)
+		if !errors.Is(err, ErrIssuerMismatch) {
+			t.Fatalf("err = %v; want ErrIssuerMismatch", err)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("issuer %q,", tt.quoted)) {
+			t.Errorf("error %q does not quote the %d-byte issuer as %q", err, len(tt.issuer), tt.quoted)
+		}
+	}
+}
