@@ -56,6 +56,14 @@ func TestParseWWWAuthenticate(t *testing.T) {
 			},
 		},
 		{
+			name:    "every token and token68 character",
+			headers: []string{"aAzZ09!#$%&'*+-.^_`|~ N!#$%&'*+-.^_`|~Z=v, Negotiate -._~+/aAzZ09=="},
+			want: []Challenge{
+				{Scheme: "aAzZ09!#$%&'*+-.^_`|~", Params: map[string]string{"n!#$%&'*+-.^_`|~z": "v"}},
+				{Scheme: "Negotiate", Token68: "-._~+/aAzZ09=="},
+			},
+		},
+		{
 			name:    "odd spacing",
 			headers: []string{"  ,, Bearer   realm = \"x\" ,\terror\t=\tinvalid_token  ,,  ,Basic  realm=\"y\"  ,  "},
 			want: []Challenge{
