@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -460,4 +462,92 @@ func ExampleDefault() {
 	}
 	fmt.Println("credentials kept in:", why)
 	_ = s
+}
+
+// lossyKeyring is a fake keyring that takes items but cannot give them
+// back, cannot delete them, or gives back another value.
+type lossyKeyring struct {
+	*fakeKeyring
+	failGet, failDelete error
+	otherValue          bool
+}
+
+func (l *lossyKeyring) Get(service, user string) (string, error) {
+	if l.failGet != nil {
+		return "", l.failGet
+	}
+	s, err := l.fakeKeyring.Get(service, user)
+	if l.otherValue {
+		s += "-changed"
+	}
+	return s, err
+}
+
+func (l *lossyKeyring) Delete(service, user string) error {
+	if l.failDelete != nil {
+		return l.failDelete
+	}
+	return l.fakeKeyring.Delete(service, user)
+}
+
+// A keyring that takes the probe's item but cannot read it back, cannot
+// delete it, or returns another value fails the probe, with the reason.
+func TestProbeRefusesKeyringThatCannotRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		k    *lossyKeyring
+		want string
+	}{
+		{"get fails", &lossyKeyring{fakeKeyring: newFakeKeyring(), failGet: errors.New("item locked")}, "item locked"},
+		{"delete fails", &lossyKeyring{fakeKeyring: newFakeKeyring(), failDelete: errors.New("read-only collection")}, "read-only collection"},
+		{"another value", &lossyKeyring{fakeKeyring: newFakeKeyring(), otherValue: true}, "another value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := store.Probe(tt.k, "s", time.Second); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("probe: %v; want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// noSessionBus makes the process look as if no D-Bus session bus were
+// running, or skips t where the systemd user session's bus socket exists.
+func noSessionBus(t *testing.T, address string) {
+	t.Helper()
+	run := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
+	for _, name := range []string{"bus", "dbus-session"} {
+		if _, err := os.Stat(filepath.Join(run, name)); err == nil {
+			t.Skipf("%s exists: a session bus is there to find", filepath.Join(run, name))
+		}
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", address)
+}
+
+// Without a D-Bus session bus (no $DBUS_SESSION_BUS_ADDRESS, or only
+// "autolaunch:"), the OS keyring is not asked at all (asking would start a
+// bus and leave it behind), and Default picks the file store, saying why.
+func TestDefaultWithoutSessionBusPicksFile(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("the OS keyring does not use D-Bus here")
+	}
+	for _, address := range []string{"", "autolaunch:"} {
+		t.Run(fmt.Sprintf("%q", address), func(t *testing.T) {
+			noSessionBus(t, address)
+			err := store.Probe(store.OSKeyring, "authloop-test-probe", 5*time.Second)
+			if err == nil || !strings.Contains(err.Error(), "no D-Bus session bus") {
+				t.Errorf("probe of the OS keyring without a bus: %v; want no D-Bus session bus", err)
+			}
+			dir := filepath.Join(t.TempDir(), "authloop")
+			s, why, err := store.Default(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, ok := s.(*store.File); !ok || f.Dir() != dir {
+				t.Fatalf("Default without a bus picked %T (%s); want the file store in %s", s, why, dir)
+			}
+			if !strings.Contains(why, "no keyring answered: no D-Bus session bus") {
+				t.Errorf("Default says %q; want the reason", why)
+			}
+		})
+	}
 }
