@@ -178,6 +178,10 @@ func TestFileRecordRefused(t *testing.T) {
 			must(t, os.Remove(path))
 			must(t, os.Mkdir(path, 0o700))
 		}, []string{"a directory", "remove it"}},
+		{"named pipe", func(t *testing.T, path string) {
+			must(t, os.Remove(path))
+			must(t, mkfifo(path))
+		}, []string{"a special file", "remove it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zalando/go-keyring"
 	"go.uber.org/goleak"
@@ -549,5 +550,63 @@ func TestDefaultWithoutSessionBusPicksFile(t *testing.T) {
 				t.Errorf("Default says %q; want the reason", why)
 			}
 		})
+	}
+}
+
+// Every keyring item holds at most KeyringChunk bytes of whole UTF-8
+// characters (D-Bus strings must be valid UTF-8, and the OS keyrings limit
+// an item's size), wherever the cuts fall in a secret of 3-byte characters.
+func TestKeyringItemsAreWholeCharactersWithinChunkSize(t *testing.T) {
+	for pad := range 3 {
+		fk := newFakeKeyring()
+		k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := sampleRecord(helperKey)
+		big := "secret-" + strings.Repeat("x", pad) + strings.Repeat("€", 2000)
+		rec.Token.Extra["id_token"] = big
+		if _, err := k.Save(bg, rec); err != nil {
+			t.Fatalf("pad %d: Save: %v", pad, err)
+		}
+		fk.mu.Lock()
+		for user, item := range fk.items {
+			if len(item) > store.KeyringChunk || !utf8.ValidString(item) {
+				t.Errorf("pad %d: item %q holds %d bytes (valid UTF-8: %v); want at most %d of whole characters",
+					pad, user[strings.IndexByte(user, 0)+1:], len(item), utf8.ValidString(item), store.KeyringChunk)
+			}
+		}
+		fk.mu.Unlock()
+		got, err := k.Load(bg, helperKey)
+		if err != nil || got.Token.Extra["id_token"] != big {
+			t.Errorf("pad %d: the large ID token did not come back whole: %v", pad, err)
+		}
+	}
+}
+
+// Secrets too large for the keyring store's 64 items are refused with the
+// limit named, and the record saved before stays whole.
+func TestKeyringRefusesSecretsBeyondItsLimit(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	rec := sampleRecord(helperKey)
+	rec.Token.Extra["id_token"] = "secret-" + strings.Repeat("x", 64*store.KeyringChunk)
+	_, err = k.Save(bg, rec)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than the %d the keyring store keeps", 64*store.KeyringChunk)) {
+		t.Fatalf("Save of %d bytes of secrets: %v; want a refusal naming the limit", 64*store.KeyringChunk, err)
+	}
+	noSecrets(t, "the error", err.Error())
+	got, err := k.Load(bg, helperKey)
+	if err != nil || got.Generation != 1 || got.Token.Extra["id_token"] != "secret-id-token-value" {
+		t.Errorf("after the refused Save: %v, %v; want generation 1 whole", got, err)
+	}
+	if u := fk.users(); len(u) != 1 {
+		t.Errorf("items after the refused Save: %v", u)
 	}
 }

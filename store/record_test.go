@@ -60,6 +60,20 @@ func TestClone(t *testing.T) {
 	if !reflect.DeepEqual(r, secretRecord()) {
 		t.Errorf("a change to a clone reached the original: %+v", r)
 	}
+	// Byte and string slices in Extra (put there by a caller, not by a
+	// JSON decode) are copied too, and nil ones stay nil.
+	r = secretRecord()
+	r.Token.Extra["bytes"], r.Token.Extra["strings"] = []byte("ab"), []string{"a", "b"}
+	r.Token.Extra["nil bytes"], r.Token.Extra["nil strings"], r.Token.Extra["nil list"] = []byte(nil), []string(nil), []any(nil)
+	c = r.Clone()
+	if !reflect.DeepEqual(r, c) {
+		t.Fatalf("Clone differs:\n%+v\n%+v", r.Token.Extra, c.Token.Extra)
+	}
+	c.Token.Extra["bytes"].([]byte)[0] = 'X'
+	c.Token.Extra["strings"].([]string)[0] = "X"
+	if string(r.Token.Extra["bytes"].([]byte)) != "ab" || r.Token.Extra["strings"].([]string)[0] != "a" {
+		t.Errorf("a change to a clone's slices reached the original: %v", r.Token.Extra)
+	}
 	if (*Record)(nil).Clone() != nil {
 		t.Error("Clone of nil is not nil")
 	}
