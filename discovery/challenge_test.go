@@ -64,6 +64,18 @@ func TestParseWWWAuthenticate(t *testing.T) {
 			},
 		},
 		{
+			// name= at the end or before a comma is a token68 with one
+			// "=" of padding if a token68 may have name's characters,
+			// and an empty parameter if not.
+			name:    "token68 or empty parameter",
+			headers: []string{`Negotiate abc=, Bearer !x=, Basic x!=`},
+			want: []Challenge{
+				{Scheme: "Negotiate", Token68: "abc="},
+				{Scheme: "Bearer", Params: map[string]string{"!x": ""}},
+				{Scheme: "Basic", Params: map[string]string{"x!": ""}},
+			},
+		},
+		{
 			name:    "odd spacing",
 			headers: []string{"  ,, Bearer   realm = \"x\" ,\terror\t=\tinvalid_token  ,,  ,Basic  realm=\"y\"  ,  "},
 			want: []Challenge{
