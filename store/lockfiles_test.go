@@ -216,3 +216,26 @@ func oneStoreTwoNames(t *testing.T) (a, b *store.File) {
 	}
 	return a, b
 }
+
+// A lock this process took and released is free for another process, also
+// while the record (and so the lock file) stays.
+func TestFileUnlockFreesLockForOtherProcesses(t *testing.T) {
+	s := newFile(t)
+	if _, err := s.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Lock(bg, helperKey, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helper(t, "try-lock", s.Dir()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "locked" {
+		t.Errorf("another process could not take the refresh lock this one released: %s", got)
+	}
+}
