@@ -388,6 +388,64 @@ func TestAuthServerTransientStatus(t *testing.T) {
 	if errors.As(err, &nf) && nf.Tried[1].Temporary() {
 		t.Error("a 404 is not temporary")
 	}
+	// 408, 429 and every 5xx may pass; other statuses will not.
+	for status, want := range map[int]bool{408: true, 429: true, 500: true, 599: true, 400: false, 404: false, 499: false} {
+		d := newDocServer(t)
+		d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+		})
+		_, err := AuthServer(context.Background(), testClient(), d.URL)
+		if !errors.As(err, &nf) || nf.Tried[0].Status != status || nf.Tried[0].Temporary() != want {
+			t.Errorf("HTTP %d: %v; want temporary %v", status, err, want)
+		}
+	}
+}
+
+// Same-origin redirects are followed up to 5 in a row; the 6th is refused.
+func TestAuthServerRedirectLimit(t *testing.T) {
+	for _, n := range []int{maxRedirects, maxRedirects + 1} {
+		d := newDocServer(t)
+		// The metadata URL redirects to /hop1, each /hop<i> to the next,
+		// and /hop<n> holds the document: n redirects.
+		for i := 1; i < n; i++ {
+			d.handle(fmt.Sprintf("/hop%d", i), func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, fmt.Sprintf("/hop%d", i+1), http.StatusFound)
+			})
+		}
+		d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/hop1", http.StatusFound)
+		})
+		d.json(fmt.Sprintf("/hop%d", n), asDoc(d.URL))
+		m, err := AuthServer(context.Background(), testClient(), d.URL)
+		switch {
+		case n <= maxRedirects && err != nil:
+			t.Errorf("%d redirects: %v; want them followed", n, err)
+		case n > maxRedirects && (m != nil || err == nil || !strings.Contains(err.Error(), "more than 5 redirects")):
+			t.Errorf("%d redirects: %v, %v; want them refused", n, m, err)
+		}
+	}
+}
+
+// A NotFoundError names what was looked for, each URL tried with its
+// reason, separated by "; ", and the fix, leaving out what it lacks.
+func TestNotFoundErrorMessage(t *testing.T) {
+	a := &FetchError{URL: "https://a.example/x", Status: 404, Problem: "HTTP 404 Not Found"}
+	b := &FetchError{URL: "https://a.example/y", Problem: "request failed", Err: errors.New("connection refused")}
+	for _, tt := range []struct {
+		e    *NotFoundError
+		want string
+	}{
+		{&NotFoundError{What: "metadata", Tried: []*FetchError{a, b}, Fix: "check the URL"},
+			"discovery: no usable metadata; tried https://a.example/x: HTTP 404 Not Found; https://a.example/y: request failed: connection refused; check the URL"},
+		{&NotFoundError{What: "metadata", Tried: []*FetchError{a}},
+			"discovery: no usable metadata; tried https://a.example/x: HTTP 404 Not Found"},
+		{&NotFoundError{What: "metadata", Fix: "check the URL"},
+			"discovery: no usable metadata; check the URL"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q\nwant      %q", got, tt.want)
+		}
+	}
 }
 
 func TestAuthServerContextCanceled(t *testing.T) {
