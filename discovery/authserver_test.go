@@ -374,6 +374,26 @@ func TestAuthServerBadBodies(t *testing.T) {
 	}
 }
 
+// A document of MaxBodySize bytes is read; one byte more is refused.
+func TestAuthServerBodySizeLimit(t *testing.T) {
+	for _, size := range []int{MaxBodySize, MaxBodySize + 1} {
+		d := newDocServer(t)
+		doc := asDoc(d.URL)
+		doc = doc[:len(doc)-1] + `,"x_pad":"` + strings.Repeat("p", size-len(doc)-len(`,"x_pad":""`)) + `"}`
+		if len(doc) != size {
+			t.Fatalf("document of %d bytes; want %d", len(doc), size)
+		}
+		d.json("/.well-known/oauth-authorization-server", doc)
+		m, err := AuthServer(context.Background(), testClient(), d.URL)
+		if size <= MaxBodySize && err != nil {
+			t.Errorf("a %d-byte document: %v; want it read", size, err)
+		}
+		if size > MaxBodySize && (m != nil || !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "larger than")) {
+			t.Errorf("a %d-byte document: %v, %v; want it refused as too large", size, m, err)
+		}
+	}
+}
+
 func TestAuthServerTransientStatus(t *testing.T) {
 	d := newDocServer(t)
 	d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
@@ -520,6 +540,9 @@ func TestAuthServerUnreachableIsTemporary(t *testing.T) {
 	for _, fe := range nf.Tried {
 		if fe.Status != 0 || fe.Err == nil || !fe.Temporary() {
 			t.Errorf("%s: status %d, err %v, temporary %v; want a temporary network error", fe.URL, fe.Status, fe.Err, fe.Temporary())
+		}
+		if n := strings.Count(fe.Error(), fe.URL); n != 1 {
+			t.Errorf("%q names the URL %d times; want once", fe, n)
 		}
 	}
 
