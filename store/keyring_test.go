@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -608,5 +609,84 @@ func TestKeyringRefusesSecretsBeyondItsLimit(t *testing.T) {
 	}
 	if u := fk.users(); len(u) != 1 {
 		t.Errorf("items after the refused Save: %v", u)
+	}
+}
+
+// A record whose only secret is any one of its secret fields keeps it in
+// the keyring and gets it back, and its file shows none of it.
+func TestKeyringRecordWithOneSecret(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(*store.Record)
+		got  func(*store.Record) string
+	}{
+		{"access token", func(r *store.Record) { r.Token = &store.Token{AccessToken: "secret-1"} },
+			func(r *store.Record) string { return r.Token.AccessToken }},
+		{"refresh token", func(r *store.Record) { r.Token = &store.Token{RefreshToken: "secret-1"} },
+			func(r *store.Record) string { return r.Token.RefreshToken }},
+		{"ID token", func(r *store.Record) { r.Token = &store.Token{Extra: map[string]any{"id_token": "secret-1"}} },
+			func(r *store.Record) string { s, _ := r.Token.Extra["id_token"].(string); return s }},
+		{"client secret", func(r *store.Record) { r.Client = &store.Client{ClientID: "c", ClientSecret: "secret-1"} },
+			func(r *store.Record) string { return r.Client.ClientSecret }},
+		{"registration access token", func(r *store.Record) { r.Client = &store.Client{ClientID: "c", RegistrationAccessToken: "secret-1"} },
+			func(r *store.Record) string { return r.Client.RegistrationAccessToken }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fk := newFakeKeyring()
+			k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &store.Record{Key: helperKey}
+			tt.set(rec)
+			if _, err := k.Save(bg, rec); err != nil {
+				t.Fatal(err)
+			}
+			readRecordFile(t, k.Dir(), helperKey) // fails on a secret in the file
+			if u := fk.users(); len(u) != 1 {
+				t.Errorf("keyring items: %v; want one", u)
+			}
+			got, err := k.Load(bg, helperKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := tt.got(got); s != "secret-1" {
+				t.Errorf("the %s came back as %q", tt.name, s)
+			}
+		})
+	}
+}
+
+// Secrets of exactly the size of one keyring item, or a few bytes more or
+// less, leave no keyring item empty.
+func TestKeyringNoEmptyItems(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// items saves an access token of n bytes and returns the items.
+	items := func(n int) map[string]string {
+		t.Helper()
+		rec := &store.Record{Key: helperKey, Token: &store.Token{AccessToken: "secret-" + strings.Repeat("a", n-len("secret-"))}}
+		if _, err := k.Save(bg, rec); err != nil {
+			t.Fatal(err)
+		}
+		fk.mu.Lock()
+		defer fk.mu.Unlock()
+		return maps.Clone(fk.items)
+	}
+	// The secrets' encoding adds a fixed overhead to the token.
+	total := 0
+	for _, item := range items(1000) {
+		total += len(item)
+	}
+	exact := store.KeyringChunk - (total - 1000)
+	for n := exact - 2; n <= exact+2; n++ {
+		for user, item := range items(n) {
+			if item == "" {
+				t.Errorf("access token of %d bytes: item %q is empty", n, user[strings.IndexByte(user, 0)+1:])
+			}
+		}
 	}
 }
