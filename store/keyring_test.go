@@ -690,3 +690,37 @@ func TestKeyringNoEmptyItems(t *testing.T) {
 		}
 	}
 }
+
+// A Delete whose keyring items cannot all be deleted deletes the record
+// and says which items stay behind, with the keyring's reason; items
+// already gone are no failure.
+func TestKeyringDeleteReportsItemsLeft(t *testing.T) {
+	lk := &lossyKeyring{fakeKeyring: newFakeKeyring()}
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	lk.failDelete = errors.New("the collection is read-only")
+	err = k.Delete(bg, helperKey)
+	if err == nil || !strings.Contains(err.Error(), "not all of its items") || !strings.Contains(err.Error(), "the collection is read-only") {
+		t.Errorf("Delete with a failing keyring: %v; want the items left named with the reason", err)
+	}
+	if _, err := k.Load(bg, helperKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Load after Delete: %v; want ErrNotFound", err)
+	}
+
+	// Items someone else removed already: Delete succeeds.
+	lk.failDelete = nil
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range lk.users() {
+		_ = lk.fakeKeyring.Delete("authloop-test", u)
+	}
+	if err := k.Delete(bg, helperKey); err != nil {
+		t.Errorf("Delete of a record whose items are gone: %v", err)
+	}
+}
