@@ -724,3 +724,37 @@ func TestKeyringDeleteReportsItemsLeft(t *testing.T) {
 		t.Errorf("Delete of a record whose items are gone: %v", err)
 	}
 }
+
+// Secrets that fill exactly the keyring store's 64 items are kept; one
+// byte more is refused.
+func TestKeyringKeepsSecretsUpToItsLimit(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(n int) error {
+		rec := &store.Record{Key: helperKey, Token: &store.Token{AccessToken: "secret-" + strings.Repeat("a", n-len("secret-"))}}
+		_, err := k.Save(bg, rec)
+		return err
+	}
+	// The secrets' encoding adds a fixed overhead to the token.
+	if err := save(1000); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	fk.mu.Lock()
+	for _, item := range fk.items {
+		total += len(item)
+	}
+	fk.mu.Unlock()
+	full := 64*store.KeyringChunk - (total - 1000)
+	if err := save(full); err != nil {
+		t.Errorf("secrets that fill the 64 items: %v", err)
+	} else if u := fk.users(); len(u) != 64 {
+		t.Errorf("secrets that fill the 64 items are in %d", len(u))
+	}
+	if err := save(full + 1); err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Errorf("secrets one byte over the 64 items: %v; want them refused", err)
+	}
+}
