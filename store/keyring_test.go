@@ -753,8 +753,24 @@ func TestKeyringKeepsSecretsUpToItsLimit(t *testing.T) {
 		t.Errorf("secrets that fill the 64 items: %v", err)
 	} else if u := fk.users(); len(u) != 64 {
 		t.Errorf("secrets that fill the 64 items are in %d", len(u))
+	} else if got, err := k.Load(bg, helperKey); err != nil || len(got.Token.AccessToken) != full {
+		t.Errorf("Load of secrets that fill the 64 items: %v", err)
 	}
 	if err := save(full + 1); err == nil || !strings.Contains(err.Error(), "more than the") {
 		t.Errorf("secrets one byte over the 64 items: %v; want them refused", err)
+	}
+}
+
+// NewKeyring keeps items under the service it is given, or under
+// DefaultService when given none.
+func TestNewKeyringService(t *testing.T) {
+	for service, want := range map[string]string{"": store.DefaultService, "my-app": "my-app"} {
+		k, err := store.NewKeyring(filepath.Join(t.TempDir(), "authloop"), service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := k.Describe(); !strings.Contains(d, fmt.Sprintf("service %q", want)) {
+			t.Errorf("NewKeyring(%q) describes itself as %s; want service %q", service, d, want)
+		}
 	}
 }

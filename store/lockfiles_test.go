@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -218,11 +219,27 @@ func oneStoreTwoNames(t *testing.T) (a, b *store.File) {
 }
 
 // A lock this process took and released is free for another process, also
-// while the record (and so the lock file) stays.
+// while the record (and so the lock file) stays, and while this process
+// holds another lock of the same record.
 func TestFileUnlockFreesLockForOtherProcesses(t *testing.T) {
+	for _, holdLogin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("login held %v", holdLogin), func(t *testing.T) {
+			unlockFreesLock(t, holdLogin)
+		})
+	}
+}
+
+func unlockFreesLock(t *testing.T, holdLogin bool) {
 	s := newFile(t)
 	if _, err := s.Save(bg, sampleRecord(helperKey)); err != nil {
 		t.Fatal(err)
+	}
+	if holdLogin {
+		login, err := s.Lock(bg, helperKey, "login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer login()
 	}
 	unlock, err := s.Lock(bg, helperKey, "refresh")
 	if err != nil {

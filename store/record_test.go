@@ -36,6 +36,19 @@ func TestStringsRedacted(t *testing.T) {
 			t.Errorf("Record.String %q lacks %q", s, want)
 		}
 	}
+	// The client and the metadata's size are shown when there are any,
+	// and only then.
+	for _, want := range []string{`Client(issuer "https://i.example.com", id "c"`, ", 34 bytes of metadata"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Record.String %q lacks %q", s, want)
+		}
+	}
+	bare := (&Record{Key: r.Key, Generation: 1}).String()
+	for _, not := range []string{"Client(", "metadata"} {
+		if strings.Contains(bare, not) {
+			t.Errorf("Record.String of a record without client or metadata shows %q: %s", not, bare)
+		}
+	}
 	var nilRec *Record
 	var nilTok *Token
 	var nilClient *Client
