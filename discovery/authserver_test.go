@@ -167,11 +167,14 @@ func TestAuthServerOIDCOnly(t *testing.T) {
 }
 
 func TestAuthServerNoS256(t *testing.T) {
-	for name, methods := range map[string]string{
-		"absent": ``,
-		"empty":  `,"code_challenge_methods_supported":[]`,
-		"plain":  `,"code_challenge_methods_supported":["plain","s256"]`,
+	// The error says which of the two the server got wrong: it lists no
+	// methods, or lists methods without S256.
+	for name, tt := range map[string]struct{ methods, says string }{
+		"absent": {``, "lists no code_challenge_methods_supported"},
+		"empty":  {`,"code_challenge_methods_supported":[]`, "lists no code_challenge_methods_supported"},
+		"plain":  {`,"code_challenge_methods_supported":["plain","s256"]`, "lists code_challenge_methods_supported without S256"},
 	} {
+		methods := tt.methods
 		t.Run(name, func(t *testing.T) {
 			d := newDocServer(t)
 			d.json("/.well-known/oauth-authorization-server", fmt.Sprintf(`{"issuer":%q,"token_endpoint":%q%s}`, d.URL, d.URL+"/token", methods))
@@ -182,6 +185,9 @@ func TestAuthServerNoS256(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), fmt.Sprintf("%q", d.URL)) {
 				t.Errorf("error does not name the issuer: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say the server %s", err, tt.says)
 			}
 			if got := d.requested(); len(got) != 1 {
 				t.Errorf("requested %q; the document with the right issuer is final", got)
@@ -368,6 +374,26 @@ func TestAuthServerBadBodies(t *testing.T) {
 	}
 }
 
+// A document of MaxBodySize bytes is read; one byte more is refused.
+func TestAuthServerBodySizeLimit(t *testing.T) {
+	for _, size := range []int{MaxBodySize, MaxBodySize + 1} {
+		d := newDocServer(t)
+		doc := asDoc(d.URL)
+		doc = doc[:len(doc)-1] + `,"x_pad":"` + strings.Repeat("p", size-len(doc)-len(`,"x_pad":""`)) + `"}`
+		if len(doc) != size {
+			t.Fatalf("document of %d bytes; want %d", len(doc), size)
+		}
+		d.json("/.well-known/oauth-authorization-server", doc)
+		m, err := AuthServer(context.Background(), testClient(), d.URL)
+		if size <= MaxBodySize && err != nil {
+			t.Errorf("a %d-byte document: %v; want it read", size, err)
+		}
+		if size > MaxBodySize && (m != nil || !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "larger than")) {
+			t.Errorf("a %d-byte document: %v, %v; want it refused as too large", size, m, err)
+		}
+	}
+}
+
 func TestAuthServerTransientStatus(t *testing.T) {
 	d := newDocServer(t)
 	d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
@@ -381,6 +407,64 @@ func TestAuthServerTransientStatus(t *testing.T) {
 	var nf *NotFoundError
 	if errors.As(err, &nf) && nf.Tried[1].Temporary() {
 		t.Error("a 404 is not temporary")
+	}
+	// 408, 429 and every 5xx may pass; other statuses will not.
+	for status, want := range map[int]bool{408: true, 429: true, 500: true, 599: true, 400: false, 404: false, 499: false} {
+		d := newDocServer(t)
+		d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+		})
+		_, err := AuthServer(context.Background(), testClient(), d.URL)
+		if !errors.As(err, &nf) || nf.Tried[0].Status != status || nf.Tried[0].Temporary() != want {
+			t.Errorf("HTTP %d: %v; want temporary %v", status, err, want)
+		}
+	}
+}
+
+// Same-origin redirects are followed up to 5 in a row; the 6th is refused.
+func TestAuthServerRedirectLimit(t *testing.T) {
+	for _, n := range []int{maxRedirects, maxRedirects + 1} {
+		d := newDocServer(t)
+		// The metadata URL redirects to /hop1, each /hop<i> to the next,
+		// and /hop<n> holds the document: n redirects.
+		for i := 1; i < n; i++ {
+			d.handle(fmt.Sprintf("/hop%d", i), func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, fmt.Sprintf("/hop%d", i+1), http.StatusFound)
+			})
+		}
+		d.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/hop1", http.StatusFound)
+		})
+		d.json(fmt.Sprintf("/hop%d", n), asDoc(d.URL))
+		m, err := AuthServer(context.Background(), testClient(), d.URL)
+		switch {
+		case n <= maxRedirects && err != nil:
+			t.Errorf("%d redirects: %v; want them followed", n, err)
+		case n > maxRedirects && (m != nil || err == nil || !strings.Contains(err.Error(), "more than 5 redirects")):
+			t.Errorf("%d redirects: %v, %v; want them refused", n, m, err)
+		}
+	}
+}
+
+// A NotFoundError names what was looked for, each URL tried with its
+// reason, separated by "; ", and the fix, leaving out what it lacks.
+func TestNotFoundErrorMessage(t *testing.T) {
+	a := &FetchError{URL: "https://a.example/x", Status: 404, Problem: "HTTP 404 Not Found"}
+	b := &FetchError{URL: "https://a.example/y", Problem: "request failed", Err: errors.New("connection refused")}
+	for _, tt := range []struct {
+		e    *NotFoundError
+		want string
+	}{
+		{&NotFoundError{What: "metadata", Tried: []*FetchError{a, b}, Fix: "check the URL"},
+			"discovery: no usable metadata; tried https://a.example/x: HTTP 404 Not Found; https://a.example/y: request failed: connection refused; check the URL"},
+		{&NotFoundError{What: "metadata", Tried: []*FetchError{a}},
+			"discovery: no usable metadata; tried https://a.example/x: HTTP 404 Not Found"},
+		{&NotFoundError{What: "metadata", Fix: "check the URL"},
+			"discovery: no usable metadata; check the URL"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q\nwant      %q", got, tt.want)
+		}
 	}
 }
 
@@ -439,5 +523,101 @@ func TestDecodeAuthServerMetadata(t *testing.T) {
 	var nilm *AuthServerMetadata
 	if nilm.SupportsS256() {
 		t.Error("nil SupportsS256 = true")
+	}
+}
+
+// A server that cannot be reached (no response at all) may be back later:
+// the FetchError says so. A refused redirect or a canceled context is not
+// worth a retry.
+func TestAuthServerUnreachableIsTemporary(t *testing.T) {
+	d := newDocServer(t)
+	d.Close() // the port no longer answers
+	_, err := AuthServer(context.Background(), testClient(), d.URL)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) == 0 {
+		t.Fatalf("err = %v; want a NotFoundError", err)
+	}
+	for _, fe := range nf.Tried {
+		if fe.Status != 0 || fe.Err == nil || !fe.Temporary() {
+			t.Errorf("%s: status %d, err %v, temporary %v; want a temporary network error", fe.URL, fe.Status, fe.Err, fe.Temporary())
+		}
+		if n := strings.Count(fe.Error(), fe.URL); n != 1 {
+			t.Errorf("%q names the URL %d times; want once", fe, n)
+		}
+	}
+
+	other := newDocServer(t)
+	d2 := newDocServer(t)
+	d2.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+	})
+	_, err = AuthServer(context.Background(), testClient(), d2.URL)
+	if !errors.As(err, &nf) || nf.Tried[0].Status != 0 || nf.Tried[0].Temporary() {
+		t.Errorf("a refused cross-origin redirect: %v; want a FetchError that is not temporary", err)
+	}
+}
+
+// A body cut off by the server is a failure to read it, with the network
+// error kept, not an abandoned request; a body cut off because the caller
+// gave up is abandoned, and says so.
+func TestAuthServerBodyCutOff(t *testing.T) {
+	cut := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write([]byte(`{"issuer":`))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+	d := newDocServer(t)
+	d.handle("/.well-known/oauth-authorization-server", cut)
+	d.handle("/.well-known/openid-configuration", cut)
+	_, err := AuthServer(context.Background(), testClient(), d.URL)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || len(nf.Tried) != 2 {
+		t.Fatalf("err = %v; want a NotFoundError for both URLs", err)
+	}
+	for _, fe := range nf.Tried {
+		if fe.Status != http.StatusOK || fe.Problem != "reading the body failed" || fe.Err == nil || errors.Is(fe, context.Canceled) {
+			t.Errorf("%s: %v; want a failure to read the body, with its cause", fe.URL, fe)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d2 := newDocServer(t)
+	d2.handle("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issuer":`))
+		w.(http.Flusher).Flush()
+		cancel()
+		<-r.Context().Done()
+	})
+	_, err = AuthServer(ctx, testClient(), d2.URL)
+	var fe *FetchError
+	if !errors.As(err, &fe) || !errors.Is(err, context.Canceled) || fe.Problem != "request abandoned" || fe.Temporary() {
+		t.Errorf("err = %v; want the request abandoned with context.Canceled", err)
+	}
+}
+
+// An error quotes at most 64 bytes of a string the server chose: a
+// 64-byte issuer whole, a longer one cut.
+func TestAuthServerErrorCutsLongIssuer(t *testing.T) {
+	base := "https://elsewhere.example.com/"
+	for _, tt := range []struct{ issuer, quoted string }{
+		{base + strings.Repeat("x", 64-len(base)), base + strings.Repeat("x", 64-len(base))},
+		{base + strings.Repeat("x", 200), base + strings.Repeat("x", 64-len(base)) + "..."},
+	} {
+		d := newDocServer(t)
+		d.json("/.well-known/oauth-authorization-server", asDoc(tt.issuer))
+		_, err := AuthServer(context.Background(), testClient(), d.URL)
+		if !errors.Is(err, ErrIssuerMismatch) {
+			t.Fatalf("err = %v; want ErrIssuerMismatch", err)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("issuer %q,", tt.quoted)) {
+			t.Errorf("error %q does not quote the %d-byte issuer as %q", err, len(tt.issuer), tt.quoted)
+		}
 	}
 }

@@ -24,6 +24,9 @@ func TestCanonicalResource(t *testing.T) {
 		{"https://[::1]:443/mcp", "https://[::1]/mcp"},
 		{"http://[::1]:9000/mcp", "http://[::1]:9000/mcp"},
 		{"https://mcp.example.com:/mcp", "https://mcp.example.com/mcp"},
+		// The lowest and the highest port are ports.
+		{"https://mcp.example.com:1/mcp", "https://mcp.example.com:1/mcp"},
+		{"https://mcp.example.com:65535/mcp", "https://mcp.example.com:65535/mcp"},
 	}
 	for _, tt := range tests {
 		got, err := CanonicalResource(tt.in)
@@ -42,6 +45,8 @@ func TestCanonicalResource(t *testing.T) {
 		"https://user:pass@mcp.example.com/mcp",
 		"https:///mcp",
 		"https://mcp.example.com:99999999/x",
+		"https://mcp.example.com:0/x",
+		"https://mcp.example.com:65536/x",
 		"mailto:a@example.com",
 		"https://exa mple.com/",
 	} {

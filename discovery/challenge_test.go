@@ -56,6 +56,29 @@ func TestParseWWWAuthenticate(t *testing.T) {
 			},
 		},
 		{
+			name:    "every token and token68 character",
+			headers: []string{"aAzZ09!#$%&'*+-.^_`|~ N!#$%&'*+-.^_`|~Z=v, Negotiate -._~+/aAzZ09=="},
+			want: []Challenge{
+				{Scheme: "aAzZ09!#$%&'*+-.^_`|~", Params: map[string]string{"n!#$%&'*+-.^_`|~z": "v"}},
+				{Scheme: "Negotiate", Token68: "-._~+/aAzZ09=="},
+			},
+		},
+		{
+			// name= at the end or before a comma is a token68 with one
+			// "=" of padding if a token68 may have name's characters,
+			// and an empty parameter if not, or if a space comes before
+			// "=", or if another parameter follows.
+			name:    "token68 or empty parameter",
+			headers: []string{`Negotiate abc=, Bearer !x=, Basic x!=`, `Bearer a =, Basic abc=, realm="r"`},
+			want: []Challenge{
+				{Scheme: "Negotiate", Token68: "abc="},
+				{Scheme: "Bearer", Params: map[string]string{"!x": ""}},
+				{Scheme: "Basic", Params: map[string]string{"x!": ""}},
+				{Scheme: "Bearer", Params: map[string]string{"a": ""}},
+				{Scheme: "Basic", Params: map[string]string{"abc": "", "realm": "r"}},
+			},
+		},
+		{
 			name:    "odd spacing",
 			headers: []string{"  ,, Bearer   realm = \"x\" ,\terror\t=\tinvalid_token  ,,  ,Basic  realm=\"y\"  ,  "},
 			want: []Challenge{

@@ -178,6 +178,10 @@ func TestFileRecordRefused(t *testing.T) {
 			must(t, os.Remove(path))
 			must(t, os.Mkdir(path, 0o700))
 		}, []string{"a directory", "remove it"}},
+		{"named pipe", func(t *testing.T, path string) {
+			must(t, os.Remove(path))
+			must(t, mkfifo(path))
+		}, []string{"a special file", "remove it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,15 +351,45 @@ func TestFileListSkipsOtherFiles(t *testing.T) {
 	}
 }
 
+// List finds every record, whatever hex digits its file name has, and
+// skips files whose names are not 32 lower-case hex digits and ".json",
+// however close.
+func TestFileListRecordNames(t *testing.T) {
+	s := newFile(t)
+	var keys []store.Key
+	digits := ""
+	for _, issuer := range []string{"https://a.example.com", "https://b.example.com", "https://c.example.com", "https://d.example.com"} {
+		k := store.Key{Issuer: issuer, ClientID: "c"}
+		if _, err := s.Save(bg, sampleRecord(k)); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		digits += k.ID()
+	}
+	if !strings.ContainsAny(digits, "0") || !strings.ContainsAny(digits, "9") || !strings.ContainsAny(digits, "a") || !strings.ContainsAny(digits, "f") {
+		t.Fatalf("the keys' IDs %s lack one of 0, 9, a, f: choose other issuers", digits)
+	}
+	id := keys[0].ID()
+	for _, name := range []string{id[:31], id + "0", id[:31] + "g", id[:31] + "`", id[:31] + ":"} {
+		must(t, os.WriteFile(filepath.Join(s.Dir(), name+".json"), []byte("junk"), 0o600))
+	}
+	got, err := s.List(bg)
+	if err != nil || len(got) != len(keys) {
+		t.Errorf("List: %v, %v; want the %d records and nothing else", got, err, len(keys))
+	}
+}
+
 func TestFileLockNames(t *testing.T) {
 	for _, s := range []store.Store{newFile(t), store.NewMemory()} {
-		for _, name := range []string{"", "save", "Refresh", "a/b", "../x", "a.b", strings.Repeat("x", 33)} {
+		// Just outside each range of allowed characters: / before 0, :
+		// after 9, ` before a, { after z.
+		for _, name := range []string{"", "save", "Refresh", "a/b", "../x", "a.b", strings.Repeat("x", 33), "x/", "x:", "x`", "x{"} {
 			if unlock, err := s.Lock(bg, helperKey, name); err == nil {
 				unlock()
 				t.Errorf("%s: Lock(%q) succeeded", s.Describe(), name)
 			}
 		}
-		for _, name := range []string{"refresh", "login", "x", "my-lock_2"} {
+		for _, name := range []string{"refresh", "login", "x", "my-lock_2", "az09", "-", "_", strings.Repeat("x", 32)} {
 			unlock, err := s.Lock(bg, helperKey, name)
 			if err != nil {
 				t.Errorf("%s: Lock(%q): %v", s.Describe(), name, err)

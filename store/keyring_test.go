@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zalando/go-keyring"
 	"go.uber.org/goleak"
@@ -460,4 +464,313 @@ func ExampleDefault() {
 	}
 	fmt.Println("credentials kept in:", why)
 	_ = s
+}
+
+// lossyKeyring is a fake keyring that takes items but cannot give them
+// back, cannot delete them, or gives back another value.
+type lossyKeyring struct {
+	*fakeKeyring
+	failGet, failDelete error
+	otherValue          bool
+}
+
+func (l *lossyKeyring) Get(service, user string) (string, error) {
+	if l.failGet != nil {
+		return "", l.failGet
+	}
+	s, err := l.fakeKeyring.Get(service, user)
+	if l.otherValue {
+		s += "-changed"
+	}
+	return s, err
+}
+
+func (l *lossyKeyring) Delete(service, user string) error {
+	if l.failDelete != nil {
+		return l.failDelete
+	}
+	return l.fakeKeyring.Delete(service, user)
+}
+
+// A keyring that takes the probe's item but cannot read it back, cannot
+// delete it, or returns another value fails the probe, with the reason.
+func TestProbeRefusesKeyringThatCannotRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		k    *lossyKeyring
+		want string
+	}{
+		{"get fails", &lossyKeyring{fakeKeyring: newFakeKeyring(), failGet: errors.New("item locked")}, "item locked"},
+		{"delete fails", &lossyKeyring{fakeKeyring: newFakeKeyring(), failDelete: errors.New("read-only collection")}, "read-only collection"},
+		{"another value", &lossyKeyring{fakeKeyring: newFakeKeyring(), otherValue: true}, "another value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := store.Probe(tt.k, "s", time.Second); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("probe: %v; want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// noSessionBus makes the process look as if no D-Bus session bus were
+// running, or skips t where the systemd user session's bus socket exists.
+func noSessionBus(t *testing.T, address string) {
+	t.Helper()
+	run := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
+	for _, name := range []string{"bus", "dbus-session"} {
+		if _, err := os.Stat(filepath.Join(run, name)); err == nil {
+			t.Skipf("%s exists: a session bus is there to find", filepath.Join(run, name))
+		}
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", address)
+}
+
+// Without a D-Bus session bus (no $DBUS_SESSION_BUS_ADDRESS, or only
+// "autolaunch:"), the OS keyring is not asked at all (asking would start a
+// bus and leave it behind), and Default picks the file store, saying why.
+func TestDefaultWithoutSessionBusPicksFile(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("the OS keyring does not use D-Bus here")
+	}
+	for _, address := range []string{"", "autolaunch:"} {
+		t.Run(fmt.Sprintf("%q", address), func(t *testing.T) {
+			noSessionBus(t, address)
+			err := store.Probe(store.OSKeyring, "authloop-test-probe", 5*time.Second)
+			if err == nil || !strings.Contains(err.Error(), "no D-Bus session bus") {
+				t.Errorf("probe of the OS keyring without a bus: %v; want no D-Bus session bus", err)
+			}
+			dir := filepath.Join(t.TempDir(), "authloop")
+			s, why, err := store.Default(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, ok := s.(*store.File); !ok || f.Dir() != dir {
+				t.Fatalf("Default without a bus picked %T (%s); want the file store in %s", s, why, dir)
+			}
+			if !strings.Contains(why, "no keyring answered: no D-Bus session bus") {
+				t.Errorf("Default says %q; want the reason", why)
+			}
+		})
+	}
+}
+
+// Every keyring item holds at most KeyringChunk bytes of whole UTF-8
+// characters (D-Bus strings must be valid UTF-8, and the OS keyrings limit
+// an item's size), wherever the cuts fall in a secret of 3-byte characters.
+func TestKeyringItemsAreWholeCharactersWithinChunkSize(t *testing.T) {
+	for pad := range 3 {
+		fk := newFakeKeyring()
+		k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := sampleRecord(helperKey)
+		big := "secret-" + strings.Repeat("x", pad) + strings.Repeat("€", 2000)
+		rec.Token.Extra["id_token"] = big
+		if _, err := k.Save(bg, rec); err != nil {
+			t.Fatalf("pad %d: Save: %v", pad, err)
+		}
+		fk.mu.Lock()
+		for user, item := range fk.items {
+			if len(item) > store.KeyringChunk || !utf8.ValidString(item) {
+				t.Errorf("pad %d: item %q holds %d bytes (valid UTF-8: %v); want at most %d of whole characters",
+					pad, user[strings.IndexByte(user, 0)+1:], len(item), utf8.ValidString(item), store.KeyringChunk)
+			}
+		}
+		fk.mu.Unlock()
+		got, err := k.Load(bg, helperKey)
+		if err != nil || got.Token.Extra["id_token"] != big {
+			t.Errorf("pad %d: the large ID token did not come back whole: %v", pad, err)
+		}
+	}
+}
+
+// Secrets too large for the keyring store's 64 items are refused with the
+// limit named, and the record saved before stays whole.
+func TestKeyringRefusesSecretsBeyondItsLimit(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	rec := sampleRecord(helperKey)
+	rec.Token.Extra["id_token"] = "secret-" + strings.Repeat("x", 64*store.KeyringChunk)
+	_, err = k.Save(bg, rec)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than the %d the keyring store keeps", 64*store.KeyringChunk)) {
+		t.Fatalf("Save of %d bytes of secrets: %v; want a refusal naming the limit", 64*store.KeyringChunk, err)
+	}
+	noSecrets(t, "the error", err.Error())
+	got, err := k.Load(bg, helperKey)
+	if err != nil || got.Generation != 1 || got.Token.Extra["id_token"] != "secret-id-token-value" {
+		t.Errorf("after the refused Save: %v, %v; want generation 1 whole", got, err)
+	}
+	if u := fk.users(); len(u) != 1 {
+		t.Errorf("items after the refused Save: %v", u)
+	}
+}
+
+// A record whose only secret is any one of its secret fields keeps it in
+// the keyring and gets it back, and its file shows none of it.
+func TestKeyringRecordWithOneSecret(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(*store.Record)
+		got  func(*store.Record) string
+	}{
+		{"access token", func(r *store.Record) { r.Token = &store.Token{AccessToken: "secret-1"} },
+			func(r *store.Record) string { return r.Token.AccessToken }},
+		{"refresh token", func(r *store.Record) { r.Token = &store.Token{RefreshToken: "secret-1"} },
+			func(r *store.Record) string { return r.Token.RefreshToken }},
+		{"ID token", func(r *store.Record) { r.Token = &store.Token{Extra: map[string]any{"id_token": "secret-1"}} },
+			func(r *store.Record) string { s, _ := r.Token.Extra["id_token"].(string); return s }},
+		{"client secret", func(r *store.Record) { r.Client = &store.Client{ClientID: "c", ClientSecret: "secret-1"} },
+			func(r *store.Record) string { return r.Client.ClientSecret }},
+		{"registration access token", func(r *store.Record) { r.Client = &store.Client{ClientID: "c", RegistrationAccessToken: "secret-1"} },
+			func(r *store.Record) string { return r.Client.RegistrationAccessToken }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fk := newFakeKeyring()
+			k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &store.Record{Key: helperKey}
+			tt.set(rec)
+			if _, err := k.Save(bg, rec); err != nil {
+				t.Fatal(err)
+			}
+			readRecordFile(t, k.Dir(), helperKey) // fails on a secret in the file
+			if u := fk.users(); len(u) != 1 {
+				t.Errorf("keyring items: %v; want one", u)
+			}
+			got, err := k.Load(bg, helperKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := tt.got(got); s != "secret-1" {
+				t.Errorf("the %s came back as %q", tt.name, s)
+			}
+		})
+	}
+}
+
+// Secrets of exactly the size of one keyring item, or a few bytes more or
+// less, leave no keyring item empty.
+func TestKeyringNoEmptyItems(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// items saves an access token of n bytes and returns the items.
+	items := func(n int) map[string]string {
+		t.Helper()
+		rec := &store.Record{Key: helperKey, Token: &store.Token{AccessToken: "secret-" + strings.Repeat("a", n-len("secret-"))}}
+		if _, err := k.Save(bg, rec); err != nil {
+			t.Fatal(err)
+		}
+		fk.mu.Lock()
+		defer fk.mu.Unlock()
+		return maps.Clone(fk.items)
+	}
+	// The secrets' encoding adds a fixed overhead to the token.
+	total := 0
+	for _, item := range items(1000) {
+		total += len(item)
+	}
+	exact := store.KeyringChunk - (total - 1000)
+	for n := exact - 2; n <= exact+2; n++ {
+		for user, item := range items(n) {
+			if item == "" {
+				t.Errorf("access token of %d bytes: item %q is empty", n, user[strings.IndexByte(user, 0)+1:])
+			}
+		}
+	}
+}
+
+// A Delete whose keyring items cannot all be deleted deletes the record
+// and says which items stay behind, with the keyring's reason; items
+// already gone are no failure.
+func TestKeyringDeleteReportsItemsLeft(t *testing.T) {
+	lk := &lossyKeyring{fakeKeyring: newFakeKeyring()}
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	lk.failDelete = errors.New("the collection is read-only")
+	err = k.Delete(bg, helperKey)
+	if err == nil || !strings.Contains(err.Error(), "not all of its items") || !strings.Contains(err.Error(), "the collection is read-only") {
+		t.Errorf("Delete with a failing keyring: %v; want the items left named with the reason", err)
+	}
+	if _, err := k.Load(bg, helperKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Load after Delete: %v; want ErrNotFound", err)
+	}
+
+	// Items someone else removed already: Delete succeeds.
+	lk.failDelete = nil
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range lk.users() {
+		_ = lk.fakeKeyring.Delete("authloop-test", u)
+	}
+	if err := k.Delete(bg, helperKey); err != nil {
+		t.Errorf("Delete of a record whose items are gone: %v", err)
+	}
+}
+
+// Secrets that fill exactly the keyring store's 64 items are kept; one
+// byte more is refused.
+func TestKeyringKeepsSecretsUpToItsLimit(t *testing.T) {
+	fk := newFakeKeyring()
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(n int) error {
+		rec := &store.Record{Key: helperKey, Token: &store.Token{AccessToken: "secret-" + strings.Repeat("a", n-len("secret-"))}}
+		_, err := k.Save(bg, rec)
+		return err
+	}
+	// The secrets' encoding adds a fixed overhead to the token.
+	if err := save(1000); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	fk.mu.Lock()
+	for _, item := range fk.items {
+		total += len(item)
+	}
+	fk.mu.Unlock()
+	full := 64*store.KeyringChunk - (total - 1000)
+	if err := save(full); err != nil {
+		t.Errorf("secrets that fill the 64 items: %v", err)
+	} else if u := fk.users(); len(u) != 64 {
+		t.Errorf("secrets that fill the 64 items are in %d", len(u))
+	} else if got, err := k.Load(bg, helperKey); err != nil || len(got.Token.AccessToken) != full {
+		t.Errorf("Load of secrets that fill the 64 items: %v", err)
+	}
+	if err := save(full + 1); err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Errorf("secrets one byte over the 64 items: %v; want them refused", err)
+	}
+}
+
+// NewKeyring keeps items under the service it is given, or under
+// DefaultService when given none.
+func TestNewKeyringService(t *testing.T) {
+	for service, want := range map[string]string{"": store.DefaultService, "my-app": "my-app"} {
+		k, err := store.NewKeyring(filepath.Join(t.TempDir(), "authloop"), service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := k.Describe(); !strings.Contains(d, fmt.Sprintf("service %q", want)) {
+			t.Errorf("NewKeyring(%q) describes itself as %s; want service %q", service, d, want)
+		}
+	}
 }

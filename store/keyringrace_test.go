@@ -39,18 +39,23 @@ func TestKeyringLoadWinsAgainstEndlessSaves(t *testing.T) {
 	if _, err := k.Save(bg, rec); err != nil {
 		t.Fatal(err)
 	}
+	// After this many saves Load has not turned to the save lock: the
+	// writer stops, so that a Load that never would still returns.
+	const tooMany = 10
 	saves := 0
 	rk.save = func() {
 		// Another writer: it waits for the save lock at most a moment (the
 		// locked Load holds it), and gives up then.
-		ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
+		ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
 		defer cancel()
 		again := rec.Clone()
 		rk.save, saves = func() {}, saves+1 // no recursion through this Save's own reads
 		if _, err := k.Save(ctx, again); err != nil && ctx.Err() == nil {
 			t.Errorf("the racing save: %v", err)
 		}
-		rk.save = rk.racer
+		if saves < tooMany {
+			rk.save = rk.racer
+		}
 	}
 	rk.racer = rk.save
 	got, err := k.Load(bg, helperKey)
@@ -58,7 +63,59 @@ func TestKeyringLoadWinsAgainstEndlessSaves(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load against endless saves (%d of them): %v", saves, err)
 	}
+	if saves >= tooMany {
+		t.Errorf("Load still read without the save lock after losing %d rounds", saves)
+	}
 	if got.Token == nil || got.Token.AccessToken != rec.Token.AccessToken {
 		t.Errorf("Load returned another record: %+v", got)
+	}
+}
+
+// gatedKeyring is a fake keyring whose Set, once armed, says it was
+// entered and waits to be released.
+type gatedKeyring struct {
+	*fakeKeyring
+	entered, release chan struct{}
+}
+
+func (g *gatedKeyring) Set(service, user, secret string) error {
+	if g.entered != nil {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.fakeKeyring.Set(service, user, secret)
+}
+
+// A Load does not wait for a Save in progress (which holds the save lock
+// while the keyring takes its time): it returns the record saved before.
+func TestKeyringLoadDoesNotWaitForSave(t *testing.T) {
+	gk := &gatedKeyring{fakeKeyring: newFakeKeyring()}
+	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", gk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	gk.entered, gk.release = make(chan struct{}), make(chan struct{})
+	saved := make(chan error, 1)
+	go func() {
+		rec := sampleRecord(helperKey)
+		rec.Token.AccessToken = "secret-new"
+		_, err := k.Save(bg, rec)
+		saved <- err
+	}()
+	<-gk.entered
+	// A safety net only: a Load that waits for the save lock would wait
+	// for the Save, which waits for this test.
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	got, err := k.Load(ctx, helperKey)
+	close(gk.release)
+	if err != nil || got.Generation != 1 || got.Token.AccessToken != "secret-access-value" {
+		t.Errorf("Load during a Save: %v, %v; want generation 1 at once", got, err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -215,4 +217,110 @@ func oneStoreTwoNames(t *testing.T) (a, b *store.File) {
 		t.Fatal(err)
 	}
 	return a, b
+}
+
+// A lock this process took and released is free for another process, also
+// while the record (and so the lock file) stays, and while this process
+// holds another lock of the same record.
+func TestFileUnlockFreesLockForOtherProcesses(t *testing.T) {
+	for _, holdLogin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("login held %v", holdLogin), func(t *testing.T) {
+			unlockFreesLock(t, holdLogin)
+		})
+	}
+}
+
+func unlockFreesLock(t *testing.T, holdLogin bool) {
+	s := newFile(t)
+	if _, err := s.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	if holdLogin {
+		login, err := s.Lock(bg, helperKey, "login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer login()
+	}
+	unlock, err := s.Lock(bg, helperKey, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helper(t, "try-lock", s.Dir()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "locked" {
+		t.Errorf("another process could not take the refresh lock this one released: %s", got)
+	}
+}
+
+// A lock file removed while a goroutine waits for a lock in it (as another
+// process removes it when it deletes the record) does not keep the waiter
+// from the lock, also while this process holds another lock of the record
+// through the removed file: the waiter moves to the file now at the path.
+func TestFileLockWaiterSurvivesLockFileRemoval(t *testing.T) {
+	oneLockFile(t)
+	s := newFile(t)
+	if _, err := s.Save(bg, sampleRecord(helperKey)); err != nil {
+		t.Fatal(err)
+	}
+	login, err := s.Lock(bg, helperKey, "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer login()
+	child := helper(t, "hold-lock", s.Dir())
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || strings.TrimSpace(line) != "locked" {
+		t.Fatalf("helper did not take the lock: %q, %v", line, err)
+	}
+	// A safety net only: a waiter stuck on the removed file would wait
+	// until it ends.
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		unlock, err := s.Lock(ctx, helperKey, "refresh")
+		if err == nil {
+			err = unlock()
+		}
+		got <- err
+	}()
+	// Whether the waiter is polling yet or not, the lock file goes, then
+	// the holder.
+	must(t, os.Remove(store.LockPath(s, helperKey, "refresh")))
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Errorf("Lock after its lock file was removed: %v", err)
+		}
+	case <-ctx.Done():
+		// Lock polls until its context ends: it returns then.
+		select {
+		case err := <-got:
+			t.Errorf("Lock after its lock file was removed: %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Lock after its lock file was removed spins on the removed file past its context")
+		}
+	}
 }

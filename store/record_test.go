@@ -36,6 +36,19 @@ func TestStringsRedacted(t *testing.T) {
 			t.Errorf("Record.String %q lacks %q", s, want)
 		}
 	}
+	// The client and the metadata's size are shown when there are any,
+	// and only then.
+	for _, want := range []string{`Client(issuer "https://i.example.com", id "c"`, ", 34 bytes of metadata"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Record.String %q lacks %q", s, want)
+		}
+	}
+	bare := (&Record{Key: r.Key, Generation: 1}).String()
+	for _, not := range []string{"Client(", "metadata"} {
+		if strings.Contains(bare, not) {
+			t.Errorf("Record.String of a record without client or metadata shows %q: %s", not, bare)
+		}
+	}
 	var nilRec *Record
 	var nilTok *Token
 	var nilClient *Client
@@ -59,6 +72,20 @@ func TestClone(t *testing.T) {
 	c.Metadata[1] = 'X'
 	if !reflect.DeepEqual(r, secretRecord()) {
 		t.Errorf("a change to a clone reached the original: %+v", r)
+	}
+	// Byte and string slices in Extra (put there by a caller, not by a
+	// JSON decode) are copied too, and nil ones stay nil.
+	r = secretRecord()
+	r.Token.Extra["bytes"], r.Token.Extra["strings"] = []byte("ab"), []string{"a", "b"}
+	r.Token.Extra["nil bytes"], r.Token.Extra["nil strings"], r.Token.Extra["nil list"] = []byte(nil), []string(nil), []any(nil)
+	c = r.Clone()
+	if !reflect.DeepEqual(r, c) {
+		t.Fatalf("Clone differs:\n%+v\n%+v", r.Token.Extra, c.Token.Extra)
+	}
+	c.Token.Extra["bytes"].([]byte)[0] = 'X'
+	c.Token.Extra["strings"].([]string)[0] = "X"
+	if string(r.Token.Extra["bytes"].([]byte)) != "ab" || r.Token.Extra["strings"].([]string)[0] != "a" {
+		t.Errorf("a change to a clone's slices reached the original: %v", r.Token.Extra)
 	}
 	if (*Record)(nil).Clone() != nil {
 		t.Error("Clone of nil is not nil")
