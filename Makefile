@@ -242,8 +242,9 @@ mutation:
 			echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
 		fi; \
 		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
+		unbuilt=$$(cd "$$dir" && $(GO) list -f '{{range .IgnoredGoFiles}}--exclude-files ^{{.}}$$ {{end}}' .) || exit 1; \
 		{ (cd "$$dir" && MUTATION_COVER_PKG=".$${dir#"$$top"}" GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
-			"$$gremlins" unleash $(MUTATION_FLAGS) $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
+			"$$gremlins" unleash $(MUTATION_FLAGS) $$unbuilt $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
 		if [ "$$(cat "$$log.rc")" != 0 ]; then \
 			if [ -n "$(DIFF)" ] && grep -q '^Killed: 0, Lived: 0, Not covered: 0$$' "$$log"; then \
 				echo "(no mutant in the changed lines)"; else failed="$$failed $$p"; fi; \
