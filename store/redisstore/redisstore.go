@@ -443,6 +443,9 @@ func (s *Store) fail(ctx context.Context, what string, err error) error {
 		return fmt.Errorf("redisstore: %s: the context ended before Redis at %s answered: %w", what, s.where, err)
 	}
 	var rerr redis.Error
+	if errors.As(err, &rerr) && (redis.HasErrorPrefix(err, "WRONGPASS") || redis.HasErrorPrefix(err, "NOAUTH") || redis.HasErrorPrefix(err, "NOPERM")) {
+		return fmt.Errorf("redisstore: %s: Redis at %s refused the client's credentials or rights (check the client's Username and Password, and that the ACL user may run scripts, on keys under %q): %w", what, s.where, s.prefix, err)
+	}
 	if errors.As(err, &rerr) && !transientReply(err) {
 		return fmt.Errorf("redisstore: %s: Redis at %s refused: %w", what, s.where, err)
 	}

@@ -13,6 +13,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -35,6 +36,8 @@ type Server struct {
 	bin  string
 	dir  string
 	addr string
+	cfg  Config
+	tls  *tls.Config // the clients' TLS settings, with cfg.TLS
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -49,6 +52,24 @@ type Server struct {
 // when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Config{})
+}
+
+// Config changes how StartWith runs the server.
+type Config struct {
+	// User and Password, when both are set, make an ACL user with every
+	// right and turn the default user off: a client must authenticate
+	// (AUTH user password). Options then holds them.
+	User, Password string
+	// TLS serves TLS only (no plain port), with a certificate for
+	// 127.0.0.1 made for the test; Options then holds a TLS configuration
+	// that trusts it, and a client without TLS cannot talk to it.
+	TLS bool
+}
+
+// StartWith is Start with cfg.
+func StartWith(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	bin := os.Getenv("AUTHLOOP_REDIS_SERVER")
 	if bin == "" {
 		var err error
@@ -57,7 +78,13 @@ func Start(t testing.TB) *Server {
 				"(Debian: apt-get install -y redis-server; `make deps` does), or set AUTHLOOP_REDIS_SERVER to its path: %v", err)
 		}
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), cfg: cfg}
+	if cfg.TLS {
+		var err error
+		if s.tls, err = writeCertificate(s.dir); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 	t.Cleanup(s.kill)
 	var err error
 	for range 5 { // another process may take the free port first
@@ -93,14 +120,20 @@ func (s *Server) Dir() string { return s.dir }
 // timeouts (a test should see a stopped or paused server fail fast) and
 // ContextTimeoutEnabled.
 func (s *Server) Options() *redis.Options {
-	return &redis.Options{
+	o := &redis.Options{
 		Addr:                  s.addr,
 		DialTimeout:           2 * time.Second,
 		ReadTimeout:           2 * time.Second,
 		WriteTimeout:          2 * time.Second,
 		MaxRetries:            1,
 		ContextTimeoutEnabled: true,
+		Username:              s.cfg.User,
+		Password:              s.cfg.Password,
 	}
+	if s.tls != nil {
+		o.TLSConfig = s.tls.Clone()
+	}
+	return o
 }
 
 // Client returns a new client of the server (Options), closed when the
@@ -114,10 +147,19 @@ func (s *Server) Client() *redis.Client {
 // start runs the server on s.addr and waits until it answers.
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.addr)
-	cmd := exec.Command(s.bin,
-		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+	args := []string{"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log"), "--loglevel", "notice")
+		"--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log"), "--loglevel", "notice"}
+	if s.cfg.TLS {
+		args[3] = "0" // no plain port
+		args = append(args, "--tls-port", port,
+			"--tls-cert-file", filepath.Join(s.dir, "cert.pem"), "--tls-key-file", filepath.Join(s.dir, "key.pem"),
+			"--tls-ca-cert-file", filepath.Join(s.dir, "cert.pem"), "--tls-auth-clients", "no")
+	}
+	if s.cfg.User != "" && s.cfg.Password != "" {
+		args = append(args, "--user", s.cfg.User, "on", ">"+s.cfg.Password, "~*", "&*", "+@all", "--user", "default", "off")
+	}
+	cmd := exec.Command(s.bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -129,7 +171,9 @@ func (s *Server) start() error {
 	s.cmd, s.exited, s.paused = cmd, exited, false
 	s.mu.Unlock()
 
-	c := redis.NewClient(&redis.Options{Addr: s.addr, MaxRetries: -1, DialTimeout: time.Second})
+	po := s.Options()
+	po.MaxRetries, po.DialTimeout = -1, time.Second
+	c := redis.NewClient(po)
 	defer c.Close()
 	deadline := time.Now().Add(startTimeout)
 	for {
