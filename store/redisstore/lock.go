@@ -49,11 +49,12 @@ end
 return 0
 `)
 
-// Lock takes the lock called name of key, as store.Store describes
-// (SET NX PX with a random owner, in a script), as a lease renewed in the background until unlock (see LockLease). unlock
-// returns an error wrapping store.ErrLeaseLost if the lease had passed to
-// another holder before it; nothing the holder saved was fenced, so use
-// LockLease where that matters.
+// Lock takes the lock called name of key, as store.Store describes (SET
+// NX PX with a random owner, in a script), as a lease renewed in the
+// background until unlock (see LockLease). unlock returns an error
+// wrapping store.ErrLeaseLost if the lease had passed to another holder
+// before it; nothing the holder saved was fenced, so use LockLease where
+// that matters.
 func (s *Store) Lock(ctx context.Context, key store.Key, name string) (func() error, error) {
 	_, unlock, err := s.LockLease(ctx, key, name)
 	return unlock, err
