@@ -118,6 +118,12 @@ type SaveError struct {
 }
 
 func (e *SaveError) Error() string {
+	if errors.Is(e.Err, store.ErrLeaseLost) {
+		// Not a broken store: this process held the record's lock too
+		// long (it was stalled, or cut off from the store), and the store
+		// refused a write that might overwrite another holder's.
+		return fmt.Sprintf("authloop: the new tokens of %s were not saved to the %s: the record's lock passed to another holder while this process was stalled or cut off (%v); they are kept in this process, which saves them under the lock again unless the store holds newer ones", e.Key, e.Store, e.Err)
+	}
 	return fmt.Sprintf("authloop: the new tokens of %s could not be saved to the %s (%v); they are kept in this process, which retries the save, but other processes sharing the store do not see them: fix the store (free space, permissions, unlock the keyring)", e.Key, e.Store, e.Err)
 }
 

@@ -3,6 +3,7 @@ package authloop
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,6 +151,9 @@ func TestSessionKeepsTheTokenWhoseFencedSaveWasRefused(t *testing.T) {
 	var se *SaveError
 	if !errors.As(err, &se) || !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("Refresh: %v, want a *SaveError wrapping store.ErrLeaseLost", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "fix the store") || !strings.Contains(msg, "passed to another holder") {
+		t.Errorf("the error blames the store instead of saying the lock passed on: %v", err)
 	}
 	if tok == nil || tok.RefreshToken == f.tok.RefreshToken {
 		t.Fatal("the rotated token was not returned")

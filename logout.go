@@ -84,7 +84,10 @@ func (s *Session) Logout(ctx context.Context) error {
 	cancelRevoke()
 	// The local record goes even when ctx ended during the revocation, as
 	// promised: a Ctrl-C must not leave the tokens behind.
-	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	// With a store whose locks are leases, the delete is fenced by the
+	// lease: a logout that stalled past it must not delete a sign-in made
+	// after it.
+	delCtx, cancel := context.WithTimeout(context.WithoutCancel(heldCtx), s.timeout)
 	var delErr error
 	if err := s.store.Delete(delCtx, s.key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		delErr = fmt.Errorf("authloop: deleting the saved session %s from the %s: %w", s.key, s.store.Describe(), err)

@@ -45,16 +45,22 @@ type LeaseLocker interface {
 	//     a context derived from it, for the same key, is refused with an
 	//     error wrapping ErrLeaseLost when the lease passed to another
 	//     holder: another holder has the lock, or the lock is free but the
-	//     record changed (a save or delete not made with held) since this
-	//     holder took the lock or last saved with held (the store checks
+	//     record changed (a save or delete not made with held, a record
+	//     deleted and written again included) since this holder took the
+	//     lock or last saved with held (the store checks
 	//     this in the same atomic step as the write). So a stale holder
 	//     never overwrites a newer record, and a holder whose lease merely
 	//     ran out, no one else having taken over, still saves what it got
-	//     meanwhile (a rotated refresh token). A Save with held after held ended is refused
+	//     meanwhile (a rotated refresh token), when it took the lock on an
+	//     existing record; one that took it on no record does not (it
+	//     cannot tell that nothing happened from a record written and
+	//     deleted meanwhile). A Save with held after held ended is refused
 	//     unless the lease is still held; to save the answer to a request
 	//     already sent, use context.WithoutCancel(held) (with a timeout),
 	//     which keeps the lease for the store's check. A Save with any
 	//     other context is not fenced.
+	//   - fences a Delete made with it the same way: a holder whose lease
+	//     passed does not delete the record another holder wrote since.
 	//   - answers LeaseHeld, which the holder calls immediately before it
 	//     sends a request that must not be sent twice (a refresh).
 	//

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"sync"
@@ -22,13 +23,18 @@ const (
 )
 
 // lockScript takes the lock KEYS[1] for the owner ARGV[1] with a lease of
-// ARGV[2] ms if it is free, and returns the generation of the record
-// KEYS[2] (0 when there is none); -1 if the lock is taken.
+// ARGV[2] ms if it is free, or already the owner's (the script's reply was
+// lost and the client sent it again), and returns the stamp of the record
+// KEYS[2] ("" when there is none) as a string; false if another owner
+// holds the lock.
 var lockScript = redis.NewScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-	return -1
+	if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+		return false
+	end
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return tonumber(redis.call('HGET', KEYS[2], 'gen') or '0')
+return redis.call('HGET', KEYS[2], 'stamp') or ''
 `)
 
 // unlockScript deletes the lock KEYS[1] if its owner is ARGV[1]; 1 if it
@@ -83,17 +89,21 @@ func (s *Store) LockLease(ctx context.Context, key store.Key, name string) (cont
 			return nil, nil, s.lockTimeout(key, name, err)
 		}
 		start := time.Now()
-		gen, err := lockScript.Run(ctx, s.c, []string{l.lockKey, s.recKey(key.ID())}, l.owner, s.ttl.Milliseconds()).Int64()
-		if err != nil {
+		stamp, err := lockScript.Run(ctx, s.c, []string{l.lockKey, s.recKey(key.ID())}, l.owner, s.ttl.Milliseconds()).Text()
+		taken := errors.Is(err, redis.Nil)
+		if err != nil && !taken {
 			if ctx.Err() != nil {
-				// The SET may still be applied (a slow Redis): that lock
-				// then stays taken until its lease ends.
-				return nil, nil, s.lockTimeout(key, name, ctx.Err())
+				// Redis did not answer in time. The SET may still be
+				// applied (a slow Redis): release it in the background,
+				// so that no one waits out a lock no one holds.
+				go l.releaseOrphan()
+				return nil, nil, fmt.Errorf("redisstore: take the %q lock of %s: Redis at %s did not answer before the context ended (is it hung or overloaded?): %w: %w: %w",
+					name, key, s.where, store.ErrUnavailable, store.ErrLockTimeout, ctx.Err())
 			}
 			return nil, nil, s.fail(ctx, fmt.Sprintf("take the %q lock of %s", name, key), err)
 		}
-		if gen >= 0 {
-			l.gen = uint64(gen)
+		if !taken {
+			l.stamp = stamp
 			return l.start(ctx, start), l.unlock, nil
 		}
 		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
@@ -130,6 +140,14 @@ func checkLockName(name string) error {
 	return nil
 }
 
+// releaseOrphan deletes the lock if a SET whose answer never came took it
+// for l's owner, once Redis answers (within a lease).
+func (l *lease) releaseOrphan() {
+	ctx, cancel := context.WithTimeout(context.Background(), l.s.ttl)
+	defer cancel()
+	_ = unlockScript.Run(ctx, l.s.c, []string{l.lockKey}, l.owner).Err()
+}
+
 // newOwner returns a random value that no other holder will ever have.
 func newOwner() string {
 	var b [16]byte
@@ -147,7 +165,7 @@ type lease struct {
 	owner   string
 
 	mu       sync.Mutex
-	gen      uint64    // the record's generation when the lock was taken, or of this holder's last fenced save
+	stamp    string    // the record's stamp when the lock was taken, or of this holder's last fenced write ("": no record)
 	sureEnd  time.Time // start of the last successful renewal (or of the SET) + LockTTL, monotonic
 	lost     bool      // the lock is known to be another's or gone, or sureEnd is near
 	released bool      // unlock was called

@@ -11,7 +11,8 @@
 // the record key's store.Key.ID() (32 hex digits, stable across processes
 // and versions):
 //
-//	<prefix>rec:<id>          hash: "gen" the generation, "data" the record
+//	<prefix>rec:<id>          hash: "gen" the generation, "stamp" a random
+//	                          value new at each write, "data" the record
 //	                          as {"schema":1,"record":{...}} (JSON), or with
 //	                          Options.SecretKey {"schema":1,"sealed":"..."}
 //	<prefix>keys              hash: <id> -> the store.Key as JSON, for List
@@ -35,7 +36,7 @@
 // loses the lock; Store implements store.LeaseLocker so that it can tell
 // (store.LeaseHeld) and so that its Save is refused (fenced) when another
 // holder has the lock, or has saved the record since (the save script
-// compares the lock's owner and the record's generation).
+// compares the lock's owner and the record's stamp, random per write).
 //
 // # Durability and availability
 //
@@ -266,23 +267,31 @@ func (s *Store) decode(key store.Key, gen, data any) (*store.Record, error) {
 	return env.Record, nil
 }
 
-// saveScript writes a record and its index entry and bumps its generation,
-// atomically. With a third key (a fenced save: the lock, its owner ARGV[4]
-// and the generation ARGV[5] the holder last knew), it does nothing and
-// returns -1 when the lock is another owner's, or when it is free and the
-// record's generation is no longer ARGV[5].
-var saveScript = redis.NewScript(`
+// fence is the Lua check of a write fenced by a lease (a third key, the
+// lock KEYS[3]; its owner ARGV[5] and the record's stamp ARGV[6] the holder
+// last knew): the write is refused when the lock is another owner's, or
+// when it is free and the record is not the one the holder knew (another
+// stamp, or none: a record deleted, re-created, or created meanwhile).
+// Stamps are random per write, so unlike generations (which start again
+// at 1 after a Delete) they never come back.
+const fence = `
 if #KEYS == 3 then
 	local owner = redis.call('GET', KEYS[3])
-	if owner ~= ARGV[4] then
-		local g = redis.call('HGET', KEYS[1], 'gen') or '0'
-		if owner or g ~= ARGV[5] then
+	if owner ~= ARGV[5] then
+		local st = redis.call('HGET', KEYS[1], 'stamp') or ''
+		if owner or st == '' or st ~= ARGV[6] then
 			return -1
 		end
 	end
 end
+`
+
+// saveScript writes a record (ARGV[3]) with a new stamp (ARGV[4]) and its
+// index entry (ARGV[1] -> ARGV[2]) and bumps its generation, atomically,
+// unless the fence refuses it (-1).
+var saveScript = redis.NewScript(fence + `
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HSET', KEYS[1], 'data', ARGV[3])
+redis.call('HSET', KEYS[1], 'data', ARGV[3], 'stamp', ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return g
 `)
@@ -293,11 +302,13 @@ return g
 // With a context from LockLease of this store for rec.Key (or derived from
 // one), the save is fenced: the script refuses it, with an error wrapping
 // store.ErrLeaseLost, when the lock passed to another holder, that is when
-// another owner holds the lock, or when the lock is free and the record's
-// generation is not the one this holder last knew (the one when it took
-// the lock, or of its own last fenced save). So a lease that merely ran out
+// another owner holds the lock, or when the lock is free and the record is
+// not the one this holder last knew (its stamp, random per write, is not
+// the one when it took the lock or of its own last fenced write; or there
+// was no record then, or is none now). So a lease that merely ran out
 // while no one else took over does not cost the holder the tokens it got
-// meanwhile. A fenced Save whose context has ended is refused before the
+// meanwhile, and a record deleted and written again is never overwritten
+// by a stale holder. A fenced Save whose context has ended is refused before the
 // script with an error wrapping ErrLeaseLost when the lease is not held;
 // to save the answer to a request already sent after held may have ended,
 // use context.WithoutCancel(held) (with a timeout): it keeps the lease,
@@ -347,12 +358,13 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 		return 0, fmt.Errorf("redisstore: Save of %s: %w", rec.Key, err)
 	}
 	id := rec.Key.ID()
+	stamp := newOwner() // random, never repeated
 	keys := []string{s.recKey(id), s.indexKey()}
-	args := []any{id, keyJSON, data}
+	args := []any{id, keyJSON, data, stamp}
 	if l != nil {
 		l.mu.Lock()
 		keys = append(keys, l.lockKey)
-		args = append(args, l.owner, l.gen)
+		args = append(args, l.owner, l.stamp)
 		l.mu.Unlock()
 	}
 	g, err := saveScript.Run(ctx, s.c, keys, args...).Int64()
@@ -366,16 +378,16 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	}
 	if l != nil {
 		l.mu.Lock()
-		l.gen = uint64(g)
+		l.stamp = stamp
 		l.mu.Unlock()
 	}
 	rec.Generation, rec.Updated = uint64(g), c.Updated
 	return uint64(g), nil
 }
 
-// deleteScript removes a record and its index entry; it returns 0 when
-// there was no record.
-var deleteScript = redis.NewScript(`
+// deleteScript removes a record and its index entry (ARGV[1]), unless
+// the fence refuses it (-1); it returns 0 when there was no record.
+var deleteScript = redis.NewScript(fence + `
 local n = redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return n
@@ -383,15 +395,39 @@ return n
 
 // Delete removes the record of key and its index entry, or returns an
 // error wrapping store.ErrNotFound when there is none. Locks are not
-// affected (they end by themselves).
+// affected (they end by themselves). With a context from LockLease of this
+// store for key (or derived from one, context.WithoutCancel included), the
+// delete is fenced as Save is: refused, with an error wrapping
+// store.ErrLeaseLost, when the lock passed to another holder or the record
+// is not the one this holder knew (a logout that stalled must not delete
+// the sign-in made after it).
 func (s *Store) Delete(ctx context.Context, key store.Key) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	id := key.ID()
-	n, err := deleteScript.Run(ctx, s.c, []string{s.recKey(id), s.indexKey()}, id).Int64()
+	keys := []string{s.recKey(id), s.indexKey()}
+	args := []any{id, "", "", ""}
+	l := leaseOf(ctx, s, key)
+	if l != nil {
+		l.mu.Lock()
+		keys = append(keys, l.lockKey)
+		args = append(args, l.owner, l.stamp)
+		l.mu.Unlock()
+	}
+	n, err := deleteScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
 		return s.fail(ctx, "delete "+key.String(), err)
+	}
+	if n < 0 {
+		l.lose()
+		return fmt.Errorf("redisstore: delete %s refused: the %q lock passed to another holder (it holds it, or the record changed since): %w",
+			key, l.name, store.ErrLeaseLost)
+	}
+	if l != nil {
+		l.mu.Lock()
+		l.stamp = ""
+		l.mu.Unlock()
 	}
 	if n == 0 {
 		return fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())

@@ -499,6 +499,9 @@ func TestSaveWithoutCancelOfALostLeaseIsFencedByTheScript(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, srv, time.Second)
 	k := key(1)
+	if _, err := s.Save(ctxT(t), testRecord(k, "before")); err != nil {
+		t.Fatal(err)
+	}
 	held, unlock, err := s.LockLease(ctxT(t), k, "refresh")
 	if err != nil {
 		t.Fatal(err)
@@ -515,7 +518,7 @@ func TestSaveWithoutCancelOfALostLeaseIsFencedByTheScript(t *testing.T) {
 	}
 	detached, cancel := context.WithTimeout(context.WithoutCancel(held), time.Minute)
 	defer cancel()
-	if g, err := s.Save(detached, testRecord(k, "y")); err != nil || g != 1 {
+	if g, err := s.Save(detached, testRecord(k, "y")); err != nil || g != 2 {
 		t.Fatalf("Save with WithoutCancel(held), no one else having taken over: %d, %v", g, err)
 	}
 	other, err := s.Lock(ctxT(t), k, "refresh")
@@ -527,4 +530,33 @@ func TestSaveWithoutCancelOfALostLeaseIsFencedByTheScript(t *testing.T) {
 		t.Errorf("Save with WithoutCancel(held) while another holds the lock: %v; want ErrLeaseLost", err)
 	}
 	_ = unlock()
+}
+
+// A holder that took the lock on no record, and whose lease then lapsed,
+// cannot save with WithoutCancel(held) even though no one took over: it
+// cannot tell "nothing happened" from "a record was written and deleted
+// meanwhile" (a sign-in and a logout), and a save would bring a logged-out
+// session back. The Session keeps its token and saves it under a new
+// lease.
+func TestLapsedLeaseOnNoRecordDoesNotSave(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv, time.Second)
+	k := key(1)
+	held, unlock, err := s.LockLease(ctxT(t), k, "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := s.c.Del(ctxT(t), s.lockKey(k, "refresh")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	<-held.Done()
+	detached, cancel := context.WithTimeout(context.WithoutCancel(held), time.Minute)
+	defer cancel()
+	if _, err := s.Save(detached, testRecord(k, "y")); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("Save with WithoutCancel(held) of a lapsed lease taken on no record: %v; want ErrLeaseLost", err)
+	}
+	if _, err := s.Load(ctxT(t), k); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a record was written: %v", err)
+	}
 }
