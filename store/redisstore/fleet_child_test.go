@@ -188,11 +188,7 @@ func fleetChild(spec childSpec, st *Store) int {
 				switch {
 				case err == nil && !called.Before(tok.Expiry):
 					atomic.AddInt64(&stats.Expired, 1)
-				case err == nil && !called.Before(tok.Expiry.Add(-margin+time.Microsecond)):
-					// (The Session reads the wall clock to the microsecond,
-					// gettimeofday on linux/amd64, after called: within the
-					// microsecond of the margin's start it may still hand
-					// the token out, as it should.)
+				case err == nil && !called.Before(tok.Expiry.Add(-margin)):
 					atomic.AddInt64(&stats.Late, 1)
 				case err == nil:
 					lasts[i][fp(tok.AccessToken)] = called.UnixNano()
