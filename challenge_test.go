@@ -1,0 +1,79 @@
+package authloop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
+)
+
+// A 401's challenge guides the next sign-in (RFC 9728 §5.1, the MCP
+// authorization spec): its resource_metadata URL is where the resource's
+// metadata is found when the well-known URLs have none, and its scope is
+// what the sign-in asks for, over the metadata's scopes_supported. A later
+// 401 that names no scope does not make the session forget the scope an
+// earlier one asked for.
+func TestChallengeGuidesSignIn(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	var rs *httptest.Server
+	rs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/meta/mcp" { // not a well-known URL
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": rs.URL + "/mcp", "authorization_servers": []string{srv.Issuer()}, "scopes_supported": []string{"read"}})
+	}))
+	defer rs.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(bctx context.Context, u string) error {
+		if !strings.HasPrefix(u, srv.Issuer()+"/") {
+			t.Errorf("authorization request to %s, want one to the authorization server the challenge's metadata names (%s)", u, srv.Issuer())
+			cancel() // no one will sign in there
+			return errors.New("not the authorization server")
+		}
+		return b.open(bctx, u)
+	}
+	cfg := resourceConfig(srv, rs.URL+"/mcp", open)
+	cfg.Interactive = false // the 401s only note their challenges
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	challenge := func(h string) {
+		t.Helper()
+		resp := &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{"Www-Authenticate": {h}}, Body: http.NoBody}
+		if err := s.Authorize(context.Background(), nil, resp); !errors.Is(err, ErrLoginRequired) {
+			t.Fatalf("Authorize on a 401 without a token, not interactive: %v, want ErrLoginRequired", err)
+		}
+	}
+	challenge(`Bearer resource_metadata="` + rs.URL + `/meta/mcp", scope="read write"`)
+	challenge(`Bearer resource_metadata="` + rs.URL + `/meta/mcp"`)
+	if _, err := s.Login(ctx); err != nil {
+		t.Fatalf("sign-in with the metadata the challenge pointed at: %v", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.urls) != 1 {
+		t.Fatalf("%d authorization requests, want 1", len(b.urls))
+	}
+	u, err := url.Parse(b.urls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := strings.Fields(u.Query().Get("scope")); !slices.Contains(sc, "read") || !slices.Contains(sc, "write") {
+		t.Errorf("scope %v: want the challenge's scope (read write), not only the metadata's scopes_supported", sc)
+	}
+}
