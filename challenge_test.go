@@ -77,3 +77,31 @@ func TestChallengeGuidesSignIn(t *testing.T) {
 		t.Errorf("scope %v: want the challenge's scope (read write), not only the metadata's scopes_supported", sc)
 	}
 }
+
+// After the refresh that Authorize's blind retries ended in (a 401 for a
+// token it was not told), a 401 that may have been for the old token
+// (a request sent before the refresh finished) is answered with "retry
+// with the new token", not with a second refresh: the count of blind
+// retries starts again with each new token.
+func TestUnauthorizedUnknownTokenRetriesEachNewTokenFirst(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	s := f.session()
+	refused := func() *http.Response {
+		return &http.Response{StatusCode: 401, Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}, Body: http.NoBody}
+	}
+	for tries := 0; f.refreshes() == 0; tries++ {
+		if tries > maxBlindRetries+1 {
+			t.Fatalf("no refresh after %d refusals of the session's token", tries)
+		}
+		if err := s.Authorize(context.Background(), nil, refused()); err != nil {
+			t.Fatalf("Authorize: %v", err)
+		}
+	}
+	refreshed := s.Cached()
+	if err := s.Authorize(context.Background(), nil, refused()); err != nil {
+		t.Fatalf("Authorize after the refresh: %v", err)
+	}
+	if n := f.refreshes(); n != 1 || s.Cached() != refreshed {
+		t.Fatalf("%d refreshes: a 401 for an unknown token right after a refresh refreshed again, want the new token retried first", n)
+	}
+}
