@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -103,5 +104,37 @@ func TestUnauthorizedUnknownTokenRetriesEachNewTokenFirst(t *testing.T) {
 	}
 	if n := f.refreshes(); n != 1 || s.Cached() != refreshed {
 		t.Fatalf("%d refreshes: a 401 for an unknown token right after a refresh refreshed again, want the new token retried first", n)
+	}
+}
+
+// A server that answers each new token with a 403 for yet another scope
+// gets at most maxStepUps new sign-ins from a session; the next refusal is
+// an error that says the session gave up, and opens no browser.
+func TestStepUpsAreBounded(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{Scopes: []string{"openid", "offline_access", "more0", "more1", "more2", "more3"}}, true)
+	f.cfg.Interactive = true
+	s := f.session()
+	opened := func() int {
+		f.b.mu.Lock()
+		defer f.b.mu.Unlock()
+		return len(f.b.urls)
+	}
+	before := opened()
+	for i := 0; ; i++ {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+		s.Cached().SetAuthHeader(req)
+		err := s.Authorize(context.Background(), req, insufficientScope(fmt.Sprintf("more%d", i)))
+		if i == maxStepUps {
+			if err == nil || !strings.Contains(err.Error(), "giving up") {
+				t.Fatalf("refusal %d, after %d step-ups: %v, want the session to give up", i+1, maxStepUps, err)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("step-up %d: %v", i+1, err)
+		}
+	}
+	if n := opened() - before; n != maxStepUps {
+		t.Fatalf("%d sign-ins for step-ups, want %d", n, maxStepUps)
 	}
 }
