@@ -1,0 +1,63 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+)
+
+// exitingStore is a store whose process exits once exited is set: saves
+// after that never happen.
+type exitingStore struct {
+	store.Store
+	exited atomic.Bool
+}
+
+func (e *exitingStore) Save(ctx context.Context, rec *store.Record) (uint64, error) {
+	if e.exited.Load() {
+		return 0, errors.New("the process has exited")
+	}
+	return e.Store.Save(ctx, rec)
+}
+
+// Close returns only once a refresh under way has ended and its answer is
+// saved: a program exits when Close returns, and the answer holds the only
+// live refresh token (the server rotated it). Here the server has acted
+// and its answer is still on the way when Close begins; the "process"
+// saves nothing after Close returned.
+func TestCloseReturnsAfterTheRefreshUnderWayIsSaved(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	st := &exitingStore{Store: fileStore(t, t.TempDir())}
+	s := f.sessionWith(st, f.tok)
+	release, held := make(chan struct{}), make(chan struct{})
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+	f.clock.Jump(2 * time.Hour)
+	go func() { _, _ = s.Token(context.Background()) }()
+	<-held // the server has rotated the refresh token; its answer waits
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		st.exited.Store(true)
+		close(closed)
+	}()
+	waitClosing(t, s)
+	close(release)
+	<-closed
+	rec, err := st.Store.Load(context.Background(), s.key)
+	if err != nil || rec == nil {
+		t.Fatalf("load: %v %v", rec, err)
+	}
+	if rec.Token.RefreshToken == f.tok.RefreshToken {
+		t.Fatal("the store still holds the refresh token the server rotated away: Close returned before the refresh's answer was saved")
+	}
+	s2 := f.sessionWith(st.Store, nil)
+	tok, err := s2.Token(context.Background())
+	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) || f.refreshes() != 1 {
+		t.Fatalf("after Close, the saved session: %v (refreshes %d), want the saved answer used without a refresh", err, f.refreshes())
+	}
+}
