@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/authloop/authloop/oauthtest"
 	"github.com/authloop/authloop/store"
 )
@@ -59,5 +61,36 @@ func TestCloseReturnsAfterTheRefreshUnderWayIsSaved(t *testing.T) {
 	tok, err := s2.Token(context.Background())
 	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) || f.refreshes() != 1 {
 		t.Fatalf("after Close, the saved session: %v (refreshes %d), want the saved answer used without a refresh", err, f.refreshes())
+	}
+}
+
+// A sign-in stopped (its context cancelled: Ctrl+C, Close) once the code
+// exchange is sent still gets the exchange's answer: the code is spent at
+// the server, and the answer holds the only copy of the new grant.
+func TestLoginStoppedDuringCodeExchangeKeepsTheGrant(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	cfg := testConfig(srv, b.open)
+	release, held := make(chan struct{}), make(chan struct{})
+	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline
+	defer cancel()
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := Login(ctx, cfg)
+		done <- result{tok, err}
+	}()
+	<-held // the code is spent; the answer waits
+	cancel()
+	close(release)
+	r := <-done
+	if r.err != nil || !srv.ValidAccessToken(r.tok.AccessToken) {
+		t.Fatalf("Login stopped after its code exchange was sent: %v; want the exchange's tokens", r.err)
 	}
 }
