@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -122,5 +123,24 @@ func TestLoginLockWaitFollowsLoginTimeout(t *testing.T) {
 				t.Fatalf("the login lock is waited for until %v after the start, want %v and a margin under a minute", got.Sub(start), c.want)
 			}
 		})
+	}
+}
+
+// Config.MaxRetries = NoRetries makes a transient failure final at once:
+// one token request, and the session is told to wait.
+func TestNoRetriesSendsOneRequest(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{}, true)
+	f.cfg.MaxRetries = NoRetries
+	s := f.session()
+	waits := recordRetryWaits(t)
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultUnavailable})
+	f.clock.Jump(2 * time.Hour)
+	_, err := s.Token(context.Background())
+	var rl *RetryLaterError
+	if !errors.As(err, &rl) {
+		t.Fatalf("Token: %v, want a *RetryLaterError", err)
+	}
+	if n := f.refreshes(); n != 1 || len(waits()) != 0 {
+		t.Fatalf("%d refresh requests, %d pauses: want 1 and none", n, len(waits()))
 	}
 }
