@@ -3,6 +3,8 @@ package authloop
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,5 +39,22 @@ func TestDevicePollWaitsTheInterval(t *testing.T) {
 				t.Fatalf("%d polls before the interval passed", n)
 			}
 		})
+	}
+}
+
+// A device flow whose polls fail on the network (no answer at all) gives
+// up after maxDeviceNetFailures in a row, saying so, instead of polling
+// until the code expires.
+func TestDevicePollGivesUpAfterNetworkFailures(t *testing.T) {
+	fastDevicePolls(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	srv.FailNext(2*maxDeviceNetFailures, oauthtest.Fault{Kind: oauthtest.FaultReset})
+	_, err := Login(context.Background(), deviceConfig(srv))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("failed %d times in a row", maxDeviceNetFailures)) {
+		t.Fatalf("Login: %v, want it to give up after %d failed polls", err, maxDeviceNetFailures)
+	}
+	if n := srv.Count("token"); n != maxDeviceNetFailures {
+		t.Fatalf("%d polls, want %d", n, maxDeviceNetFailures)
 	}
 }
