@@ -1,10 +1,15 @@
 package authloop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +59,74 @@ func TestDevicePollGivesUpAfterNetworkFailures(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("failed %d times in a row", maxDeviceNetFailures)) {
 		t.Fatalf("Login: %v, want it to give up after %d failed polls", err, maxDeviceNetFailures)
 	}
-	if n := srv.Count("token"); n != maxDeviceNetFailures {
-		t.Fatalf("%d polls, want %d", n, maxDeviceNetFailures)
+	var times []time.Time
+	for _, r := range srv.Requests() {
+		if r.Endpoint == "token" {
+			times = append(times, r.Time)
+		}
+	}
+	if len(times) != maxDeviceNetFailures {
+		t.Fatalf("%d polls, want %d", len(times), maxDeviceNetFailures)
+	}
+	// RFC 8628 §3.5: the interval (1 unit here) doubles after each
+	// failure; a lower bound only, as timers never fire early.
+	for i := 1; i < len(times); i++ {
+		if gap, want := times[i].Sub(times[i-1]), devicePollUnit<<i; gap < want {
+			t.Errorf("poll %d came %v after the previous, want >= %v", i+1, gap, want)
+		}
+	}
+}
+
+// A device authorization request without scopes sends no scope parameter
+// (an empty one is no valid scope, RFC 6749 §3.3).
+func TestDeviceAuthorizationWithoutScopesSendsNone(t *testing.T) {
+	fastDevicePolls(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	cfg := deviceConfig(srv)
+	cfg.OAuth2.Scopes = nil
+	var browsing sync.WaitGroup
+	defer browsing.Wait()
+	cfg.OnDeviceCode = approveWithBrowse(&browsing)
+	var mu sync.Mutex
+	var forms []url.Values
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == "/device_authorization" && r.Body != nil {
+			body, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			form, _ := url.ParseQuery(string(body))
+			mu.Lock()
+			forms = append(forms, form)
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	if _, err := Login(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(forms) != 1 {
+		t.Fatalf("%d device authorization requests, want 1", len(forms))
+	}
+	if sc, ok := forms[0]["scope"]; ok {
+		t.Fatalf("scope %q sent, want none", sc)
+	}
+}
+
+// A device authorization response of exactly maxTokenResponse bytes is
+// read; only a larger one is refused.
+func TestDeviceAuthResponseOfMaxSizeAccepted(t *testing.T) {
+	j := `{"device_code":"d","user_code":"U","verification_uri":"https://as.example/device","expires_in":600}`
+	body := []byte(j + strings.Repeat(" ", maxTokenResponse-len(j)))
+	if _, err := parseDeviceAuthResponse(200, "application/json", body, epoch); err != nil {
+		t.Fatalf("a response of %d bytes: %v", len(body), err)
+	}
+	if _, err := parseDeviceAuthResponse(200, "application/json", append(body, ' '), epoch); err == nil {
+		t.Fatal("a response over the limit was read")
 	}
 }
