@@ -130,3 +130,18 @@ func TestDeviceAuthResponseOfMaxSizeAccepted(t *testing.T) {
 		t.Fatal("a response over the limit was read")
 	}
 }
+
+// A device authorization response whose expires_in is 0 (or absent)
+// gives the code no expiry: the flow polls until the server answers
+// expired_token, rather than calling a code expired the moment it came.
+func TestDeviceAuthResponseZeroExpiresInMeansNoExpiry(t *testing.T) {
+	for _, j := range []string{
+		`{"device_code":"d","user_code":"U","verification_uri":"https://as.example/device","expires_in":0}`,
+		`{"device_code":"d","user_code":"U","verification_uri":"https://as.example/device"}`,
+	} {
+		da, err := parseDeviceAuthResponse(200, "application/json", []byte(j), epoch)
+		if err != nil || !da.Expiry.IsZero() {
+			t.Errorf("%s: expiry %v (%v), want none", j, da.Expiry, err)
+		}
+	}
+}
