@@ -3,6 +3,7 @@ package authloop
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,6 +143,33 @@ func TestDeviceAuthResponseZeroExpiresInMeansNoExpiry(t *testing.T) {
 		da, err := parseDeviceAuthResponse(200, "application/json", []byte(j), epoch)
 		if err != nil || !da.Expiry.IsZero() {
 			t.Errorf("%s: expiry %v (%v), want none", j, da.Expiry, err)
+		}
+	}
+}
+
+// A user code with a control character (C0, DEL or C1: U+0080 to U+009F)
+// is refused, as it would reach the person's terminal; any other
+// character, such as a non-breaking space or a letter outside ASCII, is
+// shown as it is.
+func TestDeviceUserCodeControlCharacters(t *testing.T) {
+	for _, c := range []struct {
+		code string
+		ok   bool
+	}{
+		{"ABCD-EFGH", true},
+		{"ÁRVÍZ-TŰRŐ", true},
+		{"ABCD\u00a0EFGH", true},
+		{"ABCD\u00ffEFGH", true},
+		{"ABCD\x1bEFGH", false},
+		{"ABCD\x7fEFGH", false},
+		{"ABCD\u0080EFGH", false},
+		{"ABCD\u009bEFGH", false},
+		{"ABCD\u009fEFGH", false},
+	} {
+		j, _ := json.Marshal(map[string]any{"device_code": "d", "user_code": c.code, "verification_uri": "https://as.example/device"})
+		_, err := parseDeviceAuthResponse(200, "application/json", j, epoch)
+		if (err == nil) != c.ok {
+			t.Errorf("user code %q: %v, want accepted %v", c.code, err, c.ok)
 		}
 	}
 }
