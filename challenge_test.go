@@ -138,3 +138,56 @@ func TestStepUpsAreBounded(t *testing.T) {
 		t.Fatalf("%d sign-ins for step-ups, want %d", n, maxStepUps)
 	}
 }
+
+// prmServer is a protected resource at /mcp whose RFC 9728 metadata is
+// served at the well-known URL only, naming servers as its authorization
+// servers.
+func prmServer(t *testing.T, servers []string) *httptest.Server {
+	var rs *httptest.Server
+	rs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/oauth-protected-resource/mcp" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": rs.URL + "/mcp", "authorization_servers": servers, "scopes_supported": []string{"read"}})
+	}))
+	t.Cleanup(rs.Close)
+	return rs
+}
+
+// A challenge's resource_metadata URL that fails (404) is not the end: the
+// well-known URLs are tried, and the sign-in goes ahead with what they
+// serve.
+func TestFailedChallengeMetadataFallsBackToWellKnown(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	rs := prmServer(t, []string{srv.Issuer()})
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(bctx context.Context, u string) error {
+		if !strings.HasPrefix(u, srv.Issuer()+"/") {
+			t.Errorf("authorization request to %s, want one to %s", u, srv.Issuer())
+			cancel() // no one will sign in there
+			return errors.New("not the authorization server")
+		}
+		return b.open(bctx, u)
+	}
+	cfg := resourceConfig(srv, rs.URL+"/mcp", open)
+	cfg.Interactive = false
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	resp := &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{"Www-Authenticate": {`Bearer resource_metadata="` + rs.URL + `/gone"`}}, Body: http.NoBody}
+	if err := s.Authorize(ctx, nil, resp); !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("Authorize: %v, want ErrLoginRequired", err)
+	}
+	if _, err := s.Login(ctx); err != nil {
+		t.Fatalf("sign-in after a challenge whose metadata URL failed: %v", err)
+	}
+}
+
