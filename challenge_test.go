@@ -190,4 +190,3 @@ func TestFailedChallengeMetadataFallsBackToWellKnown(t *testing.T) {
 		t.Fatalf("sign-in after a challenge whose metadata URL failed: %v", err)
 	}
 }
-
