@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -98,5 +99,22 @@ func TestConfiguredDeviceEndpointWinsOverDiscovery(t *testing.T) {
 	defer mu.Unlock()
 	if len(hits) != 1 || hits[0] != configured {
 		t.Fatalf("device authorization requests %v, want one to %s", hits, configured)
+	}
+}
+
+// With the endpoints configured but not the device endpoint, a device
+// sign-in looks for it in the issuer's metadata; when that fetch fails,
+// the error says what was being looked for, and where.
+func TestDeviceEndpointLookupFailureNamesIt(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	nowhere := httptest.NewServer(http.NotFoundHandler())
+	defer nowhere.Close()
+	cfg := deviceConfig(srv)
+	cfg.OAuth2.Endpoint.DeviceAuthURL = ""
+	cfg.Issuer = nowhere.URL
+	_, err := Login(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "finding the device authorization endpoint of issuer") || !strings.Contains(err.Error(), nowhere.URL) {
+		t.Fatalf("Login: %v, want an error naming the device endpoint's lookup and the issuer", err)
 	}
 }
