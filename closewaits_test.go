@@ -39,8 +39,16 @@ func TestCloseReturnsAfterTheRefreshUnderWayIsSaved(t *testing.T) {
 	release, held := make(chan struct{}), make(chan struct{})
 	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
 	f.clock.Jump(2 * time.Hour)
-	go func() { _, _ = s.Token(context.Background()) }()
-	<-held // the server has rotated the refresh token; its answer waits
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := s.Token(context.Background())
+		refreshed <- err
+	}()
+	select {
+	case <-held: // the server has rotated the refresh token; its answer waits
+	case err := <-refreshed:
+		t.Fatalf("the refresh ended before it reached the server: %v", err)
+	}
 	closed := make(chan struct{})
 	go func() {
 		s.Close()
@@ -86,7 +94,11 @@ func TestLoginStoppedDuringCodeExchangeKeepsTheGrant(t *testing.T) {
 		tok, err := Login(ctx, cfg)
 		done <- result{tok, err}
 	}()
-	<-held // the code is spent; the answer waits
+	select {
+	case <-held: // the code is spent; the answer waits
+	case r := <-done:
+		t.Fatalf("Login ended before its code exchange reached the server: %v", r.err)
+	}
 	cancel()
 	close(release)
 	r := <-done
