@@ -106,3 +106,31 @@ func TestLoginStoppedDuringCodeExchangeKeepsTheGrant(t *testing.T) {
 		t.Fatalf("Login stopped after its code exchange was sent: %v; want the exchange's tokens", r.err)
 	}
 }
+
+// The timer's retry of a failed save that finds the record deleted
+// (another process logged out) drops the session's tokens, and that is no
+// refresh failure: OnRefreshFailure is not called (it was called with a
+// nil error).
+func TestSaveRetryAfterLogoutElsewhereIsNoRefreshFailure(t *testing.T) {
+	sf := &saveFixture{fixture: newFixture(t, oauthtest.Config{}, true), mem: store.NewMemory()}
+	sf.flaky = &flakyStore{Store: sf.mem}
+	sf.cfg.Store = sf.flaky
+	var failures atomic.Int32
+	sf.cfg.OnRefreshFailure = func(err error) {
+		failures.Add(1)
+		t.Errorf("OnRefreshFailure(%v) after another process logged out", err)
+	}
+	sf.s = sf.session()
+	sf.refreshUnsaved()
+	if err := sf.mem.Delete(context.Background(), sf.s.Key()); err != nil { // authloop logout elsewhere
+		t.Fatal(err)
+	}
+	sf.clock.Advance(time.Second)
+	eventually(t, "the session to drop its tokens", func() bool { return sf.s.Cached() == nil })
+	if err := sf.s.Close(); err != nil { // waits for the save retry to end
+		t.Fatalf("Close: %v", err)
+	}
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("OnRefreshFailure called %d times", n)
+	}
+}
