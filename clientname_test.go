@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -73,5 +74,38 @@ func TestRegisteredClientName(t *testing.T) {
 				t.Fatalf("registered with client_name %v, want one registration as %q", names, c.want)
 			}
 		})
+	}
+}
+
+// Login (the function, without a Session) with an issuer and no client ID
+// registers a client (RFC 7591) and signs in with it.
+func TestLoginWithoutClientIDRegisters(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(bctx context.Context, u string) error {
+		if pu, err := url.Parse(u); err != nil || pu.Query().Get("client_id") == "" {
+			t.Errorf("authorization request without a client_id: %s", u)
+			cancel() // the server will not let anyone sign in there
+			return nil
+		}
+		return b.open(bctx, u)
+	}
+	cfg := &Config{
+		OAuth2:       &oauth2.Config{Scopes: []string{"openid"}},
+		Issuer:       srv.Issuer(),
+		Browser:      open,
+		Prompt:       io.Discard,
+		LoginTimeout: time.Minute,
+	}
+	tok, err := Login(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !srv.ValidAccessToken(tok.AccessToken) || srv.Count("register") != 1 {
+		t.Fatalf("valid %v, %d registrations: want a token from one registered client", srv.ValidAccessToken(tok.AccessToken), srv.Count("register"))
 	}
 }
