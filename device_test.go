@@ -155,7 +155,7 @@ func TestLoginDeviceExpiredAndDenied(t *testing.T) {
 	}
 	_, err = Login(context.Background(), cfg)
 	var oe *OAuthError
-	if !errors.As(err, &oe) || oe.Code != "access_denied" || !strings.Contains(err.Error(), "denied") {
+	if !errors.As(err, &oe) || oe.Code != "access_denied" || !strings.Contains(err.Error(), "sign-in was denied") {
 		t.Errorf("denied: %v", err)
 	}
 }

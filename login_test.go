@@ -208,8 +208,8 @@ func TestLoginIssuerAbsent(t *testing.T) {
 	cfg.RequireIssuer = true
 	_, err := Login(context.Background(), cfg)
 	var ie *IssuerMismatchError
-	if !errors.As(err, &ie) || ie.Got != "" {
-		t.Fatalf("got %v, want *IssuerMismatchError for an absent iss", err)
+	if !errors.As(err, &ie) || ie.Got != "" || !strings.Contains(err.Error(), "has no iss parameter") {
+		t.Fatalf("got %v, want *IssuerMismatchError saying the iss parameter is absent", err)
 	}
 }
 

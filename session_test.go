@@ -508,12 +508,7 @@ func TestSessionRefreshWindow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &Session{buffer: c.buffer}
-			if c.buffer == 0 {
-				s.buffer = DefaultRefreshBuffer
-			} else if c.buffer < 0 {
-				s.buffer = 0
-			}
+			s := &Session{buffer: (&Config{RefreshBuffer: c.buffer}).refreshBuffer()}
 			tok := &oauth2.Token{AccessToken: "a", Expiry: epoch.Add(c.lifetime), ExpiresIn: int64(c.lifetime / time.Second)}
 			st := s.newState(tok)
 			if got := time.Duration(st.refreshAt - epoch.UnixNano()); got != c.refreshAt {
