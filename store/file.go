@@ -366,7 +366,7 @@ func isID(s string) bool {
 // <dir>/<id>.<name>.lock), polled until ctx is done, together with a lock
 // among this process's goroutines.
 func (f *File) Lock(ctx context.Context, key Key, name string) (func() error, error) {
-	if err := checkLockName(name); err != nil {
+	if err := CheckLockName(name); err != nil {
 		return nil, err
 	}
 	return f.lock(ctx, key, name)

@@ -110,7 +110,7 @@ func (m *Memory) List(ctx context.Context) ([]Key, error) {
 // Lock takes the named lock of key among the goroutines of this process,
 // as Store.Lock describes.
 func (m *Memory) Lock(ctx context.Context, key Key, name string) (func() error, error) {
-	if err := checkLockName(name); err != nil {
+	if err := CheckLockName(name); err != nil {
 		return nil, err
 	}
 	lk := memLockKey{key, name}
@@ -174,10 +174,12 @@ func checkRecord(rec *Record) error {
 	return nil
 }
 
-// checkLockName accepts the names that are safe in a lock file's name:
-// 1 to 32 of a-z, 0-9, '-' and '_'. "save" is reserved for the stores'
-// own use.
-func checkLockName(name string) error {
+// CheckLockName reports whether name may name a lock (Store.Lock): 1 to
+// 32 of a-z, 0-9, '-' and '_' (safe in a lock file's name), and not
+// "save", which the stores reserve for their own use. Every store of this
+// module checks names with it, and a Store kept elsewhere should too, so
+// that a name one store takes every store takes.
+func CheckLockName(name string) error {
 	ok := name != "" && len(name) <= 32
 	for _, c := range name {
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {

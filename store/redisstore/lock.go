@@ -79,7 +79,7 @@ func (s *Store) Lock(ctx context.Context, key store.Key, name string) (func() er
 // rates of Redis's clock and this machine's to differ, and for timers to
 // run late).
 func (s *Store) LockLease(ctx context.Context, key store.Key, name string) (context.Context, func() error, error) {
-	if err := checkLockName(name); err != nil {
+	if err := store.CheckLockName(name); err != nil {
 		return nil, nil, err
 	}
 	l := &lease{s: s, key: key, name: name, lockKey: s.lockKey(key, name), owner: newOwner()}
@@ -120,24 +120,6 @@ func (s *Store) lockTimeout(key store.Key, name string, ctxErr error) error {
 	return fmt.Errorf("redisstore: gave up waiting for the %q lock of %s (%s): another process or goroutine holds it; "+
 		"wait for it to finish or stop it (the lock of a process that died frees itself within %v): %w: %w",
 		name, key, s.Describe(), s.ttl, store.ErrLockTimeout, ctxErr)
-}
-
-// checkLockName accepts the lock names the other stores accept: 1 to 32
-// of a-z, 0-9, '-' and '_', except "save", which they reserve.
-func checkLockName(name string) error {
-	ok := name != "" && len(name) <= 32
-	for _, c := range name {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			ok = false
-		}
-	}
-	if !ok {
-		return fmt.Errorf("redisstore: lock name %q: use 1 to 32 of a-z, 0-9, '-' and '_'", name)
-	}
-	if name == "save" {
-		return fmt.Errorf("redisstore: lock name %q is reserved for the stores' own use; choose another name", name)
-	}
-	return nil
 }
 
 // releaseOrphan deletes the lock if a SET whose answer never came took it
