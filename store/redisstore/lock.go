@@ -171,6 +171,29 @@ func leaseOf(ctx context.Context, s *Store, key store.Key) *lease {
 	return l
 }
 
+// fence returns keys and args with the fence's own (the lock, its owner
+// and the record's stamp this holder knows: see the fence script) added,
+// for a write fenced by l; as they are when l is nil (no lease).
+func (l *lease) fence(keys []string, args []any) ([]string, []any) {
+	if l == nil {
+		return keys, args
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append(keys, l.lockKey), append(args, l.owner, l.stamp)
+}
+
+// wrote records the stamp of the record after this holder's fenced write
+// ("" after a delete); nothing when l is nil.
+func (l *lease) wrote(stamp string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.stamp = stamp
+	l.mu.Unlock()
+}
+
 // margin is what is left of a lease when its holder stops trusting it.
 func (l *lease) margin() time.Duration { return l.s.ttl / 10 }
 

@@ -361,12 +361,7 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 	stamp := newOwner() // random, never repeated
 	keys := []string{s.recKey(id), s.indexKey()}
 	args := []any{id, keyJSON, data, stamp}
-	if l != nil {
-		l.mu.Lock()
-		keys = append(keys, l.lockKey)
-		args = append(args, l.owner, l.stamp)
-		l.mu.Unlock()
-	}
+	keys, args = l.fence(keys, args)
 	g, err := saveScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
 		return 0, s.fail(ctx, "save "+rec.Key.String(), err)
@@ -376,11 +371,7 @@ func (s *Store) Save(ctx context.Context, rec *store.Record) (uint64, error) {
 		return 0, fmt.Errorf("redisstore: save %s refused: the %q lock passed to another holder (it holds it, or it saved the record since): %w",
 			rec.Key, l.name, store.ErrLeaseLost)
 	}
-	if l != nil {
-		l.mu.Lock()
-		l.stamp = stamp
-		l.mu.Unlock()
-	}
+	l.wrote(stamp)
 	rec.Generation, rec.Updated = uint64(g), c.Updated
 	return uint64(g), nil
 }
@@ -409,12 +400,7 @@ func (s *Store) Delete(ctx context.Context, key store.Key) error {
 	keys := []string{s.recKey(id), s.indexKey()}
 	args := []any{id, "", "", ""}
 	l := leaseOf(ctx, s, key)
-	if l != nil {
-		l.mu.Lock()
-		keys = append(keys, l.lockKey)
-		args = append(args, l.owner, l.stamp)
-		l.mu.Unlock()
-	}
+	keys, args = l.fence(keys, args)
 	n, err := deleteScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
 		return s.fail(ctx, "delete "+key.String(), err)
@@ -424,11 +410,7 @@ func (s *Store) Delete(ctx context.Context, key store.Key) error {
 		return fmt.Errorf("redisstore: delete %s refused: the %q lock passed to another holder (it holds it, or the record changed since): %w",
 			key, l.name, store.ErrLeaseLost)
 	}
-	if l != nil {
-		l.mu.Lock()
-		l.stamp = ""
-		l.mu.Unlock()
-	}
+	l.wrote("") // no record now
 	if n == 0 {
 		return fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())
 	}
