@@ -32,3 +32,33 @@ func TestFailedBackgroundRefreshRetriesWithinATenthOfWhatRemains(t *testing.T) {
 		eventually(t, "the new token", func() bool { return s.Cached().AccessToken != f.tok.AccessToken })
 	}
 }
+
+// With plenty of validity left (half an hour at the refresh point, whose
+// tenth is 3 minutes), a failed background refresh is tried again 30 s
+// later, not later and not at once: the timer is armed for 30 s, and the
+// next try comes when they have passed.
+func TestFailedBackgroundRefreshRetriesWithinThirtySeconds(t *testing.T) {
+	f := newFixture(t, oauthtest.Config{AccessTokenTTL: 2 * time.Hour}, true)
+	f.cfg.RefreshBuffer = 30 * time.Minute
+	f.cfg.MaxRetries = NoRetries
+	failed := make(chan error, 1)
+	f.cfg.OnRefreshFailure = func(err error) { failed <- err }
+	f.session()
+	f.srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultUnavailable})
+	f.clock.Advance(f.tok.Expiry.Sub(f.clock.Now()) - 30*time.Minute)
+	eventually(t, "the background refresh to fail", func() bool { return len(failed) == 1 })
+	if n := f.refreshes(); n != 1 {
+		t.Fatalf("%d refreshes at the refresh point, want 1", n)
+	}
+	// OnRefreshFailure runs after the timer is armed again.
+	d, ok := f.clock.NextTimer()
+	if !ok || d != 30*time.Second {
+		t.Fatalf("next try armed in %v (armed: %v), want 30s", d, ok)
+	}
+	f.clock.Advance(29 * time.Second)
+	if n := f.refreshes(); n != 1 {
+		t.Fatalf("%d refreshes 29 s after the failure, want still 1", n)
+	}
+	f.clock.Advance(time.Second)
+	eventually(t, "the background refresh's next try", func() bool { return f.refreshes() == 2 })
+}
