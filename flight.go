@@ -261,11 +261,9 @@ func (s *Session) notify(old, new *oauth2.Token) {
 }
 
 // retryLater is how long a failed proactive refresh waits before the next
-// try: a tenth of the remaining validity, between 1 and 30 seconds.
+// try: a tenth of the remaining validity, between 1 and 30 seconds. With no
+// token, or one without an expiry (expireAt is never), that is 30 seconds.
 func (s *Session) retryLater(st *state) time.Duration {
-	if st.tok == nil || st.expireAt == never {
-		return 30 * time.Second
-	}
 	left := time.Duration(st.expireAt - s.nowNano())
 	return min(max(left/10, time.Second), 30*time.Second)
 }
