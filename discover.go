@@ -232,10 +232,8 @@ func (s *Session) discoverFromResource(ctx context.Context) (*discovery.Resource
 		prm, err = discovery.ProtectedResource(ctx, client, s.cfg.Resource, "")
 	}
 	switch {
-	case err == nil && len(prm.AuthorizationServers) == 0:
-		return nil, nil, fmt.Errorf("authloop: the protected resource metadata of %s names no authorization server", s.cfg.Resource)
 	case err == nil:
-		issuer := prm.AuthorizationServers[0]
+		issuer := prm.AuthorizationServer()
 		md, err := s.cfg.authServer(ctx, issuer, "finding the endpoints of "+s.cfg.Resource+"'s authorization server")
 		if err != nil {
 			return nil, nil, err

@@ -188,7 +188,7 @@ func ProtectedResource(ctx context.Context, client *http.Client, resourceURL, hi
 			fail(fmt.Sprintf("document is for resource %s, not %s (RFC 9728 §3.3), so it was not used", quoteShort(m.Resource), ru), ErrResourceMismatch)
 			continue
 		}
-		if !hasNonEmpty(m.AuthorizationServers) {
+		if m.AuthorizationServer() == "" {
 			fail("document lists no authorization_servers", ErrInvalidMetadata)
 			continue
 		}
@@ -197,11 +197,14 @@ func ProtectedResource(ctx context.Context, client *http.Client, resourceURL, hi
 	return nil, nf
 }
 
-func hasNonEmpty(ss []string) bool {
-	for _, s := range ss {
+// AuthorizationServer returns the authorization server to sign in at: the
+// first non-empty entry of AuthorizationServers, or "" when there is none
+// (ProtectedResource never returns such a document).
+func (m *ResourceMetadata) AuthorizationServer() string {
+	for _, s := range m.AuthorizationServers {
 		if s != "" {
-			return true
+			return s
 		}
 	}
-	return false
+	return ""
 }

@@ -332,3 +332,22 @@ func TestOauthtestDiscovery(t *testing.T) {
 		})
 	}
 }
+
+// AuthorizationServer skips empty entries: a document listing "" first
+// still names the server after it, and one listing only "" names none.
+func TestResourceMetadataAuthorizationServerSkipsEmptyEntries(t *testing.T) {
+	for _, c := range []struct {
+		list []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{""}, ""},
+		{[]string{"", "https://as.example.com"}, "https://as.example.com"},
+		{[]string{"https://a.example.com", "https://b.example.com"}, "https://a.example.com"},
+	} {
+		m := &ResourceMetadata{AuthorizationServers: c.list}
+		if got := m.AuthorizationServer(); got != c.want {
+			t.Errorf("AuthorizationServers %q: AuthorizationServer() = %q, want %q", c.list, got, c.want)
+		}
+	}
+}

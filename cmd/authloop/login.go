@@ -243,7 +243,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		if err != nil {
 			return fmt.Errorf("finding the authorization server of %s (RFC 9728): %w", p.Resource, err)
 		}
-		p.Issuer = prm.AuthorizationServers[0]
+		p.Issuer = prm.AuthorizationServer()
 		// The resource the metadata states is the one to send (RFC 9728
 		// §2), as the library does for a resource without an issuer.
 		p.Resource = prm.Resource
