@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type childConfig struct {
 	Pause       time.Duration // between two calls of one goroutine
 	OnDemand    bool          // modeAuthloop: no background refresh, none before expiry's margin
 	MaxRun      time.Duration // a child left alone stops by itself after this
+	Redis       redisChild    // modeRedis: the Redis store (fleet_test.go)
 }
 
 // childEvent is one line of a child's stdout: a token request it sent, or
@@ -190,8 +192,8 @@ type holder struct {
 
 func openHolder(c childConfig, hc *http.Client) (*holder, error) {
 	switch c.Mode {
-	case modeAuthloop:
-		st, err := store.NewFile(c.StoreDir)
+	case modeAuthloop, modeRedis:
+		st, closeStore, err := childStore(c)
 		if err != nil {
 			return nil, err
 		}
@@ -212,17 +214,19 @@ func openHolder(c childConfig, hc *http.Client) (*holder, error) {
 		}
 		s, err := authloop.NewSession(cfg, nil)
 		if err != nil {
+			closeStore()
 			return nil, err
 		}
 		if s.Cached() == nil {
 			s.Close()
-			return nil, fmt.Errorf("no saved session in %s", c.StoreDir)
+			closeStore()
+			return nil, fmt.Errorf("no saved session in the %s store", c.Mode)
 		}
 		return &holder{
 			token:  s.Token,
 			client: s.Client,
 			dead:   func(err error) bool { return errors.Is(err, authloop.ErrLoginRequired) },
-			close:  func() { s.Close() },
+			close:  func() { s.Close(); closeStore() },
 		}, nil
 	case modeOAuth2:
 		b, err := os.ReadFile(c.TokenFile)
@@ -364,6 +368,9 @@ type runSpec struct {
 	// duration); duration: stop after this long in any case.
 	refreshes int
 	duration  time.Duration
+	// onRefresh, when set, is called (on the test's goroutine) with the
+	// count of successful refreshes after each one.
+	onRefresh func(n int)
 }
 
 // runResult adds up what the children reported.
@@ -435,7 +442,7 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 	}()
 	for i := range spec.processes {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+		cmd.Env = append(os.Environ(), childEnv+"="+string(raw), childIndexEnv+"="+strconv.Itoa(i))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		stderr := &bytes.Buffer{}
 		cmd.Stderr = stderr
@@ -509,6 +516,9 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 			if l.ev.Status == http.StatusOK {
 				res.RefreshOK++
 				accepted[l.ev.Presented]++
+				if spec.onRefresh != nil {
+					spec.onRefresh(res.RefreshOK)
+				}
 			}
 			if !transient {
 				presented[l.ev.Presented]++
@@ -584,6 +594,14 @@ collect:
 // for them. It returns the children's configuration and the fixture.
 func sharedLogin(t *testing.T, srv *server, ttl time.Duration, mode string) (childConfig, *fixture) {
 	t.Helper()
+	c, f, _ := sharedLoginToken(t, srv, ttl, mode)
+	return c, f
+}
+
+// sharedLoginToken is sharedLogin, also returning the sign-in's tokens;
+// for modeRedis it stores nothing (the caller saves them to Redis).
+func sharedLoginToken(t *testing.T, srv *server, ttl time.Duration, mode string) (childConfig, *fixture, *oauth2.Token) {
+	t.Helper()
 	f := newFixture(t, srv)
 	cl, err := srv.shortLivedClient(t.Context(), ttl)
 	if err != nil {
@@ -629,7 +647,7 @@ func sharedLogin(t *testing.T, srv *server, ttl time.Duration, mode string) (chi
 			t.Fatal(err)
 		}
 	}
-	return c, f
+	return c, f, tok
 }
 
 // storedGeneration returns the generation of the children's record: one
