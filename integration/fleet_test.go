@@ -74,6 +74,31 @@ func childStore(c childConfig) (store.Store, func(), error) {
 	return st, func() { rc.Close() }, nil
 }
 
+// handedOut notes in last (made when nil) that the access token was
+// handed out by a Token call made at asked.
+func handedOut(last map[string]int64, access string, asked time.Time) map[string]int64 {
+	if last == nil {
+		last = map[string]int64{}
+	}
+	last[redistest.Fingerprint(access)] = asked.UnixNano()
+	return last
+}
+
+// mergeLasts returns, per access token, the latest time of those in ms;
+// nil when they hold none.
+func mergeLasts(ms []map[string]int64) map[string]int64 {
+	var all map[string]int64
+	for _, m := range ms {
+		for k, v := range m {
+			if all == nil {
+				all = map[string]int64{}
+			}
+			all[k] = max(all[k], v)
+		}
+	}
+	return all
+}
+
 // fleetConnections returns the fleet processes that hold a connection to
 // Redis (their client names, fleet-g<group>-p<place>).
 func fleetConnections(t *testing.T, rs *redistest.Server) map[string]bool {
@@ -120,8 +145,11 @@ func fleetConnections(t *testing.T, rs *redistest.Server) map[string]bool {
 // may refuse a write so, and the retry presents the same refresh token,
 // which Hydra refuses if it had taken it. The record in Redis ends with
 // the last refresh token issued. From the processes: no Token call failed
-// or was told to sign in again, no token handed out past its expiry, and
-// each process ends with a token Hydra's userinfo endpoint accepts.
+// or was told to sign in again, no token handed out past its Expiry, nor
+// by Hydra's clock (each access token handed out was issued through the
+// proxy, and last handed out before its request reached the proxy plus
+// the lifetime Hydra announced for it), and each process ends with a token
+// Hydra's userinfo endpoint accepts.
 func TestFleetOnRedisSharesOneRefreshPerCycleAtHydra(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
@@ -233,6 +261,29 @@ func TestFleetOnRedisSharesOneRefreshPerCycleAtHydra(t *testing.T) {
 	}
 	if res.Expired != 0 {
 		t.Errorf("%d expired tokens handed out", res.Expired)
+	}
+	// By Hydra's clock: each access token handed out was issued through
+	// the proxy (or at the sign-in), and last handed out (by the time Token
+	// was called) before the time its request reached the proxy plus the
+	// lifetime Hydra announced for it, which is before Hydra's expiry of
+	// it (Hydra issued it later, and rounds its expires_in down).
+	expires := map[string]time.Time{login.Access: signedIn.Add(login.ExpiresIn)}
+	for _, r := range rsd {
+		if r.Status == http.StatusOK {
+			expires[r.Access] = r.At.Add(r.ExpiresIn)
+		}
+	}
+	if len(res.Last) == 0 {
+		t.Error("the processes reported no token handed out")
+	}
+	for a, last := range res.Last {
+		exp, ok := expires[a]
+		switch {
+		case !ok:
+			t.Errorf("a process handed out an access token Hydra did not issue through the proxy (%s)", a)
+		case !time.Unix(0, last).Before(exp):
+			t.Errorf("an access token was handed out %v after Hydra's expiry of it", time.Unix(0, last).Sub(exp))
+		}
 	}
 	if res.Lost != 0 {
 		t.Errorf("%d of %d processes ended without a token Hydra accepts: %q", res.Lost, res.Processes, res.Finals)

@@ -90,6 +90,10 @@ type childStats struct {
 	GaveUp        bool   // the process stopped at a dead grant, as a CLI exits
 	Alive         bool   // at the end, it got a token the server's userinfo accepted
 	Final         string // what that last check saw
+	// Last is, per access token handed out (its redistest.Fingerprint),
+	// when Token was last called and handed it out, in Unix nanoseconds;
+	// modeRedis only (fleet_test.go checks it against the proxy's record).
+	Last map[string]int64 `json:",omitempty"`
 }
 
 // childMain is the child process: it runs the workload until its stdin
@@ -135,7 +139,8 @@ func childMain(raw string) int {
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	for range c.Goroutines {
+	lasts := make([]map[string]int64, c.Goroutines) // modeRedis: each goroutine's Last
+	for i := range c.Goroutines {
 		wg.Go(func() {
 			for !gaveUp.Load() {
 				select {
@@ -161,6 +166,8 @@ func childMain(raw string) int {
 					fail(err)
 				case !tok.Expiry.IsZero() && !tok.Expiry.After(asked):
 					atomic.AddInt64(&st.Expired, 1)
+				case c.Mode == modeRedis:
+					lasts[i] = handedOut(lasts[i], tok.AccessToken, asked)
 				}
 				select {
 				case <-stop:
@@ -171,6 +178,7 @@ func childMain(raw string) int {
 		})
 	}
 	wg.Wait()
+	st.Last = mergeLasts(lasts)
 	st.GaveUp = gaveUp.Load()
 	if st.GaveUp {
 		st.Final = "gave up: " + deadErr.Error()
@@ -393,6 +401,9 @@ type runResult struct {
 	Lost                  int            // processes that ended without a token the server accepts
 	FirstError            string
 	Finals                []string // each process's last check
+	// Last is, per access token, when a process last handed it out
+	// (childStats.Last, the latest of all processes); modeRedis only.
+	Last map[string]int64
 }
 
 func (r runResult) summary() string {
@@ -585,6 +596,7 @@ collect:
 			res.Lost++
 		}
 		res.Finals = append(res.Finals, st.Final)
+		res.Last = mergeLasts([]map[string]int64{res.Last, st.Last})
 	}
 	return res
 }
