@@ -5,8 +5,10 @@ go 1.26.0
 require (
 	github.com/authloop/authloop v0.0.0
 	github.com/authloop/authloop/mcpauth v0.0.0
+	github.com/authloop/authloop/store/redisstore v0.0.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/modelcontextprotocol/go-sdk v1.8.0
+	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.50.0
 	golang.org/x/oauth2 v0.38.0
@@ -214,6 +216,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.32.0 // indirect
 	go.opentelemetry.io/otel/trace v1.32.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.3.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/automaxprocs v1.5.3 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
@@ -240,6 +243,8 @@ require (
 replace github.com/authloop/authloop => ..
 
 replace github.com/authloop/authloop/mcpauth => ../mcpauth
+
+replace github.com/authloop/authloop/store/redisstore => ../store/redisstore
 
 // Hydra needs its fork of pop; Go ignores a dependency's replace lines.
 replace github.com/gobuffalo/pop/v6 => github.com/ory/pop/v6 v6.2.1-0.20241121111754-e5dfc0f3344b

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type childConfig struct {
 	Pause       time.Duration // between two calls of one goroutine
 	OnDemand    bool          // modeAuthloop: no background refresh, none before expiry's margin
 	MaxRun      time.Duration // a child left alone stops by itself after this
+	Redis       redisChild    // modeRedis: the Redis store (fleet_test.go)
 }
 
 // childEvent is one line of a child's stdout: a token request it sent, or
@@ -88,6 +90,10 @@ type childStats struct {
 	GaveUp        bool   // the process stopped at a dead grant, as a CLI exits
 	Alive         bool   // at the end, it got a token the server's userinfo accepted
 	Final         string // what that last check saw
+	// Last is, per access token handed out (its redistest.Fingerprint),
+	// when Token was last called and handed it out, in Unix nanoseconds;
+	// modeRedis only (fleet_test.go checks it against the proxy's record).
+	Last map[string]int64 `json:",omitempty"`
 }
 
 // childMain is the child process: it runs the workload until its stdin
@@ -133,7 +139,8 @@ func childMain(raw string) int {
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
-	for range c.Goroutines {
+	lasts := make([]map[string]int64, c.Goroutines) // modeRedis: each goroutine's Last
+	for i := range c.Goroutines {
 		wg.Go(func() {
 			for !gaveUp.Load() {
 				select {
@@ -159,6 +166,8 @@ func childMain(raw string) int {
 					fail(err)
 				case !tok.Expiry.IsZero() && !tok.Expiry.After(asked):
 					atomic.AddInt64(&st.Expired, 1)
+				case c.Mode == modeRedis:
+					lasts[i] = handedOut(lasts[i], tok.AccessToken, asked)
 				}
 				select {
 				case <-stop:
@@ -169,6 +178,7 @@ func childMain(raw string) int {
 		})
 	}
 	wg.Wait()
+	st.Last = mergeLasts(lasts)
 	st.GaveUp = gaveUp.Load()
 	if st.GaveUp {
 		st.Final = "gave up: " + deadErr.Error()
@@ -190,8 +200,8 @@ type holder struct {
 
 func openHolder(c childConfig, hc *http.Client) (*holder, error) {
 	switch c.Mode {
-	case modeAuthloop:
-		st, err := store.NewFile(c.StoreDir)
+	case modeAuthloop, modeRedis:
+		st, closeStore, err := childStore(c)
 		if err != nil {
 			return nil, err
 		}
@@ -212,17 +222,19 @@ func openHolder(c childConfig, hc *http.Client) (*holder, error) {
 		}
 		s, err := authloop.NewSession(cfg, nil)
 		if err != nil {
+			closeStore()
 			return nil, err
 		}
 		if s.Cached() == nil {
 			s.Close()
-			return nil, fmt.Errorf("no saved session in %s", c.StoreDir)
+			closeStore()
+			return nil, fmt.Errorf("no saved session in the %s store", c.Mode)
 		}
 		return &holder{
 			token:  s.Token,
 			client: s.Client,
 			dead:   func(err error) bool { return errors.Is(err, authloop.ErrLoginRequired) },
-			close:  func() { s.Close() },
+			close:  func() { s.Close(); closeStore() },
 		}, nil
 	case modeOAuth2:
 		b, err := os.ReadFile(c.TokenFile)
@@ -364,6 +376,9 @@ type runSpec struct {
 	// duration); duration: stop after this long in any case.
 	refreshes int
 	duration  time.Duration
+	// onRefresh, when set, is called (on the test's goroutine) with the
+	// count of successful refreshes after each one.
+	onRefresh func(n int)
 }
 
 // runResult adds up what the children reported.
@@ -386,6 +401,9 @@ type runResult struct {
 	Lost                  int            // processes that ended without a token the server accepts
 	FirstError            string
 	Finals                []string // each process's last check
+	// Last is, per access token, when a process last handed it out
+	// (childStats.Last, the latest of all processes); modeRedis only.
+	Last map[string]int64
 }
 
 func (r runResult) summary() string {
@@ -435,7 +453,7 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 	}()
 	for i := range spec.processes {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+		cmd.Env = append(os.Environ(), childEnv+"="+string(raw), childIndexEnv+"="+strconv.Itoa(i))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		stderr := &bytes.Buffer{}
 		cmd.Stderr = stderr
@@ -509,6 +527,9 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 			if l.ev.Status == http.StatusOK {
 				res.RefreshOK++
 				accepted[l.ev.Presented]++
+				if spec.onRefresh != nil {
+					spec.onRefresh(res.RefreshOK)
+				}
 			}
 			if !transient {
 				presented[l.ev.Presented]++
@@ -575,6 +596,7 @@ collect:
 			res.Lost++
 		}
 		res.Finals = append(res.Finals, st.Final)
+		res.Last = mergeLasts([]map[string]int64{res.Last, st.Last})
 	}
 	return res
 }
@@ -583,6 +605,14 @@ collect:
 // once (headless), and leaves the tokens where the children of mode look
 // for them. It returns the children's configuration and the fixture.
 func sharedLogin(t *testing.T, srv *server, ttl time.Duration, mode string) (childConfig, *fixture) {
+	t.Helper()
+	c, f, _ := sharedLoginToken(t, srv, ttl, mode)
+	return c, f
+}
+
+// sharedLoginToken is sharedLogin, also returning the sign-in's tokens;
+// for modeRedis it stores nothing (the caller saves them to Redis).
+func sharedLoginToken(t *testing.T, srv *server, ttl time.Duration, mode string) (childConfig, *fixture, *oauth2.Token) {
 	t.Helper()
 	f := newFixture(t, srv)
 	cl, err := srv.shortLivedClient(t.Context(), ttl)
@@ -629,7 +659,7 @@ func sharedLogin(t *testing.T, srv *server, ttl time.Duration, mode string) (chi
 			t.Fatal(err)
 		}
 	}
-	return c, f
+	return c, f, tok
 }
 
 // storedGeneration returns the generation of the children's record: one

@@ -3,8 +3,6 @@ package redisstore
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/store"
+	"github.com/authloop/authloop/store/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,14 +74,9 @@ type childStats struct {
 	ProbeRecovered   bool
 }
 
-// fp is a token's fingerprint, so that no token is printed.
-func fp(tok string) string {
-	if tok == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:8])
-}
+// fp is a token's fingerprint, as the proxy names it, so that no token is
+// printed.
+func fp(tok string) string { return redistest.Fingerprint(tok) }
 
 // childClient is the Redis client of a child: short timeouts, as
 // redistest's, so that a stopped Redis fails fast.

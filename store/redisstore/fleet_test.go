@@ -5,14 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,96 +37,6 @@ import (
 // (TestSessionRefreshesUnderAOneSecondLease).
 const fleetLockTTL = 4 * time.Second
 
-// tokenProxy stands before oauthtest's token endpoint and records every
-// token request: the refresh token presented, and what came back.
-type tokenProxy struct {
-	srv *oauthtest.Server
-	hs  *httptest.Server
-	c   *http.Client
-
-	mu  sync.Mutex
-	log []proxied
-}
-
-// proxied is one token request seen by a tokenProxy; tokens by their
-// fingerprint (fp).
-type proxied struct {
-	At        time.Time // when the request arrived, before the server saw it
-	Grant     string
-	Presented string // the refresh token of a refresh
-	Status    int
-	Error     string
-	Access    string // issued
-	Refresh   string // issued
-}
-
-func newTokenProxy(t *testing.T, srv *oauthtest.Server) *tokenProxy {
-	p := &tokenProxy{srv: srv, c: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}}
-	p.hs = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.hs.Close)
-	return p
-}
-
-// TokenURL is the proxied token endpoint.
-func (p *tokenProxy) TokenURL() string { return p.hs.URL + "/token" }
-
-func (p *tokenProxy) serve(w http.ResponseWriter, r *http.Request) {
-	e := proxied{At: time.Now()}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	form, _ := url.ParseQuery(string(body))
-	e.Grant, e.Presented = form.Get("grant_type"), fp(form.Get("refresh_token"))
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.srv.TokenEndpoint(), bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req.Header = r.Header.Clone()
-	resp, err := p.c.Do(req)
-	if err != nil {
-		p.record(e)
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var ans struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		Error        string `json:"error"`
-	}
-	_ = json.Unmarshal(rb, &ans)
-	e.Status, e.Error, e.Access, e.Refresh = resp.StatusCode, ans.Error, fp(ans.AccessToken), fp(ans.RefreshToken)
-	p.record(e)
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(rb)
-}
-
-func (p *tokenProxy) record(e proxied) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.log = append(p.log, e)
-}
-
-// refreshes returns the refresh requests seen so far.
-func (p *tokenProxy) refreshes() []proxied {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var rs []proxied
-	for _, e := range p.log {
-		if e.Grant == "refresh_token" {
-			rs = append(rs, e)
-		}
-	}
-	return rs
-}
-
 // fleetSpec sizes a fleet run.
 type fleetSpec struct {
 	Groups, Procs, Goroutines int
@@ -144,10 +50,10 @@ type fleetEnv struct {
 	t      *testing.T
 	rs     *redistest.Server
 	srv    *oauthtest.Server
-	proxy  *tokenProxy
+	proxy  *redistest.TokenProxy
 	st     *Store // the parent's own store, on its own client
 	prefix string
-	login  proxied // the login's tokens, as if proxied: At is before the login
+	login  redistest.TokenRequest // the login's tokens, as if proxied: At is before the login, ExpiresIn the tokens' lifetime
 }
 
 // newFleetEnv starts Redis, oauthtest (rotation and reuse detection on,
@@ -156,7 +62,7 @@ func newFleetEnv(t *testing.T, ttl time.Duration) *fleetEnv {
 	rs := redistest.Start(t)
 	srv := oauthtest.NewServer(oauthtest.Config{AccessTokenTTL: ttl})
 	t.Cleanup(srv.Close)
-	e := &fleetEnv{t: t, rs: rs, srv: srv, proxy: newTokenProxy(t, srv), prefix: "{fleet}:"}
+	e := &fleetEnv{t: t, rs: rs, srv: srv, proxy: redistest.NewTokenProxy(t, srv.TokenEndpoint()), prefix: "{fleet}:"}
 	var err error
 	if e.st, err = New(rs.Client(), Options{Prefix: e.prefix, LockTTL: fleetLockTTL}); err != nil {
 		t.Fatal(err)
@@ -173,7 +79,7 @@ func newFleetEnv(t *testing.T, ttl time.Duration) *fleetEnv {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	e.login = proxied{At: at, Access: fp(tok.AccessToken), Refresh: fp(tok.RefreshToken)}
+	e.login = redistest.TokenRequest{At: at, Access: fp(tok.AccessToken), Refresh: fp(tok.RefreshToken), ExpiresIn: ttl}
 	return e
 }
 
@@ -181,7 +87,7 @@ func newFleetEnv(t *testing.T, ttl time.Duration) *fleetEnv {
 func (e *fleetEnv) spec(role string, group, proc int) childSpec {
 	return childSpec{
 		Role: role, Redis: e.rs.Addr(), Prefix: e.prefix, LockTTL: fleetLockTTL,
-		ClientID: e.srv.ClientID(), AuthURL: e.srv.AuthorizationEndpoint(), TokenURL: e.proxy.TokenURL(),
+		ClientID: e.srv.ClientID(), AuthURL: e.srv.AuthorizationEndpoint(), TokenURL: e.proxy.URL(),
 		Issuer: e.srv.Issuer(), Group: group, Proc: proc,
 	}
 }
@@ -303,7 +209,7 @@ func (f *fleet) waitRefreshes(n int, limit time.Duration, onRefresh func(int)) {
 	deadline := time.Now().Add(limit)
 	seen := 0
 	for {
-		got := len(f.env.proxy.refreshes())
+		got := len(f.env.proxy.Refreshes())
 		for ; seen < got; seen++ {
 			if onRefresh != nil {
 				onRefresh(seen + 1)
@@ -340,40 +246,33 @@ func (f *fleet) stop() []childStats {
 	return all
 }
 
-// checkChain checks the refresh requests the proxy saw: each answered
-// 200 (no invalid_grant), each presenting the refresh token the one
-// before it got (the login's for the first), so no refresh token was
-// presented twice and none was lost; and, when minGap is not zero, each
-// at least minGap after the one before (the login for the first): one
-// refresh per token lifetime, not two. It returns the refreshes.
-func (e *fleetEnv) checkChain(minGap time.Duration) []proxied {
+// checkChain checks the refresh requests the proxy saw
+// (redistest.TokenProxy.Chain: each answered 200, each presenting the
+// refresh token the one before got, the login's for the first, and with
+// share not zero at least that share of the lifetime of the token before
+// after it), and that the record holds the last refresh token issued. It
+// returns the refreshes.
+func (e *fleetEnv) checkChain(share float64) []redistest.TokenRequest {
 	t := e.t
 	t.Helper()
-	rs := e.proxy.refreshes()
-	prev := e.login
-	presented := map[string]bool{}
-	for i, r := range rs {
-		if r.Status != http.StatusOK || r.Error != "" {
-			t.Errorf("refresh %d answered %d %q (want 200: a refresh token presented twice, or one lost?)", i+1, r.Status, r.Error)
-		}
-		if presented[r.Presented] {
-			t.Errorf("refresh %d presented a refresh token presented before", i+1)
-		}
-		presented[r.Presented] = true
-		if r.Presented != prev.Refresh {
-			t.Errorf("refresh %d presented another refresh token than the last one issued (by %s)", i+1, map[bool]string{true: "the login", false: "the refresh before"}[i == 0])
-		}
-		if gap := r.At.Sub(prev.At); minGap > 0 && gap < minGap {
-			t.Errorf("refresh %d came %v after the one before, less than %v: two refreshes for one token", i+1, gap.Round(time.Millisecond), minGap)
-		}
-		prev = r
+	rs, problems := e.proxy.Chain(e.login, share)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	// The record holds the last refresh token issued.
+	for i, r := range rs {
+		if r.Transient() { // oauthtest never answers so
+			t.Errorf("refresh %d answered %d %q", i+1, r.Status, r.Error)
+		}
+	}
+	last := e.login
+	if len(rs) > 0 {
+		last = rs[len(rs)-1]
+	}
 	rec, err := e.st.Load(ctxT(t), sessionConfigKey(e))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fp(rec.Token.RefreshToken) != prev.Refresh {
+	if fp(rec.Token.RefreshToken) != last.Refresh {
 		t.Error("the record in Redis does not hold the last refresh token issued")
 	}
 	return rs
@@ -398,7 +297,7 @@ func (e *fleetEnv) checkHandedOut(stats []childStats, ttl time.Duration) (calls 
 	t := e.t
 	t.Helper()
 	issued := map[string]time.Time{e.login.Access: e.login.At}
-	for _, r := range e.proxy.refreshes() {
+	for _, r := range e.proxy.Refreshes() {
 		issued[r.Access] = r.At
 	}
 	for _, st := range stats {
@@ -449,7 +348,7 @@ func TestFleetSharesOneRefreshPerCycle(t *testing.T) {
 	f.waitRefreshes(fs.Cycles, time.Duration(fs.Cycles)*fs.TTL*3+30*time.Second, nil)
 	stats := f.stop()
 	elapsed := time.Since(f.started)
-	rs := e.checkChain(fs.TTL / 4)
+	rs := e.checkChain(0.25)
 	calls := e.checkHandedOut(stats, fs.TTL)
 	// A refresh per cycle: a token is refreshed once it has half its
 	// life left (RefreshBuffer capped at half the lifetime), so a run of
@@ -463,7 +362,7 @@ func TestFleetSharesOneRefreshPerCycle(t *testing.T) {
 }
 
 // logGaps logs the smallest and largest time between two refreshes.
-func logGaps(t *testing.T, login proxied, rs []proxied) {
+func logGaps(t *testing.T, login redistest.TokenRequest, rs []redistest.TokenRequest) {
 	var gaps []time.Duration
 	prev := login.At
 	for _, r := range rs {
@@ -497,7 +396,7 @@ func TestFleetThroughRedisRestarts(t *testing.T) {
 		}
 	})
 	stats := f.stop()
-	rs := e.checkChain(fs.TTL / 4)
+	rs := e.checkChain(0.25)
 	calls := e.checkHandedOut(stats, fs.TTL)
 	t.Logf("%d Token calls, %d refreshes, Redis restarted after the 2nd and crashed and restarted after the 4th", calls, len(rs))
 }

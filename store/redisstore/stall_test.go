@@ -22,7 +22,7 @@ func (e *fleetEnv) parentSession(t *testing.T) *authloop.Session {
 		t.Fatal(err)
 	}
 	cfg := sessionConfig(e.srv, st)
-	cfg.OAuth2.Endpoint.TokenURL = e.proxy.TokenURL()
+	cfg.OAuth2.Endpoint.TokenURL = e.proxy.URL()
 	s, err := authloop.NewSession(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
