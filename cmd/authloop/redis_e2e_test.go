@@ -62,6 +62,7 @@ func writePrivate(t *testing.T, name, content string) string {
 // from the profile alone; two profiles share one Redis, each its own
 // record; logout leaves the other's record and nothing of its own.
 func TestE2ERedisStore(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	rs := redistest.Start(t)
 	rc := rs.Client()
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -136,6 +137,7 @@ func TestE2ERedisStore(t *testing.T) {
 // TestE2ERedisPrefix: the URL's prefix parameter puts the keys under it,
 // and status names it.
 func TestE2ERedisPrefix(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	rs := redistest.Start(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
@@ -193,6 +195,7 @@ func TestE2ERedisPasswordInURLRefused(t *testing.T) {
 // exits 1 naming the credentials and not the password; a password file
 // others may read is refused.
 func TestE2ERedisACLPassword(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	const pw = "acl-Passw0rd-4-authloop"
 	rs := redistest.StartWith(t, redistest.Config{User: "authloop", Password: pw})
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -246,6 +249,7 @@ func TestE2ERedisACLPassword(t *testing.T) {
 // machine does not trust exits 1 saying so and how to trust it; with
 // SSL_CERT_FILE naming it, login and token work.
 func TestE2ERedisTLS(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	rs := redistest.StartWith(t, redistest.Config{TLS: true})
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
@@ -268,23 +272,30 @@ func TestE2ERedisTLS(t *testing.T) {
 }
 
 // TestE2ERedisDown: with Redis stopped, every command that needs the
-// tokens exits 4 naming Redis and its address, and says to check that it
-// runs and to try again later (the command keeps nothing between runs, so
+// tokens (and a new login, before it asks the server anything) exits 4
+// naming Redis and its address, and says to check that it runs and to try
+// again later (the command keeps nothing between runs, so
 // even a still-valid access token cannot be read); once Redis is back,
 // token works again.
 func TestE2ERedisDown(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	rs := redistest.Start(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
 	c := newCLI(t)
 	url := "redis://" + rs.Addr() + "/0"
-	c.mustLogin(srv, "p", "--store", url)
+	c.mustLogin(srv, "p", "--store", url, "--git-host", "git.example.com")
 	rs.Stop()
+	r := c.run("protocol=https\nhost=git.example.com\n\n", "git-credential", "get")
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "Redis at "+url) {
+		t.Errorf("git-credential get with Redis stopped: %v, want exit %d naming Redis", r, exitUnreachable)
+	}
 	for _, args := range [][]string{
 		{"token", "--profile", "p"},
 		{"refresh", "--profile", "p"},
 		{"status", "--profile", "p"},
 		{"logout", "--profile", "p"},
+		{"status"}, // every profile
 	} {
 		r := c.run("", args...)
 		if r.code != exitUnreachable {
@@ -297,6 +308,11 @@ func TestE2ERedisDown(t *testing.T) {
 			}
 		}
 	}
+	// A new login: fails before the browser, nothing asked of the server.
+	n := srv.Count("authorize")
+	if r := c.login(srv, "q", "--store", url); r.code != exitUnreachable || !strings.Contains(r.stderr, "Redis at "+url) || srv.Count("authorize") != n {
+		t.Errorf("login --store %s with Redis stopped: %v, want exit %d before any authorization request", url, r, exitUnreachable)
+	}
 	rs.Start()
 	if r := c.run("", "token", "--profile", "p"); r.code != 0 || !srv.ValidAccessToken(strings.TrimSpace(r.stdout)) {
 		t.Errorf("token once Redis is back: %v", r)
@@ -308,6 +324,7 @@ func TestE2ERedisDown(t *testing.T) {
 // path, not the key; a wrong key exits 1 saying which key to give; a
 // profile sealed with $AUTHLOOP_REDIS_SECRET_KEY refuses to run without it.
 func TestE2ERedisSealed(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
 	rs := redistest.Start(t)
 	rc := rs.Client()
 	srv := oauthtest.NewServer(oauthtest.Config{})
