@@ -76,9 +76,9 @@ test-short:
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; dir=.; \
+		pkg=$${t%%:*}; name=$${t##*:}; dir=.; shown=$$pkg; \
 		if [ -f "$$pkg/go.mod" ]; then dir=$$pkg; pkg=.; fi; \
-		echo "== fuzz $$name ($$dir/$$pkg, $(FUZZTIME))"; \
+		echo "== fuzz $$name ($$shown, $(FUZZTIME))"; \
 		$(GO) -C $$dir test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
 
