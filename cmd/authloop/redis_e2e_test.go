@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -373,5 +375,59 @@ func TestE2ERedisSealed(t *testing.T) {
 	r = c.run("", "token", "--profile", "env")
 	if r.code != exitFailure || !strings.Contains(r.stderr, redisSecretKeyEnv) {
 		t.Errorf("token of a sealed profile without its key: %v, want exit 1 naming %s", r, redisSecretKeyEnv)
+	}
+}
+
+// TestE2ERedisHung: a Redis that accepts connections but does not answer
+// (SIGSTOP) is unreachable too: token gives up (go-redis's read timeout)
+// and exits 4 naming Redis, rather than hang.
+func TestE2ERedisHung(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	url := "redis://" + rs.Addr() + "/0"
+	c.mustLogin(srv, "p", "--store", url)
+	rs.Pause()
+	r := c.run("", "token", "--profile", "p") // c.run's 2-minute deadline catches a hang
+	rs.Resume()
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "Redis at "+url) || !strings.Contains(r.stderr, "try again later") {
+		t.Errorf("token with Redis paused: %v, want exit %d naming Redis", r, exitUnreachable)
+	}
+}
+
+// TestE2ERedisOneRefreshFromManyProcesses: several `authloop token`
+// processes of one Redis profile, started together when the token needs a
+// refresh, refresh it once (under redisstore's lease) and all print the
+// new token; against a server that rotates refresh tokens and revokes the
+// grant on reuse, a second refresh would have failed.
+func TestE2ERedisOneRefreshFromManyProcesses(t *testing.T) {
+	buildBinary(t) // skips under -short, before a redis-server is started
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{AccessTokenTTL: 4 * time.Second})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+	first := c.run("", "token", "--profile", "p")
+	// --min-valid is capped at half the token's lifetime: past 2 s, every
+	// token call refreshes first.
+	time.Sleep(2500 * time.Millisecond)
+	n := srv.Count("token")
+	const procs = 6
+	results := make([]result, procs)
+	var wg sync.WaitGroup
+	for i := range procs {
+		wg.Go(func() { results[i] = c.run("", "token", "--profile", "p") })
+	}
+	wg.Wait()
+	if got := srv.Count("token") - n; got != 1 {
+		t.Errorf("%d token requests from %d processes, want 1 refresh", got, procs)
+	}
+	for i, r := range results {
+		tok := strings.TrimSpace(r.stdout)
+		if r.code != 0 || tok == strings.TrimSpace(first.stdout) || !srv.ValidAccessToken(tok) || tok != strings.TrimSpace(results[0].stdout) {
+			t.Errorf("process %d: %v; want the one refreshed token", i, r)
+		}
 	}
 }
