@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -125,5 +126,30 @@ func TestScanProfileRedisFields(t *testing.T) {
 		RedisPasswordFile: "/home/me/.config/authloop/redis-password", RedisSecretKeyFile: "/home/me/.config/authloop/redis-key", RedisSealed: true}
 	if p.Store != want.Store || p.RedisPasswordFile != want.RedisPasswordFile || p.RedisSecretKeyFile != want.RedisSecretKeyFile || p.RedisSealed != want.RedisSealed || p.Name != want.Name {
 		t.Errorf("scanProfile = %+v\nwant %+v", p, want)
+	}
+}
+
+// TestProfileWithRedisPasswordRefused: a profile edited by hand to hold a
+// Redis URL with a password is refused (exit 1, the file to fix named),
+// and the message holds no part of the password.
+func TestProfileWithRedisPasswordRefused(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(t.TempDir(), "config"))
+	p := &Profile{Name: "p", Issuer: "https://auth.example.com", ClientID: "c", Store: "redis://127.0.0.1:6379/0"}
+	if err := p.save(); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := profilePath("p")
+	const pw = "hAndEditedPw"
+	for _, store := range []string{"redis://u:" + pw + "@127.0.0.1:6379/0", "reddis://u:" + pw + "@127.0.0.1/0", "redis://u:" + pw + "%zz@h/0"} {
+		b, _ := os.ReadFile(path)
+		b = []byte(strings.Replace(string(b), `"store": "`+p.Store+`"`, `"store": "`+store+`"`, 1))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadProfile("p")
+		if err == nil || strings.Contains(err.Error(), pw[:6]) || !strings.Contains(err.Error(), path) {
+			t.Errorf("store %q: %v; want an error naming %s and no part of the password", store, err, path)
+		}
+		p.Store = store
 	}
 }
