@@ -64,26 +64,34 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		// url.Parse's error quotes the URL, password and all.
 		return nil, errors.New("it is not a valid URL (the value is not shown: it may hold a password); write it as redis://[USER@]HOST:PORT[/DB] or rediss://… for TLS")
 	}
-	if _, ok := u.User.Password(); ok {
+	q := u.Query()
+	if _, ok := u.User.Password(); ok || q.Has("password") {
 		return nil, messageError{"the Redis URL holds a password (not shown here): authloop never takes one on the command line nor keeps one in a profile", errRedisPassword}
 	}
+	// Messages show the URL without its query and fragment: a value
+	// there, which go-redis would refuse, may be a secret put in the wrong
+	// place.
+	where := (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: u.Path}).String()
 	if u.Opaque != "" || u.Fragment != "" || u.Host == "" {
-		return nil, fmt.Errorf("%s is not a Redis URL: write it as redis://[USER@]HOST:PORT[/DB] or rediss://… for TLS", u.Redacted())
+		return nil, fmt.Errorf("%s is not a Redis URL: write it as redis://[USER@]HOST:PORT[/DB] or rediss://… for TLS", where)
 	}
-	q := u.Query()
 	prefix := q.Get(redisPrefixParam)
 	if q.Has(redisPrefixParam) && prefix == "" {
-		return nil, fmt.Errorf("%s: its prefix parameter is empty; leave it out for the default prefix %q", u.Redacted(), redisstore.DefaultPrefix)
+		return nil, fmt.Errorf("%s: its prefix parameter is empty; leave it out for the default prefix %q", where, redisstore.DefaultPrefix)
 	}
 	if q.Has("skip_verify") {
-		return nil, fmt.Errorf("%s: skip_verify is refused: it would send the tokens to whoever answers; to trust a private CA, set SSL_CERT_FILE to its certificate", u.Redacted())
+		return nil, fmt.Errorf("%s: skip_verify is refused: it would send the tokens to whoever answers; to trust a private CA, set SSL_CERT_FILE to its certificate", where)
 	}
 	q.Del(redisPrefixParam)
 	cu := *u
 	cu.RawQuery = q.Encode()
 	opts, err := redis.ParseURL(cu.String())
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a Redis URL: %s", u.Redacted(), strings.TrimPrefix(err.Error(), "redis: "))
+		// go-redis's errors quote the value they refuse, which may be a
+		// secret put in the wrong place: only their first words are shown
+		// ("invalid dial_timeout duration", "unexpected option").
+		why, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "redis: "), ":")
+		return nil, fmt.Errorf("%s is not a Redis URL: %s (the values are not shown); see `authloop help login`", where, why)
 	}
 	opts.ContextTimeoutEnabled = true
 	return &redisTarget{opts: opts, prefix: prefix, shown: u.String()}, nil
