@@ -13,7 +13,15 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # a count has no deadline to race. 20000 inputs take 3 to 10 s per target.
 FUZZTIME    ?= 20000x
 
-# Every fuzz target as package:FuzzName, each run for FUZZTIME in `make fuzz`.
+# The command (cmd/authloop) is a module of its own, so that what only it
+# needs (cobra, x/term, the Redis client of `--store redis://`) stays out of
+# the library's go.mod; every target that builds, tests or runs it does so
+# from its directory (go -C).
+CMD = cmd/authloop
+
+# Every fuzz target as package:FuzzName, each run for FUZZTIME in `make fuzz`;
+# a package that is a module of its own (cmd/authloop) is fuzzed from its
+# directory.
 FUZZ_TARGETS = \
 	./callback:FuzzReceiver \
 	./discovery:FuzzParseWWWAuthenticate \
@@ -40,32 +48,42 @@ deps:
 
 lint:
 	@echo "== gofmt"; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
-	@echo "== go vet"; $(GO) vet ./...
-	@echo "== staticcheck"; $(STATICCHECK) ./...
+	@echo "== the library's module graph holds neither the command's nor the Redis store's dependencies"; \
+	out=$$($(GO) list -m all | grep -E '^(github.com/redis/go-redis|github.com/spf13/cobra|github.com/spf13/pflag|golang.org/x/term)( |$$)'); \
+	if [ -n "$$out" ]; then echo "the library's go.mod must not require these (they belong to $(CMD)/go.mod or store/redisstore/go.mod):"; echo "$$out"; exit 1; fi
+	@cd $(CMD) && $(GO) mod tidy -diff >/dev/null || { echo "$(CMD)/go.mod is out of date (the library's go.mod changed?): run 'cd $(CMD) && go mod tidy' and commit it"; exit 1; }
+	@echo "== go vet"; $(GO) vet ./... && $(GO) -C $(CMD) vet ./...
+	@echo "== staticcheck"; $(STATICCHECK) ./... && cd $(CMD) && $(STATICCHECK) ./...
 	@echo "== go vet on darwin, windows, linux/arm64 (compiles library, command and tests there)"; \
 	for t in darwin/arm64 windows/amd64 linux/arm64; do \
 		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) -C $(CMD) vet ./... || exit 1; \
 	done
 
 unit:
 	@echo "== go test -race"
 	$(GO) test -race -count=1 ./...
+	@echo "== go test -race ($(CMD))"
+	$(GO) -C $(CMD) test -race -count=1 ./...
 
 # The fast tier (docs/TESTING.md, "Tiers"): the root module's packages (not
-# integration/ nor mcpauth/) with -short, no race detector; a few seconds.
-# The tests it leaves out skip themselves under -short and run in `unit`.
+# integration/ nor mcpauth/) and the command's with -short, no race
+# detector; a few seconds. The tests it leaves out skip themselves under
+# -short and run in `unit`.
 test-short:
 	$(GO) test -short -count=1 ./...
+	$(GO) -C $(CMD) test -short -count=1 ./...
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "== fuzz $$name ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		pkg=$${t%%:*}; name=$${t##*:}; dir=.; shown=$$pkg; \
+		if [ -f "$$pkg/go.mod" ]; then dir=$$pkg; pkg=.; fi; \
+		echo "== fuzz $$name ($$shown, $(FUZZTIME))"; \
+		$(GO) -C $$dir test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	done
 
 # govulncheck (exit status 3 on findings, which `go run` reports as 1) on
-# the library, mcpauth and store/redisstore. CI reaches only the package
+# the library, the command, mcpauth and store/redisstore. CI reaches only the package
 # registries, not vuln.go.dev; so the database is built from the
 # golang.org/x/vulndb module (its data/osv reports, the same data that
 # vuln.go.dev serves), fetched through the Go module proxy, with that
@@ -108,7 +126,7 @@ vuln:
 		fi; \
 		db="file://$$out"; echo "database: golang.org/x/vulndb@$$ver, $$(ls "$$out/ID" | grep -c '\.json$$') reports"; \
 	fi; \
-	for m in . mcpauth store/redisstore; do \
+	for m in . $(CMD) mcpauth store/redisstore; do \
 		echo "-- $$m ($$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GO) version))"; \
 		rc=0; out=$$(cd "$$top/$$m" && GOTOOLCHAIN=$(VULN_TOOLCHAIN) $(GOVULNCHECK) -db "$$db" ./... 2>&1) || rc=$$?; \
 		printf '%s\n' "$$out"; \
@@ -137,10 +155,11 @@ keyring:
 # The README's first command, headless so it runs anywhere.
 demo:
 	@echo "== demo"
-	$(GO) run ./cmd/authloop demo --no-browser
+	$(GO) -C $(CMD) run . demo --no-browser
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) -C $(CMD) test -run='^$$' -bench=. -benchmem ./...
 
 # Tests against real peers (integration/, its own module): Ory Hydra built
 # from the module's tool requirement (cached beside Go's build cache),

@@ -18,15 +18,15 @@ import (
 	"github.com/authloop/authloop/integration/peers"
 )
 
-// authloopBinary builds the authloop command from the library's module
-// (../) into the test's temporary directory, for the tests that run it as
+// authloopBinary builds the authloop command (its own module,
+// ../cmd/authloop) into the test's temporary directory, for the tests that run it as
 // kubectl, git and scripts do: a new process per call. go build's cache
 // makes a second build cheap.
 func authloopBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "authloop")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/authloop")
-	cmd.Dir = ".."
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "cmd", "authloop")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building cmd/authloop: %v\n%s", err, out)

@@ -23,7 +23,7 @@ const (
 	exitFailure       = 1 // any other failure, local ones included
 	exitUsage         = 2 // bad command line
 	exitLoginRequired = 3 // no usable token and no way to get one without the person
-	exitUnreachable   = 4 // a remote server could not be reached, or kept failing: try again later
+	exitUnreachable   = 4 // a remote server (or the profile's Redis) could not be reached, or kept failing: try again later
 )
 
 // exitRow is one exit code and what it means.
@@ -40,7 +40,7 @@ var exitTable = []exitRow{
 	{exitFailure, "failure: the message says what failed; local problems too (a busy --port, a store that cannot be written, a corrupt file)"},
 	{exitUsage, "usage error: an unknown command or flag, a missing or extra argument, a bad flag value (a --profile name that is not a plain name, an --issuer that is not https or loopback http)"},
 	{exitLoginRequired, "login required: no usable token and no refresh token that works; run authloop login (token, refresh and git-credential never open a browser unless given --login)"},
-	{exitUnreachable, "a remote server could not be reached, or kept failing after retries: a script may try again later"},
+	{exitUnreachable, "a remote server (the authorization server, or the Redis of a profile kept there) could not be reached, or kept failing after retries: a script may try again later"},
 }
 
 // exitMeaning returns what code means, and whether the table has it.

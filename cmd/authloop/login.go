@@ -28,6 +28,8 @@ type loginFlags struct {
 	device           bool
 	mode             string
 	store            string
+	redisPassword    string // --redis-password-file
+	redisSecretKey   string // --redis-secret-key-file
 	gitHosts         []string
 	gitUsername      string
 	timeout          time.Duration
@@ -65,7 +67,23 @@ keyring answers (as --store auto does), before signing in. A corrupt record
 file is moved aside, and login says where. A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env), never
 from a flag's value, which other users could see in the process list;
-the profile keeps where to read it, never the secret.`,
+the profile keeps where to read it, never the secret.
+
+--store redis://[USER@]HOST:PORT[/DB] (rediss:// for TLS) keeps the tokens in
+Redis, so that processes on several machines share one sign-in and refresh it
+once per expiry (docs/SCALING.md). Every later command of the profile opens
+Redis; while it cannot be reached they exit 4 (a command keeps nothing between
+runs, so even a still-valid access token cannot be read then). The URL never
+holds a password (one that does is refused): it is read at each run from the
+file named by --redis-password-file (readable by you alone), else from the
+environment variable AUTHLOOP_REDIS_PASSWORD. The keys start with the URL's
+prefix parameter (redis://HOST:6379/0?prefix=team-a:), by default {authloop}:.
+The records are sealed with AES-GCM when a secret key is given, from the file
+named by --redis-secret-key-file or from AUTHLOOP_REDIS_SECRET_KEY (32 bytes in
+base64: head -c 32 /dev/urandom | base64); later commands then need the same
+key. A rediss:// server whose certificate a private CA signed is trusted with
+SSL_CERT_FILE=CA.pem. The profile keeps the URL and the files' paths, never a
+secret.`,
 		Example: `  # Sign in (browser), saving the profile "default":
   authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
 
@@ -74,6 +92,12 @@ the profile keeps where to read it, never the secret.`,
 
   # On a machine without a browser, approve a code on your phone:
   authloop login --profile work --device
+
+  # Tokens in Redis, shared by a fleet; the password in a file, records sealed:
+  authloop login --profile fleet --issuer https://auth.example.com --client-id fleet \
+      --store rediss://authloop@redis.internal:6380/0 \
+      --redis-password-file ~/.config/authloop/redis-password \
+      --redis-secret-key-file ~/.config/authloop/redis-key
 
   # A confidential client, its secret in a file, with a fixed redirect port:
   authloop login --profile ci --issuer https://auth.example.com --client-id ci-tool \
@@ -95,7 +119,9 @@ the profile keeps where to read it, never the secret.`,
 	fl.BoolVar(&f.noBrowser, "no-browser", false, "do not open a browser: print the URL and wait for the redirect")
 	fl.BoolVar(&f.device, "device", false, "use the device authorization grant (RFC 8628): approve a code on any device")
 	fl.StringVar(&f.mode, "mode", "", "login mode to save: auto (browser if one can open, else device), browser or device")
-	fl.StringVar(&f.store, "store", "auto", "where to keep the tokens: auto (the OS keyring if one answers, else a file), keyring or file")
+	fl.StringVar(&f.store, "store", "auto", "where to keep the tokens: auto (the OS keyring if one answers, else a file), keyring, file, or redis://[USER@]HOST:PORT[/DB][?prefix=P] (rediss:// for TLS; no password in it)")
+	fl.StringVar(&f.redisPassword, "redis-password-file", "", "with --store redis://…: read the Redis password from this file (default: $"+redisPasswordEnv+")")
+	fl.StringVar(&f.redisSecretKey, "redis-secret-key-file", "", "with --store redis://…: seal the tokens in Redis with the key in this file (default: $"+redisSecretKeyEnv+" if set)")
 	fl.StringArrayVar(&f.gitHosts, "git-host", nil, "a git host (e.g. git.example.com) that \"authloop git-credential\" answers for with this profile; repeatable")
 	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
@@ -198,10 +224,13 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 	}
 	if changed("store") || p.Store == "" {
-		if f.store != "auto" && f.store != "file" && f.store != "keyring" {
-			return usageError("--store %q: use auto, file or keyring", f.store)
+		if err := a.setStore(p, f, changed); err != nil {
+			return err
 		}
-		p.Store = f.store
+	} else if changed("redis-password-file") || changed("redis-secret-key-file") {
+		if err := a.setStore(p, f, changed); err != nil {
+			return err
+		}
 	}
 	if changed("git-host") {
 		p.GitHosts = nil
@@ -254,14 +283,14 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		a.dropForeignClient(p, prevIssuer, changed("client-id") || changed("client-secret-file") || changed("client-secret-env"))
 	}
 
-	st, kind, err := openStore(p.Store)
+	st, kind, err := openStore(p)
 	if err != nil {
 		return err
 	}
 	p.Store = kind
 	a.endKeptBeforeLogin(ctx, st, p, prev)
 	cc := &clearCorrupt{Store: st}
-	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
+	cfg, err := configFor(p, keepLease(cc, st), sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})
 	if err != nil {
 		return err
 	}

@@ -90,12 +90,12 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	if err != nil {
 		return err
 	}
-	st, _, err := openStore(p.Store)
+	st, _, err := openStore(p)
 	if err != nil {
 		return err
 	}
 	cc := &clearCorrupt{Store: st, remove: true}
-	cfg, err := configFor(p, cc, sessionOptions{ui: a.ui})
+	cfg, err := configFor(p, keepLease(cc, st), sessionOptions{ui: a.ui})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ func explain(err error, profile string) *cliError {
 		tre *authloop.TokenResponseError
 		pe  *fs.PathError
 	)
+	if ce := explainRedis(err, profile); ce != nil {
+		return ce
+	}
 	switch {
 	case errors.Is(err, errBadProfileName):
 		return &cliError{code: exitUsage, err: err} // the hint names the command's --help

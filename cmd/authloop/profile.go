@@ -55,8 +55,18 @@ type Profile struct {
 	LoginMode string `json:"login_mode,omitempty"`
 	// NoBrowser prints the URL instead of opening a browser.
 	NoBrowser bool `json:"no_browser,omitempty"`
-	// Store is "file" or "keyring": where login put the credential record.
+	// Store is "file", "keyring", or a Redis URL (redis:// or rediss://,
+	// never with a password in it): where login put the credential record.
 	Store string `json:"store"`
+	// RedisPasswordFile names the file that holds the Redis password; empty:
+	// $AUTHLOOP_REDIS_PASSWORD, if set, at each run.
+	RedisPasswordFile string `json:"redis_password_file,omitempty"`
+	// RedisSecretKeyFile names the file that holds the secret key sealing
+	// the records in Redis; empty: $AUTHLOOP_REDIS_SECRET_KEY, if set.
+	RedisSecretKeyFile string `json:"redis_secret_key_file,omitempty"`
+	// RedisSealed says that login sealed the records with a secret key:
+	// later commands refuse to run without one.
+	RedisSealed bool `json:"redis_sealed,omitempty"`
 
 	// GitHosts are the hosts `authloop git-credential` answers for with
 	// this profile, when git does not name the profile itself.
@@ -154,10 +164,16 @@ func loadProfile(name string) (*Profile, error) {
 // badField says which field of a profile read from its file has a value
 // that login never writes, or returns "".
 func (p *Profile) badField() string {
-	switch p.Store {
-	case "", "auto", "file", "keyring":
+	switch {
+	case p.Store == "", p.Store == "auto", p.Store == "file", p.Store == "keyring":
+	case isRedisURL(p.Store):
+		if _, err := parseRedisURL(p.Store); err != nil {
+			return "store: " + err.Error()
+		}
+	case strings.Contains(p.Store, "@"):
+		return "store is not auto, file, keyring or a Redis URL (the value is not shown: it may hold a password)"
 	default:
-		return fmt.Sprintf("store %q is not auto, file or keyring", p.Store)
+		return fmt.Sprintf("store %q is not auto, file, keyring or a Redis URL", p.Store)
 	}
 	if _, err := authloop.ParseLoginMode(p.LoginMode); err != nil {
 		return fmt.Sprintf("login_mode %q is not auto, browser or device", p.LoginMode)

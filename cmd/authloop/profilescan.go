@@ -81,6 +81,18 @@ func scanProfile(b []byte) (Profile, bool) {
 				if r.Once(&seen, 11) {
 					p.Store = r.ReadString()
 				}
+			case "redis_password_file":
+				if r.Once(&seen, 14) {
+					p.RedisPasswordFile = r.ReadString()
+				}
+			case "redis_secret_key_file":
+				if r.Once(&seen, 15) {
+					p.RedisSecretKeyFile = r.ReadString()
+				}
+			case "redis_sealed":
+				if r.Once(&seen, 16) {
+					p.RedisSealed = r.ReadBool()
+				}
 			case "git_hosts":
 				if r.Once(&seen, 12) {
 					p.GitHosts = r.ReadStrings()

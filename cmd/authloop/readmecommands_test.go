@@ -55,3 +55,29 @@ func TestHelpUnknownTopic(t *testing.T) {
 		t.Errorf("authloop help: %v", r)
 	}
 }
+
+// TestREADMEBuildLines: the README builds and installs the command as its
+// own module (cmd/authloop) is built, from a clone; `go install
+// …/cmd/authloop@latest` cannot build a module with replace directives.
+func TestREADMEBuildLines(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, want := range []string{"go -C cmd/authloop run . demo", "CGO_ENABLED=0 go -C cmd/authloop install ."} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README has no line %q", want)
+		}
+	}
+	if strings.Contains(readme, "cmd/authloop@") {
+		t.Errorf("README installs cmd/authloop@VERSION, which go install cannot build (its go.mod has replace directives)")
+	}
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "module github.com/authloop/authloop/cmd/authloop\n") {
+		t.Errorf("cmd/authloop/go.mod is not the module github.com/authloop/authloop/cmd/authloop")
+	}
+}

@@ -94,7 +94,7 @@ func previousSignIns(ctx context.Context, st store.Store, name string, cur store
 
 // recordKeyOf is the key of the record that profile p's settings name.
 func recordKeyOf(p *Profile) (store.Key, error) {
-	st, _, err := openStore(p.Store)
+	st, _, err := openStore(p)
 	if err != nil {
 		return store.Key{}, err
 	}
@@ -128,7 +128,7 @@ func describeSignIn(k store.Key) string {
 // and the error says that the grant may live on). It returns an error
 // when a previous sign-in was not ended whole.
 func (a *app) endPrevious(ctx context.Context, p *Profile, cur store.Key, force bool, prev *Profile) error {
-	st, _, err := openStore(p.Store)
+	st, _, err := openStore(p)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 // that stopped it, if one did (the status is then stopCode).
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, os.Signal) {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, ui: newUI(stderr)}
+	commandStarted()
+	defer closeRedisClients()
 	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetIn(stdin)

@@ -11,11 +11,17 @@ import (
 	"github.com/authloop/authloop/store"
 )
 
-// openStore opens the store a profile's record lives in. "auto" (a new
+// openStore opens the store profile p's record lives in. "auto" (a new
 // profile) probes for the OS keyring and falls back to the file store, and
 // returns which it picked, so the profile can remember it and later
-// commands never probe again.
-func openStore(kind string) (store.Store, string, error) {
+// commands never probe again. A Redis URL opens the Redis store (redis.go),
+// without contacting Redis.
+func openStore(p *Profile) (store.Store, string, error) {
+	kind := p.Store
+	if isRedisURL(kind) {
+		st, err := openRedis(p)
+		return st, kind, err
+	}
 	dir, err := configDir()
 	if err != nil {
 		return nil, "", err
@@ -37,7 +43,7 @@ func openStore(kind string) (store.Store, string, error) {
 		}
 		return s, "file", nil
 	}
-	return nil, "", usageError("unknown store %q; use auto, file or keyring", kind)
+	return nil, "", usageError("unknown store %q; use auto, file, keyring or a Redis URL", kind)
 }
 
 // sessionOptions are the per-run settings that are not kept in a profile.
@@ -69,7 +75,7 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 		oc.RedirectURL = "http://127.0.0.1:" + strconv.Itoa(p.Port) + "/callback"
 	}
 	if o.intr != nil {
-		st = guardedStore{Store: st, in: o.intr, ui: o.ui}
+		st = keepLease(guardedStore{Store: st, in: o.intr, ui: o.ui}, st)
 	}
 	cfg := &authloop.Config{
 		OAuth2:             oc,
@@ -110,7 +116,7 @@ func openSession(name string, o sessionOptions) (*Profile, *authloop.Session, er
 	if err != nil {
 		return nil, nil, err
 	}
-	st, _, err := openStore(p.Store)
+	st, _, err := openStore(p)
 	if err != nil {
 		return p, nil, err
 	}

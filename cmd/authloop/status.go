@@ -59,7 +59,8 @@ same as a JSON array.
 
 The exit status is 0 when every profile shown is signed in with a usable or
 refreshable token, 3 when some profile needs a new login, 1 when some
-profile could not be read (its line says why).`,
+profile could not be read (its line says why), 4 when those that could not be
+read keep their tokens in a Redis that cannot be reached (try again later).`,
 		Example: `  authloop status
   authloop status --profile work --json`,
 		Args: cobra.NoArgs,
@@ -94,7 +95,9 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 	}
 	var all []profileStatus
 	needLogin := false
-	var broken []string // profiles that could not be read: not a login's fault
+	var broken []string            // profiles that could not be read: not a login's fault
+	var unreachableRedis *cliError // the last broken profile whose Redis could not be reached
+	unreachableOnly := true        // every broken profile's Redis could not be reached
 	for _, n := range names {
 		st, err := statusOf(n)
 		if err != nil && only != "" {
@@ -103,6 +106,15 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		if err != nil {
 			if st.Profile == "" {
 				st = profileStatus{Profile: n, Error: err.Error()}
+			}
+			ce := explainRedis(err, n)
+			if ce != nil {
+				st.Error = ce.Error() // Redis's URL, not redisstore's words
+			}
+			if ce != nil && ce.code == exitUnreachable {
+				unreachableRedis = ce
+			} else {
+				unreachableOnly = false
 			}
 			broken = append(broken, n)
 		}
@@ -120,6 +132,11 @@ func (a *app) status(ctx context.Context, only string, asJSON bool) error {
 		for _, st := range all {
 			fmt.Fprintln(a.stdout, a.statusLine(st, now))
 		}
+	}
+	if len(broken) > 0 && unreachableOnly {
+		// Nothing is wrong with the profiles: their Redis is down, which
+		// may pass (exit 4, as every command of such a profile).
+		return &cliError{code: exitUnreachable, err: fmt.Errorf("could not read profile %s: %s", strings.Join(broken, ", "), unreachableRedis.Error()), hint: unreachableRedis.hint}
 	}
 	if len(broken) > 0 {
 		return &cliError{code: exitFailure, err: fmt.Errorf("could not read profile %s", strings.Join(broken, ", ")),

@@ -51,6 +51,11 @@ expires_in, scopes, subject (from the ID token), issuer, resource and profile;
 never the refresh token. --format exec-credential prints a Kubernetes
 client.authentication.k8s.io/v1 ExecCredential, for kubectl's exec plugins.
 
+A profile whose tokens are kept in Redis (login --store redis://…) reads them
+from Redis at every call: while Redis cannot be reached, token exits 4, even
+when the last access token is still valid (the command keeps nothing between
+runs); try again later.
+
 ` + exitCodesHelp,
 		Example: `  curl -H "Authorization: Bearer $(authloop token)" https://api.example.com/
   authloop token --profile work --min-valid 10m
