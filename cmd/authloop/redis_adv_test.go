@@ -1,0 +1,153 @@
+//go:build unix
+
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store/redisstore/redistest"
+)
+
+// Adversary's tests for issue 16, second pass (the command on Redis). Each
+// fails on the code it was written against; run them by name:
+//
+//	go -C cmd/authloop test -race -count=1 -run 'TestAdvRedis' .
+
+// redisRefreshAcrossOutage runs `authloop refresh` of a Redis profile
+// against a rotating server with reuse detection; Redis stops once the
+// server has rotated the refresh token and before its answer reaches the
+// command. With outage > 0 Redis is started again that long after the
+// answer is let go; with 0 only after the command has exited. It returns
+// the run's exit status, its stderr, how long it ran after the answer was
+// let go, and a later `authloop refresh`'s result (exit 0 only when the
+// rotated refresh token was kept).
+func redisRefreshAcrossOutage(t *testing.T, outage time.Duration) (syscall.WaitStatus, string, time.Duration, result) {
+	t.Helper()
+	buildBinary(t)
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	t.Cleanup(srv.Close)
+	c := newCLI(t)
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+
+	release, held := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+	r := c.start(t, "refresh", "--profile", "p")
+	select {
+	case <-held:
+	case <-r.exited:
+		t.Fatalf("exited before its refresh reached the server:\n%s", r.output())
+	case <-time.After(time.Minute):
+		t.Fatalf("no refresh reached the server:\n%s", r.output())
+	}
+	rs.Stop()
+	free()
+	at := time.Now()
+	if outage > 0 {
+		time.Sleep(outage)
+		rs.Start()
+	}
+	ws := r.wait()
+	took := time.Since(at)
+	if outage == 0 {
+		rs.Start()
+	}
+	return ws, r.output(), took, c.run("", "refresh", "--profile", "p")
+}
+
+// TestAdvRedisOutageAtSaveLosesRotatedToken: Redis is away for 25 s (a
+// restart of a large AOF, a failover) just as `authloop refresh` has got
+// the server's answer; the server has rotated the refresh token. A Redis
+// outage is transient (the command exits 4 for it, "try again later"),
+// unlike a full disk, and the rotated token is the only live one: the
+// command gives up after a few seconds (an outage of 5 s is survived, one
+// of 25 s is not), exits 1 and the profile needs a new login. The library
+// promises that "a rotated token that the store could not save stays live
+// in memory and is saved as soon as the store works"; a short-lived
+// command should keep trying for a bounded, stated while (say a minute,
+// saying so on stderr, a second Ctrl+C giving up) before it lets the
+// grant die.
+func TestAdvRedisOutageAtSaveLosesRotatedToken(t *testing.T) {
+	ws, out, _, after := redisRefreshAcrossOutage(t, 25*time.Second)
+	if ws.ExitStatus() != 0 {
+		t.Errorf("refresh across a 25 s Redis outage at the save: %s, want 0 (the rotated refresh token kept once Redis is back):\n%s", describeStatus(ws), out)
+	}
+	if after.code != 0 {
+		t.Errorf("refresh afterwards: %v; the rotated refresh token was lost (a new login needed)", after)
+	}
+}
+
+// TestAdvRedisSaveFailureSaysFileStoreThings: when the save of a rotated
+// token fails because Redis cannot be reached (stopped for good), the
+// command exits 1 with the file store's hint ("fix the store (free space,
+// permissions, a locked keyring)"), where every other Redis outage exits 4
+// naming Redis ("check that Redis is running … try again later"). The
+// message should name Redis as unreachable and exit 4 (the grant is lost
+// either way; the exit status tells a script what kind of failure it was).
+func TestAdvRedisSaveFailureSaysFileStoreThings(t *testing.T) {
+	ws, out, took, after := redisRefreshAcrossOutage(t, 0)
+	t.Logf("the command gave up %v after the answer (exit %s)", took.Round(time.Millisecond), describeStatus(ws))
+	if ws.ExitStatus() != exitUnreachable {
+		t.Errorf("refresh whose save could not reach Redis: %s, want exit %d (Redis unreachable):\n%s", describeStatus(ws), exitUnreachable, out)
+	}
+	if strings.Contains(out, "free space") || strings.Contains(out, "keyring") || !strings.Contains(out, "running") {
+		t.Errorf("the message gives the file store's causes, not Redis's (check that Redis is running):\n%s", out)
+	}
+	_ = after
+}
+
+// TestAdvRedisLogoutRedisDiesAfterRevocation: Redis stops while logout's
+// revocation is on its way (the server revokes the grant), so the delete
+// that follows cannot reach Redis: the record is still there. logout says
+// "deleted the tokens of profile p here, but the revocation failed": both
+// halves are false (nothing was deleted; the server revoked), and it exits
+// 1, not 4 (Redis unreachable). It should say that the tokens are still in
+// Redis, and exit 4.
+func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	f := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	url := "redis://" + rs.Addr() + "/0"
+	var wg sync.WaitGroup
+	r := c.interactive(browseOn(t, f.URL+"/authorize", &wg), "login", "--profile", "p", "--no-browser", "--store", url,
+		"--issuer", f.URL, "--client-id", f.back.ClientID(), "--scope", "openid offline_access", "--timeout", "1m")
+	wg.Wait()
+	if r.code != 0 {
+		t.Fatalf("login: %v", r)
+	}
+	var stopped atomic.Bool
+	f.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/revoke" && stopped.CompareAndSwap(false, true) {
+			rs.Stop() // then the revocation goes on to the server
+		}
+		return false
+	})
+	r = c.run("", "logout", "--profile", "p")
+	if !stopped.Load() {
+		t.Fatalf("no revocation request: %v", r)
+	}
+	rs.Start()
+	if n := len(redisKeys(t, rs.Client(), "{authloop}:rec:*")); n != 1 {
+		t.Fatalf("records in Redis after the logout: %d, want 1 (the delete could not reach Redis)", n)
+	}
+	if strings.Contains(r.stderr+r.stdout, "deleted the tokens") || strings.Contains(r.stderr+r.stdout, "Logged out") {
+		t.Errorf("logout says the tokens are deleted, while they are still in Redis:\n%v", r)
+	}
+	if strings.Contains(r.stderr, "revocation failed") {
+		t.Errorf("logout says the revocation failed, while the server revoked the grant:\n%v", r)
+	}
+	if r.code != exitUnreachable {
+		t.Errorf("logout with Redis gone before the delete: exit %d, want %d (Redis unreachable)", r.code, exitUnreachable)
+	}
+}
