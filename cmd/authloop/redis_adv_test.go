@@ -3,7 +3,10 @@
 package main
 
 import (
+	"context"
+	"golang.org/x/oauth2"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,4 +153,53 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 	if r.code != exitUnreachable {
 		t.Errorf("logout with Redis gone before the delete: exit %d, want %d (Redis unreachable)", r.code, exitUnreachable)
 	}
+}
+
+// TestAdvRedisStoreSwitchLeavesFileRecord: a profile signed in with the
+// file store, then `authloop login --store redis://…` for the same server
+// and client. The new sign-in goes to Redis; the old one's record file,
+// with its live refresh token, stays on disk: nothing revokes or deletes
+// it (endPrevious looks for previous sign-ins in the new store only), and
+// from then on no command sees it (status and logout look in Redis). A
+// logout then says the tokens are deleted while a working refresh token
+// of the profile is still in a file here. Switching stores should end the
+// sign-in kept in the old store (revoke and delete, as a switch of issuer
+// does), or at least delete it and say so.
+func TestAdvRedisStoreSwitchLeavesFileRecord(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "p", "--store", "file")
+	fileTok := readRecordTokens(t, c)
+	if fileTok.RefreshToken == "" {
+		t.Fatal("no refresh token in the file store after login")
+	}
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+	if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
+		t.Fatalf("logout: %v", r)
+	}
+	var left []string
+	for _, f := range configFiles(t, c) {
+		if strings.HasSuffix(f, ".json") && !strings.HasPrefix(f, filepath.Join("authloop", "profiles")+string(filepath.Separator)) {
+			left = append(left, f)
+		}
+	}
+	if len(left) != 0 {
+		t.Errorf("record files left in the configuration directory after the switch to Redis and a logout: %v (the file store's record of the first sign-in)", left)
+	}
+	// The first sign-in's refresh token still works at the server: its
+	// grant was never revoked.
+	if alive := refreshWorks(t, srv, fileTok.RefreshToken); alive {
+		t.Errorf("the refresh token of the sign-in kept in the file store still works at the server after the switch and a logout")
+	}
+}
+
+// refreshWorks reports whether the server still takes rt (it rotates it).
+func refreshWorks(t *testing.T, srv *oauthtest.Server, rt string) bool {
+	t.Helper()
+	oc := &oauth2.Config{ClientID: srv.ClientID(), Endpoint: srv.Endpoint()}
+	_, err := oc.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt}).Token()
+	return err == nil
 }
