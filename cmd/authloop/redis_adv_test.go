@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"github.com/authloop/authloop/store/redisstore"
 	"golang.org/x/oauth2"
 	"net/http"
 	"path/filepath"
@@ -202,4 +203,59 @@ func refreshWorks(t *testing.T, srv *oauthtest.Server, rt string) bool {
 	oc := &oauth2.Config{ClientID: srv.ClientID(), Endpoint: srv.Endpoint()}
 	_, err := oc.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt}).Token()
 	return err == nil
+}
+
+// TestAdvRedisSealedProfileTakesRecordInClear: a profile signed in with a
+// secret key (its records sealed, AES-GCM bound to the key they are filed
+// under, so that a record moved under another key does not open) reads a
+// record in clear without a word: whoever may write to Redis, without the
+// key, puts a record of their own tokens at the profile's key, and
+// `authloop token` hands out their access token (the session adopts the
+// planted grant, and seals it at its next save). redisstore reads a record
+// in clear so that a store can take a key later; a profile that was sealed
+// from its login (Profile.RedisSealed) should refuse one (exit 1, as for a
+// record sealed with another key: "altered").
+func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	keyB64 := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0", "--redis-secret-key-file", writePrivate(t, "key", keyB64+"\n"))
+
+	ctx := context.Background()
+	key, err := redisstore.ParseSecretKey(keyB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := redisstore.New(rs.Client(), redisstore.Options{SecretKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sealed.List(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("records: %v, %v", keys, err)
+	}
+	rec, err := sealed.Load(ctx, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The writer without the key: a record in clear, of another grant.
+	clear, err := redisstore.New(rs.Client(), redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const planted = "planted-access-token"
+	rec.Token.AccessToken, rec.Token.RefreshToken = planted, "planted-refresh-token"
+	if _, err := clear.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("", "token", "--profile", "p")
+	if strings.TrimSpace(r.stdout) == planted {
+		t.Errorf("token of a sealed profile handed out the access token of a record planted in clear: %v", r)
+	}
+	if r.code != exitFailure {
+		t.Errorf("token of a sealed profile whose record is in clear: exit %d, want %d (refused as altered)", r.code, exitFailure)
+	}
 }
