@@ -259,3 +259,30 @@ func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
 		t.Errorf("token of a sealed profile whose record is in clear: exit %d, want %d (refused as altered)", r.code, exitFailure)
 	}
 }
+
+// TestAdvRedisPlainTCPToAnotherMachine: `--store redis://HOST` with a
+// host that is not this machine sends the refresh tokens (in clear unless
+// a secret key seals them) and the Redis password (AUTH) over plain TCP,
+// without a word. The command refuses ?skip_verify because "it would send
+// the tokens to whoever answers", and the library refuses http:// for
+// every OAuth endpoint outside loopback (docs/SECURITY.md, "Plain-http
+// endpoints outside the machine"); a plain redis:// to another machine
+// does the same as both. It should be refused as a usage error (exit 2)
+// naming rediss://, as http:// is (or take an explicit opt-in), before
+// anything is sent. redis.invalid never resolves: today's run fails
+// later, as Redis unreachable.
+func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
+	buildBinary(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	r := c.run("", "login", "--profile", "p", "--no-browser", "--issuer", srv.Issuer(), "--client-id", srv.ClientID(),
+		"--store", "redis://authloop@redis.invalid:6379/0")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "rediss://") {
+		t.Errorf("login --store redis:// to another machine (plain TCP): %v; want exit %d naming rediss://", r, exitUsage)
+	}
+	// Loopback stays allowed (tests, a local Redis).
+	if _, err := parseRedisURL("redis://127.0.0.1:6379/0"); err != nil {
+		t.Errorf("redis:// on loopback: %v", err)
+	}
+}
