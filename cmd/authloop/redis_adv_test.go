@@ -286,3 +286,53 @@ func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
 		t.Errorf("redis:// on loopback: %v", err)
 	}
 }
+
+// TestAdvRedisLoginDeletesNewerSchemaRecord: a fleet upgrading authloop
+// one machine at a time. A newer authloop writes the shared record in a
+// newer envelope (schema 2); redisstore refuses it as corrupt rather than
+// half understood ("schema version 2, but this version of authloop reads
+// only version 1 (was it written by a newer authloop?)"). The older
+// command's token exits 1 with "Redis at URL failed: reading the saved
+// session issuer … from the Redis store at…": the cause is clipped away,
+// and "check Redis" points elsewhere. A login then clears the "corrupt"
+// record (clearCorrupt): on Redis, Delete removes it outright, so one old
+// machine's login wipes the sign-in every newer machine shares (not
+// revoked, nothing kept aside, as the file store keeps a corrupt file).
+// A record of another schema should be refused without being deleted,
+// saying to update authloop.
+func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	rc := rs.Client()
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	url := "redis://" + rs.Addr() + "/0"
+	c.mustLogin(srv, "p", "--store", url)
+	ctx := context.Background()
+	recs := redisKeys(t, rc, "{authloop}:rec:*")
+	if len(recs) != 1 {
+		t.Fatalf("records: %v", recs)
+	}
+	data, err := rc.HGet(ctx, recs[0], "data").Result()
+	if err != nil || !strings.Contains(data, `"schema":1`) {
+		t.Fatalf("the record's envelope (%v): %.60s", err, data)
+	}
+	newer := strings.Replace(data, `"schema":1`, `"schema":2`, 1)
+	if err := rc.HSet(ctx, recs[0], "data", newer).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("", "token", "--profile", "p")
+	if !strings.Contains(r.stderr, "newer") {
+		t.Errorf("token does not say that a newer authloop wrote the record: %v", r)
+	}
+	c.mustLogin(srv, "p", "--store", url) // what token's hint says to do
+	got, err := rc.HGet(ctx, recs[0], "data").Result()
+	if err == nil && got == newer {
+		return // kept
+	}
+	aside := redisKeys(t, rc, "*corrupt*")
+	if len(aside) == 0 {
+		t.Errorf("login of the older authloop deleted the newer schema's record in Redis, with nothing kept aside (keys now: %v)", redisKeys(t, rc, "*"))
+	}
+}
