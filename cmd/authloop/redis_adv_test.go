@@ -6,7 +6,9 @@ import (
 	"context"
 	"github.com/authloop/authloop/store/redisstore"
 	"golang.org/x/oauth2"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -334,5 +336,77 @@ func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
 	aside := redisKeys(t, rc, "*corrupt*")
 	if len(aside) == 0 {
 		t.Errorf("login of the older authloop deleted the newer schema's record in Redis, with nothing kept aside (keys now: %v)", redisKeys(t, rc, "*"))
+	}
+}
+
+// TestAdvRedisEnvPasswordSentToEveryRedis: $AUTHLOOP_REDIS_PASSWORD is
+// read at every run by every Redis profile without a password file, so
+// the password meant for one Redis goes to the Redis of every other
+// profile: a profile "dev" signed in to a Redis without a password, and
+// later, with the variable set for a profile "corp" on another Redis,
+// `authloop token --profile dev` (or `status`, or git's credential helper,
+// which run every profile) sends corp's password to dev's Redis in its
+// HELLO … AUTH. A profile should send the password from the environment
+// only if its login took one from there (kept in the profile as "from the
+// environment", as the file's path is kept).
+func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t) // dev's Redis, without a password
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "dev", "--store", "redis://"+rs.Addr()+"/0")
+
+	// dev's Redis from now on: a listener that records what it is sent.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var got strings.Builder
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					mu.Lock()
+					got.Write(buf[:n])
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	prof := filepath.Join(c.dir, "config", "authloop", "profiles", "dev.json")
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.ReplaceAll(string(b), rs.Addr(), ln.Addr().String()))
+	if err := os.WriteFile(prof, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	const corpPassword = "corp-Redis-Passw0rd"
+	c.setenv(redisPasswordEnv + "=" + corpPassword)
+	r := c.run("", "token", "--profile", "dev")
+	mu.Lock()
+	sent := got.String()
+	mu.Unlock()
+	if sent == "" {
+		t.Fatalf("token --profile dev did not reach dev's Redis: %v", r)
+	}
+	if strings.Contains(sent, corpPassword) {
+		t.Errorf("token --profile dev, a profile signed in without a Redis password, sent $%s to dev's Redis", redisPasswordEnv)
 	}
 }
