@@ -410,3 +410,35 @@ func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
 		t.Errorf("token --profile dev, a profile signed in without a Redis password, sent $%s to dev's Redis", redisPasswordEnv)
 	}
 }
+
+// TestAdvRedisSecretFilesWritableByOthers: the Redis password file and
+// the secret key file are refused when other users may read them, but
+// taken when others may write them (mode 0622): another user who may not
+// read the tokens replaces the secret key with one of their own, and every
+// record saved from then on is sealed with it, readable by them from a
+// copy of Redis's data (the threat sealing is for); or replaces the
+// password file, and the command authenticates as whom they chose. As
+// ssh does for its keys, a file others may write should be refused too,
+// naming chmod 600.
+func TestAdvRedisSecretFilesWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(key, []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pw, []byte("a-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{key, pw} {
+		if err := os.Chmod(f, 0o622); err != nil { // the umask does not apply to chmod
+			t.Fatal(err)
+		}
+	}
+	if _, err := redisstore.SecretKeyFromFile(key); err == nil {
+		t.Errorf("a secret key file others may write (mode 0622) is taken")
+	}
+	if _, err := readRedisPassword(pw); err == nil {
+		t.Errorf("a Redis password file others may write (mode 0622) is taken")
+	}
+}
