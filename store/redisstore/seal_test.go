@@ -172,11 +172,21 @@ func TestSecretKeyFromFileAndEnv(t *testing.T) {
 	if got, err := SecretKeyFromFile(path); err != nil || !bytes.Equal(got, k) {
 		t.Errorf("SecretKeyFromFile: %x, %v", got, err)
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
+	// Any right for the group or others is refused (as ssh does for its
+	// keys): one who may write the file replaces the key with their own.
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o622, 0o602, 0o620, 0o610, 0o601} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := SecretKeyFromFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("a key file of mode %v: %v, want a refusal naming chmod 600", mode, err)
+		}
+	}
+	if err := os.Chmod(path, 0o400); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SecretKeyFromFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("a key file other users may read: %v, want a refusal naming chmod 600", err)
+	if got, err := SecretKeyFromFile(path); err != nil || !bytes.Equal(got, k) {
+		t.Errorf("SecretKeyFromFile of a 0400 file: %x, %v", got, err)
 	}
 	if _, err := SecretKeyFromFile(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing key file: no error")
