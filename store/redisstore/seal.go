@@ -28,6 +28,12 @@ var ErrWrongSecretKey = errors.New("redisstore: the record was sealed with anoth
 // while the store has no Options.SecretKey.
 var ErrNoSecretKey = errors.New("redisstore: the record is sealed, and the store has no secret key (Options.SecretKey)")
 
+// ErrNotSealed is wrapped by the error of a Load whose record is stored
+// in clear while the store has Options.RequireSealed: a record that
+// whoever may write to Redis, without the key, may have put there. The
+// record is not returned; saving over it replaces it.
+var ErrNotSealed = errors.New("redisstore: the record is stored in clear (not sealed), and the store requires sealed records (Options.RequireSealed): someone who may write to Redis, without the secret key, may have put it there")
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	switch len(key) {
 	case 16, 24, 32:
