@@ -217,7 +217,8 @@ func secretKeyHint(p *Profile) string {
 
 // readRedisPassword reads the Redis password from path: its first line,
 // without the line's end. As with redisstore.SecretKeyFromFile, a file
-// other users may read is refused (on Unix), and errors never hold the
+// other users may read or write (any right for group or others, as ssh
+// does for its keys) is refused on Unix, and errors never hold the
 // password.
 func readRedisPassword(path string) (string, error) {
 	fi, err := os.Stat(path)
@@ -227,8 +228,8 @@ func readRedisPassword(path string) (string, error) {
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("the Redis password file %s is not a regular file", path)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o044 != 0 {
-		return "", fmt.Errorf("the Redis password file %s may be read by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("the Redis password file %s may be read or written by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -411,16 +411,15 @@ func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
 	}
 }
 
-// TestAdvRedisSecretFilesWritableByOthers: the Redis password file and
-// the secret key file are refused when other users may read them, but
-// taken when others may write them (mode 0622): another user who may not
-// read the tokens replaces the secret key with one of their own, and every
-// record saved from then on is sealed with it, readable by them from a
-// copy of Redis's data (the threat sealing is for); or replaces the
-// password file, and the command authenticates as whom they chose. As
-// ssh does for its keys, a file others may write should be refused too,
-// naming chmod 600.
-func TestAdvRedisSecretFilesWritableByOthers(t *testing.T) {
+// TestRedisSecretFilesWritableByOthersRefused: the Redis password file
+// and the secret key file are refused when other users may read or write
+// them (any right for group or others, as ssh does for its keys), naming
+// chmod 600: another user who may write them would replace the secret key
+// with one of their own (every record saved from then on sealed with it,
+// readable by them from a copy of Redis's data), or the password (the
+// command authenticating as whom they chose). (Found by the adversary: a
+// 0622 file was taken.)
+func TestRedisSecretFilesWritableByOthersRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
 	pw := filepath.Join(dir, "pw")
@@ -435,10 +434,23 @@ func TestAdvRedisSecretFilesWritableByOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := redisstore.SecretKeyFromFile(key); err == nil {
-		t.Errorf("a secret key file others may write (mode 0622) is taken")
+	if _, err := redisstore.SecretKeyFromFile(key); err == nil || !strings.Contains(err.Error(), "chmod 600 "+key) {
+		t.Errorf("a secret key file others may write (mode 0622): %v, want a refusal naming chmod 600", err)
 	}
-	if _, err := readRedisPassword(pw); err == nil {
-		t.Errorf("a Redis password file others may write (mode 0622) is taken")
+	for _, mode := range []os.FileMode{0o622, 0o602, 0o620, 0o640, 0o604, 0o610} {
+		if err := os.Chmod(pw, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readRedisPassword(pw); err == nil || !strings.Contains(err.Error(), "chmod 600 "+pw) || strings.Contains(err.Error(), "a-password") {
+			t.Errorf("a Redis password file of mode %v: %v, want a refusal naming chmod 600, without the password", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(pw, mode); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readRedisPassword(pw); err != nil || got != "a-password" {
+			t.Errorf("a Redis password file of mode %v: %q, %v", mode, got, err)
+		}
 	}
 }
