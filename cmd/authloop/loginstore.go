@@ -23,6 +23,9 @@ func (a *app) setStore(p *Profile, f *loginFlags, changed func(string) bool) err
 			if errors.Is(err, errRedisPassword) {
 				ce.hint = "remove it from the URL; put it in the environment variable " + redisPasswordEnv + ", or in a file readable by you alone named by --redis-password-file"
 			}
+			if errors.Is(err, errPlainRedis) {
+				ce.hint = plainRedisHint(st)
+			}
 			return ce
 		}
 	case st == "auto", st == "file", st == "keyring":

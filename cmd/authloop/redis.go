@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 	"github.com/authloop/authloop/store/redisstore"
 )
@@ -47,6 +48,22 @@ func isRedisURL(s string) bool {
 // whose message never holds the URL.
 var errRedisPassword = errors.New("the Redis URL holds a password")
 
+// plainRedisHint is the way out of errPlainRedis for the URL raw.
+func plainRedisHint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	tls := url.URL{Scheme: "rediss", User: u.User, Host: u.Host, Path: u.Path}
+	return "use TLS: --store " + tls.String() + " (a CA of your own: set SSL_CERT_FILE to its certificate); plain redis:// is for Redis on this machine only (127.0.0.1, ::1, localhost)"
+}
+
+// errPlainRedis reports a plain redis:// URL to a host that is not this
+// machine: the tokens and the Redis password would cross the network in
+// clear. rediss:// (TLS) is the way; redis:// stays allowed on loopback,
+// as http:// is for the OAuth endpoints.
+var errPlainRedis = errors.New("plain redis:// to another machine")
+
 // redisTarget is a parsed Redis URL: the client's options (without a
 // password) and the store's prefix.
 type redisTarget struct {
@@ -57,7 +74,9 @@ type redisTarget struct {
 
 // parseRedisURL checks and parses a Redis URL. Its errors never quote the
 // URL, which may hold a password: one that does is refused with an error
-// wrapping errRedisPassword.
+// wrapping errRedisPassword. A plain redis:// URL to a host that is not
+// loopback (127.0.0.0/8, ::1, localhost) is refused with an error wrapping
+// errPlainRedis, naming rediss://.
 func parseRedisURL(raw string) (*redisTarget, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -92,6 +111,10 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		// ("invalid dial_timeout duration", "unexpected option").
 		why, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "redis: "), ":")
 		return nil, fmt.Errorf("%s is not a Redis URL: %s (the values are not shown); see `authloop help login`", where, why)
+	}
+	// Checked last, so that a URL wrong in other ways says so first.
+	if u.Scheme == "redis" && !urlrule.IsLoopbackHost(u.Hostname()) {
+		return nil, messageError{where + ": plain redis:// to another machine would send the tokens and the Redis password in clear; use rediss:// (TLS)", errPlainRedis}
 	}
 	opts.ContextTimeoutEnabled = true
 	return &redisTarget{opts: opts, prefix: prefix, shown: u.String()}, nil

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"github.com/authloop/authloop/store/redisstore"
 	"golang.org/x/oauth2"
 	"net"
@@ -262,18 +263,15 @@ func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
 	}
 }
 
-// TestAdvRedisPlainTCPToAnotherMachine: `--store redis://HOST` with a
-// host that is not this machine sends the refresh tokens (in clear unless
-// a secret key seals them) and the Redis password (AUTH) over plain TCP,
-// without a word. The command refuses ?skip_verify because "it would send
-// the tokens to whoever answers", and the library refuses http:// for
-// every OAuth endpoint outside loopback (docs/SECURITY.md, "Plain-http
-// endpoints outside the machine"); a plain redis:// to another machine
-// does the same as both. It should be refused as a usage error (exit 2)
-// naming rediss://, as http:// is (or take an explicit opt-in), before
-// anything is sent. redis.invalid never resolves: today's run fails
-// later, as Redis unreachable.
-func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
+// TestRedisPlainTCPToAnotherMachineRefused: `--store redis://HOST` with a
+// host that is not this machine would send the refresh tokens (in clear
+// unless a secret key seals them) and the Redis password (AUTH) over plain
+// TCP; as the library refuses http:// for every OAuth endpoint outside
+// loopback, login refuses it as a usage error (exit 2) naming rediss://,
+// before anything is sent. redis:// on loopback (127.0.0.1, ::1,
+// localhost) stays allowed, and rediss:// anywhere. (Found by the
+// adversary: it was accepted without a word.)
+func TestRedisPlainTCPToAnotherMachineRefused(t *testing.T) {
 	buildBinary(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
@@ -283,9 +281,19 @@ func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "rediss://") {
 		t.Errorf("login --store redis:// to another machine (plain TCP): %v; want exit %d naming rediss://", r, exitUsage)
 	}
-	// Loopback stays allowed (tests, a local Redis).
-	if _, err := parseRedisURL("redis://127.0.0.1:6379/0"); err != nil {
-		t.Errorf("redis:// on loopback: %v", err)
+	if !strings.Contains(r.stderr, "rediss://authloop@redis.invalid:6379/0") {
+		t.Errorf("login --store redis:// to another machine: the message does not give the rediss:// URL: %v", r)
+	}
+	for _, u := range []string{"redis://redis.example.com/0", "redis://10.0.0.7:6379", "redis://[2001:db8::1]:6379", "REDIS://redis.example.com", "redis://localhost.example.com", "redis://127.0.0.1.nip.io"} {
+		if _, err := parseRedisURL(u); !errors.Is(err, errPlainRedis) || !strings.Contains(err.Error(), "rediss://") {
+			t.Errorf("parseRedisURL(%q): %v, want errPlainRedis naming rediss://", u, err)
+		}
+	}
+	// Loopback stays allowed (tests, a local Redis), and TLS anywhere.
+	for _, u := range []string{"redis://127.0.0.1:6379/0", "redis://[::1]:6379", "redis://localhost", "redis://LocalHost:6379", "rediss://redis.example.com/0"} {
+		if _, err := parseRedisURL(u); err != nil {
+			t.Errorf("parseRedisURL(%q): %v", u, err)
+		}
 	}
 }
 
