@@ -180,9 +180,12 @@ func redisClient(opts *redis.Options) *redis.Client {
 }
 
 // openRedis opens profile p's Redis store: its URL, its password (from the
-// file the profile names, else from $AUTHLOOP_REDIS_PASSWORD) and its
-// secret key (from the file the profile names, else from
-// $AUTHLOOP_REDIS_SECRET_KEY). Nothing is sent to Redis.
+// file the profile names, or from $AUTHLOOP_REDIS_PASSWORD when its login
+// took it from there, else none: the variable, maybe set for another
+// profile's Redis, goes to no other) and its secret key (from the file the
+// profile names, else from $AUTHLOOP_REDIS_SECRET_KEY). A profile sealed
+// from its login refuses a record in clear (redisstore.ErrNotSealed).
+// Nothing is sent to Redis.
 func openRedis(p *Profile) (store.Store, error) {
 	t, err := parseRedisURL(p.Store)
 	if err != nil {
@@ -198,7 +201,7 @@ func openRedis(p *Profile) (store.Store, error) {
 			return nil, ce
 		}
 		t.opts.Password = pw
-	} else {
+	} else if p.RedisPasswordEnv {
 		t.opts.Password = os.Getenv(redisPasswordEnv)
 	}
 	var key []byte
@@ -378,7 +381,7 @@ func explainRedis(err error, profile string) *cliError {
 			hint: "set " + redisSecretKeyEnv + " to the key they were sealed with, or name a file that holds it: authloop login --profile " + profile + " --redis-secret-key-file FILE"}
 	case redis.HasErrorPrefix(err, "WRONGPASS"), redis.HasErrorPrefix(err, "NOAUTH"), redis.HasErrorPrefix(err, "NOPERM"):
 		return &cliError{code: exitFailure, err: messageError{"Redis at " + re.url + " refused authloop's credentials or rights (" + redisReply(err) + ")", err},
-			hint: "check the user in the URL, the password (" + redisPasswordEnv + " or the file named by --redis-password-file), and that the ACL user may run scripts on the store's keys"}
+			hint: "check the user in the URL, the password (a profile takes $" + redisPasswordEnv + " only if its login did: sign in again with it set, or with --redis-password-file FILE), and that the ACL user may run scripts on the store's keys"}
 	case errors.As(err, &cv):
 		// Not a failure that passes: the server's certificate is not one
 		// this machine trusts.

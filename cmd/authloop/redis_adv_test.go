@@ -347,17 +347,15 @@ func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
 	}
 }
 
-// TestAdvRedisEnvPasswordSentToEveryRedis: $AUTHLOOP_REDIS_PASSWORD is
-// read at every run by every Redis profile without a password file, so
-// the password meant for one Redis goes to the Redis of every other
-// profile: a profile "dev" signed in to a Redis without a password, and
-// later, with the variable set for a profile "corp" on another Redis,
-// `authloop token --profile dev` (or `status`, or git's credential helper,
-// which run every profile) sends corp's password to dev's Redis in its
-// HELLO … AUTH. A profile should send the password from the environment
-// only if its login took one from there (kept in the profile as "from the
-// environment", as the file's path is kept).
-func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
+// TestRedisEnvPasswordOnlyToProfileThatTookIt: $AUTHLOOP_REDIS_PASSWORD
+// goes only to the Redis of a profile whose login took the password from
+// there (the profile records "redis_password_env"): a profile "dev"
+// signed in to a Redis without a password, and later, with the variable
+// set for another profile's Redis, `authloop token --profile dev` sends
+// dev's Redis no password (no AUTH). (Found by the adversary: it was sent
+// to the Redis of every profile; TestE2ERedisACLPassword shows a profile
+// signed in with the variable sending it.)
+func TestRedisEnvPasswordOnlyToProfileThatTookIt(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t) // dev's Redis, without a password
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -399,6 +397,9 @@ func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
 	b, err := os.ReadFile(prof)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "redis_password_env") {
+		t.Errorf("dev, signed in without a password, records one from the environment:\n%s", b)
 	}
 	b = []byte(strings.ReplaceAll(string(b), rs.Addr(), ln.Addr().String()))
 	if err := os.WriteFile(prof, b, 0o600); err != nil {
