@@ -220,7 +220,7 @@ func openRedis(p *Profile) (store.Store, error) {
 		}
 		return nil, ce
 	}
-	rs, err := redisstore.New(redisClient(t.opts), redisstore.Options{Prefix: t.prefix, SecretKey: key})
+	rs, err := redisstore.New(redisClient(t.opts), redisstore.Options{Prefix: t.prefix, SecretKey: key, RequireSealed: p.RedisSealed})
 	if err != nil {
 		return nil, &cliError{code: exitFailure, err: err, hint: redisLoginHint(p)}
 	}
@@ -276,6 +276,21 @@ type redisStore struct {
 	s      *redisstore.Store
 	shown  string
 	prefix string
+	// replaceClear, set by login and logout (replaceRecordInClear), deletes a record
+	// in clear that a sealed profile refuses (redisstore.ErrNotSealed) when
+	// it is loaded, and reports none, so that the sign-in overwrites it.
+	replaceClear bool
+}
+
+// replaceRecordInClear makes st, a store login or logout opened, clear
+// away a record in clear that the sealed profile refuses, as they clear a
+// corrupt record: the sign-in then saves its own, sealed; the logout
+// deletes it without sending its tokens anywhere. The other commands
+// refuse such a record and say to log in.
+func replaceRecordInClear(st store.Store) {
+	if r, ok := st.(*redisStore); ok {
+		r.replaceClear = true
+	}
 }
 
 var (
@@ -301,6 +316,12 @@ func (r *redisStore) wrap(err error) error {
 
 func (r *redisStore) Load(ctx context.Context, key store.Key) (*store.Record, error) {
 	rec, err := r.s.Load(ctx, key)
+	if r.replaceClear && errors.Is(err, redisstore.ErrNotSealed) {
+		if derr := r.s.Delete(ctx, key); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			return nil, r.wrap(fmt.Errorf("%w; deleting it failed: %w", err, derr))
+		}
+		return nil, fmt.Errorf("%w: %s (a record in clear, refused by a sealed profile, was deleted)", store.ErrNotFound, key)
+	}
 	return rec, r.wrap(err)
 }
 
@@ -376,6 +397,9 @@ func explainRedis(err error, profile string) *cliError {
 	case errors.Is(err, redisstore.ErrWrongSecretKey):
 		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " were sealed with another secret key than the one given (or altered)", err},
 			hint: "give the key they were sealed with (in " + redisSecretKeyEnv + ", or in the file named by --redis-secret-key-file), or sign in again: authloop login --profile " + profile}
+	case errors.Is(err, redisstore.ErrNotSealed):
+		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " are not sealed, though profile " + profile + " seals its tokens: refused, as altered", err},
+			hint: "someone who may write to that Redis, without the key, may have put them there (check its ACL users); sign in again to overwrite them: authloop login --profile " + profile}
 	case errors.Is(err, redisstore.ErrNoSecretKey):
 		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " are sealed with a secret key, and none is given", err},
 			hint: "set " + redisSecretKeyEnv + " to the key they were sealed with, or name a file that holds it: authloop login --profile " + profile + " --redis-secret-key-file FILE"}

@@ -208,17 +208,16 @@ func refreshWorks(t *testing.T, srv *oauthtest.Server, rt string) bool {
 	return err == nil
 }
 
-// TestAdvRedisSealedProfileTakesRecordInClear: a profile signed in with a
+// TestRedisSealedProfileRefusesRecordInClear: a profile signed in with a
 // secret key (its records sealed, AES-GCM bound to the key they are filed
-// under, so that a record moved under another key does not open) reads a
-// record in clear without a word: whoever may write to Redis, without the
-// key, puts a record of their own tokens at the profile's key, and
-// `authloop token` hands out their access token (the session adopts the
-// planted grant, and seals it at its next save). redisstore reads a record
-// in clear so that a store can take a key later; a profile that was sealed
-// from its login (Profile.RedisSealed) should refuse one (exit 1, as for a
-// record sealed with another key: "altered").
-func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
+// under) refuses a record in clear: whoever may write to Redis, without
+// the key, puts a record of their own tokens at the profile's key, and
+// `authloop token` exits 1 without handing out their access token (the
+// store is opened with redisstore.Options.RequireSealed), saying the
+// record is not sealed and to sign in again; a login then overwrites it,
+// sealed, and token works again; logout deletes one (without revoking its
+// tokens). (Found by the adversary: the planted grant was adopted.)
+func TestRedisSealedProfileRefusesRecordInClear(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -258,8 +257,31 @@ func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
 	if strings.TrimSpace(r.stdout) == planted {
 		t.Errorf("token of a sealed profile handed out the access token of a record planted in clear: %v", r)
 	}
-	if r.code != exitFailure {
-		t.Errorf("token of a sealed profile whose record is in clear: exit %d, want %d (refused as altered)", r.code, exitFailure)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not sealed") || !strings.Contains(r.stderr, "authloop login --profile p") ||
+		strings.Contains(r.stdout+r.stderr, "planted-") {
+		t.Errorf("token of a sealed profile whose record is in clear: %v; want exit %d saying it is not sealed and to log in, with no planted token", r, exitFailure)
+	}
+	// The hint's way out: a login overwrites the planted record, sealed.
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+	if r := c.run("", "token", "--profile", "p"); r.code != 0 || !srv.ValidAccessToken(strings.TrimSpace(r.stdout)) {
+		t.Errorf("token after a new login over the record in clear: %v", r)
+	}
+	if rec, err := sealed.Load(ctx, keys[0]); err != nil || rec.Token.AccessToken == planted {
+		t.Errorf("the record after the new login: %v, %v", rec, err)
+	}
+	data, err := rs.Client().HGet(ctx, "{authloop}:rec:"+keys[0].ID(), "data").Result()
+	if err != nil || !strings.Contains(data, `"sealed"`) {
+		t.Errorf("the record after the new login is not sealed (%v): %.60s", err, data)
+	}
+	// Planted again: logout deletes it (a sealed profile never uses it).
+	if _, err := clear.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
+		t.Errorf("logout of a sealed profile whose record is in clear: %v", r)
+	}
+	if left := redisKeys(t, rs.Client(), "{authloop}:rec:*"); len(left) != 0 {
+		t.Errorf("logout left the record in clear: %v", left)
 	}
 }
 
