@@ -276,9 +276,10 @@ type redisStore struct {
 	s      *redisstore.Store
 	shown  string
 	prefix string
-	// replaceClear, set by login and logout (replaceRecordInClear), deletes a record
-	// in clear that a sealed profile refuses (redisstore.ErrNotSealed) when
-	// it is loaded, and reports none, so that the sign-in overwrites it.
+	// replaceClear, set by login and logout (replaceRecordInClear),
+	// deletes a record in clear that a sealed profile refuses
+	// (redisstore.ErrNotSealed) when it is loaded, and reports none: the
+	// sign-in then writes its own, the logout leaves nothing.
 	replaceClear bool
 }
 
