@@ -69,21 +69,26 @@ file is moved aside, and login says where. A client secret is read from a file
 from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.
 
---store redis://[USER@]HOST:PORT[/DB] (rediss:// for TLS) keeps the tokens in
-Redis, so that processes on several machines share one sign-in and refresh it
-once per expiry (docs/SCALING.md). Every later command of the profile opens
+--store rediss://[USER@]HOST:PORT[/DB] (TLS) keeps the tokens in Redis, so
+that processes on several machines share one sign-in and refresh it once per
+expiry (docs/SCALING.md); plain redis:// is refused but to a Redis on this
+machine (127.0.0.1, ::1, localhost): the tokens and the password would cross
+the network in clear. Every later command of the profile opens
 Redis; while it cannot be reached they exit 4 (a command keeps nothing between
 runs, so even a still-valid access token cannot be read then). The URL never
 holds a password (one that does is refused): it is read at each run from the
-file named by --redis-password-file (readable by you alone), else from the
-environment variable AUTHLOOP_REDIS_PASSWORD. The keys start with the URL's
+file named by --redis-password-file (no rights for group or others: chmod 600),
+else from the environment variable AUTHLOOP_REDIS_PASSWORD if it was set at
+login (the profile records it; one signed in without a password sends none).
+The keys start with the URL's
 prefix parameter (redis://HOST:6379/0?prefix=team-a:), by default {authloop}:.
 The records are sealed with AES-GCM when a secret key is given, from the file
-named by --redis-secret-key-file or from AUTHLOOP_REDIS_SECRET_KEY (32 bytes in
-base64: head -c 32 /dev/urandom | base64); later commands then need the same
-key. A rediss:// server whose certificate a private CA signed is trusted with
-SSL_CERT_FILE=CA.pem. The profile keeps the URL and the files' paths, never a
-secret.`,
+named by --redis-secret-key-file (chmod 600) or from AUTHLOOP_REDIS_SECRET_KEY
+(32 bytes in base64: head -c 32 /dev/urandom | base64); later commands then
+need the same key, and refuse a record in clear (someone may have written it;
+a login overwrites it). A rediss:// server whose certificate a private CA signed
+is trusted with SSL_CERT_FILE=CA.pem. The profile keeps the URL and the files'
+paths, never a secret.`,
 		Example: `  # Sign in (browser), saving the profile "default":
   authloop login --issuer https://auth.example.com --client-id my-cli --scope "openid offline_access"
 
@@ -288,6 +293,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		return err
 	}
 	p.Store = kind
+	replaceRecordInClear(st)
 	a.endKeptBeforeLogin(ctx, st, p, prev)
 	cc := &clearCorrupt{Store: st}
 	cfg, err := configFor(p, keepLease(cc, st), sessionOptions{ui: a.ui, timeout: f.timeout, intr: &a.intr})

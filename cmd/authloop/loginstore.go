@@ -23,6 +23,9 @@ func (a *app) setStore(p *Profile, f *loginFlags, changed func(string) bool) err
 			if errors.Is(err, errRedisPassword) {
 				ce.hint = "remove it from the URL; put it in the environment variable " + redisPasswordEnv + ", or in a file readable by you alone named by --redis-password-file"
 			}
+			if errors.Is(err, errPlainRedis) {
+				ce.hint = plainRedisHint(st)
+			}
 			return ce
 		}
 	case st == "auto", st == "file", st == "keyring":
@@ -35,7 +38,7 @@ func (a *app) setStore(p *Profile, f *loginFlags, changed func(string) bool) err
 		return usageError("--store %q: use auto, file, keyring or a Redis URL (redis://HOST:PORT/DB)", st)
 	}
 	if st != p.Store && !isRedisURL(st) {
-		p.RedisPasswordFile, p.RedisSecretKeyFile, p.RedisSealed = "", "", false
+		p.RedisPasswordFile, p.RedisSecretKeyFile, p.RedisSealed, p.RedisPasswordEnv = "", "", false, false
 	}
 	p.Store = st
 	for _, fl := range []struct {
@@ -61,6 +64,10 @@ func (a *app) setStore(p *Profile, f *loginFlags, changed func(string) bool) err
 		// Sealed when a key is given now; a later command then refuses to
 		// run without one, rather than read nothing or write in clear.
 		p.RedisSealed = p.RedisSecretKeyFile != "" || os.Getenv(redisSecretKeyEnv) != ""
+		// The password from the environment only when no file names one,
+		// and recorded: later commands send it to this profile's Redis
+		// alone, never to the Redis of a profile whose login had none.
+		p.RedisPasswordEnv = p.RedisPasswordFile == "" && os.Getenv(redisPasswordEnv) != ""
 	}
 	return nil
 }

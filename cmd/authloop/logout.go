@@ -94,6 +94,7 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	if err != nil {
 		return err
 	}
+	replaceRecordInClear(st) // a record a sealed profile refuses: deleted, not revoked
 	cc := &clearCorrupt{Store: st, remove: true}
 	cfg, err := configFor(p, keepLease(cc, st), sessionOptions{ui: a.ui})
 	if err != nil {

@@ -58,9 +58,13 @@ type Profile struct {
 	// Store is "file", "keyring", or a Redis URL (redis:// or rediss://,
 	// never with a password in it): where login put the credential record.
 	Store string `json:"store"`
-	// RedisPasswordFile names the file that holds the Redis password; empty:
-	// $AUTHLOOP_REDIS_PASSWORD, if set, at each run.
+	// RedisPasswordFile names the file that holds the Redis password.
 	RedisPasswordFile string `json:"redis_password_file,omitempty"`
+	// RedisPasswordEnv says that login took the Redis password from
+	// $AUTHLOOP_REDIS_PASSWORD (and no file): later commands read it from
+	// there. Neither set: no password is sent, even when the variable is
+	// set (for another profile's Redis).
+	RedisPasswordEnv bool `json:"redis_password_env,omitempty"`
 	// RedisSecretKeyFile names the file that holds the secret key sealing
 	// the records in Redis; empty: $AUTHLOOP_REDIS_SECRET_KEY, if set.
 	RedisSecretKeyFile string `json:"redis_secret_key_file,omitempty"`

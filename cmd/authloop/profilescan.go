@@ -85,6 +85,10 @@ func scanProfile(b []byte) (Profile, bool) {
 				if r.Once(&seen, 14) {
 					p.RedisPasswordFile = r.ReadString()
 				}
+			case "redis_password_env":
+				if r.Once(&seen, 17) {
+					p.RedisPasswordEnv = r.ReadBool()
+				}
 			case "redis_secret_key_file":
 				if r.Once(&seen, 15) {
 					p.RedisSecretKeyFile = r.ReadString()

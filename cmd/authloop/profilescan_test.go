@@ -64,7 +64,7 @@ func fullProfile() *Profile {
 		Version: profileVersion, Name: "work", Issuer: "https://auth.example.com/tenant?a=1&b=<2>", Resource: "https://mcp.example.com/mcp",
 		ClientID: "client-é", ClientSecretFile: "/home/u/.config/secret file", ClientSecretEnv: "AUTHLOOP_SECRET",
 		Scopes: []string{"openid", "offline_access", "read:a&b"}, Port: 8123, LoginMode: "device", NoBrowser: true,
-		Store: "keyring", RedisPasswordFile: "/home/u/.config/redis pw", RedisSecretKeyFile: "/home/u/.config/redis-key", RedisSealed: true,
+		Store: "keyring", RedisPasswordFile: "/home/u/.config/redis pw", RedisPasswordEnv: true, RedisSecretKeyFile: "/home/u/.config/redis-key", RedisSealed: true,
 		GitHosts: []string{"git.example.com", "gitlab.example.com"}, GitUsername: "x-access-token",
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
 	"github.com/authloop/authloop/store/redisstore"
 )
@@ -47,6 +48,22 @@ func isRedisURL(s string) bool {
 // whose message never holds the URL.
 var errRedisPassword = errors.New("the Redis URL holds a password")
 
+// plainRedisHint is the way out of errPlainRedis for the URL raw.
+func plainRedisHint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	tls := url.URL{Scheme: "rediss", User: u.User, Host: u.Host, Path: u.Path}
+	return "use TLS: --store " + tls.String() + " (a CA of your own: set SSL_CERT_FILE to its certificate); plain redis:// is for Redis on this machine only (127.0.0.1, ::1, localhost)"
+}
+
+// errPlainRedis reports a plain redis:// URL to a host that is not this
+// machine: the tokens and the Redis password would cross the network in
+// clear. rediss:// (TLS) is the way; redis:// stays allowed on loopback,
+// as http:// is for the OAuth endpoints.
+var errPlainRedis = errors.New("plain redis:// to another machine")
+
 // redisTarget is a parsed Redis URL: the client's options (without a
 // password) and the store's prefix.
 type redisTarget struct {
@@ -57,7 +74,9 @@ type redisTarget struct {
 
 // parseRedisURL checks and parses a Redis URL. Its errors never quote the
 // URL, which may hold a password: one that does is refused with an error
-// wrapping errRedisPassword.
+// wrapping errRedisPassword. A plain redis:// URL to a host that is not
+// loopback (127.0.0.0/8, ::1, localhost) is refused with an error wrapping
+// errPlainRedis, naming rediss://.
 func parseRedisURL(raw string) (*redisTarget, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -92,6 +111,10 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		// ("invalid dial_timeout duration", "unexpected option").
 		why, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "redis: "), ":")
 		return nil, fmt.Errorf("%s is not a Redis URL: %s (the values are not shown); see `authloop help login`", where, why)
+	}
+	// Checked last, so that a URL wrong in other ways says so first.
+	if u.Scheme == "redis" && !urlrule.IsLoopbackHost(u.Hostname()) {
+		return nil, messageError{where + ": plain redis:// to another machine would send the tokens and the Redis password in clear; use rediss:// (TLS)", errPlainRedis}
 	}
 	opts.ContextTimeoutEnabled = true
 	return &redisTarget{opts: opts, prefix: prefix, shown: u.String()}, nil
@@ -157,9 +180,12 @@ func redisClient(opts *redis.Options) *redis.Client {
 }
 
 // openRedis opens profile p's Redis store: its URL, its password (from the
-// file the profile names, else from $AUTHLOOP_REDIS_PASSWORD) and its
-// secret key (from the file the profile names, else from
-// $AUTHLOOP_REDIS_SECRET_KEY). Nothing is sent to Redis.
+// file the profile names, or from $AUTHLOOP_REDIS_PASSWORD when its login
+// took it from there, else none: the variable, maybe set for another
+// profile's Redis, goes to no other) and its secret key (from the file the
+// profile names, else from $AUTHLOOP_REDIS_SECRET_KEY). A profile sealed
+// from its login refuses a record in clear (redisstore.ErrNotSealed).
+// Nothing is sent to Redis.
 func openRedis(p *Profile) (store.Store, error) {
 	t, err := parseRedisURL(p.Store)
 	if err != nil {
@@ -175,7 +201,7 @@ func openRedis(p *Profile) (store.Store, error) {
 			return nil, ce
 		}
 		t.opts.Password = pw
-	} else {
+	} else if p.RedisPasswordEnv {
 		t.opts.Password = os.Getenv(redisPasswordEnv)
 	}
 	var key []byte
@@ -194,7 +220,7 @@ func openRedis(p *Profile) (store.Store, error) {
 		}
 		return nil, ce
 	}
-	rs, err := redisstore.New(redisClient(t.opts), redisstore.Options{Prefix: t.prefix, SecretKey: key})
+	rs, err := redisstore.New(redisClient(t.opts), redisstore.Options{Prefix: t.prefix, SecretKey: key, RequireSealed: p.RedisSealed})
 	if err != nil {
 		return nil, &cliError{code: exitFailure, err: err, hint: redisLoginHint(p)}
 	}
@@ -217,7 +243,8 @@ func secretKeyHint(p *Profile) string {
 
 // readRedisPassword reads the Redis password from path: its first line,
 // without the line's end. As with redisstore.SecretKeyFromFile, a file
-// other users may read is refused (on Unix), and errors never hold the
+// other users may read or write (any right for group or others, as ssh
+// does for its keys) is refused on Unix, and errors never hold the
 // password.
 func readRedisPassword(path string) (string, error) {
 	fi, err := os.Stat(path)
@@ -227,8 +254,8 @@ func readRedisPassword(path string) (string, error) {
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("the Redis password file %s is not a regular file", path)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o044 != 0 {
-		return "", fmt.Errorf("the Redis password file %s may be read by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("the Redis password file %s may be read or written by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -249,6 +276,22 @@ type redisStore struct {
 	s      *redisstore.Store
 	shown  string
 	prefix string
+	// replaceClear, set by login and logout (replaceRecordInClear),
+	// deletes a record in clear that a sealed profile refuses
+	// (redisstore.ErrNotSealed) when it is loaded, and reports none: the
+	// sign-in then writes its own, the logout leaves nothing.
+	replaceClear bool
+}
+
+// replaceRecordInClear makes st, a store login or logout opened, clear
+// away a record in clear that the sealed profile refuses, as they clear a
+// corrupt record: the sign-in then saves its own, sealed; the logout
+// deletes it without sending its tokens anywhere. The other commands
+// refuse such a record and say to log in.
+func replaceRecordInClear(st store.Store) {
+	if r, ok := st.(*redisStore); ok {
+		r.replaceClear = true
+	}
 }
 
 var (
@@ -274,6 +317,12 @@ func (r *redisStore) wrap(err error) error {
 
 func (r *redisStore) Load(ctx context.Context, key store.Key) (*store.Record, error) {
 	rec, err := r.s.Load(ctx, key)
+	if r.replaceClear && errors.Is(err, redisstore.ErrNotSealed) {
+		if derr := r.s.Delete(ctx, key); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			return nil, r.wrap(fmt.Errorf("%w; deleting it failed: %w", err, derr))
+		}
+		return nil, fmt.Errorf("%w: %s (a record in clear, refused by a sealed profile, was deleted)", store.ErrNotFound, key)
+	}
 	return rec, r.wrap(err)
 }
 
@@ -349,12 +398,15 @@ func explainRedis(err error, profile string) *cliError {
 	case errors.Is(err, redisstore.ErrWrongSecretKey):
 		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " were sealed with another secret key than the one given (or altered)", err},
 			hint: "give the key they were sealed with (in " + redisSecretKeyEnv + ", or in the file named by --redis-secret-key-file), or sign in again: authloop login --profile " + profile}
+	case errors.Is(err, redisstore.ErrNotSealed):
+		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " are not sealed, though profile " + profile + " seals its tokens: refused, as altered", err},
+			hint: "someone who may write to that Redis, without the key, may have put them there (check its ACL users); sign in again to overwrite them: authloop login --profile " + profile}
 	case errors.Is(err, redisstore.ErrNoSecretKey):
 		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " are sealed with a secret key, and none is given", err},
 			hint: "set " + redisSecretKeyEnv + " to the key they were sealed with, or name a file that holds it: authloop login --profile " + profile + " --redis-secret-key-file FILE"}
 	case redis.HasErrorPrefix(err, "WRONGPASS"), redis.HasErrorPrefix(err, "NOAUTH"), redis.HasErrorPrefix(err, "NOPERM"):
 		return &cliError{code: exitFailure, err: messageError{"Redis at " + re.url + " refused authloop's credentials or rights (" + redisReply(err) + ")", err},
-			hint: "check the user in the URL, the password (" + redisPasswordEnv + " or the file named by --redis-password-file), and that the ACL user may run scripts on the store's keys"}
+			hint: "check the user in the URL, the password (a profile takes $" + redisPasswordEnv + " only if its login did: sign in again with it set, or with --redis-password-file FILE), and that the ACL user may run scripts on the store's keys"}
 	case errors.As(err, &cv):
 		// Not a failure that passes: the server's certificate is not one
 		// this machine trusts.

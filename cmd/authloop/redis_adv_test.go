@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"github.com/authloop/authloop/store/redisstore"
 	"golang.org/x/oauth2"
 	"net"
@@ -207,17 +208,16 @@ func refreshWorks(t *testing.T, srv *oauthtest.Server, rt string) bool {
 	return err == nil
 }
 
-// TestAdvRedisSealedProfileTakesRecordInClear: a profile signed in with a
+// TestRedisSealedProfileRefusesRecordInClear: a profile signed in with a
 // secret key (its records sealed, AES-GCM bound to the key they are filed
-// under, so that a record moved under another key does not open) reads a
-// record in clear without a word: whoever may write to Redis, without the
-// key, puts a record of their own tokens at the profile's key, and
-// `authloop token` hands out their access token (the session adopts the
-// planted grant, and seals it at its next save). redisstore reads a record
-// in clear so that a store can take a key later; a profile that was sealed
-// from its login (Profile.RedisSealed) should refuse one (exit 1, as for a
-// record sealed with another key: "altered").
-func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
+// under) refuses a record in clear: whoever may write to Redis, without
+// the key, puts a record of their own tokens at the profile's key, and
+// `authloop token` exits 1 without handing out their access token (the
+// store is opened with redisstore.Options.RequireSealed), saying the
+// record is not sealed and to sign in again; a login then overwrites it,
+// sealed, and token works again; logout deletes one (without revoking its
+// tokens). (Found by the adversary: the planted grant was adopted.)
+func TestRedisSealedProfileRefusesRecordInClear(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -257,23 +257,43 @@ func TestAdvRedisSealedProfileTakesRecordInClear(t *testing.T) {
 	if strings.TrimSpace(r.stdout) == planted {
 		t.Errorf("token of a sealed profile handed out the access token of a record planted in clear: %v", r)
 	}
-	if r.code != exitFailure {
-		t.Errorf("token of a sealed profile whose record is in clear: exit %d, want %d (refused as altered)", r.code, exitFailure)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not sealed") || !strings.Contains(r.stderr, "authloop login --profile p") ||
+		strings.Contains(r.stdout+r.stderr, "planted-") {
+		t.Errorf("token of a sealed profile whose record is in clear: %v; want exit %d saying it is not sealed and to log in, with no planted token", r, exitFailure)
+	}
+	// The hint's way out: a login overwrites the planted record, sealed.
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+	if r := c.run("", "token", "--profile", "p"); r.code != 0 || !srv.ValidAccessToken(strings.TrimSpace(r.stdout)) {
+		t.Errorf("token after a new login over the record in clear: %v", r)
+	}
+	if rec, err := sealed.Load(ctx, keys[0]); err != nil || rec.Token.AccessToken == planted {
+		t.Errorf("the record after the new login: %v, %v", rec, err)
+	}
+	data, err := rs.Client().HGet(ctx, "{authloop}:rec:"+keys[0].ID(), "data").Result()
+	if err != nil || !strings.Contains(data, `"sealed"`) {
+		t.Errorf("the record after the new login is not sealed (%v): %.60s", err, data)
+	}
+	// Planted again: logout deletes it (a sealed profile never uses it).
+	if _, err := clear.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
+		t.Errorf("logout of a sealed profile whose record is in clear: %v", r)
+	}
+	if left := redisKeys(t, rs.Client(), "{authloop}:rec:*"); len(left) != 0 {
+		t.Errorf("logout left the record in clear: %v", left)
 	}
 }
 
-// TestAdvRedisPlainTCPToAnotherMachine: `--store redis://HOST` with a
-// host that is not this machine sends the refresh tokens (in clear unless
-// a secret key seals them) and the Redis password (AUTH) over plain TCP,
-// without a word. The command refuses ?skip_verify because "it would send
-// the tokens to whoever answers", and the library refuses http:// for
-// every OAuth endpoint outside loopback (docs/SECURITY.md, "Plain-http
-// endpoints outside the machine"); a plain redis:// to another machine
-// does the same as both. It should be refused as a usage error (exit 2)
-// naming rediss://, as http:// is (or take an explicit opt-in), before
-// anything is sent. redis.invalid never resolves: today's run fails
-// later, as Redis unreachable.
-func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
+// TestRedisPlainTCPToAnotherMachineRefused: `--store redis://HOST` with a
+// host that is not this machine would send the refresh tokens (in clear
+// unless a secret key seals them) and the Redis password (AUTH) over plain
+// TCP; as the library refuses http:// for every OAuth endpoint outside
+// loopback, login refuses it as a usage error (exit 2) naming rediss://,
+// before anything is sent. redis:// on loopback (127.0.0.1, ::1,
+// localhost) stays allowed, and rediss:// anywhere. (Found by the
+// adversary: it was accepted without a word.)
+func TestRedisPlainTCPToAnotherMachineRefused(t *testing.T) {
 	buildBinary(t)
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
@@ -283,9 +303,19 @@ func TestAdvRedisPlainTCPToAnotherMachine(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "rediss://") {
 		t.Errorf("login --store redis:// to another machine (plain TCP): %v; want exit %d naming rediss://", r, exitUsage)
 	}
-	// Loopback stays allowed (tests, a local Redis).
-	if _, err := parseRedisURL("redis://127.0.0.1:6379/0"); err != nil {
-		t.Errorf("redis:// on loopback: %v", err)
+	if !strings.Contains(r.stderr, "rediss://authloop@redis.invalid:6379/0") {
+		t.Errorf("login --store redis:// to another machine: the message does not give the rediss:// URL: %v", r)
+	}
+	for _, u := range []string{"redis://redis.example.com/0", "redis://10.0.0.7:6379", "redis://[2001:db8::1]:6379", "REDIS://redis.example.com", "redis://localhost.example.com", "redis://127.0.0.1.nip.io"} {
+		if _, err := parseRedisURL(u); !errors.Is(err, errPlainRedis) || !strings.Contains(err.Error(), "rediss://") {
+			t.Errorf("parseRedisURL(%q): %v, want errPlainRedis naming rediss://", u, err)
+		}
+	}
+	// Loopback stays allowed (tests, a local Redis), and TLS anywhere.
+	for _, u := range []string{"redis://127.0.0.1:6379/0", "redis://[::1]:6379", "redis://localhost", "redis://LocalHost:6379", "rediss://redis.example.com/0"} {
+		if _, err := parseRedisURL(u); err != nil {
+			t.Errorf("parseRedisURL(%q): %v", u, err)
+		}
 	}
 }
 
@@ -339,17 +369,15 @@ func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
 	}
 }
 
-// TestAdvRedisEnvPasswordSentToEveryRedis: $AUTHLOOP_REDIS_PASSWORD is
-// read at every run by every Redis profile without a password file, so
-// the password meant for one Redis goes to the Redis of every other
-// profile: a profile "dev" signed in to a Redis without a password, and
-// later, with the variable set for a profile "corp" on another Redis,
-// `authloop token --profile dev` (or `status`, or git's credential helper,
-// which run every profile) sends corp's password to dev's Redis in its
-// HELLO … AUTH. A profile should send the password from the environment
-// only if its login took one from there (kept in the profile as "from the
-// environment", as the file's path is kept).
-func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
+// TestRedisEnvPasswordOnlyToProfileThatTookIt: $AUTHLOOP_REDIS_PASSWORD
+// goes only to the Redis of a profile whose login took the password from
+// there (the profile records "redis_password_env"): a profile "dev"
+// signed in to a Redis without a password, and later, with the variable
+// set for another profile's Redis, `authloop token --profile dev` sends
+// dev's Redis no password (no AUTH). (Found by the adversary: it was sent
+// to the Redis of every profile; TestE2ERedisACLPassword shows a profile
+// signed in with the variable sending it.)
+func TestRedisEnvPasswordOnlyToProfileThatTookIt(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t) // dev's Redis, without a password
 	srv := oauthtest.NewServer(oauthtest.Config{})
@@ -392,6 +420,9 @@ func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.Contains(string(b), "redis_password_env") {
+		t.Errorf("dev, signed in without a password, records one from the environment:\n%s", b)
+	}
 	b = []byte(strings.ReplaceAll(string(b), rs.Addr(), ln.Addr().String()))
 	if err := os.WriteFile(prof, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -411,16 +442,15 @@ func TestAdvRedisEnvPasswordSentToEveryRedis(t *testing.T) {
 	}
 }
 
-// TestAdvRedisSecretFilesWritableByOthers: the Redis password file and
-// the secret key file are refused when other users may read them, but
-// taken when others may write them (mode 0622): another user who may not
-// read the tokens replaces the secret key with one of their own, and every
-// record saved from then on is sealed with it, readable by them from a
-// copy of Redis's data (the threat sealing is for); or replaces the
-// password file, and the command authenticates as whom they chose. As
-// ssh does for its keys, a file others may write should be refused too,
-// naming chmod 600.
-func TestAdvRedisSecretFilesWritableByOthers(t *testing.T) {
+// TestRedisSecretFilesWritableByOthersRefused: the Redis password file
+// and the secret key file are refused when other users may read or write
+// them (any right for group or others, as ssh does for its keys), naming
+// chmod 600: another user who may write them would replace the secret key
+// with one of their own (every record saved from then on sealed with it,
+// readable by them from a copy of Redis's data), or the password (the
+// command authenticating as whom they chose). (Found by the adversary: a
+// 0622 file was taken.)
+func TestRedisSecretFilesWritableByOthersRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
 	pw := filepath.Join(dir, "pw")
@@ -435,10 +465,23 @@ func TestAdvRedisSecretFilesWritableByOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := redisstore.SecretKeyFromFile(key); err == nil {
-		t.Errorf("a secret key file others may write (mode 0622) is taken")
+	if _, err := redisstore.SecretKeyFromFile(key); err == nil || !strings.Contains(err.Error(), "chmod 600 "+key) {
+		t.Errorf("a secret key file others may write (mode 0622): %v, want a refusal naming chmod 600", err)
 	}
-	if _, err := readRedisPassword(pw); err == nil {
-		t.Errorf("a Redis password file others may write (mode 0622) is taken")
+	for _, mode := range []os.FileMode{0o622, 0o602, 0o620, 0o640, 0o604, 0o610} {
+		if err := os.Chmod(pw, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readRedisPassword(pw); err == nil || !strings.Contains(err.Error(), "chmod 600 "+pw) || strings.Contains(err.Error(), "a-password") {
+			t.Errorf("a Redis password file of mode %v: %v, want a refusal naming chmod 600, without the password", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(pw, mode); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readRedisPassword(pw); err != nil || got != "a-password" {
+			t.Errorf("a Redis password file of mode %v: %q, %v", mode, got, err)
+		}
 	}
 }

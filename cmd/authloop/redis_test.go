@@ -119,6 +119,7 @@ func TestScanProfileRedisFields(t *testing.T) {
   "client_id": "c",
   "store": "redis://authloop@127.0.0.1:6379/0",
   "redis_password_file": "/home/me/.config/authloop/redis-password",
+  "redis_password_env": true,
   "redis_secret_key_file": "/home/me/.config/authloop/redis-key",
   "redis_sealed": true
 }`)
@@ -127,8 +128,8 @@ func TestScanProfileRedisFields(t *testing.T) {
 		t.Fatal("scanProfile refused a Redis profile as save writes it")
 	}
 	want := Profile{Version: 1, Name: "p", Issuer: "https://auth.example.com", ClientID: "c", Store: "redis://authloop@127.0.0.1:6379/0",
-		RedisPasswordFile: "/home/me/.config/authloop/redis-password", RedisSecretKeyFile: "/home/me/.config/authloop/redis-key", RedisSealed: true}
-	if p.Store != want.Store || p.RedisPasswordFile != want.RedisPasswordFile || p.RedisSecretKeyFile != want.RedisSecretKeyFile || p.RedisSealed != want.RedisSealed || p.Name != want.Name {
+		RedisPasswordFile: "/home/me/.config/authloop/redis-password", RedisPasswordEnv: true, RedisSecretKeyFile: "/home/me/.config/authloop/redis-key", RedisSealed: true}
+	if p.Store != want.Store || p.RedisPasswordFile != want.RedisPasswordFile || p.RedisPasswordEnv != want.RedisPasswordEnv || p.RedisSecretKeyFile != want.RedisSecretKeyFile || p.RedisSealed != want.RedisSealed || p.Name != want.Name {
 		t.Errorf("scanProfile = %+v\nwant %+v", p, want)
 	}
 }

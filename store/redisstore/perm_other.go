@@ -4,6 +4,6 @@ package redisstore
 
 import "os"
 
-// groupOrOtherReadable reports false where file modes do not say who may
-// read a file (Windows: its ACLs decide).
-func groupOrOtherReadable(os.FileInfo) bool { return false }
+// groupOrOtherAccess reports false where file modes do not say who may
+// read or write a file (Windows: its ACLs decide).
+func groupOrOtherAccess(os.FileInfo) bool { return false }

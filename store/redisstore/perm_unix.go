@@ -4,6 +4,6 @@ package redisstore
 
 import "os"
 
-// groupOrOtherReadable reports whether users other than the owner may
-// read the file.
-func groupOrOtherReadable(fi os.FileInfo) bool { return fi.Mode().Perm()&0o044 != 0 }
+// groupOrOtherAccess reports whether the file's mode grants anything
+// (read, write or execute) to its group or to others.
+func groupOrOtherAccess(fi os.FileInfo) bool { return fi.Mode().Perm()&0o077 != 0 }

@@ -118,8 +118,19 @@ type Options struct {
 	// SecretKeyFromEnv. Every process sharing the records needs the same
 	// key. A record sealed with another key fails to load with
 	// ErrWrongSecretKey; a record saved before the key was set is read,
-	// and sealed at its next save. Nil stores records in clear.
+	// and sealed at its next save (unless RequireSealed). Nil stores
+	// records in clear.
 	SecretKey []byte
+
+	// RequireSealed, with SecretKey, refuses a record stored in clear:
+	// Load fails with an error wrapping ErrNotSealed, and the record is
+	// neither returned nor sealed, so a session never adopts it. Set it
+	// once every record of the store is sealed (a program that sealed its
+	// records from the first save): a record in clear is then one that
+	// whoever may write to Redis, without the key, put there (their own
+	// tokens, for the program to use). Saving over it (a new sign-in)
+	// replaces it. New refuses RequireSealed without a SecretKey.
+	RequireSealed bool
 }
 
 // Store is a store.Store and store.LeaseLocker kept in Redis. It is safe
@@ -129,6 +140,7 @@ type Options struct {
 type Store struct {
 	c      redis.UniversalClient
 	aead   cipher.AEAD // nil: records in clear (Options.SecretKey)
+	sealed bool        // Options.RequireSealed
 	prefix string
 	ttl    time.Duration
 	where  string // for messages: the address, without any credential
@@ -155,6 +167,10 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(s.prefix) {
 		return nil, fmt.Errorf("redisstore: Options.Prefix %q has no hash tag, so a Redis Cluster would spread one record's keys over several slots; use a prefix such as %q", s.prefix, DefaultPrefix)
 	}
+	if opts.RequireSealed && opts.SecretKey == nil {
+		return nil, errors.New("redisstore: Options.RequireSealed without an Options.SecretKey: records can be required sealed only by a store that seals them")
+	}
+	s.sealed = opts.RequireSealed
 	if opts.SecretKey != nil {
 		aead, err := newAEAD(opts.SecretKey)
 		if err != nil {
@@ -209,7 +225,8 @@ type envelope struct {
 
 // Load returns a copy of the record of key, or an error wrapping
 // store.ErrNotFound, store.ErrCorrupt (a value that is not a record of
-// key) or store.ErrUnavailable.
+// key), store.ErrUnavailable, ErrWrongSecretKey, ErrNoSecretKey or
+// ErrNotSealed (Options.RequireSealed).
 func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -222,7 +239,7 @@ func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) 
 		return nil, fmt.Errorf("%w: %s in the %s", store.ErrNotFound, key, s.Describe())
 	}
 	rec, err := s.decode(key, vals[0], vals[1])
-	if errors.Is(err, ErrWrongSecretKey) || errors.Is(err, ErrNoSecretKey) {
+	if errors.Is(err, ErrWrongSecretKey) || errors.Is(err, ErrNoSecretKey) || errors.Is(err, ErrNotSealed) {
 		return nil, fmt.Errorf("redisstore: load %s (Redis key %s): %w", key, s.recKey(key.ID()), err)
 	}
 	if err != nil {
@@ -249,6 +266,9 @@ func (s *Store) decode(key store.Key, gen, data any) (*store.Record, error) {
 	}
 	if env.Schema != schemaVersion {
 		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", env.Schema, schemaVersion)
+	}
+	if env.Sealed == nil && s.sealed {
+		return nil, ErrNotSealed
 	}
 	if env.Sealed != nil {
 		rec, err := s.open(key, env.Sealed)

@@ -28,6 +28,12 @@ var ErrWrongSecretKey = errors.New("redisstore: the record was sealed with anoth
 // while the store has no Options.SecretKey.
 var ErrNoSecretKey = errors.New("redisstore: the record is sealed, and the store has no secret key (Options.SecretKey)")
 
+// ErrNotSealed is wrapped by the error of a Load whose record is stored
+// in clear while the store has Options.RequireSealed: a record that
+// whoever may write to Redis, without the key, may have put there. The
+// record is not returned; saving over it replaces it.
+var ErrNotSealed = errors.New("redisstore: the record is stored in clear (not sealed), and the store requires sealed records (Options.RequireSealed): someone who may write to Redis, without the secret key, may have put it there")
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	switch len(key) {
 	case 16, 24, 32:
@@ -101,8 +107,10 @@ func ParseSecretKey(s string) ([]byte, error) {
 func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }
 
 // SecretKeyFromFile reads a secret key (see ParseSecretKey) from the file
-// at path. On Unix it refuses a file that other users may read: the key
-// opens every token in Redis.
+// at path. On Unix it refuses a file that other users may read or write
+// (any permission bit for group or others, as ssh does for its keys): the
+// key opens every token in Redis, and whoever replaces it has the records
+// saved from then on sealed with a key of their own.
 func SecretKeyFromFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -111,8 +119,8 @@ func SecretKeyFromFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("redisstore: the secret key file %s is not a regular file", path)
 	}
-	if groupOrOtherReadable(fi) {
-		return nil, fmt.Errorf("redisstore: the secret key file %s may be read by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	if groupOrOtherAccess(fi) {
+		return nil, fmt.Errorf("redisstore: the secret key file %s may be read or written by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

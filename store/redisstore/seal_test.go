@@ -120,6 +120,42 @@ func TestClearRecordSealedAtNextSave(t *testing.T) {
 	}
 }
 
+// With RequireSealed, a record in clear (put there by whoever may write
+// to Redis without the key) is refused, neither returned nor sealed over;
+// a save (a new sign-in) replaces it, and sealed records load as before.
+func TestRequireSealedRefusesRecordInClear(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := ctxT(t)
+	clear := sealedStore(t, srv, "{seal4}:", nil)
+	if _, err := clear.Save(ctx, testRecord(key(1), "planted")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(srv.Client(), Options{Prefix: "{seal4}:", SecretKey: secretKey(4), RequireSealed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Load(ctx, key(1))
+	if !errors.Is(err, ErrNotSealed) || rec != nil {
+		t.Fatalf("Load of a record in clear with RequireSealed: %v, %v; want ErrNotSealed and no record", rec, err)
+	}
+	if errors.Is(err, store.ErrCorrupt) || strings.Contains(err.Error(), "rt-planted") {
+		t.Errorf("the refusal is not corrupt, and names no token: %v", err)
+	}
+	if data := s.c.HGet(ctx, s.recKey(key(1).ID()), "data").Val(); !strings.Contains(data, "rt-planted") {
+		t.Errorf("the refused record was changed: %s", data)
+	}
+	if _, err := s.Save(ctx, testRecord(key(1), "mine")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, key(1))
+	if err != nil || got.Token.RefreshToken != "rt-mine" {
+		t.Errorf("Load after a save over the record in clear: %v, %v", got, err)
+	}
+	if _, err := New(srv.Client(), Options{RequireSealed: true}); err == nil {
+		t.Error("RequireSealed without a SecretKey was accepted")
+	}
+}
+
 func TestNewRefusesAKeyOfTheWrongLength(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, n := range []int{1, 15, 20, 31, 33, 64} {
@@ -172,11 +208,21 @@ func TestSecretKeyFromFileAndEnv(t *testing.T) {
 	if got, err := SecretKeyFromFile(path); err != nil || !bytes.Equal(got, k) {
 		t.Errorf("SecretKeyFromFile: %x, %v", got, err)
 	}
-	if err := os.Chmod(path, 0o644); err != nil {
+	// Any right for the group or others is refused (as ssh does for its
+	// keys): one who may write the file replaces the key with their own.
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o622, 0o602, 0o620, 0o610, 0o601} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := SecretKeyFromFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("a key file of mode %v: %v, want a refusal naming chmod 600", mode, err)
+		}
+	}
+	if err := os.Chmod(path, 0o400); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SecretKeyFromFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("a key file other users may read: %v, want a refusal naming chmod 600", err)
+	if got, err := SecretKeyFromFile(path); err != nil || !bytes.Equal(got, k) {
+		t.Errorf("SecretKeyFromFile of a 0400 file: %x, %v", got, err)
 	}
 	if _, err := SecretKeyFromFile(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing key file: no error")
