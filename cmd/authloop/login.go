@@ -303,11 +303,15 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	defer s.Close()
 	if found, aside := cc.cleared(); found {
-		where := "moved it aside"
+		what, where := "a corrupt record file", "moved it aside"
 		if aside != "" {
 			where += " to " + aside
 		}
-		a.ui.printf("%s The saved tokens of profile %s could not be read (a corrupt record file): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), where)
+		if isRedisURL(p.Store) {
+			// No version reads it (one of a newer schema is never cleared).
+			what, where = "a corrupt record in Redis, which no version of authloop reads", "deleted it"
+		}
+		a.ui.printf("%s The saved tokens of profile %s could not be read (%s): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), what, where)
 	}
 
 	before := s.Cached()

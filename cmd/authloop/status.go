@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authloop/authloop/store"
+	"github.com/authloop/authloop/store/redisstore"
 )
 
 // profileStatus is one profile's line of `authloop status`, and its object
@@ -162,7 +163,7 @@ func statusOf(name string) (profileStatus, error) {
 		if p == nil {
 			return profileStatus{}, err
 		}
-		if errors.Is(err, store.ErrCorrupt) {
+		if errors.Is(err, store.ErrCorrupt) && !errors.Is(err, redisstore.ErrNewerSchema) {
 			return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: corruptMessage(name), LoginRequired: true, corrupt: true}, nil
 		}
 		// A local problem (a client secret that is not there, a store
