@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/authloop/authloop/store"
+	"github.com/authloop/authloop/store/redisstore"
 )
 
 // Issue 13 item 6: a corrupt record file (one the store cannot read as its
@@ -30,8 +31,10 @@ func corruptHint(profile string) string {
 
 // clearCorrupt is a store that clears a corrupt record out of the way when
 // it loads it, and then reports no record: the store's Delete moves the
-// file aside (File and Keyring do so with a corrupt record file), and with
-// remove set, the moved file is deleted too.
+// file aside (File and Keyring do so with a corrupt record file; Redis
+// deletes it), and with remove set, the moved file is deleted too. A
+// record of a newer schema (redisstore.ErrNewerSchema) is not cleared:
+// its Load error is returned as it is.
 type clearCorrupt struct {
 	store.Store
 	remove bool
@@ -43,7 +46,10 @@ type clearCorrupt struct {
 
 func (c *clearCorrupt) Load(ctx context.Context, key store.Key) (*store.Record, error) {
 	rec, err := c.Store.Load(ctx, key)
-	if !errors.Is(err, store.ErrCorrupt) {
+	if !errors.Is(err, store.ErrCorrupt) || errors.Is(err, redisstore.ErrNewerSchema) {
+		// A record of a newer schema is no corrupt one: a newer authloop
+		// sharing the store (a fleet mid-upgrade) wrote it, and reads it.
+		// It is never cleared: the command refuses, saying to upgrade.
 		return rec, err
 	}
 	if derr := c.Store.Delete(ctx, key); derr != nil && !errors.Is(derr, store.ErrNotFound) {

@@ -56,10 +56,13 @@ in the profile, so later commands need only --profile; a later login changes
 only what its flags name (but --resource alone, whose authorization server is
 another than before, drops a saved --client-id, which was registered at the
 old one). A login that switches the profile to another issuer, client or
-resource ends the previous sign-in once the new one is kept: its grant is
-revoked where the server offers revocation, and its tokens deleted (where its
-server cannot be reached, they are kept: status shows them, and the next login
-or a logout ends them).
+resource, or to another store (--store file or keyring, and redis://…),
+ends the previous sign-in once the new one is kept: its grant is revoked
+where the server offers revocation, and its tokens deleted from the store
+that keeps them (where its server or its store cannot be reached, they are
+kept: status shows them, and the next login or a logout ends them). The
+file store and the keyring share their record files: a login that moves
+between them replaces the tokens, as any new login does.
 
 The profile is saved only once the tokens are kept in the store and read back;
 otherwise login exits 1 and says why. --store keyring first checks that an OS
@@ -309,11 +312,15 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	defer s.Close()
 	if found, aside := cc.cleared(); found {
-		where := "moved it aside"
+		what, where := "a corrupt record file", "moved it aside"
 		if aside != "" {
 			where += " to " + aside
 		}
-		a.ui.printf("%s The saved tokens of profile %s could not be read (a corrupt record file): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), where)
+		if isRedisURL(p.Store) {
+			// No version reads it (one of a newer schema is never cleared).
+			what, where = "a corrupt record in Redis, which no version of authloop reads", "deleted it"
+		}
+		a.ui.printf("%s The saved tokens of profile %s could not be read (%s): %s.", a.ui.yellow("!"), a.ui.bold(p.Name), what, where)
 	}
 
 	before := s.Cached()
@@ -333,8 +340,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		// saved before Close returns: keep the profile that goes with them.
 		if cerr := s.Close(); cerr == nil {
 			if now := s.Cached(); now != nil && (before == nil || now.AccessToken != before.AccessToken) {
-				notePrevious(prev, s.Key())
-				notePrevious(savedNow(p.Name), s.Key())
+				notePrevious(prev, p, s.Key())
+				notePrevious(savedNow(p.Name), p, s.Key())
 				if perr := p.save(); perr == nil {
 					a.ui.printf("The sign-in had finished at the server when it was stopped: its tokens are kept (profile %s).", a.ui.bold(p.Name))
 				}
@@ -355,8 +362,8 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 			err:  fmt.Errorf("signed in to %s, but the tokens were not kept in the %s: %v", p.Issuer, s.Store().Describe(), err),
 			hint: "fix the store (free space, permissions, a locked keyring); then " + loginHint(p.Name)}
 	}
-	notePrevious(prev, s.Key())
-	notePrevious(savedNow(p.Name), s.Key())
+	notePrevious(prev, p, s.Key())
+	notePrevious(savedNow(p.Name), p, s.Key())
 	if err := p.save(); err != nil {
 		return fmt.Errorf("signed in, but the profile was not saved: %w", err)
 	}

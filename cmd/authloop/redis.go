@@ -395,6 +395,13 @@ func explainRedis(err error, profile string) *cliError {
 		return nil
 	}
 	switch {
+	case errors.Is(err, redisstore.ErrNewerSchema):
+		// Checked before store.ErrCorrupt, which it wraps too: the record
+		// is sound for the newer machines sharing it, and must be kept.
+		return &cliError{code: exitFailure, err: messageError{newerSchemaMessage(profile, re.url), err}, hint: newerSchemaHint}
+	case errors.Is(err, store.ErrCorrupt):
+		return &cliError{code: exitLoginRequired, err: messageError{"the saved tokens of profile " + profile + " in Redis at " + re.url + " cannot be read: the record there is corrupt", err},
+			hint: "run: authloop login --profile " + profile + " (it replaces the record), or authloop logout --profile " + profile + " to delete it"}
 	case errors.Is(err, redisstore.ErrWrongSecretKey):
 		return &cliError{code: exitFailure, err: messageError{"the tokens in Redis at " + re.url + " were sealed with another secret key than the one given (or altered)", err},
 			hint: "give the key they were sealed with (in " + redisSecretKeyEnv + ", or in the file named by --redis-secret-key-file), or sign in again: authloop login --profile " + profile}
@@ -434,3 +441,13 @@ func redisReply(err error) string {
 	w, _, _ := strings.Cut(rerr.Error(), " ")
 	return sanitize(w)
 }
+
+// newerSchemaMessage says that profile's record in Redis at url was
+// written by a newer authloop than this one (redisstore.ErrNewerSchema).
+func newerSchemaMessage(profile, url string) string {
+	return "the saved tokens of profile " + profile + " in Redis at " + url + " were written by a newer authloop, which this one cannot read"
+}
+
+// newerSchemaHint is the way out of a record of a newer schema: upgrade,
+// and leave the record, which the newer machines share, alone.
+const newerSchemaHint = "upgrade authloop on this machine (other machines sharing the store run a newer one); the record is left as it is, for them: do not delete it"

@@ -159,45 +159,172 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 	}
 }
 
-// TestAdvRedisStoreSwitchLeavesFileRecord: a profile signed in with the
-// file store, then `authloop login --store redis://…` for the same server
-// and client. The new sign-in goes to Redis; the old one's record file,
-// with its live refresh token, stays on disk: nothing revokes or deletes
-// it (endPrevious looks for previous sign-ins in the new store only), and
-// from then on no command sees it (status and logout look in Redis). A
-// logout then says the tokens are deleted while a working refresh token
-// of the profile is still in a file here. Switching stores should end the
-// sign-in kept in the old store (revoke and delete, as a switch of issuer
-// does), or at least delete it and say so.
-func TestAdvRedisStoreSwitchLeavesFileRecord(t *testing.T) {
+// TestRedisStoreSwitchEndsPreviousSignIn: a profile signed in with one
+// store, then `authloop login --store` another for the same server and
+// client (the same record key). The login ends the sign-in kept in the
+// old store as a switch of issuer ends one: its grant is revoked and its
+// record deleted there, and status lists no previous sign-in. Was:
+// endPrevious looked for previous sign-ins in the new store only, so the
+// old record, its refresh token live at the server, stayed behind unknown
+// to every command (a logout said the tokens were deleted). When the old
+// store cannot be reached (Redis down), the sign-in there is kept and
+// listed, by status too, and ended by a logout once Redis is back.
+func TestRedisStoreSwitchEndsPreviousSignIn(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t)
-	srv := oauthtest.NewServer(oauthtest.Config{})
-	defer srv.Close()
-	c := newCLI(t)
-	c.mustLogin(srv, "p", "--store", "file")
-	fileTok := readRecordTokens(t, c)
-	if fileTok.RefreshToken == "" {
-		t.Fatal("no refresh token in the file store after login")
+	rc := rs.Client()
+	url := "redis://" + rs.Addr() + "/0"
+	ctx := context.Background()
+	redisRefresh := func(t *testing.T) string {
+		t.Helper()
+		recs := redisKeys(t, rc, "{authloop}:rec:*")
+		if len(recs) != 1 {
+			t.Fatalf("records in Redis: %v", recs)
+		}
+		data, err := rc.HGet(ctx, recs[0], "data").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct {
+			Record struct {
+				Token struct {
+					RefreshToken string `json:"refresh_token"`
+				} `json:"token"`
+			} `json:"record"`
+		}
+		decodeJSON(t, data, &env)
+		if env.Record.Token.RefreshToken == "" {
+			t.Fatal("no refresh token in the Redis record")
+		}
+		return env.Record.Token.RefreshToken
 	}
-	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
-	if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
-		t.Fatalf("logout: %v", r)
+	recordFilesLeft := func(c *cli) []string {
+		var left []string
+		for _, f := range configFiles(t, c) {
+			if strings.HasSuffix(f, ".json") && !strings.HasPrefix(f, filepath.Join("authloop", "profiles")+string(filepath.Separator)) {
+				left = append(left, f)
+			}
+		}
+		return left
 	}
-	var left []string
-	for _, f := range configFiles(t, c) {
-		if strings.HasSuffix(f, ".json") && !strings.HasPrefix(f, filepath.Join("authloop", "profiles")+string(filepath.Separator)) {
-			left = append(left, f)
+	ended := func(t *testing.T, c *cli, r result, in string, srv *oauthtest.Server, oldRT string) {
+		t.Helper()
+		if r.code != 0 || !strings.Contains(r.stderr, "Ended the previous sign-in of profile p at "+srv.Issuer()) || !strings.Contains(r.stderr, in) {
+			t.Errorf("login with another store: want it to say it ended the previous sign-in%s: %v", in, r)
+		}
+		if refreshWorks(t, srv, oldRT) {
+			t.Errorf("the refresh token of the sign-in kept in the old store still works at the server")
+		}
+		if st := c.run("", "status", "--profile", "p"); st.code != 0 || strings.Contains(st.stdout, "previous") {
+			t.Errorf("status after the switch: %v", st)
+		}
+		if tk := c.run("", "token", "--profile", "p"); tk.code != 0 || !srv.ValidAccessToken(strings.TrimSpace(tk.stdout)) {
+			t.Errorf("token after the switch: %v", tk)
 		}
 	}
-	if len(left) != 0 {
-		t.Errorf("record files left in the configuration directory after the switch to Redis and a logout: %v (the file store's record of the first sign-in)", left)
-	}
-	// The first sign-in's refresh token still works at the server: its
-	// grant was never revoked.
-	if alive := refreshWorks(t, srv, fileTok.RefreshToken); alive {
-		t.Errorf("the refresh token of the sign-in kept in the file store still works at the server after the switch and a logout")
-	}
+
+	t.Run("file to redis", func(t *testing.T) {
+		srv := oauthtest.NewServer(oauthtest.Config{})
+		defer srv.Close()
+		c := newCLI(t)
+		c.mustLogin(srv, "p", "--store", "file")
+		fileTok := readRecordTokens(t, c)
+		if fileTok.RefreshToken == "" {
+			t.Fatal("no refresh token in the file store after login")
+		}
+		r := c.login(srv, "p", "--store", url)
+		if left := recordFilesLeft(c); len(left) != 0 {
+			t.Errorf("record files left after the switch to Redis: %v", left)
+		}
+		ended(t, c, r, "in the file store", srv, fileTok.RefreshToken)
+		if r := c.run("", "logout", "--profile", "p"); r.code != 0 {
+			t.Errorf("logout: %v", r)
+		}
+		if keys := redisKeys(t, rc, "{authloop}:rec:*"); len(keys) != 0 {
+			t.Errorf("records in Redis after logout: %v", keys)
+		}
+	})
+
+	t.Run("redis to file", func(t *testing.T) {
+		srv := oauthtest.NewServer(oauthtest.Config{})
+		defer srv.Close()
+		c := newCLI(t)
+		c.mustLogin(srv, "p", "--store", url)
+		oldRT := redisRefresh(t)
+		r := c.login(srv, "p", "--store", "file")
+		if keys := redisKeys(t, rc, "{authloop}:*"); len(keys) != 0 {
+			t.Errorf("keys left in Redis after the switch to the file store: %v", keys)
+		}
+		ended(t, c, r, "in Redis at "+url, srv, oldRT)
+		if len(recordFilesLeft(c)) != 1 {
+			t.Errorf("record files: %v, want the new sign-in's", recordFilesLeft(c))
+		}
+	})
+
+	t.Run("same redis under another name", func(t *testing.T) {
+		// redis://HOST:PORT is database 0 as redis://HOST:PORT/0 is: the
+		// login writes the same record, which is the current sign-in,
+		// never a previous one to end.
+		srv := oauthtest.NewServer(oauthtest.Config{})
+		defer srv.Close()
+		c := newCLI(t)
+		c.mustLogin(srv, "p", "--store", url)
+		r := c.login(srv, "p", "--store", "redis://"+rs.Addr())
+		if r.code != 0 || strings.Contains(r.stderr, "previous sign-in") || srv.Count("revoke") != 0 {
+			t.Errorf("login to the same Redis under another name ended a sign-in (%d revocations): %v", srv.Count("revoke"), r)
+		}
+		if refreshWorks(t, srv, redisRefresh(t)) == false {
+			t.Errorf("the record in Redis is not the live sign-in")
+		}
+		if st := c.run("", "status", "--profile", "p"); strings.Contains(st.stdout, "previous") {
+			t.Errorf("status: %v", st)
+		}
+		rc.FlushDB(ctx)
+	})
+
+	t.Run("redis down at the switch", func(t *testing.T) {
+		srv := oauthtest.NewServer(oauthtest.Config{})
+		defer srv.Close()
+		c := newCLI(t)
+		c.mustLogin(srv, "p", "--store", url)
+		oldRT := redisRefresh(t)
+		rs.Stop()
+		restarted := false
+		defer func() {
+			if !restarted {
+				rs.Start()
+			}
+		}()
+		r := c.login(srv, "p", "--store", "file")
+		if r.code != 0 || !strings.Contains(r.stderr, "previous sign-in of profile p at "+srv.Issuer()) || !strings.Contains(r.stderr, "in Redis at "+url) || !strings.Contains(r.stderr, "still kept") {
+			t.Errorf("login to the file store with the old Redis down: want it kept and said so: %v", r)
+		}
+		st := c.run("", "status", "--profile", "p")
+		if st.code != 0 || !strings.Contains(st.stdout, "still holds a previous sign-in at "+srv.Issuer()) || !strings.Contains(st.stdout, "in Redis at "+url) {
+			t.Errorf("status does not list the sign-in kept in Redis: %v", st)
+		}
+		if lo := c.run("", "logout", "--profile", "p"); lo.code != 1 || !strings.Contains(lo.stderr, "still kept") {
+			t.Errorf("logout with the old Redis still down: want it to say the previous sign-in is kept: %v", lo)
+		}
+		rs.Start()
+		restarted = true
+		if rt := redisRefresh(t); rt != oldRT {
+			t.Fatal("the record kept in Redis changed while Redis was down")
+		}
+		lo := c.run("", "logout", "--profile", "p")
+		if lo.code != 0 || !strings.Contains(lo.stderr, "Ended the previous sign-in of profile p at "+srv.Issuer()) {
+			t.Errorf("logout with Redis back: %v", lo)
+		}
+		if refreshWorks(t, srv, oldRT) {
+			t.Errorf("the refresh token of the sign-in kept in Redis still works at the server after the logout")
+		}
+		if keys := redisKeys(t, rc, "{authloop}:rec:*"); len(keys) != 0 {
+			t.Errorf("records in Redis after logout: %v", keys)
+		}
+		if st := c.run("", "status", "--profile", "p"); strings.Contains(st.stdout, "previous") {
+			t.Errorf("status after logout: %v", st)
+		}
+	})
 }
 
 // refreshWorks reports whether the server still takes rt (it rotates it).
@@ -319,20 +446,16 @@ func TestRedisPlainTCPToAnotherMachineRefused(t *testing.T) {
 	}
 }
 
-// TestAdvRedisLoginDeletesNewerSchemaRecord: a fleet upgrading authloop
-// one machine at a time. A newer authloop writes the shared record in a
-// newer envelope (schema 2); redisstore refuses it as corrupt rather than
-// half understood ("schema version 2, but this version of authloop reads
-// only version 1 (was it written by a newer authloop?)"). The older
-// command's token exits 1 with "Redis at URL failed: reading the saved
-// session issuer … from the Redis store at…": the cause is clipped away,
-// and "check Redis" points elsewhere. A login then clears the "corrupt"
-// record (clearCorrupt): on Redis, Delete removes it outright, so one old
-// machine's login wipes the sign-in every newer machine shares (not
-// revoked, nothing kept aside, as the file store keeps a corrupt file).
-// A record of another schema should be refused without being deleted,
-// saying to update authloop.
-func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
+// TestRedisNewerSchemaRecordKeptAndUpgradeSaid: a fleet upgrading
+// authloop one machine at a time. A newer authloop writes the shared
+// record in a newer envelope (schema 2). The older command's token and
+// status say that a newer authloop wrote it and to upgrade authloop here
+// (exit 1), rather than "Redis failed" with the cause clipped; its login
+// and logout refuse the same way (exit 1) and leave the record as it was,
+// the sign-in every newer machine shares, where they used to delete it as
+// a corrupt one (login's clearCorrupt; on Redis, Delete keeps nothing
+// aside). No token is requested or revoked.
+func TestRedisNewerSchemaRecordKeptAndUpgradeSaid(t *testing.T) {
 	buildBinary(t)
 	rs := redistest.Start(t)
 	rc := rs.Client()
@@ -354,18 +477,24 @@ func TestAdvRedisLoginDeletesNewerSchemaRecord(t *testing.T) {
 	if err := rc.HSet(ctx, recs[0], "data", newer).Err(); err != nil {
 		t.Fatal(err)
 	}
-	r := c.run("", "token", "--profile", "p")
-	if !strings.Contains(r.stderr, "newer") {
-		t.Errorf("token does not say that a newer authloop wrote the record: %v", r)
+	requests := len(srv.Requests())
+	says := func(what string, r result) {
+		t.Helper()
+		if r.code != 1 || !strings.Contains(r.stderr, "written by a newer authloop") || !strings.Contains(r.stderr, "upgrade authloop on this machine") {
+			t.Errorf("%s of a record of a newer schema: want exit 1 saying a newer authloop wrote it and to upgrade authloop here: %v", what, r)
+		}
+		if got, err := rc.HGet(ctx, recs[0], "data").Result(); err != nil || got != newer {
+			t.Fatalf("after %s, the record of the newer schema is no longer as it was (%v); keys now: %v", what, err, redisKeys(t, rc, "*"))
+		}
 	}
-	c.mustLogin(srv, "p", "--store", url) // what token's hint says to do
-	got, err := rc.HGet(ctx, recs[0], "data").Result()
-	if err == nil && got == newer {
-		return // kept
-	}
-	aside := redisKeys(t, rc, "*corrupt*")
-	if len(aside) == 0 {
-		t.Errorf("login of the older authloop deleted the newer schema's record in Redis, with nothing kept aside (keys now: %v)", redisKeys(t, rc, "*"))
+	says("token", c.run("", "token", "--profile", "p"))
+	says("status", c.run("", "status", "--profile", "p"))
+	says("login", c.login(srv, "p", "--store", url))
+	says("logout", c.run("", "logout", "--profile", "p"))
+	for _, q := range requestsSince(srv, requests) {
+		if q.Endpoint != "metadata" { // logout looks up the revocation endpoint first
+			t.Errorf("a request reached the authorization server: %v", q)
+		}
 	}
 }
 

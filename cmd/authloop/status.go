@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authloop/authloop/store"
+	"github.com/authloop/authloop/store/redisstore"
 )
 
 // profileStatus is one profile's line of `authloop status`, and its object
@@ -53,8 +54,8 @@ resource, the client login registered (when no --client-id was given; and
 whether its client secret expired, which needs a new login), the
 account (from the ID token), the granted scopes, when the access
 token expires, whether a refresh token is held and until when, and which store
-keeps it, and a previous sign-in that a switch to another issuer or client
-left behind. It makes no network request and never refreshes. --json prints the
+keeps it, and a previous sign-in that a switch to another issuer, client or
+store left behind. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
 
 The exit status is 0 when every profile shown is signed in with a usable or
@@ -162,7 +163,7 @@ func statusOf(name string) (profileStatus, error) {
 		if p == nil {
 			return profileStatus{}, err
 		}
-		if errors.Is(err, store.ErrCorrupt) {
+		if errors.Is(err, store.ErrCorrupt) && !errors.Is(err, redisstore.ErrNewerSchema) {
 			return profileStatus{Profile: name, Issuer: p.Issuer, Resource: p.Resource, Error: corruptMessage(name), LoginRequired: true, corrupt: true}, nil
 		}
 		// A local problem (a client secret that is not there, a store
@@ -185,8 +186,12 @@ func statusOf(name string) (profileStatus, error) {
 		st.ClientID, st.Registered, st.SecretExpired = c.ClientID, true, secretExpired(c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	for _, k := range previousSignIns(ctx, s.Store(), name, s.Key()) {
-		st.Previous = append(st.Previous, previousSignIn{Issuer: k.Issuer, ClientID: k.ClientID, Resource: k.Resource})
+	for _, e := range previousSignIns(ctx, s.Store(), p, s.Key()) {
+		ps := previousSignIn{Issuer: e.Issuer, ClientID: e.ClientID, Resource: e.Resource, in: otherStore(e, p)}
+		if ps.in != "" {
+			ps.Store = e.In.Store
+		}
+		st.Previous = append(st.Previous, ps)
 	}
 	cancel()
 	tok := s.Cached()
@@ -215,7 +220,7 @@ func statusOf(name string) (profileStatus, error) {
 func (a *app) statusLine(st profileStatus, now time.Time) string {
 	line := a.statusWords(st, now)
 	for _, p := range st.Previous {
-		line += " — " + a.ui.yellow("still holds a previous sign-in at "+describeSignIn(store.Key{Issuer: p.Issuer, ClientID: p.ClientID, Resource: p.Resource})+": the next login or a logout ends it")
+		line += " — " + a.ui.yellow("still holds a previous sign-in at "+describeSignIn(store.Key{Issuer: p.Issuer, ClientID: p.ClientID, Resource: p.Resource})+p.in+": the next login or a logout ends it")
 	}
 	return line
 }
@@ -278,4 +283,9 @@ type previousSignIn struct {
 	Issuer   string `json:"issuer"`
 	ClientID string `json:"client_id"`
 	Resource string `json:"resource,omitempty"`
+	// Store is the store that keeps it ("file", "keyring" or a Redis URL,
+	// never with a password) when that is not the profile's store.
+	Store string `json:"store,omitempty"`
+
+	in string // " in the file store", " in Redis at URL", or ""
 }

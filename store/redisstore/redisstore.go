@@ -19,6 +19,11 @@
 //	<prefix>lock:<id>:<name>  string: the random owner of the lock, with the
 //	                          lease's expiry (PX)
 //
+// A record whose envelope has a newer schema than this version reads (a
+// fleet in the middle of an upgrade) fails to load with an error wrapping
+// ErrNewerSchema and store.ErrCorrupt, which says to upgrade; callers
+// should leave it in place, since the newer versions read it.
+//
 // Save and Delete change the record and the index in one Lua script, so a
 // deleted record leaves nothing behind, and a lock leaves nothing once it is
 // released or its lease ends. In a Redis Cluster every key of a store must
@@ -215,6 +220,25 @@ func (s *Store) lockKey(key store.Key, name string) string {
 // version is refused as corrupt rather than half understood.
 const schemaVersion = 1
 
+// ErrNewerSchema is wrapped, beside store.ErrCorrupt, by the error of a
+// Load whose record was written in a newer schema than this version
+// reads: by a newer version of authloop sharing the store (a fleet in the
+// middle of an upgrade). The record is sound for the newer versions, so it
+// must not be deleted or overwritten as a corrupt one would be: upgrade
+// this program instead. A record that no version can read (not JSON, an
+// older or no schema, fields missing) wraps store.ErrCorrupt only.
+var ErrNewerSchema = errors.New("redisstore: the record was written by a newer version of authloop")
+
+// newerSchemaError reports a record of schema version v, newer than
+// schemaVersion; it wraps ErrNewerSchema.
+type newerSchemaError struct{ v int }
+
+func (e newerSchemaError) Error() string {
+	return fmt.Sprintf("its schema is version %d, and this version of authloop reads only version %d (a newer authloop wrote it)", e.v, schemaVersion)
+}
+
+func (e newerSchemaError) Unwrap() error { return ErrNewerSchema }
+
 type envelope struct {
 	Schema int           `json:"schema"`
 	Record *store.Record `json:"record,omitempty"`
@@ -225,8 +249,9 @@ type envelope struct {
 
 // Load returns a copy of the record of key, or an error wrapping
 // store.ErrNotFound, store.ErrCorrupt (a value that is not a record of
-// key), store.ErrUnavailable, ErrWrongSecretKey, ErrNoSecretKey or
-// ErrNotSealed (Options.RequireSealed).
+// key; also ErrNewerSchema when a newer version wrote it),
+// store.ErrUnavailable, ErrWrongSecretKey, ErrNoSecretKey or ErrNotSealed
+// (Options.RequireSealed).
 func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -241,6 +266,11 @@ func (s *Store) Load(ctx context.Context, key store.Key) (*store.Record, error) 
 	rec, err := s.decode(key, vals[0], vals[1])
 	if errors.Is(err, ErrWrongSecretKey) || errors.Is(err, ErrNoSecretKey) || errors.Is(err, ErrNotSealed) {
 		return nil, fmt.Errorf("redisstore: load %s (Redis key %s): %w", key, s.recKey(key.ID()), err)
+	}
+	if nse := (newerSchemaError{}); errors.As(err, &nse) {
+		// Not "delete it": the newer versions sharing the store read it.
+		return nil, fmt.Errorf("redisstore: load %s: %w: %w: Redis key %s: %v; upgrade authloop here to read it, and leave the record in place",
+			key, ErrNewerSchema, store.ErrCorrupt, s.recKey(key.ID()), nse)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load %s: %w: Redis key %s: %v; delete it (redis-cli DEL) and sign in again",
@@ -264,8 +294,11 @@ func (s *Store) decode(key store.Key, gen, data any) (*store.Record, error) {
 	if err := json.Unmarshal([]byte(ds), &env); err != nil {
 		return nil, errors.New(`the "data" field is not a JSON record`)
 	}
+	if env.Schema > schemaVersion {
+		return nil, newerSchemaError{env.Schema}
+	}
 	if env.Schema != schemaVersion {
-		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d (was it written by a newer authloop?)", env.Schema, schemaVersion)
+		return nil, fmt.Errorf("schema version %d, but this version of authloop reads only version %d", env.Schema, schemaVersion)
 	}
 	if env.Sealed == nil && s.sealed {
 		return nil, ErrNotSealed
