@@ -188,26 +188,32 @@ func TestRedisHeldTokensSecondSignalGivesUp(t *testing.T) {
 	}
 }
 
-// TestAdvRedisLogoutRedisDiesAfterRevocation: Redis stops while logout's
-// revocation is on its way (the server revokes the grant), so the delete
-// that follows cannot reach Redis: the record is still there. logout says
-// "deleted the tokens of profile p here, but the revocation failed": both
-// halves are false (nothing was deleted; the server revoked), and it exits
-// 1, not 4 (Redis unreachable). It should say that the tokens are still in
-// Redis, and exit 4.
-func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
-	buildBinary(t)
-	rs := redistest.Start(t)
-	f := newHostileServer(t, oauthtest.Config{})
-	c := newCLI(t)
-	url := "redis://" + rs.Addr() + "/0"
+// loginRedisFront signs profile p in at f, its tokens in Redis at rs.
+func loginRedisFront(t *testing.T, c *cli, f *hostileServer, rs *redistest.Server) {
+	t.Helper()
 	var wg sync.WaitGroup
-	r := c.interactive(browseOn(t, f.URL+"/authorize", &wg), "login", "--profile", "p", "--no-browser", "--store", url,
+	r := c.interactive(browseOn(t, f.URL+"/authorize", &wg), "login", "--profile", "p", "--no-browser", "--store", "redis://"+rs.Addr()+"/0",
 		"--issuer", f.URL, "--client-id", f.back.ClientID(), "--scope", "openid offline_access", "--timeout", "1m")
 	wg.Wait()
 	if r.code != 0 {
 		t.Fatalf("login: %v", r)
 	}
+}
+
+// TestRedisLogoutRedisGoneAfterRevocationSaysRecordRemains: Redis stops
+// while logout's revocation is on its way (the server revokes the grant),
+// so the delete that follows cannot reach Redis: logout says that the
+// server revoked the grant, that the record remains in Redis and what to
+// run later, and exits 4 (the adversary's
+// TestAdvRedisLogoutRedisDiesAfterRevocation: "deleted the tokens …, but
+// the revocation failed", both false, exit 1). The logout it says to run
+// then deletes the record.
+func TestRedisLogoutRedisGoneAfterRevocationSaysRecordRemains(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	f := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	loginRedisFront(t, c, f, rs)
 	var stopped atomic.Bool
 	f.on(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == "/revoke" && stopped.CompareAndSwap(false, true) {
@@ -215,7 +221,7 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 		}
 		return false
 	})
-	r = c.run("", "logout", "--profile", "p")
+	r := c.run("", "logout", "--profile", "p", "--forget")
 	if !stopped.Load() {
 		t.Fatalf("no revocation request: %v", r)
 	}
@@ -226,12 +232,66 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 	if strings.Contains(r.stderr+r.stdout, "deleted the tokens") || strings.Contains(r.stderr+r.stdout, "Logged out") {
 		t.Errorf("logout says the tokens are deleted, while they are still in Redis:\n%v", r)
 	}
-	if strings.Contains(r.stderr, "revocation failed") {
+	if strings.Contains(r.stderr, "revocation failed") || strings.Contains(r.stderr, "nothing was revoked") {
 		t.Errorf("logout says the revocation failed, while the server revoked the grant:\n%v", r)
+	}
+	for _, want := range []string{"the server revoked the grant", "the record remains in Redis at redis://" + rs.Addr() + "/0: it could not be reached", "when Redis answers again, run: authloop logout --profile p"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("logout's stderr lacks %q:\n%v", want, r)
+		}
 	}
 	if r.code != exitUnreachable {
 		t.Errorf("logout with Redis gone before the delete: exit %d, want %d (Redis unreachable)", r.code, exitUnreachable)
 	}
+	checkErrorShape(t, r.stderr)
+	// --forget kept the profile: the logout it says to run needs it.
+	r = c.run("", "logout", "--profile", "p")
+	if r.code != 0 || len(redisKeys(t, rs.Client(), "{authloop}:rec:*")) != 0 {
+		t.Errorf("logout once Redis is back: %v; records left: %v", r, redisKeys(t, rs.Client(), "{authloop}:rec:*"))
+	}
+}
+
+// TestRedisLogoutDeleteRefusedAfterRevocationSaysRevoked: the revocation
+// succeeds, then Redis refuses the delete (the record's lock passed to
+// another holder meanwhile: the delete is fenced). logout says that the
+// server revoked the grant and that the record remains, not "nothing was
+// revoked or deleted" (the adversary's finding 9), and exits 1.
+func TestRedisLogoutDeleteRefusedAfterRevocationSaysRevoked(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	f := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	loginRedisFront(t, c, f, rs)
+	rc := rs.Client()
+	var stolen atomic.Bool
+	f.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/revoke" && stolen.CompareAndSwap(false, true) {
+			// Another holder takes the lock logout holds.
+			for _, k := range redisKeys(t, rc, "{authloop}:lock:*") {
+				rc.Set(context.Background(), k, "another-holder", time.Minute)
+			}
+		}
+		return false
+	})
+	r := c.run("", "logout", "--profile", "p")
+	if !stolen.Load() {
+		t.Fatalf("no revocation request: %v", r)
+	}
+	if n := len(redisKeys(t, rc, "{authloop}:rec:*")); n != 1 {
+		t.Fatalf("records in Redis after the logout: %d, want 1 (the delete was refused)", n)
+	}
+	if strings.Contains(r.stderr, "nothing was revoked") || strings.Contains(r.stderr, "revocation failed") || strings.Contains(r.stderr, "Logged out") {
+		t.Errorf("logout does not tell what happened:\n%v", r)
+	}
+	for _, want := range []string{"the server revoked the grant", "the record remains in Redis at redis://" + rs.Addr() + "/0: it refused the delete"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("logout's stderr lacks %q:\n%v", want, r)
+		}
+	}
+	if r.code != exitFailure {
+		t.Errorf("logout whose delete Redis refused: exit %d, want %d", r.code, exitFailure)
+	}
+	checkErrorShape(t, r.stderr)
 }
 
 // TestAdvRedisStoreSwitchLeavesFileRecord: a profile signed in with the
