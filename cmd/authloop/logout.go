@@ -183,21 +183,27 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 }
 
 // nothingDone is logout's error when Session.Logout revoked and deleted
-// nothing (err: why).
+// nothing (err: why); it does not wrap err.
 func nothingDone(err error, name string) error {
 	why := failure(err)
 	code := exitFailure
 	hint := "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"
-	switch ce := explainRedis(err, name); {
+	ce := explainRedis(err, name)
+	switch {
+	case ce != nil && ce.code == exitUnreachable:
+		// The profile's Redis (not "the server", the authorization
+		// server's), also when it hung while the lock was waited for.
+		why, code = strings.TrimSuffix(ce.err.Error(), "; the tokens are kept there"), ce.code
+		hint = ce.hint + "; then run: authloop logout --profile " + name
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrLockTimeout):
 		why = "stopped while waiting for the profile's lock"
 	case ce != nil:
-		// The profile's Redis: not "the server", which is the
-		// authorization server's.
 		why, code = strings.TrimSuffix(ce.err.Error(), "; the tokens are kept there"), ce.code
 		hint = ce.hint + "; then run: authloop logout --profile " + name
 	}
-	return &cliError{code: code, err: messageError{"logout of profile " + name + " failed, nothing was revoked or deleted: " + why, err}, hint: hint}
+	// Not wrapping err: a stop signal's message would take the
+	// cancellation in it in silence.
+	return &cliError{code: code, err: errors.New("logout of profile " + name + " failed, nothing was revoked or deleted: " + why), hint: hint}
 }
 
 // recordRemains is logout's error when its delete of the record failed
@@ -239,7 +245,9 @@ func recordRemains(name, where string, delErr, revErr error, dead, revocationURL
 		}
 	}
 	msg := "logout of profile " + name + ": " + rev + ", but the record remains in " + where + ": " + why
-	return &cliError{code: code, err: messageError{msg, errors.Join(delErr, revErr)}, hint: later}
+	// Not wrapping the errors: a stop signal's message would take a
+	// cancellation of the revocation in silence, and the record remains.
+	return &cliError{code: code, err: errors.New(msg), hint: later}
 }
 
 // endedBefore says why tok's sign-in had ended by now, when that is known
