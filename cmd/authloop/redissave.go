@@ -60,9 +60,12 @@ func (a *app) settleRedisSave(s *authloop.Session, err error, url, profile, done
 			err:  messageError{done + ", but Redis at " + url + " could not be reached within " + roundDuration(redisSaveWait) + " to keep the new tokens (" + why + "): " + lost, cerr},
 			hint: "check that Redis is running and reachable there; " + hint}
 	}
-	ce := explainRedis(cerr, profile)
+	code, redisHint := exitFailure, "check Redis at "+url
+	if ce := explainRedis(cerr, profile); ce != nil {
+		code, redisHint = ce.code, ce.hint
+	}
 	msg := done + ", but the tokens could not be kept in Redis at " + url + " (" + storeCause(cerr) + "): " + lost
-	return &cliError{code: ce.code, err: messageError{msg, cerr}, hint: ce.hint + "; " + hint}
+	return &cliError{code: code, err: messageError{msg, cerr}, hint: redisHint + "; " + hint}
 }
 
 // redisDown reports whether err says that the profile's Redis could not
