@@ -49,6 +49,15 @@ type interrupts struct {
 	saving  int           // saves under way
 	saveErr error         // the last save's outcome
 	idle    chan struct{} // closed when saving drops to 0, after a second signal
+	holding string        // new tokens waiting for their store to answer: what a second signal loses
+}
+
+// hold says what a second stop signal loses while new tokens wait for
+// their store to answer again (holdForRedis); "" when none wait.
+func (in *interrupts) hold(what string) {
+	in.mu.Lock()
+	in.holding = what
+	in.mu.Unlock()
 }
 
 // interruptible returns ctx, cancelled by the first stop signal. Commands
@@ -120,7 +129,7 @@ func (a *app) handleSignals(ch <-chan os.Signal, done <-chan struct{}) {
 func (a *app) stopNow(done <-chan struct{}) {
 	in := &a.intr
 	in.mu.Lock()
-	first, saving := in.first, in.saving
+	first, saving, holding := in.first, in.saving, in.holding
 	if saving > 0 && in.idle == nil {
 		in.idle = make(chan struct{})
 	}
@@ -135,6 +144,11 @@ func (a *app) stopNow(done <-chan struct{}) {
 		case <-time.After(saveBound):
 			a.ui.printf("%s the save did not finish within %s: the new tokens may be lost, and the next command may ask for a new login", a.ui.red("authloop:"), saveBound)
 		}
+		in.mu.Lock()
+		if in.saveErr == nil && in.saving == 0 {
+			holding = "" // the tokens held were saved by the save waited for
+		}
+		in.mu.Unlock()
 	}
 	select {
 	case <-done:
@@ -142,10 +156,13 @@ func (a *app) stopNow(done <-chan struct{}) {
 	default:
 	}
 	a.ui.stopSpinner()
-	if saving == 0 {
+	switch {
+	case holding != "":
+		a.ui.printf("%s stopped by %s, again: %s", a.ui.red("authloop:"), signalName(first), holding)
+	case saving == 0:
 		a.ui.printf("%s stopped by %s, again, before the work under way had finished: a refresh still waiting for the server's answer was abandoned; if the server had already rotated the refresh token in it, the next command may ask for a new login",
 			a.ui.red("authloop:"), signalName(first))
-	} else {
+	default:
 		a.ui.printf("%s stopped by %s, after the save", a.ui.red("authloop:"), signalName(first))
 	}
 	dieOf(first)

@@ -330,7 +330,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	a.ui.stopSpinner()
 	var se *authloop.SaveError
 	if errors.As(err, &se) && tok != nil {
-		if err := settleSave(s, tok, err, p.Name, "signed in to "+p.Issuer, "the sign-in is lost"); err != nil {
+		if err := a.settleSave(s, tok, err, p.Name, "signed in to "+p.Issuer, "the sign-in is lost"); err != nil {
 			return err
 		}
 		err = nil

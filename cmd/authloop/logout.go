@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,10 @@ func (a *app) logoutCommand() *cobra.Command {
 		Long: `logout ends the profile's sign-in: it revokes the refresh token at the server
 (RFC 7009) when the server offers revocation, then deletes the tokens from the
 store, even if the revocation failed (it then says that the grant may live on
-at the server). It ends a previous sign-in of the profile that a switch to
+at the server). A delete the store refuses, or cannot be reached for (Redis),
+is said as such, apart from the revocation: the record remains, logout exits
+4 (Redis unreachable) or 1 and says what to run once the store answers, and
+--forget keeps the profile, which names the record. It ends a previous sign-in of the profile that a switch to
 another issuer or client left behind in the same way, and deletes a corrupt
 record file (nothing can be revoked for it). The profile's settings are
 kept, so "authloop login --profile NAME" signs in again without flags;
@@ -96,7 +100,8 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	}
 	replaceRecordInClear(st) // a record a sealed profile refuses: deleted, not revoked
 	cc := &clearCorrupt{Store: st, remove: true}
-	cfg, err := configFor(p, keepLease(cc, st), sessionOptions{ui: a.ui})
+	w := &deleteWatch{Store: cc}
+	cfg, err := configFor(p, keepLease(w, st), sessionOptions{ui: a.ui})
 	if err != nil {
 		return err
 	}
@@ -114,18 +119,18 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 	dead := endedBefore(tok, time.Now())
 	reg := registeredClient(ctx, p, s)
 	err = s.Logout(ctx)
-	if err != nil && had && recordKept(s) {
-		// Logout deleted nothing (it could not take the record's lock, or
-		// the store refused the delete): never say otherwise, not even
-		// when a stop signal ended the wait (the error does not wrap the
-		// cancellation, which the stop message would take in silence).
-		why := failure(err)
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrLockTimeout) {
-			why = "stopped while waiting for the profile's lock"
-		}
-		return &cliError{code: exitFailure, err: errors.New("logout of profile " + name + " failed, nothing was revoked or deleted: " + why),
-			hint: "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"}
+	tried, delErr := w.deleted()
+	if err != nil && had && !tried {
+		// Logout did nothing (it could not take the record's lock, or a
+		// stop signal ended the wait for it; the revocation comes after the
+		// lock, the delete after the revocation): never say otherwise (the
+		// error does not wrap the cancellation, which the stop message
+		// would take in silence).
+		return nothingDone(err, name)
 	}
+	// What is left of the error once the store's are taken out is the
+	// revocation's: the delete's outcome is told on its own.
+	err = w.revocationErr(err)
 	var refusal *authloop.OAuthError
 	if err != nil && errors.As(err, &refusal) && refusal.Code == "invalid_token" {
 		// The server knew the token no longer (RFC 7009 §2.2 would answer
@@ -133,6 +138,11 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		dead, err = "the server says its token was already invalid", nil
 	}
 	corrupt, _ := cc.cleared()
+	if had && delErr != nil {
+		// The record is still in the store: never say it was deleted, nor
+		// forget the profile that names where it is.
+		return recordRemains(name, "the "+s.Store().Describe(), delErr, err, dead, cfg.RevocationURL, discErr)
+	}
 	switch {
 	case !had && corrupt:
 		u.printf("%s Deleted the corrupt record file of profile %s (its tokens could not be read, so nothing was revoked at the server).", u.green("✓"), u.bold(name))
@@ -171,6 +181,74 @@ func (a *app) logout(ctx context.Context, name string, forget bool) error {
 		return &cliError{code: exitFailure, err: errors.New("a previous sign-in of profile " + name + " was not ended whole (see above)"), hint: "revoke its grant in the server's account settings if it matters"}
 	}
 	return nil
+}
+
+// nothingDone is logout's error when Session.Logout revoked and deleted
+// nothing (err: why); it does not wrap err.
+func nothingDone(err error, name string) error {
+	why := failure(err)
+	code := exitFailure
+	hint := "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock while it refreshes)"
+	ce := explainRedis(err, name)
+	switch {
+	case ce != nil && ce.code == exitUnreachable:
+		// The profile's Redis (not "the server", the authorization
+		// server's), also when it hung while the lock was waited for.
+		why, code = strings.TrimSuffix(ce.err.Error(), "; the tokens are kept there"), ce.code
+		hint = ce.hint + "; then run: authloop logout --profile " + name
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrLockTimeout):
+		why = "stopped while waiting for the profile's lock"
+	case ce != nil:
+		why, code = strings.TrimSuffix(ce.err.Error(), "; the tokens are kept there"), ce.code
+		hint = ce.hint + "; then run: authloop logout --profile " + name
+	}
+	// Not wrapping err: a stop signal's message would take the
+	// cancellation in it in silence.
+	return &cliError{code: code, err: errors.New("logout of profile " + name + " failed, nothing was revoked or deleted: " + why), hint: hint}
+}
+
+// recordRemains is logout's error when its delete of the record failed
+// (delErr): what became of the grant at the server (revErr: the
+// revocation's error; dead, revocationURL and discErr as logout knows
+// them), and that the record remains in where, the store.
+func recordRemains(name, where string, delErr, revErr error, dead, revocationURL string, discErr error) error {
+	var rev string
+	switch {
+	case revErr != nil:
+		rev = "the revocation failed (" + revocationFailure(revErr) + ")"
+	case dead != "":
+		rev = "its sign-in had already ended (" + dead + ")"
+	case revocationURL != "":
+		rev = "the server revoked the grant"
+	case discErr != nil:
+		rev = "the server's metadata could not be read, so the grant may live on there"
+	default:
+		rev = "the server offers no revocation endpoint, so the grant lives on there until it expires"
+	}
+	code, why := exitFailure, "the delete failed: "+clip(storeCause(delErr), 60)
+	later := "fix the store; then run: authloop logout --profile " + name + " (it deletes the record)"
+	var re *redisError
+	if errors.As(delErr, &re) {
+		where = "Redis at " + re.url
+		switch ce := explainRedis(delErr, name); {
+		case ce.code == exitUnreachable:
+			code, why = exitUnreachable, "it could not be reached"
+			if np := netProblem(delErr); np != "" {
+				why += " (" + np + ")"
+			}
+			later = "when Redis answers again, run: authloop logout --profile " + name + " (it deletes the record)"
+		case errors.Is(delErr, store.ErrLeaseLost):
+			why = "it refused the delete: the profile's lock passed to another process meanwhile"
+			later = "run: authloop logout --profile " + name + " again (another authloop process may hold the profile's lock)"
+		default:
+			code, why = ce.code, "it refused the delete"
+			later = ce.hint + "; then run: authloop logout --profile " + name
+		}
+	}
+	msg := "logout of profile " + name + ": " + rev + ", but the record remains in " + where + ": " + why
+	// Not wrapping the errors: a stop signal's message would take a
+	// cancellation of the revocation in silence, and the record remains.
+	return &cliError{code: code, err: errors.New(msg), hint: later}
 }
 
 // endedBefore says why tok's sign-in had ended by now, when that is known

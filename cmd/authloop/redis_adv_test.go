@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"github.com/authloop/authloop/store/redisstore"
@@ -30,25 +31,14 @@ import (
 // redisRefreshAcrossOutage runs `authloop refresh` of a Redis profile
 // against a rotating server with reuse detection; Redis stops once the
 // server has rotated the refresh token and before its answer reaches the
-// command. With outage > 0 Redis is started again that long after the
-// answer is let go; with 0 only after the command has exited. It returns
-// the run's exit status, its stderr, how long it ran after the answer was
-// let go, and a later `authloop refresh`'s result (exit 0 only when the
-// rotated refresh token was kept).
+// command, and starts again outage after the answer is let go. It
+// returns the run's exit status, its stderr, how long it ran after the
+// answer was let go, and a later `authloop refresh`'s result (exit 0 only
+// when the rotated refresh token was kept).
 func redisRefreshAcrossOutage(t *testing.T, outage time.Duration) (syscall.WaitStatus, string, time.Duration, result) {
 	t.Helper()
-	buildBinary(t)
-	rs := redistest.Start(t)
-	srv := oauthtest.NewServer(oauthtest.Config{})
-	t.Cleanup(srv.Close)
-	c := newCLI(t)
-	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
-
-	release, held := make(chan struct{}), make(chan struct{}, 1)
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
-	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: release, Held: held})
+	c, rs, srv := redisProfileForOutage(t)
+	release, held := holdNextAnswer(t, srv)
 	r := c.start(t, "refresh", "--profile", "p")
 	select {
 	case <-held:
@@ -58,33 +48,49 @@ func redisRefreshAcrossOutage(t *testing.T, outage time.Duration) (syscall.WaitS
 		t.Fatalf("no refresh reached the server:\n%s", r.output())
 	}
 	rs.Stop()
-	free()
+	release()
 	at := time.Now()
-	if outage > 0 {
-		time.Sleep(outage)
-		rs.Start()
-	}
+	time.Sleep(outage)
+	rs.Start()
 	ws := r.wait()
 	took := time.Since(at)
-	if outage == 0 {
-		rs.Start()
-	}
 	return ws, r.output(), took, c.run("", "refresh", "--profile", "p")
 }
 
-// TestAdvRedisOutageAtSaveLosesRotatedToken: Redis is away for 25 s (a
+// redisProfileForOutage is a profile "p" signed in with its tokens in a
+// Redis of its own, at a server that rotates refresh tokens and detects
+// their reuse.
+func redisProfileForOutage(t *testing.T) (*cli, *redistest.Server, *oauthtest.Server) {
+	t.Helper()
+	buildBinary(t)
+	rs := redistest.Start(t)
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	t.Cleanup(srv.Close)
+	c := newCLI(t)
+	c.mustLogin(srv, "p", "--store", "redis://"+rs.Addr()+"/0")
+	return c, rs, srv
+}
+
+// holdNextAnswer holds srv's next answer, once it has acted on the
+// request (a refresh rotated), until release is called (at the latest
+// when the test ends); held receives when the answer is held.
+func holdNextAnswer(t *testing.T, srv *oauthtest.Server) (release func(), held <-chan struct{}) {
+	ch, h := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(release)
+	srv.FailNext(1, oauthtest.Fault{Kind: oauthtest.FaultHoldAnswer, Release: ch, Held: h})
+	return release, h
+}
+
+// TestRedisOutageAtSaveKeepsRotatedToken: Redis is away for 25 s (a
 // restart of a large AOF, a failover) just as `authloop refresh` has got
-// the server's answer; the server has rotated the refresh token. A Redis
-// outage is transient (the command exits 4 for it, "try again later"),
-// unlike a full disk, and the rotated token is the only live one: the
-// command gives up after a few seconds (an outage of 5 s is survived, one
-// of 25 s is not), exits 1 and the profile needs a new login. The library
-// promises that "a rotated token that the store could not save stays live
-// in memory and is saved as soon as the store works"; a short-lived
-// command should keep trying for a bounded, stated while (say a minute,
-// saying so on stderr, a second Ctrl+C giving up) before it lets the
-// grant die.
-func TestAdvRedisOutageAtSaveLosesRotatedToken(t *testing.T) {
+// the server's answer, which rotated the refresh token. The command holds
+// the new tokens, says so once on stderr, and saves them when Redis
+// answers again: it exits 0 and the next refresh works (the adversary's
+// TestAdvRedisOutageAtSaveLosesRotatedToken: it gave up after ~8 s, exit
+// 1, and the profile needed a new login).
+func TestRedisOutageAtSaveKeepsRotatedToken(t *testing.T) {
 	ws, out, _, after := redisRefreshAcrossOutage(t, 25*time.Second)
 	if ws.ExitStatus() != 0 {
 		t.Errorf("refresh across a 25 s Redis outage at the save: %s, want 0 (the rotated refresh token kept once Redis is back):\n%s", describeStatus(ws), out)
@@ -92,47 +98,123 @@ func TestAdvRedisOutageAtSaveLosesRotatedToken(t *testing.T) {
 	if after.code != 0 {
 		t.Errorf("refresh afterwards: %v; the rotated refresh token was lost (a new login needed)", after)
 	}
+	if n := strings.Count(out, "held in this process"); n != 1 {
+		t.Errorf("stderr says %d times that the new tokens are held while Redis is away, want once:\n%s", n, out)
+	}
 }
 
-// TestAdvRedisSaveFailureSaysFileStoreThings: when the save of a rotated
-// token fails because Redis cannot be reached (stopped for good), the
-// command exits 1 with the file store's hint ("fix the store (free space,
-// permissions, a locked keyring)"), where every other Redis outage exits 4
-// naming Redis ("check that Redis is running … try again later"). The
-// message should name Redis as unreachable and exit 4 (the grant is lost
-// either way; the exit status tells a script what kind of failure it was).
-func TestAdvRedisSaveFailureSaysFileStoreThings(t *testing.T) {
-	ws, out, took, after := redisRefreshAcrossOutage(t, 0)
-	t.Logf("the command gave up %v after the answer (exit %s)", took.Round(time.Millisecond), describeStatus(ws))
-	if ws.ExitStatus() != exitUnreachable {
-		t.Errorf("refresh whose save could not reach Redis: %s, want exit %d (Redis unreachable):\n%s", describeStatus(ws), exitUnreachable, out)
+// TestRedisSaveFailureNamesRedisAndExits4: Redis stays away longer than
+// the command waits for it (redisSaveWait, shortened here: the command
+// runs in the test's process). It then exits 4 (Redis unreachable), naming
+// Redis and what was lost, and that a new login is needed, never with the
+// file store's causes (the adversary's
+// TestAdvRedisSaveFailureSaysFileStoreThings: exit 1, "fix the store
+// (free space, permissions, a locked keyring)").
+func TestRedisSaveFailureNamesRedisAndExits4(t *testing.T) {
+	c, rs, srv := redisProfileForOutage(t)
+	defer func(d time.Duration) { redisSaveWait = d }(redisSaveWait)
+	redisSaveWait = 3 * time.Second
+	t.Setenv("HOME", c.dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(c.dir, "config"))
+	t.Setenv(redisPasswordEnv, "")
+	t.Setenv(redisSecretKeyEnv, "")
+	release, held := holdNextAnswer(t, srv)
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(context.Background(), []string{"refresh", "--profile", "p"}, &stdout, &stderr) }()
+	select {
+	case <-held:
+	case code := <-done:
+		t.Fatalf("exited %d before its refresh reached the server:\n%s", code, stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatal("no refresh reached the server")
 	}
-	if strings.Contains(out, "free space") || strings.Contains(out, "keyring") || !strings.Contains(out, "running") {
-		t.Errorf("the message gives the file store's causes, not Redis's (check that Redis is running):\n%s", out)
+	rs.Stop()
+	release()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the command still waits for Redis 2 minutes after a wait of 3 s")
 	}
-	_ = after
-}
-
-// TestAdvRedisLogoutRedisDiesAfterRevocation: Redis stops while logout's
-// revocation is on its way (the server revokes the grant), so the delete
-// that follows cannot reach Redis: the record is still there. logout says
-// "deleted the tokens of profile p here, but the revocation failed": both
-// halves are false (nothing was deleted; the server revoked), and it exits
-// 1, not 4 (Redis unreachable). It should say that the tokens are still in
-// Redis, and exit 4.
-func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
-	buildBinary(t)
-	rs := redistest.Start(t)
-	f := newHostileServer(t, oauthtest.Config{})
-	c := newCLI(t)
+	rs.Start()
+	out := stderr.String()
+	if code != exitUnreachable {
+		t.Errorf("refresh whose save could not reach Redis: exit %d, want %d (Redis unreachable):\n%s", code, exitUnreachable, out)
+	}
 	url := "redis://" + rs.Addr() + "/0"
+	for _, want := range []string{"held in this process", "Redis at " + url + " could not be reached within 3 seconds", "the rotated refresh token is lost", "check that Redis is running", "authloop login --profile p"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "free space") || strings.Contains(out, "keyring") {
+		t.Errorf("the message gives the file store's causes, not Redis's:\n%s", out)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout of a failed refresh: %q", stdout.String())
+	}
+	// What the message says: the grant is lost, a login is needed.
+	if r := c.run("", "refresh", "--profile", "p"); r.code != exitLoginRequired {
+		t.Errorf("refresh afterwards: %v, want exit %d (the rotated refresh token was lost)", r, exitLoginRequired)
+	}
+}
+
+// TestRedisHeldTokensSecondSignalGivesUp: while the command holds new
+// tokens that Redis cannot take, a first Ctrl+C does not end the wait (as
+// it lets a token request already sent be answered and saved); a second
+// one ends the run at once, as the signal would, saying what is lost.
+func TestRedisHeldTokensSecondSignalGivesUp(t *testing.T) {
+	c, rs, srv := redisProfileForOutage(t)
+	release, held := holdNextAnswer(t, srv)
+	r := c.start(t, "refresh", "--profile", "p")
+	select {
+	case <-held:
+	case <-r.exited:
+		t.Fatalf("exited before its refresh reached the server:\n%s", r.output())
+	case <-time.After(time.Minute):
+		t.Fatalf("no refresh reached the server:\n%s", r.output())
+	}
+	rs.Stop()
+	release()
+	r.waitLine("held in this process")
+	_ = r.cmd.Process.Signal(os.Interrupt)
+	r.waitLine("stopping")
+	r.running("after a first Ctrl+C, while the new tokens wait for Redis")
+	_ = r.cmd.Process.Signal(os.Interrupt)
+	ws := r.wait()
+	r.wantKilledBy(ws, syscall.SIGINT)
+	if out := r.output(); !strings.Contains(out, "again: the new tokens were still waiting for Redis at redis://"+rs.Addr()+"/0: the rotated refresh token is lost") {
+		t.Errorf("the second Ctrl+C does not say what it lost:\n%s", out)
+	}
+}
+
+// loginRedisFront signs profile p in at f, its tokens in Redis at rs.
+func loginRedisFront(t *testing.T, c *cli, f *hostileServer, rs *redistest.Server) {
+	t.Helper()
 	var wg sync.WaitGroup
-	r := c.interactive(browseOn(t, f.URL+"/authorize", &wg), "login", "--profile", "p", "--no-browser", "--store", url,
+	r := c.interactive(browseOn(t, f.URL+"/authorize", &wg), "login", "--profile", "p", "--no-browser", "--store", "redis://"+rs.Addr()+"/0",
 		"--issuer", f.URL, "--client-id", f.back.ClientID(), "--scope", "openid offline_access", "--timeout", "1m")
 	wg.Wait()
 	if r.code != 0 {
 		t.Fatalf("login: %v", r)
 	}
+}
+
+// TestRedisLogoutRedisGoneAfterRevocationSaysRecordRemains: Redis stops
+// while logout's revocation is on its way (the server revokes the grant),
+// so the delete that follows cannot reach Redis: logout says that the
+// server revoked the grant, that the record remains in Redis and what to
+// run later, and exits 4 (the adversary's
+// TestAdvRedisLogoutRedisDiesAfterRevocation: "deleted the tokens …, but
+// the revocation failed", both false, exit 1). The logout it says to run
+// then deletes the record.
+func TestRedisLogoutRedisGoneAfterRevocationSaysRecordRemains(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	f := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	loginRedisFront(t, c, f, rs)
 	var stopped atomic.Bool
 	f.on(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == "/revoke" && stopped.CompareAndSwap(false, true) {
@@ -140,7 +222,7 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 		}
 		return false
 	})
-	r = c.run("", "logout", "--profile", "p")
+	r := c.run("", "logout", "--profile", "p", "--forget")
 	if !stopped.Load() {
 		t.Fatalf("no revocation request: %v", r)
 	}
@@ -151,12 +233,66 @@ func TestAdvRedisLogoutRedisDiesAfterRevocation(t *testing.T) {
 	if strings.Contains(r.stderr+r.stdout, "deleted the tokens") || strings.Contains(r.stderr+r.stdout, "Logged out") {
 		t.Errorf("logout says the tokens are deleted, while they are still in Redis:\n%v", r)
 	}
-	if strings.Contains(r.stderr, "revocation failed") {
+	if strings.Contains(r.stderr, "revocation failed") || strings.Contains(r.stderr, "nothing was revoked") {
 		t.Errorf("logout says the revocation failed, while the server revoked the grant:\n%v", r)
+	}
+	for _, want := range []string{"the server revoked the grant", "the record remains in Redis at redis://" + rs.Addr() + "/0: it could not be reached", "when Redis answers again, run: authloop logout --profile p"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("logout's stderr lacks %q:\n%v", want, r)
+		}
 	}
 	if r.code != exitUnreachable {
 		t.Errorf("logout with Redis gone before the delete: exit %d, want %d (Redis unreachable)", r.code, exitUnreachable)
 	}
+	checkErrorShape(t, r.stderr)
+	// --forget kept the profile: the logout it says to run needs it.
+	r = c.run("", "logout", "--profile", "p")
+	if r.code != 0 || len(redisKeys(t, rs.Client(), "{authloop}:rec:*")) != 0 {
+		t.Errorf("logout once Redis is back: %v; records left: %v", r, redisKeys(t, rs.Client(), "{authloop}:rec:*"))
+	}
+}
+
+// TestRedisLogoutDeleteRefusedAfterRevocationSaysRevoked: the revocation
+// succeeds, then Redis refuses the delete (the record's lock passed to
+// another holder meanwhile: the delete is fenced). logout says that the
+// server revoked the grant and that the record remains, not "nothing was
+// revoked or deleted" (the adversary's finding 9), and exits 1.
+func TestRedisLogoutDeleteRefusedAfterRevocationSaysRevoked(t *testing.T) {
+	buildBinary(t)
+	rs := redistest.Start(t)
+	f := newHostileServer(t, oauthtest.Config{})
+	c := newCLI(t)
+	loginRedisFront(t, c, f, rs)
+	rc := rs.Client()
+	var stolen atomic.Bool
+	f.on(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/revoke" && stolen.CompareAndSwap(false, true) {
+			// Another holder takes the lock logout holds.
+			for _, k := range redisKeys(t, rc, "{authloop}:lock:*") {
+				rc.Set(context.Background(), k, "another-holder", time.Minute)
+			}
+		}
+		return false
+	})
+	r := c.run("", "logout", "--profile", "p")
+	if !stolen.Load() {
+		t.Fatalf("no revocation request: %v", r)
+	}
+	if n := len(redisKeys(t, rc, "{authloop}:rec:*")); n != 1 {
+		t.Fatalf("records in Redis after the logout: %d, want 1 (the delete was refused)", n)
+	}
+	if strings.Contains(r.stderr, "nothing was revoked") || strings.Contains(r.stderr, "revocation failed") || strings.Contains(r.stderr, "Logged out") {
+		t.Errorf("logout does not tell what happened:\n%v", r)
+	}
+	for _, want := range []string{"the server revoked the grant", "the record remains in Redis at redis://" + rs.Addr() + "/0: it refused the delete"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("logout's stderr lacks %q:\n%v", want, r)
+		}
+	}
+	if r.code != exitFailure {
+		t.Errorf("logout whose delete Redis refused: exit %d, want %d", r.code, exitFailure)
+	}
+	checkErrorShape(t, r.stderr)
 }
 
 // TestRedisStoreSwitchEndsPreviousSignIn: a profile signed in with one

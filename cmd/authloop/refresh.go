@@ -46,7 +46,7 @@ func (a *app) refresh(ctx context.Context, name string) error {
 	a.ui.startSpinner("Refreshing")
 	tok, err := s.Refresh(ctx)
 	a.ui.stopSpinner()
-	if err := settleSave(s, tok, err, name, "refreshed", lostOnExit(old, tok)); err != nil {
+	if err := a.settleSave(s, tok, err, name, "refreshed", lostOnExit(old, tok)); err != nil {
 		return err
 	}
 	u := a.ui

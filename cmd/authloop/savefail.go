@@ -27,11 +27,19 @@ import (
 // err is a failed save, it closes s, which retries the save, and returns
 // nil if that retry worked; otherwise a *cliError that says what was lost
 // (done: what the command achieved at the server, lost: what dies with
-// the process) and what to do. Other errors come back as they are.
-func settleSave(s *authloop.Session, tok *oauth2.Token, err error, profile, done, lost string) error {
-	var se *authloop.SaveError
+// the process) and what to do. Other errors come back as they are. A
+// profile kept in Redis that cannot be reached first waits for Redis
+// (settleRedisSave).
+func (a *app) settleSave(s *authloop.Session, tok *oauth2.Token, err error, profile, done, lost string) error {
+	var (
+		se *authloop.SaveError
+		re *redisError
+	)
 	if err == nil || tok == nil || !errors.As(err, &se) {
 		return err
+	}
+	if errors.As(se.Err, &re) {
+		return a.settleRedisSave(s, err, re.url, profile, done, lost)
 	}
 	if cerr := s.Close(); cerr == nil {
 		return nil // Close saved them
@@ -53,8 +61,12 @@ func lostOnExit(old, tok *oauth2.Token) string {
 	if old != nil && tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken {
 		return "the rotated refresh token is lost"
 	}
-	return "the new access token is lost"
+	return lostAccessToken
 }
+
+// lostAccessToken is what a failed save of a refresh that did not rotate
+// the refresh token loses: the refresh token the store holds still works.
+const lostAccessToken = "the new access token is lost"
 
 // storeCause is the heart of a store's error: the system's word for a
 // file's failure ("file too large", "no space left on device"), else the

@@ -135,7 +135,7 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 	ctx = a.interruptible(ctx)
 	if tok != nil && s.CanRefresh() {
 		t, err := s.Refresh(ctx)
-		err = settleSave(s, t, err, s.Key().Account, "refreshed", lostOnExit(tok, t))
+		err = a.settleSave(s, t, err, s.Key().Account, "refreshed", lostOnExit(tok, t))
 		if err == nil {
 			if !usable(t, minValid) {
 				u.printf("%s %s", u.yellow("warning:"), shorterThanAsked(t, minValid, true))
@@ -156,7 +156,7 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 	u.startSpinner("Waiting for the sign-in")
 	t, err := s.Login(ctx)
 	u.stopSpinner()
-	if err = settleSave(s, t, err, s.Key().Account, "signed in", "the sign-in is lost"); err != nil {
+	if err = a.settleSave(s, t, err, s.Key().Account, "signed in", "the sign-in is lost"); err != nil {
 		return nil, err
 	}
 	return t, nil
