@@ -89,3 +89,21 @@ func TestRefreshExpiryKeptAcrossNonRotatingRefresh(t *testing.T) {
 		t.Fatalf("%d refresh requests, want 1 (none with the expired refresh token)", n)
 	}
 }
+
+// A JWT exp up to 1e11 (the year 5138) is a date; beyond, it is garbage,
+// and the token's lifetime stays unknown, as without exp.
+func TestParseTokenResponseJWTExpBound(t *testing.T) {
+	for _, c := range []struct {
+		exp  string
+		read bool
+	}{{"100000000000", true}, {"100000000001", false}} {
+		at := jwtWithPayload(`{"exp":` + c.exp + `}`)
+		tok, err := parseTokenResponse(200, jsonHeader(), []byte(`{"access_token":"`+at+`","token_type":"Bearer"}`), sentAt, keepFields{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read := !tok.Expiry.IsZero(); read != c.read {
+			t.Errorf("exp %s: expiry %v, want read %v", c.exp, tok.Expiry, c.read)
+		}
+	}
+}
