@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,6 +105,53 @@ func TestParseTokenResponseJWTExpBound(t *testing.T) {
 		}
 		if read := !tok.Expiry.IsZero(); read != c.read {
 			t.Errorf("exp %s: expiry %v, want read %v", c.exp, tok.Expiry, c.read)
+		}
+	}
+}
+
+// An expires_in up to ten years is a lifetime (long-lived tokens of a
+// month or a year are common); beyond ten years it is garbage, and the
+// lifetime stays unknown.
+func TestParseTokenResponseLongLifetimes(t *testing.T) {
+	const tenYears = 10 * 365 * 24 * time.Hour
+	for _, c := range []struct {
+		secs int64
+		want time.Duration // 0: unknown
+	}{
+		{30 * 24 * 3600, 30 * 24 * time.Hour},
+		{365 * 24 * 3600, 365 * 24 * time.Hour},
+		{int64(tenYears / time.Second), tenYears},
+		{int64(tenYears/time.Second) + 1, 0},
+	} {
+		body := `{"access_token":"AT","token_type":"Bearer","expires_in":` + strconv.FormatInt(c.secs, 10) + `}`
+		tok, err := parseTokenResponse(200, jsonHeader(), []byte(body), sentAt, keepFields{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.want == 0 {
+			if !tok.Expiry.IsZero() {
+				t.Errorf("expires_in %d: expiry %v, want unknown", c.secs, tok.Expiry)
+			}
+		} else if got := tok.Expiry.Sub(sentAt); got != c.want {
+			t.Errorf("expires_in %d: lifetime %v, want %v", c.secs, got, c.want)
+		}
+	}
+}
+
+// The error for a body that is not JSON says what it looked like without
+// quoting it: an HTML page when the Content-Type says so (whatever the
+// page begins with), else its size and type.
+func TestParseTokenResponseDescribesNonJSONBody(t *testing.T) {
+	for _, c := range []struct {
+		ct, body, want string
+	}{
+		{"text/html; charset=utf-8", "Bad gateway: upstream down", "an HTML page of 26 bytes"},
+		{"text/plain", "upstream down", "13 bytes of text/plain"},
+	} {
+		_, err := parseTokenResponse(502, http.Header{"Content-Type": {c.ct}}, []byte(c.body), sentAt, keepFields{})
+		var te *TokenResponseError
+		if !errors.As(err, &te) || !strings.Contains(te.Problem, c.want) {
+			t.Errorf("%s body: %v; want a *TokenResponseError saying %q", c.ct, err, c.want)
 		}
 	}
 }
