@@ -155,3 +155,23 @@ func TestParseTokenResponseDescribesNonJSONBody(t *testing.T) {
 		}
 	}
 }
+
+// The token type is "Bearer" when the server leaves it out or spells it in
+// another case; any other type (DPoP, mac) is kept as the server gave it,
+// not passed off as a bearer token.
+func TestParseTokenResponseTokenType(t *testing.T) {
+	for _, c := range []struct{ field, want string }{
+		{``, "Bearer"},
+		{`,"token_type":"BEARER"`, "Bearer"},
+		{`,"token_type":"DPoP"`, "DPoP"},
+		{`,"token_type":"mac"`, "mac"},
+	} {
+		tok, err := parseTokenResponse(200, jsonHeader(), []byte(`{"access_token":"AT"`+c.field+`}`), sentAt, keepFields{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.TokenType != c.want {
+			t.Errorf("%q: token type %q, want %q", c.field, tok.TokenType, c.want)
+		}
+	}
+}
