@@ -140,13 +140,15 @@ func TestParseTokenResponseLongLifetimes(t *testing.T) {
 
 // The error for a body that is not JSON says what it looked like without
 // quoting it: an HTML page when the Content-Type says so (whatever the
-// page begins with), else its size and type.
+// page begins with), else its size and type ("unknown type" without
+// a Content-Type).
 func TestParseTokenResponseDescribesNonJSONBody(t *testing.T) {
 	for _, c := range []struct {
 		ct, body, want string
 	}{
 		{"text/html; charset=utf-8", "Bad gateway: upstream down", "an HTML page of 26 bytes"},
 		{"text/plain", "upstream down", "13 bytes of text/plain"},
+		{"", "upstream down", "13 bytes of unknown type"},
 	} {
 		_, err := parseTokenResponse(502, http.Header{"Content-Type": {c.ct}}, []byte(c.body), sentAt, keepFields{})
 		var te *TokenResponseError
