@@ -220,3 +220,33 @@ func TestRefreshScopesKeepStepUp(t *testing.T) {
 		t.Fatalf("POST after the narrowed refresh: HTTP %d", resp.StatusCode)
 	}
 }
+
+// Every printable ASCII character but space, double quote and backslash
+// may be in a scope (RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E), such as
+// the URLs and "~" that some servers' scopes hold; a backslash, DEL or a
+// control character may not.
+func TestRefreshScopesAcceptEveryScopeCharacter(t *testing.T) {
+	var all []byte
+	for c := byte('!'); c <= '~'; c++ {
+		if c != '"' && c != '\\' {
+			all = append(all, c)
+		}
+	}
+	for _, good := range []string{string(all), "https://graph.microsoft.com/.default", "~"} {
+		cfg := testConfig(oauthtestServer(t), nil)
+		cfg.RefreshScopes = []string{good}
+		s, err := NewSession(cfg, nil)
+		if err != nil {
+			t.Errorf("RefreshScopes with %q: %v", good, err)
+			continue
+		}
+		s.Close()
+	}
+	for _, bad := range []string{`a\b`, "a\x7fb", "a\tb", "a\x00b"} {
+		cfg := testConfig(oauthtestServer(t), nil)
+		cfg.RefreshScopes = []string{bad}
+		if _, err := NewSession(cfg, nil); err == nil || !strings.Contains(err.Error(), "Config.RefreshScopes") {
+			t.Errorf("RefreshScopes with %q: %v, want refused", bad, err)
+		}
+	}
+}
