@@ -75,7 +75,11 @@ func TestWaitingOnASaveRetryCostsNoRefreshTry(t *testing.T) {
 	gate := make(chan struct{})
 	gated.gate.Store(&gate)
 	f.clock.Advance(time.Second) // the timer retries the save, which waits at the gate
-	<-gated.entered
+	select {
+	case <-gated.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the timer did not retry the failed save")
+	}
 	gated.gate.Store(nil)
 
 	f.clock.Jump(2 * time.Hour) // the session's token has expired meanwhile
