@@ -108,3 +108,32 @@ func TestLoginDebugLogSaysWhetherARefreshTokenCame(t *testing.T) {
 		}
 	}
 }
+
+// The device flow's last debug line says, as the browser login's does,
+// whether a refresh token came, and never the token.
+func TestDeviceLoginDebugLogSaysWhetherARefreshTokenCame(t *testing.T) {
+	fastDevicePolls(t)
+	for _, offline := range []bool{true, false} {
+		srv := oauthtest.NewServer(oauthtest.Config{DeviceAutoApprovePolls: 1, DisableRefreshTokens: !offline})
+		cfg := deviceConfig(srv)
+		var logs bytes.Buffer
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		tok, err := Login(context.Background(), cfg)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "device login complete") {
+				line = l
+			}
+		}
+		if want := fmt.Sprintf("refresh_token=%v", offline); !strings.Contains(line, want) {
+			t.Errorf("device login complete line %q, want %s", line, want)
+		}
+		if offline && strings.Contains(logs.String(), tok.RefreshToken) {
+			t.Error("the debug log holds the refresh token")
+		}
+	}
+}
