@@ -177,8 +177,14 @@ func TestFleetOnRedisSharesOneRefreshPerCycleAtHydra(t *testing.T) {
 	signedIn := time.Now()
 	c, f, tok := sharedLoginToken(t, hydraServer, ttl, modeRedis)
 	// The sign-in, as the proxy would have recorded it: its tokens, a
-	// time before it, and the client's lifespan.
-	login := redistest.TokenRequest{At: signedIn, Access: redistest.Fingerprint(tok.AccessToken), Refresh: redistest.Fingerprint(tok.RefreshToken), ExpiresIn: ttl}
+	// time before it, and the lifetime Hydra announced for it (expires_in
+	// rounds down to whole seconds: 1 s for some 2-second tokens, whose
+	// first refresh then comes about 0.5 s after the sign-in).
+	announced := ttl
+	if tok.ExpiresIn > 0 {
+		announced = time.Duration(tok.ExpiresIn) * time.Second
+	}
+	login := redistest.TokenRequest{At: signedIn, Access: redistest.Fingerprint(tok.AccessToken), Refresh: redistest.Fingerprint(tok.RefreshToken), ExpiresIn: announced}
 
 	st, err := redisstore.New(rs.Client(), redisstore.Options{Prefix: prefix, LockTTL: lockTTL})
 	if err != nil {
