@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -241,30 +240,14 @@ func secretKeyHint(p *Profile) string {
 	return "set " + redisSecretKeyEnv + " to the secret key the tokens were sealed with (32 bytes in base64), or name a file that holds it: authloop login --profile " + p.Name + " --redis-secret-key-file FILE"
 }
 
-// readRedisPassword reads the Redis password from path: its first line,
-// without the line's end. As with redisstore.SecretKeyFromFile, a file
-// other users may read or write (any right for group or others, as ssh
-// does for its keys) is refused on Unix, and errors never hold the
-// password.
+// readRedisPassword reads the Redis password from path with
+// redisstore.PasswordFromFile (its first line; a file other users may read
+// or write is refused on Unix; errors never hold the password), its errors
+// without the package's prefix, for the command's messages.
 func readRedisPassword(path string) (string, error) {
-	fi, err := os.Stat(path)
+	pw, err := redisstore.PasswordFromFile(path)
 	if err != nil {
-		return "", fmt.Errorf("the Redis password file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("the Redis password file %s is not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("the Redis password file %s may be read or written by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("the Redis password file: %w", err)
-	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	pw = strings.TrimSuffix(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("the Redis password file %s is empty", path)
+		return "", errors.New(strings.TrimPrefix(err.Error(), "redisstore: "))
 	}
 	return pw, nil
 }

@@ -112,25 +112,52 @@ func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }
 // key opens every token in Redis, and whoever replaces it has the records
 // saved from then on sealed with a key of their own.
 func SecretKeyFromFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	b, err := readPrivateFile(path, "secret key file")
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: the secret key file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("redisstore: the secret key file %s is not a regular file", path)
-	}
-	if groupOrOtherAccess(fi) {
-		return nil, fmt.Errorf("redisstore: the secret key file %s may be read or written by other users (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: the secret key file: %w", err)
+		return nil, err
 	}
 	key, err := ParseSecretKey(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	return key, nil
+}
+
+// PasswordFromFile reads a Redis password from the first line of the file
+// at path, without the line's end. Like SecretKeyFromFile it refuses, on
+// Unix, a file that other users may read or write, and an empty password;
+// its errors never hold the password.
+func PasswordFromFile(path string) (string, error) {
+	b, err := readPrivateFile(path, "Redis password file")
+	if err != nil {
+		return "", err
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	pw = strings.TrimSuffix(pw, "\r")
+	if pw == "" {
+		return "", fmt.Errorf("redisstore: the Redis password file %s is empty", path)
+	}
+	return pw, nil
+}
+
+// readPrivateFile reads the regular file at path, which no one but its
+// owner may read or write (on Unix); what names it in errors.
+func readPrivateFile(path, what string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: the %s: %w", what, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("redisstore: the %s %s is not a regular file", what, path)
+	}
+	if groupOrOtherAccess(fi) {
+		return nil, fmt.Errorf("redisstore: the %s %s may be read or written by other users (mode %v); run: chmod 600 %s", what, path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: the %s: %w", what, err)
+	}
+	return b, nil
 }
 
 // SecretKeyFromEnv reads a secret key (see ParseSecretKey) from the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -234,5 +235,33 @@ func TestSecretKeyFromFileAndEnv(t *testing.T) {
 	t.Setenv("AUTHLOOP_TEST_KEY", "")
 	if _, err := SecretKeyFromEnv("AUTHLOOP_TEST_KEY"); err == nil || !strings.Contains(err.Error(), "AUTHLOOP_TEST_KEY") {
 		t.Errorf("an empty variable: %v, want an error naming it", err)
+	}
+}
+
+// PasswordFromFile reads the first line without its end, refuses an empty
+// one and (on Unix) a file others may read, never quoting the password.
+func TestPasswordFromFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if pw, err := PasswordFromFile(write("ok", "s3cret-pw\r\nnext line\n", 0o600)); err != nil || pw != "s3cret-pw" {
+		t.Errorf("PasswordFromFile = %q, %v; want the first line", pw, err)
+	}
+	if _, err := PasswordFromFile(write("empty", "\n", 0o600)); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty password: %v, want a refusal saying so", err)
+	}
+	if runtime.GOOS != "windows" {
+		p := write("shared", "s3cret-pw\n", 0o640)
+		if _, err := PasswordFromFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600 "+p) || strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("a group-readable file: %v, want a refusal naming chmod 600 and not the password", err)
+		}
 	}
 }
