@@ -110,32 +110,23 @@ func (a *app) holdForRedis(s *authloop.Session, url, lost string) {
 // it cannot read).
 func redisProbe(s *authloop.Session) func(context.Context) error {
 	st := s.Store()
-	for {
+	for unwrapped := false; !unwrapped; {
 		switch w := st.(type) {
-		case *redisStore:
-			return func(ctx context.Context) error {
-				_, err := w.Load(ctx, s.Key())
-				if errors.Is(err, store.ErrNotFound) {
-					return nil
-				}
-				return err
-			}
 		case guardedStore:
 			st = w.Store
 		case leaseStore:
 			st = w.Store
 		case *clearCorrupt:
 			st = w.Store
-		default:
-			// A wrapper this does not know: a read through it, as the
-			// library's own retry of the save makes.
-			return func(ctx context.Context) error {
-				_, err := st.Load(ctx, s.Key())
-				if errors.Is(err, store.ErrNotFound) {
-					return nil
-				}
-				return err
-			}
+		default: // the *redisStore itself, or a store this list does not know
+			unwrapped = true
 		}
+	}
+	return func(ctx context.Context) error {
+		_, err := st.Load(ctx, s.Key())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
 	}
 }
