@@ -257,6 +257,10 @@ type matrixHarness struct {
 	saveFailures atomic.Int32
 	flaky        *flakyStore
 	plain        *http.Client // for the resource and the revocation endpoint
+	// sent is the flight that sent the latest refresh request: its done
+	// channel closes after the failure hooks have run, which the flight
+	// field going back to nil does not promise (finish clears it first).
+	sent atomic.Pointer[flight]
 }
 
 func newMatrixHarness(t *testing.T, mf matrixFault, tweak ...func(*Config)) *matrixHarness {
@@ -275,7 +279,11 @@ func newMatrixHarness(t *testing.T, mf matrixFault, tweak ...func(*Config)) *mat
 	t.Cleanup(tr.CloseIdleConnections)
 	// One connection per request (no keep-alive), so that the proxy's
 	// "next N connections" are the next N requests.
-	h.ct = &countingTransport{base: tr, n: &h.attempts}
+	h.ct = &countingTransport{base: tr, n: &h.attempts, sending: func() {
+		h.s.mu.Lock()
+		h.sent.Store(h.s.flight)
+		h.s.mu.Unlock()
+	}}
 	if mf.viaProxy() && (mf.proxy == proxyStall || mf.proxy == proxyTrickle) {
 		h.ct.spoiling = h.proxy.spoiling
 	}
@@ -305,6 +313,7 @@ type countingTransport struct {
 	n        *atomic.Int64
 	timeouts atomic.Int64
 	spoiling chan proxyMode
+	sending  func() // called before each refresh request is counted
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -318,6 +327,9 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	body, _ := io.ReadAll(b)
 	if v, _ := url.ParseQuery(string(body)); v.Get("grant_type") != "refresh_token" {
 		return c.base.RoundTrip(r)
+	}
+	if c.sending != nil {
+		c.sending()
 	}
 	c.n.Add(1)
 	if c.timeouts.Add(-1) < 0 {
@@ -438,15 +450,19 @@ func (h *matrixHarness) get(tok *oauth2.Token) (*http.Request, *http.Response) {
 }
 
 // waitFlight waits until a refresh that started after the attempt count
-// was before has ended.
+// was before has ended, its hooks (OnRefreshFailure) included.
 func (h *matrixHarness) waitFlight(before int64) {
 	h.t.Helper()
 	eventually(h.t, "a refresh attempt", func() bool { return h.attempts.Load() > before })
-	eventually(h.t, "the refresh to end", func() bool {
-		h.s.mu.Lock()
-		defer h.s.mu.Unlock()
-		return h.s.flight == nil
-	})
+	f := h.sent.Load()
+	if f == nil {
+		h.t.Fatal("a refresh request was sent outside a flight")
+	}
+	select {
+	case <-f.done:
+	case <-time.After(30 * time.Second):
+		h.t.Fatal("the refresh did not end within 30 s")
+	}
 }
 
 // result is what the caller of a strategy observed.
