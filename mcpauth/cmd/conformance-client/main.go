@@ -18,8 +18,9 @@
 //
 // The client connects at that protocol version (server/discover or
 // initialize, as the go-sdk does for it), lists the tools, calls the first
-// one, and exits 0; on any failure it prints the error and exits 1. Debug
-// logs of the session go to stderr, which the suite keeps with its results.
+// one with placeholder values for the arguments its input schema requires,
+// and exits 0; on any failure it prints the error and exits 1. Debug logs
+// of the session go to stderr, which the suite keeps with its results.
 package main
 
 import (
@@ -117,7 +118,7 @@ func run(ctx context.Context, serverURL, scenario, protocolVersion, rawContext s
 		return nil
 	}
 	name := tools.Tools[0].Name
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{}})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: placeholderArguments(tools.Tools[0].InputSchema)})
 	if err != nil {
 		return fmt.Errorf("calling tool %s: %w", name, err)
 	}
