@@ -7,15 +7,20 @@
 //
 //	conformance-client <server-url>
 //
-// The suite sets MCP_CONFORMANCE_SCENARIO (the scenario's name) and, for some
-// scenarios, MCP_CONFORMANCE_CONTEXT (JSON; client_id and client_secret of a
-// pre-registered client). The scenarios' authorization endpoints approve at
-// once and redirect to the redirect URI, so the "browser" is an HTTP client
-// that follows redirects to the session's loopback receiver.
+// The suite sets MCP_CONFORMANCE_SCENARIO (the scenario's name),
+// MCP_CONFORMANCE_PROTOCOL_VERSION (the revision whose wire the scenario runs
+// at, from suite 0.2: 2025-11-25 and earlier with the initialize handshake,
+// 2026-07-28 stateless) and, for some scenarios, MCP_CONFORMANCE_CONTEXT
+// (JSON; client_id and client_secret of a pre-registered client). The
+// scenarios' authorization endpoints approve at once and redirect to the
+// redirect URI, so the "browser" is an HTTP client that follows redirects
+// to the session's loopback receiver.
 //
-// The client connects (initialize), lists the tools, calls the first one,
-// and exits 0; on any failure it prints the error and exits 1. Debug logs of
-// the session go to stderr, which the suite keeps with its results.
+// The client connects at that protocol version (server/discover or
+// initialize, as the go-sdk does for it), lists the tools, calls the first
+// one with placeholder values for the arguments its input schema requires,
+// and exits 0; on any failure it prints the error and exits 1. Debug logs
+// of the session go to stderr, which the suite keeps with its results.
 package main
 
 import (
@@ -54,7 +59,7 @@ func main() {
 	serverURL := os.Args[len(os.Args)-1]
 	// The suite gives each scenario 30 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	err := run(ctx, serverURL, os.Getenv("MCP_CONFORMANCE_SCENARIO"), os.Getenv("MCP_CONFORMANCE_CONTEXT"), os.Stdout, os.Stderr)
+	err := run(ctx, serverURL, os.Getenv("MCP_CONFORMANCE_SCENARIO"), os.Getenv("MCP_CONFORMANCE_PROTOCOL_VERSION"), os.Getenv("MCP_CONFORMANCE_CONTEXT"), os.Stdout, os.Stderr)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance-client:", err)
@@ -62,7 +67,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, serverURL, scenario, protocolVersion, rawContext string, stdout, stderr io.Writer) error {
 	var sc scenarioContext
 	if rawContext != "" {
 		if err := json.Unmarshal([]byte(rawContext), &sc); err != nil {
@@ -70,7 +75,7 @@ func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, st
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	log.Info("conformance client", "scenario", scenario, "server", serverURL, "pre-registered", sc.ClientID != "")
+	log.Info("conformance client", "scenario", scenario, "server", serverURL, "protocol_version", protocolVersion, "pre-registered", sc.ClientID != "")
 
 	sess, err := authloop.NewSession(&authloop.Config{
 		Resource:    serverURL,
@@ -96,7 +101,7 @@ func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, st
 		OAuthHandler:         mcpauth.NewGoSDKHandler(sess),
 		DisableStandaloneSSE: true,
 		MaxRetries:           -1,
-	}, nil)
+	}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
@@ -113,7 +118,7 @@ func run(ctx context.Context, serverURL, scenario, rawContext string, stdout, st
 		return nil
 	}
 	name := tools.Tools[0].Name
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: map[string]any{}})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: placeholderArguments(tools.Tools[0].InputSchema)})
 	if err != nil {
 		return fmt.Errorf("calling tool %s: %w", name, err)
 	}
