@@ -1,6 +1,5 @@
 // The issuer rules: an authorization response's iss (RFC 9207), and a
-// token's refresh token sent only to the server that issued it. The
-// comparison itself is urlrule.SameIssuer.
+// token's refresh token sent only to the server that issued it.
 
 package authloop
 
@@ -15,10 +14,13 @@ import (
 
 // checkIssuer applies RFC 9207 §2.4: a response that names another issuer
 // is refused; an absent iss is refused only when the server promised one.
-// "Another issuer" is decided by urlrule.SameIssuer (discovery.SameIssuer), the rule discovery
-// used to choose this server: a trailing slash cannot tell two servers
-// apart, so refusing it here would protect nothing and fail the sign-in
-// of a Config.Issuer typed without the slash its server publishes.
+// When the issuer was discovered, iss must be exactly the issuer of the
+// server's metadata, by simple string comparison as §2.4 asks: that is
+// the string the server publishes and sends. When the program configured
+// the endpoints itself, the issuer is the one it typed, and "another
+// issuer" is decided by urlrule.SameIssuer (discovery.SameIssuer): a
+// trailing slash typed or left out cannot tell two servers apart, so
+// refusing it would protect nothing and fail the sign-in.
 func (c *Config) checkIssuer(iss string) error {
 	if c.Issuer == "" {
 		return nil
@@ -29,7 +31,7 @@ func (c *Config) checkIssuer(iss string) error {
 		}
 		return nil
 	}
-	if !urlrule.SameIssuer(iss, c.Issuer) {
+	if c.discovered != nil && iss != c.Issuer || !urlrule.SameIssuer(iss, c.Issuer) {
 		return &IssuerMismatchError{Want: c.Issuer, Got: iss}
 	}
 	return nil
