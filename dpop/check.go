@@ -125,12 +125,12 @@ func normalURL(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the URL does not parse (%v)", redactURLError(err))
 	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" || u.Host == "" || u.Opaque != "" {
+	scheme := u.Scheme // url.Parse writes it in lower case
+	if scheme != "http" && scheme != "https" || u.Host == "" {
 		return "", errors.New("the URL is not an absolute http or https URL")
 	}
 	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
+	if strings.Contains(host, ":") { // IPv6: keep [::1]:8443 apart from [::1:8443]
 		host = "[" + host + "]"
 	}
 	port := u.Port()

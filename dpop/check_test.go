@@ -77,6 +77,7 @@ func TestCheckHTUComparison(t *testing.T) {
 		{"https://rs.example/a", "https://rs.example.evil/a", false},
 		{"https://rs.example/a", "https://evil.example/a", false},
 		{"https://rs.example/a%2fb", "https://rs.example/a/b", false},
+		{"https://[::1]:8443/a", "https://[::1:8443]/a", false},
 		{"https://rs.example/a", "https://rs.example/a%20", false},
 	} {
 		p := checked(t, k, ProofParams{Method: "GET", URL: tc.htu, Now: t0})

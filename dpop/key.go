@@ -58,7 +58,7 @@ func NewKey(signer crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("dpop: NewKey: the signer's ECDSA key is on %s; DPoP here needs ES256, an ECDSA key on P-256 (GenerateKey makes one)", name)
 	}
 	point, err := pointBytes(pub)
-	if err != nil || len(point) != 65 {
+	if err != nil {
 		return nil, errors.New("dpop: NewKey: the signer's public key is not a valid P-256 point; use another key")
 	}
 	k := &Key{signer: signer, pub: pub}

@@ -172,7 +172,7 @@ func TestKeyPrintsNoPrivateMaterial(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
 		outs = append(outs, fmt.Sprintf(verb, k), fmt.Sprintf(verb, *k))
 	}
-	outs = append(outs, fmt.Sprint(k), fmt.Sprintln(*k), fmt.Sprintf("%+v", struct{ K *Key }{k}), fmt.Sprintf("%+v", []Key{*k}))
+	outs = append(outs, k.GoString(), k.String(), fmt.Sprint(k), fmt.Sprintln(*k), fmt.Sprintf("%+v", struct{ K *Key }{k}), fmt.Sprintf("%+v", []Key{*k}))
 	for _, o := range outs {
 		if !strings.Contains(o, want) {
 			t.Errorf("printed %q, want it to contain %q", o, want)
@@ -268,7 +268,7 @@ func TestParsePrivateKeyRefuses(t *testing.T) {
 		"garbage": {secret, "not a PKCS#8 private key"},
 		"empty":   {nil, "not a PKCS#8 private key"},
 		"rsa":     {rsaDER, "*rsa.PrivateKey"},
-		"p384":    {p384DER, "P-384"},
+		"p384":    {p384DER, "P-384; a DPoP key is ECDSA P-256 (delete it"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			k, err := ParsePrivateKey(tc.der)

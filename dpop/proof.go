@@ -131,7 +131,7 @@ func targetURI(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the URL does not parse (%v); pass the request's absolute URL", redactURLError(err))
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return "", errors.New("the URL is not an absolute http or https URL; pass the request's absolute URL, such as https://api.example.com/path")
 	}
 	u.User = nil
