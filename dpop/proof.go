@@ -30,7 +30,8 @@ type ProofParams struct {
 	// Authorization header, or "" for a token request. When set, the proof
 	// binds to it with ath, the base64url SHA-256 of the token (§4.2).
 	AccessToken string
-	// Now is the time the proof is made (its iat); zero means time.Now().
+	// Now is the time the proof is made (its iat, in whole seconds); zero
+	// means time.Now().
 	Now time.Time
 }
 
@@ -45,14 +46,22 @@ const jtiBytes = 16
 // with a new jti: a proof is for one request, never to be sent twice.
 //
 // It refuses a URL that is not an absolute http or https URL, a method that
-// is not an HTTP token, and a nonce with control characters or bytes that
-// are not UTF-8 (no server can send one in a header that a proof could
-// carry back unchanged).
+// is not an HTTP token, a nonce with control characters or bytes that are
+// not UTF-8 (no server can send one in a header that a proof could carry
+// back unchanged), a time outside 1970 to 9999, and a proof that would be
+// larger than MaxProofSize (a huge nonce or path): it makes no proof that
+// Parse would refuse for its form.
+//
+// Proof blocks while the signer signs: a hardware key may wait for a
+// touch or a PIN.
 //
 // With a foreign signer, Proof verifies each signature before it returns
 // the proof, so that a signer whose key is not the one it announced fails
 // here with an error rather than at the server.
 func (k *Key) Proof(p ProofParams) (string, error) {
+	if k == nil || k.signer == nil {
+		return "", errors.New("dpop: Proof: the Key is zero; make one with GenerateKey, NewKey or ParsePrivateKey")
+	}
 	if !isToken(p.Method) {
 		return "", fmt.Errorf("dpop: Proof: method %q is not an HTTP method; pass the request's method, such as \"POST\"", p.Method)
 	}
@@ -66,6 +75,9 @@ func (k *Key) Proof(p ProofParams) (string, error) {
 	now := p.Now
 	if now.IsZero() {
 		now = time.Now()
+	}
+	if now.Unix() < 0 || now.Unix() > maxIAT {
+		return "", fmt.Errorf("dpop: Proof: the time %v is not between 1970 and 9999, where a proof's iat must be; check the clock", now)
 	}
 	jti := make([]byte, jtiBytes)
 	if _, err := rand.Read(jti); err != nil {
@@ -81,12 +93,18 @@ func (k *Key) Proof(p ProofParams) (string, error) {
 	}
 	header := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(k.jwk) + `}`
 	input := b64([]byte(header)) + "." + b64(body)
+	if size := len(input) + 1 + b64Len(sigSize); size > MaxProofSize {
+		return "", fmt.Errorf("dpop: Proof: the proof would be %d bytes, more than the %d a server reads (the URL's path is %d bytes, the nonce %d); a server that sends such a nonce or path cannot be called with DPoP", size, MaxProofSize, len(htu), len(p.Nonce))
+	}
 	sig, err := k.sign(input)
 	if err != nil {
 		return "", fmt.Errorf("dpop: Proof: %w", err)
 	}
 	return input + "." + b64(sig), nil
 }
+
+// b64Len is the length of n bytes in base64url without padding.
+func b64Len(n int) int { return (n*8 + 5) / 6 }
 
 // claims are a proof's claims, in the order Proof writes them.
 type claims struct {
