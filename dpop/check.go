@@ -22,9 +22,11 @@ type Check struct {
 	// Method is the request's method (required). htm must equal it exactly:
 	// HTTP methods are case-sensitive.
 	Method string
-	// URL is the request's absolute URL as the client addressed it
-	// (required), such as "https://" + r.Host + r.URL.RequestURI() behind
-	// TLS; a server behind a proxy uses its public URL. Its query and
+	// URL is the request's absolute URL (required): the server's own
+	// public origin, from its configuration, and the request's path, such
+	// as "https://api.example.com" + r.URL.RequestURI(). Not the Host
+	// header, which the client chooses: a proof captured on its way to
+	// another server would name that server, and pass. Its query and
 	// fragment are ignored.
 	URL string
 	// Now is the server's time; zero means time.Now().
@@ -52,7 +54,8 @@ type Check struct {
 // c.URL, compared without query and fragment, with scheme and host
 // compared case-insensitively, a default port (443 for https, 80 for http)
 // equal to none, an empty path equal to "/", and percent-encodings
-// compared after normalization (RFC 3986 §6.2.2, §6.2.3); iat is at most
+// compared after normalization (RFC 3986 §6.2.2, §6.2.3; dot segments
+// are compared as they are, not removed); iat is at most
 // c.MaxAge old and at most a minute in the future; ath matches
 // c.AccessToken and the key's thumbprint matches c.JKT when those are set;
 // and the proof carries c.Nonce when that is set.

@@ -26,6 +26,8 @@
 //
 // # What is left to the caller
 //
+//   - The header: a request with more than one DPoP header is refused
+//     before Parse (RFC 9449 §4.3); Parse reads the value of the one.
 //   - Replay: Parse and Check accept a proof as often as it is shown. A
 //     server keeps the jti (Proof.JTI) of the proofs it accepted for as long
 //     as Check would accept them, and refuses one it has seen.
