@@ -94,7 +94,7 @@ func (k *Key) Proof(p ProofParams) (string, error) {
 	header := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(k.jwk) + `}`
 	input := b64([]byte(header)) + "." + b64(body)
 	if size := len(input) + 1 + b64Len(sigSize); size > MaxProofSize {
-		return "", fmt.Errorf("dpop: Proof: the proof would be %d bytes, more than the %d a server reads (the URL's path is %d bytes, the nonce %d); a server that sends such a nonce or path cannot be called with DPoP", size, MaxProofSize, len(htu), len(p.Nonce))
+		return "", fmt.Errorf("dpop: Proof: the proof would be %d bytes, more than the %d a server reads (the URL without its query is %d bytes, the nonce %d); a server that sends such a nonce or path cannot be called with DPoP", size, MaxProofSize, len(htu), len(p.Nonce))
 	}
 	sig, err := k.sign(input)
 	if err != nil {
