@@ -27,6 +27,8 @@ FUZZ_TARGETS = \
 	./discovery:FuzzParseWWWAuthenticate \
 	./discovery:FuzzDecodeAuthServerMetadata \
 	./discovery:FuzzDecodeResourceMetadata \
+	./dpop:FuzzParse \
+	./dpop:FuzzProofRoundTrip \
 	./store:FuzzDecodeRecordFile \
 	./store:FuzzRecordFileFastPath \
 	./internal/strictjson:FuzzReadAny \
