@@ -126,6 +126,7 @@ type secretBlob struct {
 	Extra                   map[string]any `json:"extra,omitempty"`
 	ClientSecret            string         `json:"client_secret,omitempty"`
 	RegistrationAccessToken string         `json:"registration_access_token,omitempty"`
+	DPoPKey                 []byte         `json:"dpop_key,omitempty"`
 }
 
 // isSecretExtra reports whether a Token.Extra field is kept in the keyring.
@@ -161,6 +162,8 @@ func splitSecrets(rec *Record) *secretBlob {
 		b.RegistrationAccessToken, c.RegistrationAccessToken = c.RegistrationAccessToken, ""
 		has = has || b.ClientSecret != "" || b.RegistrationAccessToken != ""
 	}
+	b.DPoPKey, rec.DPoPKey = rec.DPoPKey, nil
+	has = has || len(b.DPoPKey) > 0
 	if !has {
 		return nil
 	}
@@ -188,6 +191,9 @@ func mergeSecrets(rec *Record, b *secretBlob) {
 		}
 		rec.Client.ClientSecret = b.ClientSecret
 		rec.Client.RegistrationAccessToken = b.RegistrationAccessToken
+	}
+	if len(b.DPoPKey) > 0 {
+		rec.DPoPKey = b.DPoPKey
 	}
 }
 

@@ -180,12 +180,16 @@ func TestKeyringSecretsStayInKeyring(t *testing.T) {
 			rec := sampleRecord(helperKey)
 			rec.Token.Extra["issued_token"] = "secret-issued"
 			rec.Client.RegistrationAccessToken = "secret-registration"
+			rec.DPoPKey = []byte("secret-dpop-key")
 			if _, err := k.Save(bg, rec); err != nil {
 				t.Fatal(err)
 			}
 			m := readRecordFile(t, k.Dir(), helperKey)
 			if ref, _ := m["keyring"].(map[string]any); ref == nil || ref["parts"] != 1.0 {
 				t.Errorf("record file: keyring reference %v; want one part", m["keyring"])
+			}
+			if m["dpop_key"] != nil {
+				t.Error("the DPoP private key is in the record file of a keyring store")
 			}
 			got, err := k.Load(bg, helperKey)
 			if err != nil {
@@ -194,8 +198,20 @@ func TestKeyringSecretsStayInKeyring(t *testing.T) {
 			if got.Token.AccessToken != "secret-access-value" || got.Token.RefreshToken != "secret-refresh-value" ||
 				got.Token.Extra["id_token"] != "secret-id-token-value" || got.Token.Extra["issued_token"] != "secret-issued" ||
 				got.Token.Extra["scope"] != "openid" || got.Client.ClientSecret != "secret-client-value" ||
-				got.Client.RegistrationAccessToken != "secret-registration" {
+				got.Client.RegistrationAccessToken != "secret-registration" || string(got.DPoPKey) != "secret-dpop-key" {
 				t.Errorf("Load: %+v %+v %+v", got, got.Token, got.Client)
+			}
+			// A record whose only secret is its DPoP key keeps it in the
+			// keyring too.
+			keyOnly := store.Key{Issuer: "https://keyonly.example.com", ClientID: "k"}
+			if _, err := k.Save(bg, &store.Record{Key: keyOnly, DPoPKey: []byte("secret-dpop-key")}); err != nil {
+				t.Fatal(err)
+			}
+			if m := readRecordFile(t, k.Dir(), keyOnly); m["keyring"] == nil || m["dpop_key"] != nil {
+				t.Errorf("a record holding only a DPoP key: file %v; want it in the keyring", m)
+			}
+			if got, err := k.Load(bg, keyOnly); err != nil || string(got.DPoPKey) != "secret-dpop-key" {
+				t.Errorf("Load of a record holding only a DPoP key: %v, %v", got, err)
 			}
 			// A record without secrets needs no keyring item.
 			plain := store.Key{Issuer: "https://plain.example.com", ClientID: "p"}

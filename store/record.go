@@ -86,6 +86,11 @@ type Record struct {
 	// sharing the record honours it.
 	NotBefore time.Time `json:"not_before,omitzero"`
 	Updated   time.Time `json:"updated,omitzero"` // set by Save
+	// DPoPKey is the session's DPoP private key (RFC 9449), PKCS#8 DER,
+	// when its tokens are bound to a key authloop made: a secret like the
+	// refresh token it goes with, kept where the store keeps those (the
+	// keyring, for Keyring). nil for bearer sessions.
+	DPoPKey []byte `json:"dpop_key,omitempty"`
 }
 
 // String describes the record without revealing any secret.
@@ -110,6 +115,9 @@ func (r *Record) String() string {
 	if !r.Updated.IsZero() {
 		fmt.Fprintf(&b, ", updated %s", r.Updated.UTC().Format(time.RFC3339))
 	}
+	if len(r.DPoPKey) > 0 {
+		b.WriteString(", a DPoP key")
+	}
 	b.WriteString(")")
 	return b.String()
 }
@@ -122,6 +130,7 @@ func (r *Record) Clone() *Record {
 	}
 	c := *r
 	c.Metadata = cloneBytes(r.Metadata)
+	c.DPoPKey = cloneBytes(r.DPoPKey)
 	if r.Token != nil {
 		t := *r.Token
 		t.Extra = cloneMap(r.Token.Extra)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -92,6 +93,10 @@ func scanRecord(r *strictjson.Reader) *Record {
 		case "not_before":
 			if r.Once(&seen, 6) {
 				rec.NotBefore = readTime(r)
+			}
+		case "dpop_key":
+			if r.Once(&seen, 7) {
+				rec.DPoPKey = readBytes(r)
 			}
 		default:
 			r.Reject()
@@ -269,6 +274,17 @@ func readTime(r *strictjson.Reader) time.Time {
 // readRawMessage reads a value as encoding/json does into a
 // json.RawMessage: a copy of its bytes. A null, which encoding/json would
 // keep as the four bytes null, is refused.
+// readBytes reads a []byte as encoding/json writes it: a string in
+// standard base64 with padding.
+func readBytes(r *strictjson.Reader) []byte {
+	b, err := base64.StdEncoding.Strict().DecodeString(r.ReadString())
+	if err != nil {
+		r.Reject()
+		return nil
+	}
+	return b
+}
+
 func readRawMessage(r *strictjson.Reader) json.RawMessage {
 	raw := r.ReadRaw()
 	if len(raw) > 0 && raw[0] == 'n' {

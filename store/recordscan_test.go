@@ -156,6 +156,7 @@ func realisticRecord() *Record {
 			`"authorization_response_iss_parameter_supported":true,"token_endpoint":"https://auth.example.com/token"},"resource":{"resource":"https://mcp.example.com/mcp"}}`),
 		NotBefore: time.Date(2026, 11, 27, 10, 58, 0, 0, time.UTC),
 		Updated:   time.Date(2026, 11, 27, 10, 56, 48, 837419478, time.UTC),
+		DPoPKey:   []byte("0\x81\x87\x02\x01\x000\x13\x06\x07*\x86H\xce=\x02\x01 secret-dpop-key"),
 	}
 }
 

@@ -120,6 +120,7 @@ func fullRecord(key store.Key, tag string) *store.Record {
 		},
 		Metadata:  json.RawMessage(`{"issuer":"` + key.Issuer + `","tag":"` + tag + `"}`),
 		NotBefore: at.Add(2 * time.Minute),
+		DPoPKey:   []byte("dpop-key-\x00\xff-" + tag),
 	}
 }
 
