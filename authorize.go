@@ -7,6 +7,7 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/dpop"
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // maxStepUps bounds the new authorizations one session gets after 403
@@ -64,11 +67,14 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request, resp *http.R
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}
-	ch, _ := discovery.BearerChallenge(resp.Header)
-	s.noteChallenge(ch)
+	ch, _ := authChallenge(resp.Header)
 	if req == nil {
 		req = resp.Request // as an http.Client's response carries it
 	}
+	if resp.StatusCode == http.StatusUnauthorized && strings.EqualFold(ch.Scheme, "DPoP") && ch.ErrorCode() == "use_dpop_nonce" {
+		return s.nonceAsked(req, resp)
+	}
+	s.noteChallenge(ch)
 	sent := ""
 	if req != nil {
 		sent = bearerOf(req.Header.Get("Authorization"))
@@ -111,11 +117,36 @@ func (s *Session) afterUnauthorized(ctx context.Context, sent string, known bool
 	return s.wait(ctx, cur)
 }
 
+// bearerOf returns the access token of an Authorization header: "Bearer
+// <token>" or "DPoP <token>" (schemes compared case-insensitively), or "".
 func bearerOf(h string) string {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
+	if len(h) > 5 && strings.EqualFold(h[:5], "dpop ") {
+		return strings.TrimSpace(h[5:])
+	}
 	return ""
+}
+
+// nonceAsked answers a resource server's 401 that asks for a DPoP nonce
+// (use_dpop_nonce, RFC 9449 §9): it refused the request without looking
+// further, so nothing is refreshed. The nonce its DPoP-Nonce header gives
+// is kept for the next proofs; nil when the request may be sent again with
+// a nonce its proof did not carry.
+func (s *Session) nonceAsked(req *http.Request, resp *http.Response) error {
+	if req == nil || req.URL == nil {
+		return errors.New("authloop: the resource server asked for a DPoP nonce, and Authorize was given no request to tell which server")
+	}
+	s.cfg.dp.learn(req.URL.String(), resp.Header)
+	sent := ""
+	if p, err := dpop.Parse(req.Header.Get("DPoP")); err == nil {
+		sent = p.Nonce
+	}
+	if n := s.cfg.dp.nonceFor(req.URL); n != "" && n != sent {
+		return nil
+	}
+	return fmt.Errorf("authloop: %s asked for a DPoP nonce (use_dpop_nonce) without giving a new one in its DPoP-Nonce header", urlrule.RedactURL(req.URL.String()))
 }
 
 // noteChallenge keeps the resource_metadata URL and the scope of a

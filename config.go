@@ -4,6 +4,7 @@
 package authloop
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,28 @@ type Config struct {
 	// states is sent instead, as stated. The record's key holds its
 	// canonical form (discovery.CanonicalResource), which is never sent.
 	Resource string
+
+	// DPoP chooses when the session binds its tokens to a key that it
+	// proves possession of with each request (RFC 9449), so that a copied
+	// token is worth nothing without the key: DPoPAuto (the zero value)
+	// when the authorization server's metadata offers ES256, DPoPOn
+	// always, DPoPOff never. The key (ECDSA P-256) is made at the first
+	// such sign-in and kept in the session's record with the tokens bound
+	// to it, so every process sharing the store, and a restarted one,
+	// proves with the same key; it is never printed or logged. Token
+	// requests then carry a DPoP proof, and Session.Transport sends
+	// "Authorization: DPoP" with a fresh proof per request. A server that
+	// answers with a bearer token despite the proof gives a bearer
+	// session. Package-level Login, which keeps nothing, proves only with
+	// DPoPKey.
+	DPoP DPoPMode
+
+	// DPoPKey, when set, is the key to prove with instead of one that
+	// authloop makes and stores: an ECDSA P-256 crypto.Signer (ES256), such
+	// as a key held by a hardware module. It is never stored: every process
+	// sharing the session must be given the same key. Setting it asks for
+	// DPoP unless DPoP is DPoPOff.
+	DPoPKey crypto.Signer
 
 	// ClientName names the client in a dynamic registration (RFC 7591),
 	// made when OAuth2.ClientID is empty and the endpoints are discovered:
@@ -204,6 +227,11 @@ type Config struct {
 	// is the issuer's metadata it was completed from: later lookups (the
 	// device authorization endpoint) read it instead of fetching again.
 	discovered *discovery.AuthServerMetadata
+
+	// dp, set by NewSession (and by Login with DPoPKey), is the DPoP state
+	// the copies of the configuration share: the key and the servers'
+	// nonces (dpopsession.go). nil: no proofs.
+	dp *dpopClient
 }
 
 // validate checks the configuration before anything is sent, naming the
@@ -249,7 +277,10 @@ func (c *Config) validate() error {
 	if _, err := c.callbackConfig("x"); err != nil {
 		return err
 	}
-	return nil
+	if c.DPoP < DPoPAuto || c.DPoP > DPoPOff {
+		return fmt.Errorf("authloop: Config.DPoP is %v; use DPoPAuto, DPoPOn or DPoPOff", c.DPoP)
+	}
+	return checkDPoPKey(c.DPoPKey)
 }
 
 // checkEndpoint refuses a URL that is not https, except http on a loopback

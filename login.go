@@ -38,6 +38,12 @@ import (
 // requested one when the server did not say. An error response from the
 // server is an *OAuthError (errors.As); a refused iss an
 // *IssuerMismatchError; ctx's end or the login timeout end the wait.
+//
+// Login keeps nothing, so it proves possession of a DPoP key (RFC 9449)
+// only with Config.DPoPKey, the program's own key, which the program then
+// gives to NewSession with the token; otherwise it asks for bearer tokens.
+// A Session (Session.Login, or Token with Config.Interactive) makes, keeps
+// and shares its key itself.
 func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -48,6 +54,9 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 		c := *cfg
 		c.Store = nil
 		c.DisableAutoRefresh = true
+		if c.DPoPKey == nil {
+			c.DPoP = DPoPOff // a key made here would be lost with the session
+		}
 		s, err := NewSession(&c, nil)
 		if err != nil {
 			return nil, err
@@ -67,6 +76,11 @@ func Login(ctx context.Context, cfg *Config) (*oauth2.Token, error) {
 	cfg, _, err := cfg.resolve(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DPoPKey != nil {
+		c := *cfg
+		c.dp = newDPoPClient(cfg)
+		cfg = &c
 	}
 	tok, err := cfg.login(ctx)
 	if err != nil {
@@ -227,6 +241,10 @@ func (c *Config) authCodeURL(redirectURI, state, verifier string) string {
 	}
 	if c.Resource != "" {
 		q.Set("resource", c.Resource)
+	}
+	if jkt := c.dp.thumbprint(); jkt != "" {
+		// The code is bound to the key that will redeem it (RFC 9449 §10).
+		q.Set("dpop_jkt", jkt)
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

@@ -45,6 +45,13 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		if err != nil {
 			return nil, fmt.Errorf("authloop: a new login cannot start: %w", err)
 		}
+		if s.cfg.dp.wants(cfg.discovered) {
+			// The first DPoP sign-in makes the key; it is saved in the
+			// record with the tokens bound to it.
+			if err := s.cfg.dp.ensure(); err != nil {
+				return nil, err
+			}
+		}
 		lc := *cfg
 		lc.registrar = cfg.registrar.forLogin() // holds a client registered for this attempt
 		oc := *cfg.OAuth2

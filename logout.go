@@ -104,6 +104,9 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.disarm()
 	s.flight = nil
 	s.hadRecord.Store(false) // this session deleted it
+	if delErr == nil {
+		s.cfg.dp.forget() // the next sign-in proves with a new key
+	}
 	s.mu.Unlock()
 	f.err = &LoginRequiredError{Reason: "logged out"}
 	close(f.done)

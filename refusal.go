@@ -27,12 +27,16 @@ var (
 		"unsupported_grant_type": true,
 		"invalid_scope":          true,
 		"invalid_target":         true,
+		"invalid_dpop_proof":     true,
 	}
 	// transientCodes are OAuth errors that say "try again later".
 	transientCodes = map[string]bool{
 		"temporarily_unavailable": true,
 		"server_error":            true,
 		"slow_down":               true,
+		// A DPoP nonce asked for (RFC 9449 §8) once more than the one
+		// retry with it: the next attempt carries the latest nonce.
+		"use_dpop_nonce": true,
 	}
 )
 
@@ -85,6 +89,8 @@ func configErrorOf(err error, cfg *Config, scope string, registered bool) *confi
 		} else {
 			fix = "it does not accept the request's target (invalid_target), and no resource is set: check whether it needs Config.Resource (the API's identifier), and the scopes"
 		}
+	case "invalid_dpop_proof":
+		fix = "it refused the DPoP proof (invalid_dpop_proof): the refresh token is bound to another key than the one this session proves with (was Config.DPoPKey changed?), or this machine's clock is far off"
 	case "invalid_scope":
 		if scope != "" {
 			fix = fmt.Sprintf("it refused to narrow the refreshed token to scope %q (Config.RefreshScopes): it must be within the scope granted at sign-in", scope)

@@ -163,6 +163,7 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 		store:       cfg.sessionStore(),
 		key:         cfg.sessionKey(),
 	}
+	s.cfg.dp = newDPoPClient(cfg)
 	_, s.sysClock = s.clock.(systemClock)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)

@@ -38,6 +38,9 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
+	if err := s.cfg.dp.adopt(rec.DPoPKey); err != nil {
+		return nil, fmt.Errorf("authloop: the saved session %s in the %s holds a DPoP key that cannot be read (%v); its tokens are bound to that key: log out (authloop logout) to delete it and sign in anew", s.key, s.store.Describe(), err)
+	}
 	s.adoptClient(rec) // issue 12/13: the record's token goes with the record's registration
 	s.hadRecord.Store(true)
 	return rec, nil
@@ -81,6 +84,9 @@ func (s *Session) saveToken(ctx context.Context, read *store.Record, tok *oauth2
 		rec.Metadata = s.meta
 	}
 	rec.Client = s.client
+	if der := s.cfg.dp.stored(); der != nil {
+		rec.DPoPKey = der // the key tok is bound to goes with it
+	}
 	var err error
 	for range 2 {
 		if _, err = s.store.Save(ctx, rec); err == nil {

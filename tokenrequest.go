@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authloop/authloop/dpop"
 	"github.com/authloop/authloop/internal/urlrule"
 )
 
@@ -119,27 +120,49 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		form.Set("client_id", oc.ClientID)
 		form.Set("client_secret", oc.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, urlrule.RedactURL(endpoint), err)
+	// A token request proves the session's DPoP key (RFC 9449 §5), when it
+	// has one. A server that asks for a nonce (use_dpop_nonce, §8) has
+	// refused the request before acting on it: it is sent once more, with
+	// the nonce, and a new proof.
+	var key *dpop.Key
+	if what == "token" {
+		key = c.dp.active()
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if auth == authBasic {
-		// RFC 6749 §2.3.1: form-urlencode both parts before Basic encoding.
-		req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, urlrule.RedactURL(endpoint), err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		if auth == authBasic {
+			// RFC 6749 §2.3.1: form-urlencode both parts before Basic encoding.
+			req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
+		}
+		if key != nil {
+			proof, _, err := c.dp.proof(key, http.MethodPost, endpoint, "")
+			if err != nil {
+				return nil, nil, time.Time{}, err
+			}
+			req.Header.Set("DPoP", proof)
+		}
+		sent := c.now()
+		resp, err := c.httpClient().Do(req)
+		if err != nil {
+			return nil, nil, sent, fmt.Errorf("authloop: %s request to %s failed: %w", what, urlrule.RedactURL(endpoint), urlrule.RedactURLError(err))
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+		resp.Body.Close()
+		if err != nil {
+			return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
+		}
+		fresh := c.dp.learn(endpoint, resp.Header)
+		if key != nil && attempt == 0 && fresh && useDPoPNonce(resp.StatusCode, body) {
+			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
+			continue
+		}
+		return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, body, sent, nil
 	}
-	sent := c.now()
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return nil, nil, sent, fmt.Errorf("authloop: %s request to %s failed: %w", what, urlrule.RedactURL(endpoint), urlrule.RedactURLError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
-	if err != nil {
-		return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
-	}
-	return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, body, sent, nil
 }
 
 // retryHint carries a response's Retry-After along with its error.

@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/internal/urlrule"
 )
 
@@ -77,9 +76,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	r := req.Clone(req.Context())
-	setBearer(r, tok)
-	resp, err := base.RoundTrip(r)
+	resp, _, err := s.sendAuthorized(base, req.Clone(req.Context()), tok, bodyOf(req))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -101,8 +98,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	drain(resp)
-	setBearer(retry, newTok)
-	return base.RoundTrip(retry)
+	resp, _, err = s.sendAuthorized(base, retry, newTok, bodyOf(req))
+	return resp, err
 }
 
 // challengeDriven is RoundTrip with ChallengeDriven set.
@@ -142,10 +139,9 @@ func (t *Transport) send(base http.RoundTripper, req *http.Request, body io.Read
 	out := req.Clone(req.Context())
 	out.Body = body
 	if tok != nil {
-		setBearer(out, tok)
-	} else {
-		out.Header.Del("Authorization")
+		return t.Session.sendAuthorized(base, out, tok, bodyOf(req))
 	}
+	out.Header.Del("Authorization")
 	resp, err := base.RoundTrip(out)
 	return resp, out, err
 }
@@ -167,14 +163,15 @@ func challengeToken(ctx context.Context, s *Session) (*oauth2.Token, error) {
 }
 
 // refused reports whether resp is a refusal that a new authorization may
-// cure: any 401, and a 403 whose Bearer challenge says insufficient_scope.
+// cure: any 401, and a 403 whose Bearer (or DPoP) challenge says
+// insufficient_scope.
 // Other 403s (a resource the user may not see) are the caller's business.
 func refused(resp *http.Response) bool {
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		return true
 	case http.StatusForbidden:
-		ch, ok := discovery.BearerChallenge(resp.Header)
+		ch, ok := authChallenge(resp.Header)
 		return ok && ch.ErrorCode() == "insufficient_scope"
 	}
 	return false
@@ -187,16 +184,6 @@ func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.base().(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// setBearer writes the one Authorization header the Transport sends:
-// "Bearer " and the access token (RFC 6750 §2.1), whatever token_type the
-// server named. The MCP specification requires the Bearer scheme, and a
-// server that names another type for the token it issued at this grant
-// (N_A, as RFC 8693 does, or a type in another case) still expects it as a
-// bearer token; oauth2.Token.SetAuthHeader would send "N_A <token>".
-func setBearer(r *http.Request, tok *oauth2.Token) {
-	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 }
 
 func (t *Transport) base() http.RoundTripper {

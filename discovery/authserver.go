@@ -52,6 +52,24 @@ type AuthServerMetadata struct {
 	Raw json.RawMessage `json:"-"`
 }
 
+// SupportsDPoP reports whether dpop_signing_alg_values_supported (RFC 9449
+// §5.1) lists alg, compared exactly. The member is read from Raw, leniently:
+// absent, or not a list of strings, it lists nothing, and the metadata is
+// not refused for it.
+func (m *AuthServerMetadata) SupportsDPoP(alg string) bool {
+	if m == nil || len(m.Raw) == 0 {
+		return false
+	}
+	var doc struct {
+		Algs json.RawMessage `json:"dpop_signing_alg_values_supported"`
+	}
+	var algs []string
+	if json.Unmarshal(m.Raw, &doc) != nil || json.Unmarshal(doc.Algs, &algs) != nil {
+		return false
+	}
+	return slices.Contains(algs, alg)
+}
+
 // SupportsS256 reports whether code_challenge_methods_supported lists
 // "S256" (compared exactly, as the PKCE method registry spells it).
 func (m *AuthServerMetadata) SupportsS256() bool {

@@ -1,0 +1,110 @@
+// The Authorization header of a resource request: Bearer (RFC 6750 §2.1),
+// or DPoP with a fresh proof (RFC 9449 §7), and the one retry a resource
+// server's nonce challenge asks for (RFC 9449 §9).
+
+package authloop
+
+import (
+	"io"
+	"net/http"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/discovery"
+)
+
+// setAuthorization writes the one Authorization header the session sends
+// with a resource request. A token issued as DPoP-bound (token_type DPoP)
+// goes as "DPoP <token>" with a proof of the session's key in the DPoP
+// header: for this method and URL, with the token's hash and the
+// server's latest nonce (RFC 9449 §7.1). Any other token goes as "Bearer
+// <token>" (RFC 6750 §2.1), whatever token_type the server named: the MCP
+// specification requires the Bearer scheme, and a server that names
+// another type for the token it issued at this grant (N_A, as RFC 8693
+// does, or a type in another case) still expects it as a bearer token;
+// oauth2.Token.SetAuthHeader would send "N_A <token>". r is the caller's
+// own copy.
+func (s *Session) setAuthorization(r *http.Request, tok *oauth2.Token) error {
+	if key := s.cfg.dp.active(); key != nil && isDPoPToken(tok) {
+		proof, _, err := s.cfg.dp.proof(key, r.Method, r.URL.String(), tok.AccessToken)
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Authorization", "DPoP "+tok.AccessToken)
+		r.Header.Set("DPoP", proof)
+		return nil
+	}
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return nil
+}
+
+// sendAuthorized sends r, a copy of a request that the caller owns,
+// authorized with tok, and returns the response and the request last sent.
+// When the resource server answers 401 with a DPoP challenge asking for a
+// nonce it has just sent (use_dpop_nonce), it has refused the request
+// without acting on it: the request goes once more with a new proof
+// carrying the nonce, when body gives its body again.
+func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *oauth2.Token, body func() (io.ReadCloser, bool)) (*http.Response, *http.Request, error) {
+	if err := s.setAuthorization(r, tok); err != nil {
+		closeBody(r)
+		return nil, nil, err
+	}
+	resp, err := base.RoundTrip(r)
+	if err != nil || r.Header.Get("DPoP") == "" {
+		return resp, r, err
+	}
+	fresh := s.cfg.dp.learn(r.URL.String(), resp.Header)
+	if resp.StatusCode != http.StatusUnauthorized || !fresh {
+		return resp, r, nil
+	}
+	if ch, ok := authChallenge(resp.Header); !ok || !strings.EqualFold(ch.Scheme, "DPoP") || ch.ErrorCode() != "use_dpop_nonce" {
+		return resp, r, nil
+	}
+	b, ok := body()
+	if !ok {
+		return resp, r, nil // cannot send it again: the caller sees the 401
+	}
+	drain(resp)
+	again := r.Clone(r.Context())
+	again.Body = b
+	if err := s.setAuthorization(again, tok); err != nil {
+		closeBody(again)
+		return nil, nil, err
+	}
+	resp, err = base.RoundTrip(again)
+	if err == nil {
+		s.cfg.dp.learn(again.URL.String(), resp.Header)
+	}
+	return resp, again, err
+}
+
+// bodyOf returns a function that gives req's body anew, for a request sent
+// again: none for a request without one, a fresh copy from GetBody, or
+// false when the body cannot be replayed.
+func bodyOf(req *http.Request) func() (io.ReadCloser, bool) {
+	return func() (io.ReadCloser, bool) {
+		if req.Body == nil || req.Body == http.NoBody {
+			return req.Body, true
+		}
+		if req.GetBody == nil {
+			return nil, false
+		}
+		b, err := req.GetBody()
+		return b, err == nil
+	}
+}
+
+// authChallenge returns the first Bearer or DPoP challenge (RFC 6750 §3,
+// RFC 9449 §7.1) of the WWW-Authenticate fields of h, and whether there was
+// one: a resource server that accepts DPoP-bound tokens names its
+// resource metadata, scope and error in the DPoP challenge.
+func authChallenge(h http.Header) (discovery.Challenge, bool) {
+	cs, _ := discovery.ParseWWWAuthenticate(h.Values("WWW-Authenticate")...)
+	for _, c := range cs {
+		if strings.EqualFold(c.Scheme, "Bearer") || strings.EqualFold(c.Scheme, "DPoP") {
+			return c, true
+		}
+	}
+	return discovery.Challenge{}, false
+}
