@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -664,5 +665,48 @@ func TestDPoPUsesServerClock(t *testing.T) {
 	wantError(t, refreshDPoP(t, s, res.str("refresh_token"), stale), 400, "invalid_dpop_proof")
 	if ok := refreshDPoP(t, s, res.str("refresh_token"), tokenProof(t, s, k, "")); ok.status != 200 {
 		t.Fatalf("%d %v", ok.status, ok.body)
+	}
+}
+
+// One proof sent by several requests at once is accepted once: the check
+// of its jti and its recording are one step.
+func TestDPoPSameProofConcurrently(t *testing.T) {
+	s := newTestServer(t, Config{DPoP: true, Clients: []Client{{ID: "svc", Secret: "svc-secret", AuthMethod: AuthClientSecretPost}}})
+	k := newDPoPKey(t)
+	p := tokenProof(t, s, k, "")
+	const n = 8
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	c := noRedirectClient(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {"svc-secret"}}.Encode()
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, s.TokenEndpoint(), strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("DPoP", p)
+			resp, err := c.Do(req) // not postForm: t.Fatal is for the test's goroutine
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var body map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 && body["error"] != "invalid_dpop_proof" {
+				t.Errorf("%d %v", resp.StatusCode, body)
+			}
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	ok := 0
+	for st := range statuses {
+		if st == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d requests with the same proof answered 200, want 1", ok, n)
 	}
 }
