@@ -213,8 +213,20 @@ func (s *Server) tokenBindingLocked(form url.Values, jkt string) *oauthError {
 	return nil
 }
 
-// dpopNonceHeaderLocked sends the current nonce with every response to a
-// DPoP request when nonces are on (RFC 9449 §8.2). The caller holds s.mu.
+// dpopNonceHeader sends the current nonce with the answer to a request
+// with a DPoP header when nonces are on (RFC 9449 §8.2, §9), whatever the
+// answer (an injected fault's aside).
+func (s *Server) dpopNonceHeader(x *exchange) {
+	if s.cfg.DPoPNonce && len(x.r.Header.Values("DPoP")) > 0 {
+		s.mu.Lock()
+		x.Header().Set("DPoP-Nonce", s.dp.nonce)
+		s.mu.Unlock()
+	}
+}
+
+// dpopNonceHeaderLocked is dpopNonceHeader for a token request whose proof
+// was read (rp), once the server has acted: the nonce may have changed
+// meanwhile. The caller holds s.mu.
 func (s *Server) dpopNonceHeaderLocked(x *exchange, rp *requestProof) {
 	if rp != nil && s.cfg.DPoPNonce {
 		x.Header().Set("DPoP-Nonce", s.dp.nonce)

@@ -465,6 +465,11 @@ func TestDPoPNonceAtTokenEndpoint(t *testing.T) {
 	if bad := refreshDPoP(t, s, "unknown", tokenProof(t, s, k, fresh)); bad.str("error") != "invalid_grant" || bad.header.Get("DPoP-Nonce") != fresh {
 		t.Errorf("invalid_grant: %v %v", bad.header, bad.body)
 	}
+	dup := postForm(t, s.TokenEndpoint(), url.Values{"grant_type": {"refresh_token", "refresh_token"}, "refresh_token": {rt}},
+		withDPoP(tokenProof(t, s, k, fresh)))
+	if dup.str("error") != "invalid_request" || dup.header.Get("DPoP-Nonce") != fresh {
+		t.Errorf("invalid_request before the proof is looked at: %v %v", dup.header, dup.body)
+	}
 	if plain := login(t, s); plain.header.Get("DPoP-Nonce") != "" || plain.str("token_type") != "Bearer" {
 		t.Errorf("no proof: %v %v", plain.header, plain.body)
 	}
@@ -489,6 +494,11 @@ func TestDPoPNonceAtResource(t *testing.T) {
 	fresh := s.RotateDPoPNonce()
 	if status, h, _ := callDPoP(t, s, k, at, nonce); status != 401 || h.Get("DPoP-Nonce") != fresh {
 		t.Errorf("old nonce: %d %v", status, h)
+	}
+	// A DPoP-bound token sent as Bearer with a proof: refused, with the nonce.
+	bearer := resourceCall{auth: "Bearer " + at, proofs: []string{resourceProof(t, s, k, at, fresh)}}
+	if status, h, _ := bearer.do(t, s); status != 401 || h.Get("DPoP-Nonce") != fresh {
+		t.Errorf("bound token as Bearer with a proof: %d %v", status, h)
 	}
 }
 

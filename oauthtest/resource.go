@@ -8,6 +8,7 @@ import (
 // handleResource serves the protected API behind ResourceEndpoint.
 func (s *Server) handleResource(x *exchange) {
 	noStore(x.Header())
+	s.dpopNonceHeader(x)
 	h := x.r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)

@@ -161,7 +161,8 @@ type Config struct {
 	// with the current nonce in a DPoP-Nonce header (400 at the token
 	// endpoint, before the grant is looked at, so a code or refresh token
 	// stays usable; 401 at the resource), and every response to a request
-	// with a DPoP proof carries DPoP-Nonce. It implies DPoP.
+	// with a DPoP header carries DPoP-Nonce (an injected fault's answer
+	// aside). It implies DPoP.
 	DPoPNonce bool
 }
 

@@ -73,6 +73,7 @@ func (s *Server) handleToken(x *exchange) {
 	if s.injectFault(x) {
 		return
 	}
+	s.dpopNonceHeader(x)
 	if oerr == nil {
 		oerr = checkDuplicates(form)
 	}
