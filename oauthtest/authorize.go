@@ -189,6 +189,7 @@ func (s *Server) handleAuthorize(x *exchange) {
 		scopes:        scopes,
 		resources:     dedupe(resources),
 		nonce:         q.Get("nonce"),
+		dpopJKT:       s.dpopJKTParam(q),
 		expires:       now.Add(codeTTL),
 		authTime:      now,
 	}

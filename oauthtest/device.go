@@ -190,7 +190,7 @@ func (s *Server) handleDeviceAuthorization(x *exchange) {
 
 // deviceTokenLocked answers a device access token request (RFC 8628 §3.4,
 // §3.5). The caller holds s.mu.
-func (s *Server) deviceTokenLocked(client *Client, form url.Values) (tokenSet, *oauthError) {
+func (s *Server) deviceTokenLocked(client *Client, form url.Values, jkt string) (tokenSet, *oauthError) {
 	code := form.Get("device_code")
 	if code == "" {
 		return tokenSet{}, &oauthError{code: "invalid_request", desc: "device_code is missing"}
@@ -235,7 +235,7 @@ func (s *Server) deviceTokenLocked(client *Client, form url.Values) (tokenSet, *
 		return tokenSet{}, oerr
 	}
 	s.grants = append(s.grants, g)
-	return s.issueLocked(g, g.scopes, aud, !s.cfg.DisableRefreshTokens), nil
+	return s.issueLocked(g, g.scopes, aud, !s.cfg.DisableRefreshTokens, jkt), nil
 }
 
 var deviceErrorText = map[string]string{

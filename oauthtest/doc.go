@@ -12,13 +12,23 @@
 // Loopback redirect URIs match with any port (RFC 8252 §7.3), or only as
 // registered with Config.ExactRedirectURIs, as many servers compare them.
 //
+// With Config.DPoP it speaks DPoP (RFC 9449, proofs checked by package
+// dpop): a token request with a proof gets tokens bound to the proof's
+// key (token_type DPoP, cnf.jkt), a bound refresh token needs a proof by
+// its key, the resource takes bound tokens with the DPoP scheme and
+// refuses them as Bearer, and a proof is accepted once. Config.DPoPRequired
+// refuses token requests without a proof; Config.DPoPNonce requires the
+// server's nonce in every proof (RotateDPoPNonce replaces it).
+//
 // Tests control it: a FakeClock moves time, FailNext injects token-endpoint
-// failures (5xx, 429, delays, connection resets, malformed bodies), DenyNext
-// scripts an authorization error, DenyRegistration a refused registration,
-// RevokeAll ends every grant, and Config
-// switches on the quirks of real providers (expires_in as a string, errors
-// with status 200, no rotation, ...). Count and Requests show what the
-// server saw, without any secret.
+// failures (5xx, 429, delays, connection resets, malformed bodies, DPoP
+// nonce challenges), ChallengeResourceNonce a DPoP nonce challenge at the
+// resource, DenyNext scripts an authorization error, DenyRegistration a
+// refused registration, RevokeAll ends every grant, and Config switches on
+// the quirks of real providers (expires_in as a string, errors with status
+// 200, no rotation, ...). Count and Requests show what the server saw,
+// without any secret (with the DPoP key and nonce of each proof);
+// TokenBinding shows the key a token is bound to.
 //
 // Browse plays the user's browser, so a login flow runs headless.
 //

@@ -50,6 +50,13 @@ const (
 	// a reset connection. The log entry is complete once the server has
 	// acted.
 	FaultHoldAnswer
+	// FaultUseDPoPNonce answers 400 {"error":"use_dpop_nonce"} with a
+	// fresh nonce in a DPoP-Nonce header (RFC 9449 §8), whatever the
+	// request carries. With Config.DPoPNonce the fresh nonce becomes the
+	// current one (as RotateDPoPNonce); without it, the next token
+	// request's DPoP proof must carry it, once, or is answered
+	// use_dpop_nonce with it again.
+	FaultUseDPoPNonce
 )
 
 var faultNames = map[FaultKind]string{
@@ -64,6 +71,7 @@ var faultNames = map[FaultKind]string{
 	FaultTemporarilyUnavailable: "FaultTemporarilyUnavailable",
 	FaultOAuthError:             "FaultOAuthError",
 	FaultHoldAnswer:             "FaultHoldAnswer",
+	FaultUseDPoPNonce:           "FaultUseDPoPNonce",
 }
 
 // String returns the constant's name.
@@ -177,6 +185,8 @@ func (s *Server) injectFault(x *exchange) bool {
 		x.writeError(e, true)
 	case FaultOAuthError:
 		x.writeError(&oauthError{code: f.Code, desc: "injected fault"}, true)
+	case FaultUseDPoPNonce:
+		s.faultUseDPoPNonce(x)
 	default:
 		x.writeError(&oauthError{code: "server_error", desc: "unknown fault kind " + f.Kind.String(), status: http.StatusInternalServerError}, false)
 	}

@@ -37,6 +37,7 @@ type authCode struct {
 	scopes        []string
 	resources     []string
 	nonce         string
+	dpopJKT       string // dpop_jkt of the request (RFC 9449 §10), with Config.DPoP
 	expires       time.Time
 	authTime      time.Time
 	used          bool
@@ -49,12 +50,14 @@ type accessToken struct {
 	aud     []string
 	expires time.Time
 	revoked bool
+	jkt     string // the DPoP key's thumbprint (cnf.jkt), "" for a bearer token
 }
 
 type refreshToken struct {
 	grant   *grant
 	expires time.Time // zero: never
 	rotated bool      // replaced by a newer one; presenting it again is reuse
+	jkt     string    // the DPoP key it is bound to (RFC 9449 §5), or ""
 }
 
 func (at *accessToken) validAt(now time.Time) bool {
@@ -100,17 +103,19 @@ type tokenSet struct {
 	refresh    string
 	refreshTTL time.Duration // remaining lifetime of the refresh token in use, 0 = none
 	idToken    string
+	jkt        string // the DPoP key the tokens are bound to, or "" (bearer)
 }
 
 // issueLocked creates an access token (and, when withRefresh, a new refresh
-// token) for g. The caller holds s.mu.
-func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool) tokenSet {
+// token) for g, bound to the DPoP key whose thumbprint is jkt, or bearer
+// tokens when jkt is "". The caller holds s.mu.
+func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool, jkt string) tokenSet {
 	now := s.clock.Now()
-	ts := tokenSet{accessTTL: s.cfg.AccessTokenTTL, scopes: scopes}
+	ts := tokenSet{accessTTL: s.cfg.AccessTokenTTL, scopes: scopes, jkt: jkt}
 	if len(aud) == 0 {
 		aud = []string{g.clientID}
 	}
-	at := &accessToken{grant: g, scopes: scopes, aud: aud, expires: now.Add(s.cfg.AccessTokenTTL)}
+	at := &accessToken{grant: g, scopes: scopes, aud: aud, expires: now.Add(s.cfg.AccessTokenTTL), jkt: jkt}
 	if s.cfg.JWTAccessTokens {
 		claims := map[string]any{
 			"iss":       s.Issuer(),
@@ -124,6 +129,9 @@ func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool) t
 		if len(scopes) > 0 {
 			claims["scope"] = strings.Join(scopes, " ")
 		}
+		if jkt != "" {
+			claims["cnf"] = map[string]string{"jkt": jkt} // RFC 9449 §6.1
+		}
 		ts.access = s.signJWT("at+jwt", claims)
 	} else {
 		ts.access = randomToken()
@@ -131,7 +139,7 @@ func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool) t
 	s.access[ts.access] = at
 	if withRefresh {
 		ts.refresh = randomToken()
-		rt := &refreshToken{grant: g}
+		rt := &refreshToken{grant: g, jkt: jkt}
 		if s.cfg.RefreshTokenTTL > 0 {
 			rt.expires = now.Add(s.cfg.RefreshTokenTTL)
 			ts.refreshTTL = s.cfg.RefreshTokenTTL
@@ -179,6 +187,9 @@ func (s *Server) tokenResponse(ts tokenSet) map[string]any {
 	m := map[string]any{
 		"access_token": ts.access,
 		"token_type":   s.cfg.TokenType,
+	}
+	if ts.jkt != "" {
+		m["token_type"] = "DPoP" // RFC 9449 §5
 	}
 	secs := int64(ts.accessTTL / time.Second)
 	switch {

@@ -6,7 +6,7 @@ import "net/http"
 // also serves as an OpenID Provider configuration.
 func (s *Server) metadata() map[string]any {
 	methods := []string{AuthNone, AuthClientSecretBasic, AuthClientSecretPost}
-	return map[string]any{
+	m := map[string]any{
 		"issuer":                                         s.Issuer(),
 		"authorization_endpoint":                         s.AuthorizationEndpoint(),
 		"token_endpoint":                                 s.TokenEndpoint(),
@@ -24,6 +24,10 @@ func (s *Server) metadata() map[string]any {
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          []string{"HS256"},
 	}
+	if s.cfg.DPoP {
+		m["dpop_signing_alg_values_supported"] = []string{dpopAlgs} // RFC 9449 §5.1
+	}
+	return m
 }
 
 func (s *Server) handleMetadata(x *exchange) {
@@ -32,12 +36,18 @@ func (s *Server) handleMetadata(x *exchange) {
 }
 
 // handleResourceMetadata serves RFC 9728 protected resource metadata for the
-// ResourceEndpoint, stating its ResourceIdentifier.
+// ResourceEndpoint, stating its ResourceIdentifier (and, with Config.DPoP,
+// its DPoP algorithm and whether it takes DPoP-bound tokens only).
 func (s *Server) handleResourceMetadata(x *exchange) {
-	x.writeJSON(http.StatusOK, map[string]any{
+	m := map[string]any{
 		"resource":                 s.ResourceIdentifier(),
 		"authorization_servers":    []string{s.Issuer()},
 		"scopes_supported":         s.scopes,
 		"bearer_methods_supported": []string{"header"},
-	})
+	}
+	if s.cfg.DPoP { // RFC 9728 §2
+		m["dpop_signing_alg_values_supported"] = []string{dpopAlgs}
+		m["dpop_bound_access_tokens_required"] = s.cfg.DPoPRequired
+	}
+	x.writeJSON(http.StatusOK, m)
 }

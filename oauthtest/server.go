@@ -130,6 +130,40 @@ type Config struct {
 	// that is not that identifier byte for byte (not even one that differs
 	// by a trailing slash) is refused with invalid_target.
 	ExactResource bool
+
+	// DPoP (RFC 9449): see dpop.go.
+
+	// DPoP makes the server speak DPoP. The metadata lists
+	// dpop_signing_alg_values_supported ["ES256"]. A token request (every
+	// grant) with a DPoP header must carry one valid proof for POST to the
+	// TokenEndpoint, never seen before (its jti), or is answered 400
+	// invalid_dpop_proof; its access and refresh tokens are then bound to
+	// the proof's key (cnf.jkt in a JWT access token), and token_type is
+	// "DPoP". The refresh token is bound for every client, confidential
+	// ones too (RFC 9449 §5 asks it for public clients only): refreshing a
+	// bound refresh token needs a proof by the same key, or is answered
+	// invalid_dpop_proof before anything is rotated or revoked, and the
+	// new tokens keep the binding. An authorization request's dpop_jkt
+	// (§10) binds the code: redeemed without a proof by that key, it is
+	// invalid_grant, and not spent. A token request without a DPoP header
+	// gets bearer tokens. The ResourceEndpoint takes DPoP-bound tokens
+	// with the DPoP scheme and a proof, and refuses them as Bearer (see
+	// ResourceEndpoint). Off, the server ignores DPoP headers, as a server
+	// that does not know DPoP.
+	DPoP bool
+	// DPoPRequired refuses a token request without a DPoP proof (400
+	// invalid_dpop_proof), so every token is DPoP-bound. It implies DPoP.
+	DPoPRequired bool
+	// DPoPNonce makes the server require a nonce in every proof, at the
+	// token endpoint and at the resource (RFC 9449 §8, §9): one current
+	// nonce for both, a random string that RotateDPoPNonce replaces. A
+	// proof without it or with an older one is answered use_dpop_nonce
+	// with the current nonce in a DPoP-Nonce header (400 at the token
+	// endpoint, before the grant is looked at, so a code or refresh token
+	// stays usable; 401 at the resource), and every response to a request
+	// with a DPoP header carries DPoP-Nonce (an injected fault's answer
+	// aside). It implies DPoP.
+	DPoPNonce bool
 }
 
 // Server is an OAuth 2.1 authorization server listening on a loopback port,
@@ -164,6 +198,7 @@ type Server struct {
 	counts      map[string]int
 	log         []Request
 
+	dp           dpopState              // DPoP nonces and seen proofs (dpop.go)
 	devices      map[string]*deviceCode // by device_code
 	deviceOrder  []*deviceCode
 	deviceScript []string // DeviceNext
@@ -192,6 +227,13 @@ type Request struct {
 	Error string
 	// Fault is the injected fault this request met, or 0.
 	Fault FaultKind
+	// DPoPJKT is the JWK thumbprint of the key of the DPoP proof the
+	// server accepted with a token or resource request, or "" (no proof,
+	// or one refused).
+	DPoPJKT string
+	// DPoPNonce is the nonce claim of the request's DPoP proof, accepted
+	// or not, or "".
+	DPoPNonce string
 }
 
 type route struct {
@@ -244,6 +286,7 @@ func NewServer(cfg Config) *Server {
 		s.AddClient(c)
 	}
 	s.firstClient = clients[0].ID
+	s.initDPoP()
 	s.routes = s.buildRoutes()
 
 	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
@@ -304,6 +347,20 @@ func (s *Server) RevocationEndpoint() string { return s.Issuer() + "/revoke" }
 // Bearer challenge: error="invalid_token" for a bad token, no error
 // parameter when there was no token. The challenge also carries the
 // resource_metadata URL (RFC 9728).
+//
+// With Config.DPoP (RFC 9449 §7), it also takes a DPoP-bound token as
+// "Authorization: DPoP <token>" with one DPoP header: a proof for the
+// request's method and this URL (never the Host header), with ath for the
+// token, signed by the token's key, never seen before (jti), carrying the
+// nonce when one is required. The answer then also holds cnf.jkt. A
+// refused proof is 401 with error="invalid_dpop_proof"; a proof by
+// another key than the token's, a DPoP-bound token sent as Bearer
+// (§7.2), and a bearer token sent with the DPoP scheme (it has no key to
+// prove) are 401 invalid_token; a missing or old nonce is 401
+// use_dpop_nonce with a DPoP-Nonce header (§9; see
+// ChallengeResourceNonce). These challenges use the DPoP scheme with
+// algs="ES256"; a challenge without an error offers both schemes (only
+// DPoP with Config.DPoPRequired).
 func (s *Server) ResourceEndpoint() string { return s.Issuer() + "/resource" }
 
 // ResourceIdentifier returns the protected API's resource identifier:
@@ -435,6 +492,7 @@ type exchange struct {
 	idx int
 
 	clientID, grantType, errCode string
+	dpopJKT, dpopNonce           string // Request.DPoPJKT, Request.DPoPNonce
 	fault                        FaultKind
 	committed                    bool
 	held                         *heldAnswer // FaultHoldAnswer: the answer, sent by sendHeld
@@ -480,6 +538,8 @@ func (x *exchange) commit(status int) {
 	e.GrantType = x.grantType
 	e.ClientID = x.clientID
 	e.Fault = x.fault
+	e.DPoPJKT = x.dpopJKT
+	e.DPoPNonce = x.dpopNonce
 }
 
 // writeJSON answers with v as JSON.

@@ -69,9 +69,11 @@ func (s *Server) handleToken(x *exchange) {
 			}
 		}
 	}
+	proof := s.readTokenProof(x)
 	if s.injectFault(x) {
 		return
 	}
+	s.dpopNonceHeader(x)
 	if oerr == nil {
 		oerr = checkDuplicates(form)
 	}
@@ -86,7 +88,12 @@ func (s *Server) handleToken(x *exchange) {
 	}
 
 	s.mu.Lock()
-	body, oerr := s.tokenLocked(cc, form)
+	var body map[string]any
+	jkt, oerr := s.tokenProofLocked(x, proof)
+	if oerr == nil {
+		body, oerr = s.tokenLocked(cc, form, jkt)
+	}
+	s.dpopNonceHeaderLocked(x, proof)
 	s.mu.Unlock()
 	if oerr != nil {
 		x.writeError(oerr, true)
@@ -95,23 +102,27 @@ func (s *Server) handleToken(x *exchange) {
 	x.writeJSON(http.StatusOK, body)
 }
 
-// tokenLocked authenticates the client and runs the grant. The caller holds
-// s.mu.
-func (s *Server) tokenLocked(cc clientCredentials, form url.Values) (map[string]any, *oauthError) {
+// tokenLocked authenticates the client and runs the grant; the tokens are
+// bound to the DPoP key whose thumbprint is jkt, or bearer tokens when jkt
+// is "". The caller holds s.mu.
+func (s *Server) tokenLocked(cc clientCredentials, form url.Values, jkt string) (map[string]any, *oauthError) {
 	client, oerr := s.authenticateLocked(cc)
 	if oerr != nil {
+		return nil, oerr
+	}
+	if oerr := s.tokenBindingLocked(form, jkt); oerr != nil {
 		return nil, oerr
 	}
 	var ts tokenSet
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
-		ts, oerr = s.exchangeCodeLocked(client, form)
+		ts, oerr = s.exchangeCodeLocked(client, form, jkt)
 	case "refresh_token":
-		ts, oerr = s.refreshLocked(client, form)
+		ts, oerr = s.refreshLocked(client, form, jkt)
 	case "client_credentials":
-		ts, oerr = s.clientCredentialsLocked(client, form)
+		ts, oerr = s.clientCredentialsLocked(client, form, jkt)
 	case DeviceCodeGrantType:
-		ts, oerr = s.deviceTokenLocked(client, form)
+		ts, oerr = s.deviceTokenLocked(client, form, jkt)
 	case "":
 		oerr = &oauthError{code: "invalid_request", desc: "grant_type is missing"}
 	default:
@@ -123,7 +134,7 @@ func (s *Server) tokenLocked(cc clientCredentials, form url.Values) (map[string]
 	return s.tokenResponse(ts), nil
 }
 
-func (s *Server) exchangeCodeLocked(client *Client, form url.Values) (tokenSet, *oauthError) {
+func (s *Server) exchangeCodeLocked(client *Client, form url.Values, jkt string) (tokenSet, *oauthError) {
 	invalid := func(desc string) (tokenSet, *oauthError) {
 		return tokenSet{}, &oauthError{code: "invalid_grant", desc: desc}
 	}
@@ -172,7 +183,7 @@ func (s *Server) exchangeCodeLocked(client *Client, form url.Values) (tokenSet, 
 	}
 	ac.grant = g
 	s.grants = append(s.grants, g)
-	return s.issueLocked(g, g.scopes, aud, !s.cfg.DisableRefreshTokens), nil
+	return s.issueLocked(g, g.scopes, aud, !s.cfg.DisableRefreshTokens, jkt), nil
 }
 
 // resourcesFor checks the token request's resource parameters against the
@@ -215,7 +226,7 @@ func checkVerifier(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
-func (s *Server) refreshLocked(client *Client, form url.Values) (tokenSet, *oauthError) {
+func (s *Server) refreshLocked(client *Client, form url.Values, jkt string) (tokenSet, *oauthError) {
 	invalid := func(desc string) (tokenSet, *oauthError) {
 		return tokenSet{}, &oauthError{code: "invalid_grant", desc: desc}
 	}
@@ -255,7 +266,7 @@ func (s *Server) refreshLocked(client *Client, form url.Values) (tokenSet, *oaut
 		return tokenSet{}, oerr
 	}
 	rotate := !s.cfg.DisableRotation
-	ts := s.issueLocked(g, scopes, aud, rotate)
+	ts := s.issueLocked(g, scopes, aud, rotate, jkt)
 	if rotate {
 		rt.rotated = true
 	} else if !rt.expires.IsZero() {
@@ -264,7 +275,7 @@ func (s *Server) refreshLocked(client *Client, form url.Values) (tokenSet, *oaut
 	return ts, nil
 }
 
-func (s *Server) clientCredentialsLocked(client *Client, form url.Values) (tokenSet, *oauthError) {
+func (s *Server) clientCredentialsLocked(client *Client, form url.Values, jkt string) (tokenSet, *oauthError) {
 	if client.authMethod() == AuthNone {
 		return tokenSet{}, &oauthError{code: "unauthorized_client", desc: "client_credentials needs a confidential client"}
 	}
@@ -278,5 +289,5 @@ func (s *Server) clientCredentialsLocked(client *Client, form url.Values) (token
 		return tokenSet{}, oerr
 	}
 	s.grants = append(s.grants, g)
-	return s.issueLocked(g, scopes, aud, false), nil
+	return s.issueLocked(g, scopes, aud, false, jkt), nil
 }

@@ -7,6 +7,7 @@
 // rather than keep a copy.
 //
 // oauthtest keeps its own, narrower copies on purpose: it stands for a
-// foreign authorization server, imports nothing of ours, and checks what a
+// foreign authorization server, imports nothing of ours but package dpop
+// (its proof checks, as a real server's DPoP library), and checks what a
 // real server would check, not what authloop allows.
 package urlrule
