@@ -5,13 +5,18 @@
 package authloop
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop/discovery"
+	"github.com/authloop/authloop/internal/urlrule"
 )
 
 // setAuthorization writes the one Authorization header the session sends
@@ -107,4 +112,39 @@ func authChallenge(h http.Header) (discovery.Challenge, bool) {
 		}
 	}
 	return discovery.Challenge{}, false
+}
+
+// AuthHeader returns the header fields that authorize one request of
+// method to rawURL with the session's current token (as Token gets it):
+// "Authorization: Bearer <token>", or, for a DPoP-bound token,
+// "Authorization: DPoP <token>" and a DPoP proof made for exactly this
+// method and URL (RFC 9449 §7.1), with the server's latest nonce known to
+// the session. It is for a program that sends the request itself (a
+// command that prints headers for curl); a proof is good for one request,
+// and the server refuses it a second time. Session.Client and Transport do
+// this on every request.
+func (s *Session) AuthHeader(ctx context.Context, method, rawURL string) (http.Header, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("authloop: AuthHeader: %q is not an absolute http or https URL", urlrule.RedactURL(rawURL))
+	}
+	if method == "" {
+		return nil, errors.New("authloop: AuthHeader: the method is empty; give the request's method, such as GET or POST")
+	}
+	tok, err := s.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &http.Request{Method: method, URL: u, Header: http.Header{}}
+	if err := s.setAuthorization(r, tok); err != nil {
+		return nil, err
+	}
+	return r.Header, nil
+}
+
+// DPoPThumbprint returns the RFC 7638 thumbprint of the key the session
+// proves possession of (the value a DPoP-bound token's cnf.jkt holds), or
+// "" when it has none. The key itself is never shown.
+func (s *Session) DPoPThumbprint() string {
+	return s.cfg.dp.thumbprint()
 }

@@ -1,0 +1,709 @@
+package authloop
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/dpop"
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+)
+
+// dpopFixture is a DPoP-speaking oauthtest server, a store, and a browser
+// that approves every sign-in.
+type dpopFixture struct {
+	t     *testing.T
+	srv   *oauthtest.Server
+	store store.Store
+	b     *approvingBrowser
+	proxy *headerRecorder
+}
+
+func newDPoPFixture(t *testing.T, sc oauthtest.Config) *dpopFixture {
+	t.Helper()
+	srv := oauthtest.NewServer(sc)
+	t.Cleanup(srv.Close)
+	f := &dpopFixture{t: t, srv: srv, store: store.NewMemory(), b: &approvingBrowser{}, proxy: &headerRecorder{base: http.DefaultTransport}}
+	t.Cleanup(f.b.wg.Wait)
+	return f
+}
+
+// config discovers the endpoints (so that the metadata decides DPoPAuto),
+// signs in when needed, and sends every request through the recorder.
+func (f *dpopFixture) config() *Config {
+	cfg := testConfig(f.srv, f.b.open)
+	cfg.OAuth2.Endpoint = oauth2.Endpoint{}
+	cfg.Store = f.store
+	cfg.Interactive = true
+	cfg.DisableAutoRefresh = true
+	cfg.HTTPClient = &http.Client{Transport: f.proxy}
+	return cfg
+}
+
+func (f *dpopFixture) session(cfg *Config) *Session {
+	f.t.Helper()
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// resource calls the server's resource through the session's client and
+// returns what it answered.
+func (f *dpopFixture) resource(s *Session, method string, body string) (int, map[string]any) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.srv.ResourceEndpoint(), strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if body == "" {
+		req.Body, req.GetBody = http.NoBody, nil
+	}
+	resp, err := s.Client(context.Background()).Do(req)
+	if err != nil {
+		f.t.Fatalf("%s resource: %v", method, err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// headerRecorder records the DPoP and Authorization headers of every
+// request it sends, by endpoint path.
+type headerRecorder struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	sent []sentRequest
+}
+
+type sentRequest struct {
+	path, method, authorization, dpop string
+}
+
+func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.sent = append(h.sent, sentRequest{r.URL.Path, r.Method, r.Header.Get("Authorization"), r.Header.Get("DPoP")})
+	h.mu.Unlock()
+	return h.base.RoundTrip(r)
+}
+
+func (h *headerRecorder) requests(pathSuffix string) []sentRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sentRequest
+	for _, r := range h.sent {
+		if strings.HasSuffix(r.path, pathSuffix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// tokenRequests returns the server's log of token requests of grant.
+func tokenRequests(srv *oauthtest.Server, grant string) []oauthtest.Request {
+	var out []oauthtest.Request
+	for _, q := range srv.Requests() {
+		if q.Endpoint == "token" && q.GrantType == grant {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// A DPoP sign-in at a server whose metadata offers ES256 (DPoPAuto), then
+// refreshes, resource requests, and a restart from the store: every token
+// is bound to the one key the record keeps, every token request and
+// resource request proves it, and the resource accepts the requests.
+func TestDPoPSessionBindsEveryTokenToTheStoredKey(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jkt := s.DPoPThumbprint()
+	if jkt == "" || tok.TokenType != "DPoP" || f.srv.TokenBinding(tok.AccessToken) != jkt {
+		t.Fatalf("after the sign-in: thumbprint %q, token type %q, bound to %q; want a DPoP token bound to the session's key", jkt, tok.TokenType, f.srv.TokenBinding(tok.AccessToken))
+	}
+	rec, err := f.store.Load(context.Background(), s.key)
+	if err != nil || len(rec.DPoPKey) == 0 {
+		t.Fatalf("the record holds no DPoP key: %v", err)
+	}
+	if k, err := dpop.ParsePrivateKey(rec.DPoPKey); err != nil || k.Thumbprint() != jkt {
+		t.Fatalf("the record's key is not the session's: %v", err)
+	}
+	if strings.Contains(rec.String(), string(rec.DPoPKey)) {
+		t.Error("the record's String shows the key")
+	}
+	auth := f.proxy.requests("/authorize")
+	if len(auth) != 0 {
+		t.Fatalf("the authorization request went through the HTTP client: %v", auth)
+	}
+	if u := f.b.urls; len(u) != 1 || !strings.Contains(u[0], "dpop_jkt="+url.QueryEscape(jkt)) {
+		t.Errorf("the authorization request does not carry dpop_jkt=%s: %v", jkt, u)
+	}
+	for i := range 3 {
+		tok, err = s.Refresh(context.Background())
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i+1, err)
+		}
+		if tok.TokenType != "DPoP" || f.srv.TokenBinding(tok.AccessToken) != jkt {
+			t.Fatalf("refresh %d: type %q, bound to %q; want DPoP bound to %s", i+1, tok.TokenType, f.srv.TokenBinding(tok.AccessToken), jkt)
+		}
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			body := ""
+			if method == http.MethodPost {
+				body = `{"x":1}`
+			}
+			if status, m := f.resource(s, method, body); status != http.StatusOK || m["cnf"] == nil {
+				t.Fatalf("refresh %d, %s resource: HTTP %d %v; want 200 with the token's binding", i+1, method, status, m)
+			}
+		}
+	}
+	for _, q := range append(tokenRequests(f.srv, "authorization_code"), tokenRequests(f.srv, "refresh_token")...) {
+		if q.Status != http.StatusOK || q.DPoPJKT != jkt {
+			t.Errorf("token request %s: HTTP %d, proof by %q; want 200 with a proof by %s", q.GrantType, q.Status, q.DPoPJKT, jkt)
+		}
+	}
+	for _, r := range f.proxy.requests("/resource") {
+		if !strings.HasPrefix(r.authorization, "DPoP ") || r.dpop == "" {
+			t.Errorf("a resource request went as %q with proof %v; want the DPoP scheme and a proof", r.authorization[:min(len(r.authorization), 5)], r.dpop != "")
+		}
+	}
+	// A restarted process: the key comes from the record.
+	s.Close()
+	s2 := f.session(f.config())
+	if s2.DPoPThumbprint() != jkt {
+		t.Fatalf("the restarted session proves with %q; want the stored key %s", s2.DPoPThumbprint(), jkt)
+	}
+	tok2, err := s2.Refresh(context.Background())
+	if err != nil || f.srv.TokenBinding(tok2.AccessToken) != jkt {
+		t.Fatalf("refresh after the restart: %v; bound to %q", err, f.srv.TokenBinding(tok2.AccessToken))
+	}
+	if status, _ := f.resource(s2, http.MethodGet, ""); status != http.StatusOK {
+		t.Fatalf("resource after the restart: HTTP %d", status)
+	}
+	if n := len(tokenRequests(f.srv, "authorization_code")); n != 1 {
+		t.Errorf("%d sign-ins; want the one", n)
+	}
+}
+
+// Nonces (RFC 9449 §8, §9) at the token endpoint and at the resource: each
+// challenge is answered once with the nonce, and nothing is refreshed or
+// spent for it; a rotated nonce is learnt from the next challenge.
+func TestDPoPNonceChallengesAnsweredOnce(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoPNonce: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	codes := tokenRequests(f.srv, "authorization_code")
+	if len(codes) != 2 || codes[0].Error != "use_dpop_nonce" || codes[1].Status != http.StatusOK {
+		t.Fatalf("code redemptions: %+v; want use_dpop_nonce, then 200 with the nonce", codes)
+	}
+	for range 2 {
+		if status, _ := f.resource(s, http.MethodPost, `{"a":"b"}`); status != http.StatusOK {
+			t.Fatalf("resource: HTTP %d; want 200 once the nonce is known", status)
+		}
+	}
+	res := f.proxy.requests("/resource")
+	if len(res) != 2 {
+		t.Fatalf("%d resource requests; want 2: the token endpoint's nonce serves the resource of the same server", len(res))
+	}
+	// The server moves on to a new nonce: the next refresh and the next
+	// resource request are each challenged once, and sent again.
+	f.srv.RotateDPoPNonce()
+	refreshes := len(tokenRequests(f.srv, "refresh_token"))
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rs := tokenRequests(f.srv, "refresh_token")[refreshes:]
+	if len(rs) != 2 || rs[0].Error != "use_dpop_nonce" || rs[1].Status != http.StatusOK {
+		t.Fatalf("refreshes after the rotation: %+v; want use_dpop_nonce, then 200", rs)
+	}
+	f.srv.RotateDPoPNonce()
+	before := len(f.proxy.requests("/resource"))
+	if status, _ := f.resource(s, http.MethodPost, `{"a":"b"}`); status != http.StatusOK {
+		t.Fatalf("resource after a rotation: HTTP %d", status)
+	}
+	if got := len(f.proxy.requests("/resource")) - before; got != 2 {
+		t.Errorf("%d requests for one resource call after a rotation; want the challenged one and its retry", got)
+	}
+	if got := len(tokenRequests(f.srv, "refresh_token")); got != refreshes+2 {
+		t.Errorf("a resource nonce challenge led to %d refresh requests", got-refreshes-2)
+	}
+}
+
+// A resource request whose body cannot be sent again gets the nonce
+// challenge as it came, and sends nothing more.
+func TestDPoPResourceNonceUnreplayableBody(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.ChallengeResourceNonce(1)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), io.NopCloser(strings.NewReader("once")))
+	resp, err := s.Client(context.Background()).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || len(f.proxy.requests("/resource")) != 1 {
+		t.Fatalf("HTTP %d after %d requests; want the 401 after one", resp.StatusCode, len(f.proxy.requests("/resource")))
+	}
+	// The nonce is kept: the next request carries it.
+	if status, _ := f.resource(s, http.MethodGet, ""); status != http.StatusOK || len(f.proxy.requests("/resource")) != 2 {
+		t.Fatalf("the next request: HTTP %d after %d requests; want 200 at once", status, len(f.proxy.requests("/resource")))
+	}
+}
+
+// Session.Authorize, as an MCP SDK calls it on a 401: a nonce challenge
+// is answered with nil (send again) and the nonce learnt, never with a
+// refresh; the same challenge again, with no new nonce, is an error.
+func TestDPoPAuthorizeLearnsTheNonceWithoutRefreshing(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := f.srv.ChallengeResourceNonce(1)
+	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+	h, err := s.AuthHeader(context.Background(), req.Method, req.URL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("HTTP %d; want the nonce challenge", resp.StatusCode)
+	}
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatalf("Authorize on a nonce challenge: %v; want nil (send again with the nonce)", err)
+	}
+	if got := s.Cached(); got.AccessToken != tok.AccessToken || len(tokenRequests(f.srv, "refresh_token")) != 0 {
+		t.Fatal("a nonce challenge refreshed the token")
+	}
+	h2, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dpop.Parse(h2.Get("DPoP"))
+	if err != nil || p.Nonce != nonce {
+		t.Fatalf("the next proof carries nonce %q (%v); want %q", p.Nonce, err, nonce)
+	}
+	// The challenge again with the nonce the proof carried: an error.
+	req2, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+	req2.Header = h2
+	again := &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{
+		"Www-Authenticate": {`DPoP error="use_dpop_nonce", algs="ES256"`},
+		"Dpop-Nonce":       {nonce},
+	}, Body: http.NoBody}
+	if err := s.Authorize(context.Background(), req2, again); err == nil || !strings.Contains(err.Error(), "DPoP nonce") {
+		t.Fatalf("Authorize on a challenge without a new nonce: %v; want an error naming the nonce", err)
+	}
+}
+
+// AuthHeader gives what a program sends itself (authloop token for curl):
+// the DPoP scheme and a proof for exactly this method and URL, which the
+// resource accepts once and refuses replayed; a bearer session's header is
+// Bearer with no proof.
+func TestDPoPAuthHeader(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint()+"?q=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h.Get("Authorization"), "DPoP ") || h.Get("DPoP") == "" {
+		t.Fatalf("headers %v; want the DPoP scheme and a proof", h.Get("Authorization")[:5])
+	}
+	send := func() int {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint()+"?q=1", nil)
+		req.Header = h.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(); got != http.StatusOK {
+		t.Fatalf("the request with AuthHeader's headers: HTTP %d", got)
+	}
+	if got := send(); got != http.StatusUnauthorized {
+		t.Errorf("the same proof a second time: HTTP %d; want 401 (replay)", got)
+	}
+	for _, bad := range []struct{ method, url string }{{"", f.srv.ResourceEndpoint()}, {"GET", "/relative"}, {"GET", "ftp://x.example/"}} {
+		if _, err := s.AuthHeader(context.Background(), bad.method, bad.url); err == nil {
+			t.Errorf("AuthHeader(%q, %q) succeeded; want an error", bad.method, bad.url)
+		}
+	}
+}
+
+// A stolen DPoP-bound access token is worth nothing: as Bearer, or with a
+// proof of another key, the resource refuses it.
+func TestDPoPLeakedTokenRefused(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(h http.Header) int {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(http.Header{"Authorization": {"Bearer " + tok.AccessToken}}); got != http.StatusUnauthorized {
+		t.Errorf("the token as Bearer: HTTP %d; want 401", got)
+	}
+	thief, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := thief.Proof(dpop.ProofParams{Method: http.MethodGet, URL: f.srv.ResourceEndpoint(), AccessToken: tok.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(http.Header{"Authorization": {"DPoP " + tok.AccessToken}, "Dpop": {proof}}); got != http.StatusUnauthorized {
+		t.Errorf("the token with another key's proof: HTTP %d; want 401", got)
+	}
+	// The refresh token, stolen from the record, is no better.
+	rec, _ := f.store.Load(context.Background(), s.key)
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rec.Token.RefreshToken}, "client_id": {f.srv.ClientID()}}
+	resp, err := http.PostForm(f.srv.TokenEndpoint(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Error("the bound refresh token was refreshed without a proof")
+	}
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Errorf("the session's own refresh after the thief's try: %v", err)
+	}
+}
+
+// A server without DPoP: DPoPAuto sends no proof and stores no key;
+// DPoPOn sends proofs, which the server ignores, and the bearer tokens it
+// answers with are used as Bearer. DPoPOff at a DPoP server: no proof, no
+// key, bearer tokens.
+func TestDPoPModes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		server    oauthtest.Config
+		mode      DPoPMode
+		proofs    bool
+		tokenType string
+	}{
+		{"auto, server without DPoP", oauthtest.Config{}, DPoPAuto, false, "Bearer"},
+		{"on, server without DPoP", oauthtest.Config{}, DPoPOn, true, "Bearer"},
+		{"off, DPoP server", oauthtest.Config{DPoP: true}, DPoPOff, false, "Bearer"},
+		{"auto, DPoP server", oauthtest.Config{DPoP: true}, DPoPAuto, true, "DPoP"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.server.Scopes = []string{"openid", "offline_access"}
+			f := newDPoPFixture(t, tc.server)
+			cfg := f.config()
+			cfg.DPoP = tc.mode
+			s := f.session(cfg)
+			if _, err := s.Login(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tok := s.Cached()
+			if tok.TokenType != tc.tokenType {
+				t.Errorf("token type %q; want %q", tok.TokenType, tc.tokenType)
+			}
+			for _, r := range f.proxy.requests("/token") {
+				if (r.dpop != "") != tc.proofs {
+					t.Errorf("a token request with proof %v; want %v", r.dpop != "", tc.proofs)
+				}
+			}
+			rec, _ := f.store.Load(context.Background(), s.key)
+			if (len(rec.DPoPKey) > 0) != tc.proofs {
+				t.Errorf("the record holds a key: %v; want %v", len(rec.DPoPKey) > 0, tc.proofs)
+			}
+			if status, _ := f.resource(s, http.MethodGet, ""); status != http.StatusOK {
+				t.Fatalf("resource: HTTP %d", status)
+			}
+			last := f.proxy.requests("/resource")
+			scheme, _, _ := strings.Cut(last[len(last)-1].authorization, " ")
+			if want := map[string]string{"Bearer": "Bearer", "DPoP": "DPoP"}[tc.tokenType]; scheme != want {
+				t.Errorf("resource request as %q; want %q", scheme, want)
+			}
+		})
+	}
+}
+
+// The program's own key (Config.DPoPKey, a hardware key say) proves, and
+// is never written to the store; Login with it gives a token a Session
+// given the same key uses.
+func TestDPoPProgramKeyNeverStored(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := dpop.NewKey(priv)
+	cfg := f.config()
+	cfg.DPoPKey = priv
+	tok, err := Login(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.TokenBinding(tok.AccessToken) != k.Thumbprint() {
+		t.Fatalf("Login's token is bound to %q; want the program's key", f.srv.TokenBinding(tok.AccessToken))
+	}
+	s, err := NewSession(cfg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.DPoPThumbprint() != k.Thumbprint() {
+		t.Fatal("the session does not prove with the program's key")
+	}
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.store.Load(context.Background(), s.key)
+	if err != nil || len(rec.DPoPKey) != 0 {
+		t.Fatalf("the program's key was stored (%d bytes), %v", len(rec.DPoPKey), err)
+	}
+	// Without the key, Login keeps nothing and asks for bearer tokens.
+	cfg2 := f.config()
+	tok2, err := Login(context.Background(), cfg2)
+	if err != nil || tok2.TokenType != "Bearer" {
+		t.Fatalf("Login without DPoPKey: %v, type %q; want a bearer token", err, tok2.TokenType)
+	}
+	// A key that is not P-256 is refused before anything is sent.
+	cfg3 := f.config()
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	cfg3.DPoPKey = p384
+	if _, err := NewSession(cfg3, nil); err == nil || !strings.Contains(err.Error(), "Config.DPoPKey") {
+		t.Fatalf("a P-384 key: %v; want an error naming Config.DPoPKey", err)
+	}
+}
+
+// Two sessions on one store (two processes): the second adopts the first's
+// sign-in and its key, and refreshes the bound refresh token; a logout
+// deletes the key with the record, and the next sign-in makes another.
+func TestDPoPKeySharedThroughTheStore(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	a := f.session(f.config())
+	if _, err := a.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := f.session(f.config())
+	if b.DPoPThumbprint() != a.DPoPThumbprint() {
+		t.Fatal("the second session does not prove with the stored key")
+	}
+	tok, err := b.Refresh(context.Background())
+	if err != nil || f.srv.TokenBinding(tok.AccessToken) != a.DPoPThumbprint() {
+		t.Fatalf("the second session's refresh: %v", err)
+	}
+	if _, err := a.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := f.resource(a, http.MethodGet, ""); status != http.StatusOK {
+		t.Fatalf("the first session after the second's refresh: HTTP %d", status)
+	}
+	old := a.DPoPThumbprint()
+	if err := a.Logout(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a.DPoPThumbprint() == old || a.DPoPThumbprint() == "" {
+		t.Errorf("the sign-in after a logout proves with the old key")
+	}
+}
+
+// A record whose key cannot be read: the session does not start, and the
+// error says what to do; no key material is printed.
+func TestDPoPCorruptStoredKey(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	// The record's key names the discovered issuer: sign in once.
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	key := s.key
+	rec, err := f.store.Load(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Repeat([]byte{0x5a}, 40)
+	rec.DPoPKey = bad
+	if _, err := f.store.Save(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewSession(f.config(), nil)
+	if err == nil || !strings.Contains(err.Error(), "DPoP key") || !strings.Contains(err.Error(), "logout") {
+		t.Fatalf("a corrupt key: %v; want an error saying so and how to fix it", err)
+	}
+	if strings.Contains(err.Error(), string(bad)) {
+		t.Error("the error shows the key's bytes")
+	}
+}
+
+// The key is never logged: a debug log of a DPoP sign-in, refreshes and
+// resource calls holds neither the private key nor a proof.
+func TestDPoPKeyNeverLogged(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoPNonce: true, Scopes: []string{"openid", "offline_access"}})
+	var logs bytes.Buffer
+	cfg := f.config()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := f.session(cfg)
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.resource(s, http.MethodGet, "")
+	rec, _ := f.store.Load(context.Background(), s.key)
+	k, err := dpop.ParsePrivateKey(rec.DPoPKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]string
+	_ = json.Unmarshal(k.PublicJWK(), &jwk)
+	for _, secret := range []string{string(rec.DPoPKey), jwk["x"]} {
+		if secret != "" && strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds key material")
+		}
+	}
+	for _, r := range f.proxy.requests("") {
+		if r.dpop != "" && strings.Contains(logs.String(), r.dpop[:40]) {
+			t.Error("the log holds a DPoP proof")
+		}
+	}
+	if !strings.Contains(logs.String(), "DPoP nonce") {
+		t.Error("the nonce retry was not logged at debug level: the test shows nothing")
+	}
+}
+
+// Login through a protected resource (only Config.Resource set) keeps
+// nothing: without Config.DPoPKey it asks for a bearer token, which a
+// Session given it can use, rather than a token bound to a key that is
+// lost when Login returns.
+func TestDPoPLoginThroughResourceKeepsNoLostKey(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{DPoP: true, ResourceIdentifier: "/resource/"})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	cfg := resourceConfig(srv, srv.ResourceEndpoint(), b.open)
+	tok, err := Login(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.TokenType != "Bearer" || srv.TokenBinding(tok.AccessToken) != "" {
+		t.Fatalf("Login through the resource gave a %q token bound to %q; want a bearer token", tok.TokenType, srv.TokenBinding(tok.AccessToken))
+	}
+	cfg.Store = store.NewMemory()
+	s, err := NewSession(cfg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := s.Client(context.Background()).Get(srv.ResourceEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the Session given Login's token: HTTP %d", resp.StatusCode)
+	}
+}
+
+// A refresh token bound to one key, refreshed by a session that proves
+// with another (Config.DPoPKey changed): the server's invalid_dpop_proof
+// is a configuration error naming DPoPKey, and the refresh token is kept,
+// so the session with the right key still refreshes.
+func TestDPoPWrongKeyKeepsTheRefreshToken(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	a := f.session(f.config())
+	if _, err := a.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config()
+	cfg.DPoPKey = other
+	cfg.Interactive = false
+	b := f.session(cfg)
+	_, err = b.Refresh(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "Config.DPoPKey") || errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("refresh with another key: %v; want a configuration error naming Config.DPoPKey", err)
+	}
+	if !b.CanRefresh() {
+		t.Error("the refused proof dropped the refresh token")
+	}
+	if _, err := a.Refresh(context.Background()); err != nil {
+		t.Fatalf("the session with the bound key: %v", err)
+	}
+}
+
+// Session.Authorize on a DPoP request refused with invalid_token knows
+// which token was refused (from "Authorization: DPoP <token>") and
+// refreshes it at once.
+func TestDPoPAuthorizeRefreshesTheRefusedToken(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+	req.Header = h
+	resp := &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{
+		"Www-Authenticate": {`DPoP error="invalid_token", algs="ES256"`},
+	}, Body: http.NoBody, Request: req}
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatal(err)
+	}
+	if s.Cached().AccessToken == tok.AccessToken || len(tokenRequests(f.srv, "refresh_token")) != 1 {
+		t.Fatalf("Authorize on a refused DPoP token made %d refreshes; want one", len(tokenRequests(f.srv, "refresh_token")))
+	}
+}
