@@ -48,7 +48,7 @@ func TestTransportRefreshesAfter401OfAnEmptyAccessToken(t *testing.T) {
 // type): resource servers expect the Bearer scheme, and
 // oauth2.Token.SetAuthHeader would send "N_A <token>". Found by the issue
 // 14 adversary for the challenge-driven Transport; both modes share
-// setBearer.
+// setAuthorization.
 func TestTransportSendsBearerWhateverTheTokenType(t *testing.T) {
 	for _, challengeDriven := range []bool{false, true} {
 		f := newFixture(t, oauthtest.Config{TokenType: "N_A"}, true)

@@ -20,7 +20,7 @@ import (
 // any other non-Bearer type makes every request to the MCP server go out
 // as "N_A <token>", which a Bearer-only MCP server refuses, and
 // Session.Authorize can no longer tell which token was refused (bearerOf
-// finds none). Fixed by setBearer in the root Transport.
+// finds none). Fixed by setAuthorization in the root Transport.
 func TestTransportSendsBearerWhateverTheTokenType(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{TokenType: "N_A"})
 	ctx := testContext(t)
