@@ -707,3 +707,33 @@ func TestDPoPAuthorizeRefreshesTheRefusedToken(t *testing.T) {
 		t.Fatalf("Authorize on a refused DPoP token made %d refreshes; want one", len(tokenRequests(f.srv, "refresh_token")))
 	}
 }
+
+// The device flow (RFC 8628) with DPoP: the device code's polls carry
+// proofs (the device authorization request does not need one), a nonce
+// challenge on a poll is answered once, and the token is bound to the
+// session's key.
+func TestDPoPDeviceFlow(t *testing.T) {
+	fastDevicePolls(t)
+	srv := oauthtest.NewServer(oauthtest.Config{DPoPNonce: true, DeviceAutoApprovePolls: 2})
+	defer srv.Close()
+	cfg := deviceConfig(srv)
+	cfg.DPoP = DPoPOn // the endpoints are configured: no metadata to offer ES256
+	cfg.Interactive = true
+	cfg.Store = store.NewMemory()
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.TokenType != "DPoP" || srv.TokenBinding(tok.AccessToken) != s.DPoPThumbprint() || s.DPoPThumbprint() == "" {
+		t.Fatalf("device flow token: type %q, bound to %q; want DPoP bound to %q", tok.TokenType, srv.TokenBinding(tok.AccessToken), s.DPoPThumbprint())
+	}
+	polls := tokenRequests(srv, "urn:ietf:params:oauth:grant-type:device_code")
+	if len(polls) < 2 || polls[0].Error != "use_dpop_nonce" || polls[len(polls)-1].Status != http.StatusOK {
+		t.Fatalf("device polls: %+v; want a nonce challenge first and a 200 last", polls)
+	}
+}
