@@ -235,6 +235,11 @@ func (s *Session) nowNano() int64 {
 // wait, not the refresh the other callers share. When the grant is dead it
 // returns an error that satisfies errors.Is(err, ErrLoginRequired), unless
 // Config.Interactive lets it sign the person in again.
+//
+// A DPoP-bound token (TokenType "DPoP", see Config.DPoP) is worth nothing
+// alone: each request needs a proof of the session's key. Send requests
+// through Client or Transport, or take the headers of one request from
+// AuthHeader.
 func (s *Session) Token(ctx context.Context) (*oauth2.Token, error) {
 	st := s.cur.Load()
 	now := s.nowNano()
