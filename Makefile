@@ -38,9 +38,9 @@ FUZZ_TARGETS = \
 	./cmd/authloop:FuzzGitCredentialInput \
 	./cmd/authloop:FuzzProfileFastPath
 
-.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth redisstore conformance mutation
+.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth redisstore conformance mutation mutation-selftest
 
-test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth redisstore conformance
+test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth redisstore conformance mutation-selftest
 
 # What the tests need beyond Go (Chromium, gnome-keyring, redis-server, a C compiler; the
 # modules and npm packages from their lock files): installed when missing.
@@ -283,3 +283,12 @@ mutation:
 		fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "mutation: below the thresholds, or failed:$$failed"; exit 1; fi
+
+# `make mutation`'s own checks (.ci/mutation-selftest.sh): in a scratch
+# module, with a fake gremlins printing chosen summaries (and the real one on
+# tiny packages when installed), the target must fail where a package's
+# figures or gremlins' run say so, and pass only where they allow it.
+# Seconds; part of `make test`.
+mutation-selftest:
+	@echo "== make mutation's own checks"
+	@GO=$(GO) sh .ci/mutation-selftest.sh
