@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make mutation-selftest`: checks that `make mutation` fails where it must
 # and passes where it may, in a scratch module (a temporary git repository
-# holding a copy of the Makefile and .ci/gremlins-go, and a package p).
+# holding a copy of the Makefile and .ci/, and a package p).
 #
 # Most cases run a fake gremlins (GREMLINS=<script>) that prints a chosen
 # output and exits with a chosen status, so they need only go and git and
@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 repo=$tmp/repo
 mkdir -p "$repo/p" "$repo/.ci"
 cp "$top/Makefile" "$repo/"
-cp "$top/.ci/gremlins-go" "$repo/.ci/"
+cp "$top"/.ci/* "$repo/.ci/"
 printf 'module example.com/selftest\n\ngo 1.26\n' >"$repo/go.mod"
 cat >"$repo/p/p.go" <<'EOF'
 package p
@@ -86,8 +86,8 @@ expect fail "a package path that does not exist" PKGS=./nope
 FAKE_RC=1 expect fail "gremlins exits 1 after its summary"
 summary 89 11 0 0 0 89.00 100.00
 expect fail "efficacy 89%"
-summary 90 10 11 0 0 90.00 89.11
-expect fail "mutant coverage 89.11%"
+summary 90 10 13 0 0 90.00 88.50
+expect fail "mutant coverage 88.50%"
 summary 90 10 10 0 0 90.00 90.91
 expect pass "efficacy 90% exactly, coverage 90.91%"
 : >"$FAKE_OUT"
@@ -96,6 +96,20 @@ printf 'Starting...\nGathering coverage... done in 1s\n\nNo results to report.\n
 expect fail "no mutant at all in the package (No results to report)"
 printf 'Test efficacy: NaN%%\nMutator coverage: NaN%%\n' >"$FAKE_OUT"
 expect fail "figures NaN%, no counts"
+summary 0 0 0 104 0 0.00 0.00
+expect fail "every mutant TIMED OUT (register with the default timeout)"
+summary 0 0 0 0 12 0.00 0.00
+expect fail "every mutant NOT VIABLE"
+summary 10 0 0 300 0 100.00 100.00
+expect fail "10 killed, 300 TIMED OUT"
+summary 0 0 0 0 0 0.00 0.00
+expect pass "no mutant in the changed lines (all skipped)"
+summary 95 5 0 25 0 95.00 100.00
+expect pass "a few TIMED OUT (20%)"
+summary 35999 4001 0 0 0 90.00 100.00
+expect fail "efficacy 89.9975%, which gremlins prints as 90.00%"
+printf 'Killed: 95, Lived: 5, Not covered: 0\nTest efficacy: 95.00%%\nMutator coverage: 100.00%%\n' >"$FAKE_OUT"
+expect fail "a summary without its Timed out line"
 summary 95 5 0 0 0 95.00 100.00
 expect pass "DIFF=HEAD, nothing changed: skipped" DIFF=HEAD
 
@@ -107,6 +121,12 @@ if [ -x "$real" ]; then
 	printf 'package fails\n\nimport "testing"\n\nfunc TestBig(t *testing.T) {\n\tif Big(11) {\n\t\tt.Fatal("fails before any mutant")\n\t}\n}\n' >"$repo/fails/f_test.go"
 	expect fail "real: the package's tests fail before any mutant" GREMLINS="$real" PKGS=./fails
 	rm -r "$repo/fails"
+	mkdir -p "$repo/hangs"
+	printf 'package hangs\n\n// Next returns i+1.\nfunc Next(i int) int {\n\ti++\n\treturn i\n}\n' >"$repo/hangs/h.go"
+	printf 'package hangs\n\nimport "testing"\n\nfunc TestNextCountsUp(t *testing.T) {\n\tfor x := 0; x != 10; x = Next(x) {\n\t}\n}\n' >"$repo/hangs/h_test.go"
+	expect fail "real: the package's only mutant hangs (TIMED OUT)" GREMLINS="$real" PKGS=./hangs \
+		MUTATION_FLAGS="--workers 1 --timeout-coefficient 3 --exclude-files /"
+	rm -r "$repo/hangs"
 else
 	echo "skip the cases with the real gremlins: none found (GREMLINS_REAL)"
 fi
