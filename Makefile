@@ -270,9 +270,12 @@ mutation:
 	export MUTATION_REAL_GO="$$(command -v $(GO))" MUTATION_TESTFLAGS="$(MUTATION_TESTFLAGS)" PATH="$$shim:$$PATH"; \
 	for p in $(PKGS); do \
 		dir=$$(cd "$$p" && pwd) || exit 1; \
-		if [ -n "$(DIFF)" ] && ! (cd "$$dir" && git diff --merge-base --relative --name-only $(DIFF) -- .) | \
-			grep -v / | grep '\.go$$' | grep -qv '_test\.go$$'; then \
-			echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
+		if [ -n "$(DIFF)" ]; then \
+			changed=$$(cd "$$dir" && git diff --merge-base --relative --name-only "$(DIFF)" -- .) || { \
+				echo "mutation: git diff --merge-base $(DIFF) failed: DIFF must name a revision with history in common with HEAD"; exit 1; }; \
+			if ! printf '%s\n' "$$changed" | grep -v / | grep '\.go$$' | grep -qv '_test\.go$$'; then \
+				echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
+			fi; \
 		fi; \
 		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
 		unbuilt=$$(cd "$$dir" && $(GO) list -f '{{range .IgnoredGoFiles}}--exclude-files ^{{.}}$$ {{end}}' .) || exit 1; \

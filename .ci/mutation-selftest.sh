@@ -112,6 +112,9 @@ printf 'Killed: 95, Lived: 5, Not covered: 0\nTest efficacy: 95.00%%\nMutator co
 expect fail "a summary without its Timed out line"
 summary 95 5 0 0 0 95.00 100.00
 expect pass "DIFF=HEAD, nothing changed: skipped" DIFF=HEAD
+expect fail "DIFF names no revision" DIFF=no-such-rev
+orphan=$(echo orphan | git commit-tree "$(git write-tree)")
+expect fail "DIFF shares no history with HEAD (no merge base)" DIFF="$orphan"
 
 # The real gremlins, on tiny packages.
 real=${GREMLINS_REAL:-$(command -v gremlins || echo "$($GO env GOPATH)/bin/gremlins")}
