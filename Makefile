@@ -273,6 +273,11 @@ mutation:
 		if [ -n "$(DIFF)" ]; then \
 			changed=$$(cd "$$dir" && git diff --merge-base --relative --name-only "$(DIFF)" -- .) || { \
 				echo "mutation: git diff --merge-base $(DIFF) failed: DIFF must name a revision with history in common with HEAD"; exit 1; }; \
+			new=$$(cd "$$dir" && git ls-files --others --exclude-standard -- '*.go' | grep -v / | grep -v '_test\.go$$'); \
+			if [ -n "$$new" ]; then \
+				echo "mutation: $$p:" $$new "not tracked by git, so not in git diff nor tested by gremlins --diff: git add -N it first"; \
+				failed="$$failed $$p"; continue; \
+			fi; \
 			if ! printf '%s\n' "$$changed" | grep -v / | grep '\.go$$' | grep -qv '_test\.go$$'; then \
 				echo "== mutation $$p: no Go file of the package changed since $(DIFF)"; continue; \
 			fi; \

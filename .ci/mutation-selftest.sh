@@ -112,6 +112,11 @@ printf 'Killed: 95, Lived: 5, Not covered: 0\nTest efficacy: 95.00%%\nMutator co
 expect fail "a summary without its Timed out line"
 summary 95 5 0 0 0 95.00 100.00
 expect pass "DIFF=HEAD, nothing changed: skipped" DIFF=HEAD
+printf 'package p\n\n// C says whether n is over 5.\nfunc C(n int) bool { return n > 5 }\n' >"$repo/p/new.go"
+expect fail "DIFF=HEAD with a new Go file git does not track yet" DIFF=HEAD
+git add -N p/new.go
+expect pass "the same file after git add -N: tested" DIFF=HEAD
+git rm -q --cached p/new.go && rm "$repo/p/new.go"
 expect fail "DIFF names no revision" DIFF=no-such-rev
 orphan=$(echo orphan | git commit-tree "$(git write-tree)")
 expect fail "DIFF shares no history with HEAD (no merge base)" DIFF="$orphan"
