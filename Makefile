@@ -232,7 +232,10 @@ conformance:
 # paths gremlins matches are relative to the package's directory), so `.`
 # leaves the subpackages and cmd/ alone. gremlins runs from the package's
 # directory with git's diff.relative set, because it compares the paths of
-# `git diff` with those relative to the package's directory.
+# `git diff` with those relative to the package's directory; and with
+# diff.context 0, because it takes a hunk's added lines as one run from the
+# hunk's first added line: with context, two changes a few lines apart share
+# a hunk and the second one's mutants are SKIPPED, never tested.
 # gremlins runs with .ci/gremlins-go as its `go`: its coverage run goes
 # uncached and tests only the package (for `.` gremlins would run ./..., and
 # each mutant's timeout is a multiple of that run's time), and a switch's case
@@ -284,7 +287,8 @@ mutation:
 		fi; \
 		echo "== mutation $$p$(if $(DIFF), (lines changed since $(DIFF)))"; \
 		unbuilt=$$(cd "$$dir" && $(GO) list -f '{{range .IgnoredGoFiles}}--exclude-files ^{{.}}$$ {{end}}' .) || exit 1; \
-		{ (cd "$$dir" && MUTATION_COVER_PKG=".$${dir#"$$top"}" GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
+		{ (cd "$$dir" && MUTATION_COVER_PKG=".$${dir#"$$top"}" GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true \
+			GIT_CONFIG_KEY_1=diff.context GIT_CONFIG_VALUE_1=0 \
 			"$$gremlins" unleash $(MUTATION_FLAGS) $$unbuilt $(if $(DIFF),--diff $(DIFF)) "$$dir" 2>&1); echo $$? >"$$log.rc"; } | tee "$$log"; \
 		if [ "$$(cat "$$log.rc")" != 0 ]; then failed="$$failed $$p"; \
 		elif ! awk -v e=$(MUTATION_MIN_EFFICACY) -v c=$(MUTATION_MIN_MCOVER) -v t=$(MUTATION_MAX_TIMEDOUT) \

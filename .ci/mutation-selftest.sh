@@ -135,6 +135,14 @@ if [ -x "$real" ]; then
 	expect fail "real: the package's only mutant hangs (TIMED OUT)" GREMLINS="$real" PKGS=./hangs \
 		MUTATION_FLAGS="--workers 1 --timeout-coefficient 3 --exclude-files /"
 	rm -r "$repo/hangs"
+	# Two changes in one hunk of git diff (lines 5 and 9, three lines of
+	# context between them): gremlins v0.6.0 takes a hunk's added lines as
+	# one run from its first, so with git's default context it tests line 5
+	# and 6 and skips line 9, whose boundary mutant (n >= 5) lives.
+	sed -i 's/^\treturn false$/\treturn n == 7/; s/{ return false }/{ return n > 5 }/' "$repo/p/p.go"
+	expect fail "real: DIFF with two changed lines in one hunk, the second's mutant lives" GREMLINS="$real" DIFF=HEAD \
+		MUTATION_FLAGS="--workers 1 --timeout-coefficient 10 --exclude-files /"
+	git checkout -q p/p.go
 else
 	echo "skip the cases with the real gremlins: none found (GREMLINS_REAL)"
 fi
