@@ -46,7 +46,7 @@ func TestTestingDocEquivalentMutantsPointAtTheirCode(t *testing.T) {
 			entries[len(entries)-1] += " " + strings.TrimSpace(line)
 		}
 	}
-	ref := regexp.MustCompile("([A-Za-z0-9_]+\\.go):([0-9]+)(?::[0-9]+)?")
+	ref := regexp.MustCompile(`([A-Za-z0-9_]+\.go):([0-9]+)(?::[0-9]+)?`)
 	code := regexp.MustCompile("`([^`]+)`")
 	checked := 0
 	for _, e := range entries {
