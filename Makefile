@@ -264,6 +264,7 @@ MUTATION_TESTFLAGS  ?=
 MUTATION_FLAGS      ?= --workers $(MUTATION_WORKERS) --timeout-coefficient 60 --exclude-files /
 
 mutation:
+	@[ -n "$(strip $(PKGS))" ] || { echo "mutation: PKGS names no package to test"; exit 1; }
 	@top=$$(pwd); failed=""; log=$$(mktemp); shim=$$(mktemp -d); trap 'rm -rf "$$log" "$$log.rc" "$$shim"' EXIT; \
 	ln -s "$$(pwd)/.ci/gremlins-go" "$$shim/go"; \
 	gremlins="$(GREMLINS)"; if [ -z "$$gremlins" ]; then \

@@ -83,6 +83,7 @@ summary 95 5 0 0 0 95.00 100.00
 expect pass "efficacy 95%, coverage 100%"
 expect pass "the same, PKGS with a trailing slash" PKGS=./p/
 expect fail "a package path that does not exist" PKGS=./nope
+expect fail "PKGS empty: no package tested" PKGS=
 FAKE_RC=1 expect fail "gremlins exits 1 after its summary"
 summary 89 11 0 0 0 89.00 100.00
 expect fail "efficacy 89%"
