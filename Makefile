@@ -300,10 +300,16 @@ mutation:
 	if [ -n "$$failed" ]; then echo "mutation: below the thresholds, or failed:$$failed"; exit 1; fi
 
 # `make mutation`'s own checks (.ci/mutation-selftest.sh): in a scratch
-# module, with a fake gremlins printing chosen summaries (and the real one on
-# tiny packages when installed), the target must fail where a package's
+# module, with a fake gremlins printing chosen summaries, and the real one
+# (GREMLINS, or gremlins GREMLINS_VERSION installed here into a temporary
+# directory) on tiny packages, the target must fail where a package's
 # figures or gremlins' run say so, and pass only where they allow it.
-# Seconds; part of `make test`.
+# Under a minute; part of `make test`.
 mutation-selftest:
 	@echo "== make mutation's own checks"
-	@GO=$(GO) sh .ci/mutation-selftest.sh
+	@real="$(GREMLINS)"; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	if [ -z "$$real" ]; then \
+		GOBIN="$$bin" $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) || exit 1; \
+		real="$$bin/gremlins"; \
+	fi; \
+	GO=$(GO) GREMLINS_REAL="$$real" sh .ci/mutation-selftest.sh
