@@ -38,9 +38,9 @@ FUZZ_TARGETS = \
 	./cmd/authloop:FuzzGitCredentialInput \
 	./cmd/authloop:FuzzProfileFastPath
 
-.PHONY: test test-short deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth redisstore conformance mutation mutation-selftest
+.PHONY: test test-short short-skips deps lint unit reliability fuzz vuln demo bench keyring integration mcpauth redisstore conformance mutation mutation-selftest
 
-test: deps lint unit reliability fuzz vuln demo keyring integration mcpauth redisstore conformance mutation-selftest
+test: deps lint unit short-skips reliability fuzz vuln demo keyring integration mcpauth redisstore conformance mutation-selftest
 
 # What the tests need beyond Go (Chromium, gnome-keyring, redis-server, a C compiler; the
 # modules and npm packages from their lock files): installed when missing.
@@ -75,6 +75,14 @@ unit:
 test-short:
 	$(GO) test -short -count=1 ./...
 	$(GO) -C $(CMD) test -short -count=1 ./...
+
+# Every test the fast tier skips must be listed in docs/TESTING.md ("What
+# the fast tier leaves out"): the fast tier's tests, as JSON, through
+# .ci/shorttier-skips.go. Part of `make test`.
+short-skips:
+	@echo "== the fast tier's skips are the ones docs/TESTING.md lists"
+	$(GO) test -short -count=1 -json ./... | $(GO) run .ci/shorttier-skips.go
+	$(GO) -C $(CMD) test -short -count=1 -json ./... | $(GO) run .ci/shorttier-skips.go
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

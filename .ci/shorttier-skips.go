@@ -49,6 +49,7 @@ func main() {
 	type event struct{ Action, Package, Test, Output string }
 	noKeyring := map[string]bool{} // package+test that said no Secret Service answers
 	var skipped []event
+	var failed []string
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(nil, 1<<20)
 	for in.Scan() {
@@ -63,7 +64,16 @@ func main() {
 			}
 		case "skip":
 			skipped = append(skipped, e)
+		case "fail":
+			failed = append(failed, e.Package+" "+e.Test)
 		}
+	}
+	if len(failed) > 0 {
+		fmt.Println("tests failed (go test -short shows why):")
+		for _, f := range failed {
+			fmt.Println("  " + f)
+		}
+		os.Exit(1)
 	}
 	var unlisted []string
 	for _, e := range skipped {
