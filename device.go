@@ -159,34 +159,34 @@ type deviceAuthJSON struct {
 // Its errors never hold the body (it carries the device code).
 func parseDeviceAuthResponse(status int, contentType string, body []byte, sent time.Time) (*oauth2.DeviceAuthResponse, error) {
 	if len(body) > maxTokenResponse {
-		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: fmt.Sprintf("the device authorization response is larger than %d bytes", maxTokenResponse)}
+		return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: fmt.Sprintf("the device authorization response is larger than %d bytes", maxTokenResponse)}
 	}
 	var j deviceAuthJSON
 	if err := json.Unmarshal(body, &j); err != nil {
-		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response is not a JSON object (" + describeBody(contentType, body) + ")"}
+		return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: "the device authorization response is not a JSON object (" + describeBody(contentType, body) + ")"}
 	}
 	if j.Error != "" {
 		return nil, &oautherr.Error{Code: j.Error, Description: j.ErrorDescription, URI: j.ErrorURI, StatusCode: status, Endpoint: "device_authorization"}
 	}
 	if status < 200 || status > 299 {
-		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization endpoint answered an error status without an OAuth error code"}
+		return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: "the device authorization endpoint answered an error status without an OAuth error code"}
 	}
 	if j.VerificationURI == "" {
 		j.VerificationURI = j.VerificationURL
 	}
 	if j.DeviceCode == "" || j.UserCode == "" || j.VerificationURI == "" {
-		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response lacks device_code, user_code or verification_uri"}
+		return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: "the device authorization response lacks device_code, user_code or verification_uri"}
 	}
 	for _, u := range []string{j.VerificationURI, j.VerificationURIComplete} {
 		if u == "" {
 			continue
 		}
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || hasControl(u) {
-			return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the device authorization response names a verification URI that is not an http(s) URL"}
+			return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: "the device authorization response names a verification URI that is not an http(s) URL"}
 		}
 	}
 	if hasControl(j.UserCode) {
-		return nil, &TokenResponseError{StatusCode: status, ContentType: contentType, Problem: "the user_code holds control characters"}
+		return nil, &TokenResponseError{Endpoint: "device authorization", StatusCode: status, ContentType: contentType, Problem: "the user_code holds control characters"}
 	}
 	da := &oauth2.DeviceAuthResponse{
 		DeviceCode:              j.DeviceCode,

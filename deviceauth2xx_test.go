@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -18,7 +19,13 @@ func TestParseDeviceAuthResponseAny2xxIsSuccess(t *testing.T) {
 		}
 	}
 	var te *TokenResponseError
-	if _, err := parseDeviceAuthResponse(300, "application/json", body, sentAt); !errors.As(err, &te) {
-		t.Errorf("HTTP 300 with a complete answer: %v; want a *TokenResponseError", err)
+	_, err := parseDeviceAuthResponse(300, "application/json", body, sentAt)
+	if !errors.As(err, &te) {
+		t.Fatalf("HTTP 300 with a complete answer: %v; want a *TokenResponseError", err)
+	}
+	// The message names the endpoint that answered, not the token
+	// endpoint.
+	if !strings.Contains(err.Error(), "device authorization endpoint answered HTTP 300") {
+		t.Errorf("the error %q does not name the device authorization endpoint", err)
 	}
 }

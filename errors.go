@@ -38,11 +38,15 @@ func (e *IssuerMismatchError) Error() string {
 	return fmt.Sprintf("authloop: the authorization response came from issuer %q, not the configured %q (RFC 9207 mix-up defence); the response was discarded — check Config.Issuer", e.Got, e.Want)
 }
 
-// TokenResponseError reports a token endpoint answer that is not a usable
-// OAuth response: an HTML page from a proxy, malformed JSON, or a success
-// without an access token. It never holds the body, which could carry a
-// secret; it says what the body looked like.
+// TokenResponseError reports a token endpoint (or device authorization
+// endpoint) answer that is not a usable OAuth response: an HTML page from a
+// proxy, malformed JSON, or a success without an access token. It never
+// holds the body, which could carry a secret; it says what the body looked
+// like.
 type TokenResponseError struct {
+	// Endpoint names the endpoint that answered: "" for the token
+	// endpoint, "device authorization" for RFC 8628's.
+	Endpoint string
 	// StatusCode is the HTTP status of the response.
 	StatusCode int
 	// ContentType is the response's Content-Type header.
@@ -58,7 +62,11 @@ func (e *TokenResponseError) Error() string {
 	if ct == "" {
 		ct = "no content type"
 	}
-	return fmt.Sprintf("authloop: token endpoint answered HTTP %d (%s): %s", e.StatusCode, ct, e.Problem)
+	endpoint := e.Endpoint
+	if endpoint == "" {
+		endpoint = "token"
+	}
+	return fmt.Sprintf("authloop: %s endpoint answered HTTP %d (%s): %s", endpoint, e.StatusCode, ct, e.Problem)
 }
 
 // ErrLoginRequired reports that the session holds no usable token and
