@@ -1,0 +1,235 @@
+package mcpauth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/mcpauth"
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The two go-sdk streamable transports that send DPoP: the OAuthHandler
+// with mcpauth.HTTPClient as its HTTP client, and mcpauth.HTTPClient alone.
+var dpopRoutes = []struct {
+	name    string
+	handler bool
+}{
+	{"handler and HTTPClient", true},
+	{"HTTPClient alone", false},
+}
+
+// connectDPoP connects a go-sdk client to the fixture's streamable endpoint
+// with HTTPClient: mcpauth.HTTPClient(s, nil), and the OAuthHandler too
+// when handler is set.
+func connectDPoP(ctx context.Context, t *testing.T, f *fixture, s *authloop.Session, handler bool) *mcp.ClientSession {
+	t.Helper()
+	tr := &mcp.StreamableClientTransport{Endpoint: f.mcpURL, HTTPClient: mcpauth.HTTPClient(s, nil)}
+	if handler {
+		tr.OAuthHandler = mcpauth.NewGoSDKHandler(s)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpauth-test", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	return cs
+}
+
+// checkBound checks that the session holds a DPoP-bound token, bound to
+// its key, and that every request the MCP server served carried a proof by
+// that key.
+func checkBound(t *testing.T, f *fixture, g *dpopGate, s *authloop.Session) {
+	t.Helper()
+	jkt := s.DPoPThumbprint()
+	tok := s.Cached()
+	if jkt == "" || tok == nil || !strings.EqualFold(tok.TokenType, "DPoP") {
+		t.Fatalf("the session holds no DPoP-bound token (thumbprint %q, token %v)", jkt, tok != nil)
+	}
+	if got := f.as.TokenBinding(tok.AccessToken); got != jkt {
+		t.Errorf("the token is bound to %q, want the session's key %q", got, jkt)
+	}
+	keys := g.proofKeys()
+	if len(keys) != 1 || keys[jkt] == 0 {
+		t.Errorf("the MCP server served proofs of the keys %v, want only the session's %q", keys, jkt)
+	}
+}
+
+// An MCP client on the go-sdk's streamable transport gets DPoP-bound
+// tokens from a server that offers DPoP and uses them through
+// mcpauth.HTTPClient: every request to the MCP server (initialize, the
+// notification, tools/list, tools/call, the event stream's GET and the
+// closing DELETE) carries "Authorization: DPoP" and a proof for that
+// request (method, URL, the token's hash) signed by the key the token is
+// bound to, never shown twice; the tokens refreshed mid-session stay bound
+// to the same key; one sign-in, and no refusal after it.
+func TestGoSDKDPoP(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			if got := listTools(ctx, t, cs); strings.Join(got, ",") != "add,echo" {
+				t.Fatalf("tools = %v, want add,echo", got)
+			}
+			refusedAfterLogin := f.refused.Load()
+			for i := range 3 {
+				f.clock.Advance(ttl + time.Second)
+				if err := callEcho(ctx, cs, "dpop"); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if err := cs.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			g.check(t)
+			checkBound(t, f, g, s)
+			if served, _, bearer := g.counts(); served < 6 || bearer != 0 {
+				t.Errorf("served %d requests with DPoP and %d with Bearer, want at least 6 and none", served, bearer)
+			}
+			if got := f.refused.Load(); got != refusedAfterLogin {
+				t.Errorf("the MCP server refused %d requests after the login; want none", got-refusedAfterLogin)
+			}
+			if n := f.as.Count("authorize"); n != 1 {
+				t.Errorf("authorize requests = %d, want 1", n)
+			}
+			for _, r := range f.as.Requests() {
+				if r.Endpoint == "token" && r.DPoPJKT != s.DPoPThumbprint() {
+					t.Errorf("a %s token request was accepted with the proof of key %q, want the session's", r.GrantType, r.DPoPJKT)
+				}
+			}
+		})
+	}
+}
+
+// The MCP server requires a nonce of its own (RFC 9449 §9), as the
+// conformance suite's auth/dpop-nonce does, and the authorization server
+// one of its own (§8): the first request with the token is answered 401
+// use_dpop_nonce and sent again, once, with the nonce, and later requests
+// carry it from the start; a new nonce costs one more challenge. A nonce
+// challenge refreshes nothing and signs in no one.
+func TestGoSDKDPoPNonceAtTheMCPServer(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoPNonce: true})
+			g.setNonce("mcp-nonce-1")
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			defer cs.Close()
+			listTools(ctx, t, cs)
+			if err := callEcho(ctx, cs, "one"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ch, _ := g.counts(); ch != 1 {
+				t.Errorf("nonce challenges = %d, want 1 (the first request with the token)", ch)
+			}
+			tokens := f.as.Count("token")
+
+			g.setNonce("mcp-nonce-2")
+			for i := range 3 {
+				if err := callEcho(ctx, cs, "two"); err != nil {
+					t.Fatalf("call %d after the new nonce: %v", i, err)
+				}
+			}
+			if _, ch, _ := g.counts(); ch != 2 {
+				t.Errorf("nonce challenges = %d, want 2 (one per nonce)", ch)
+			}
+			if n := f.as.Count("token"); n != tokens {
+				t.Errorf("token requests went from %d to %d after the MCP server's nonce challenge, want none: a nonce challenge is not a refused token", tokens, n)
+			}
+			g.check(t)
+			checkBound(t, f, g, s)
+			if n := f.as.Count("authorize"); n != 1 {
+				t.Errorf("authorize requests = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// A lying MCP server challenges every proof with yet another nonce: the
+// call fails after a bounded number of tries instead of looping, and
+// nothing is refreshed for it. (Each request the go-sdk sends is sent at
+// most 4 times: the nonce retry, and the retry after Session.Authorize
+// learnt the next nonce, with its own nonce retry. The go-sdk sends the
+// call twice when it has the OAuthHandler too, and then the DELETE of the
+// connection it gives up.)
+func TestGoSDKDPoPEndlessNonceChallenges(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			defer cs.Close()
+			listTools(ctx, t, cs)
+			tokens := f.as.Count("token")
+			g.setLying()
+			if err := callEcho(ctx, cs, "never"); err == nil {
+				t.Fatal("the call succeeded at a server that accepts no proof")
+			}
+			if _, ch, _ := g.counts(); ch == 0 || ch > 16 {
+				t.Errorf("nonce challenges = %d for one call, want 1 to 16", ch)
+			}
+			if n := f.as.Count("token"); n != tokens {
+				t.Errorf("token requests went from %d to %d, want none for nonce challenges", tokens, n)
+			}
+			g.check(t)
+		})
+	}
+}
+
+// The go-sdk's streamable transport writes "Authorization: Bearer" itself
+// from the OAuthHandler's token source: NewGoSDKHandler alone cannot send
+// a DPoP-bound token with its proof. It never lets one go as Bearer (which
+// RFC 9449 §7.2 has a server refuse, and a refusal would be refreshed again
+// and again): the connection fails with ErrDPoPNeedsHTTPClient, whose
+// message names the fix. With Config.DPoP off the handler alone works, with
+// bearer tokens.
+func TestGoSDKHandlerAloneWithDPoP(t *testing.T) {
+	f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+	ctx := testContext(t)
+	s := f.session(f.mcpURL, store.NewMemory(), true)
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpauth-test", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.mcpURL, OAuthHandler: mcpauth.NewGoSDKHandler(s)}, nil)
+	if err == nil {
+		cs.Close()
+		t.Fatal("Connect succeeded without sending the DPoP-bound token")
+	}
+	if !errors.Is(err, mcpauth.ErrDPoPNeedsHTTPClient) || !strings.Contains(err.Error(), "HTTPClient: mcpauth.HTTPClient") {
+		t.Errorf("Connect: %v; want ErrDPoPNeedsHTTPClient naming the fix", err)
+	}
+	g.check(t)
+	if n := f.as.Count("authorize"); n != 1 {
+		t.Errorf("authorize requests = %d, want 1", n)
+	}
+	if n := f.as.Count("token"); n != 1 {
+		t.Errorf("token requests = %d, want 1: the refusals must not refresh the token", n)
+	}
+
+	t.Run("DPoP off", func(t *testing.T) {
+		f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+		cfg := f.config(f.mcpURL, store.NewMemory(), true)
+		cfg.DPoP = authloop.DPoPOff
+		s, err := authloop.NewSession(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		cs := connectGoSDK(ctx, t, f, s)
+		defer cs.Close()
+		if err := callEcho(ctx, cs, "bearer"); err != nil {
+			t.Fatal(err)
+		}
+		g.check(t)
+		if served, _, bearer := g.counts(); served != 0 || bearer == 0 {
+			t.Errorf("served %d requests with DPoP and %d with Bearer, want none and some", served, bearer)
+		}
+	})
+}
