@@ -22,6 +22,7 @@ import (
 //	transport := &mcp.StreamableClientTransport{
 //		Endpoint:     "https://mcp.example.com/mcp",
 //		OAuthHandler: mcpauth.NewGoSDKHandler(sess),
+//		HTTPClient:   mcpauth.HTTPClient(sess, nil), // for DPoP: see below
 //	}
 //
 // The transport asks the handler for a token before every request; the
@@ -40,14 +41,12 @@ import (
 // auto at an authorization server whose metadata offers DPoP with ES256)
 // must also set the transport's HTTPClient to HTTPClient(s, nil), whose
 // RoundTripper (authloop.Transport) writes the header and the proof of each
-// request, answers the MCP server's nonce challenge, and handles refusals;
-// HTTPClient alone, without the handler, does all of that as well:
-//
-//	transport := &mcp.StreamableClientTransport{
-//		Endpoint:     "https://mcp.example.com/mcp",
-//		OAuthHandler: mcpauth.NewGoSDKHandler(sess),
-//		HTTPClient:   mcpauth.HTTPClient(sess, nil),
-//	}
+// request, answers the MCP server's nonce challenge, and handles refusals
+// (HTTPClient alone, without the handler, does all of that as well). The
+// default (Config.DPoP auto) uses DPoP whenever the server offers it, so
+// give the HTTPClient unless DPoP is off. With it, the RoundTripper answers
+// a refusal first, and the go-sdk calls Authorize only for a response that
+// is still a refusal after the RoundTripper's retry.
 //
 // The handler never hands the go-sdk a DPoP-bound token (a server refuses
 // one sent as Bearer, RFC 9449 §7.2): its token source gives none for it.
