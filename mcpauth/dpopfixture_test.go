@@ -38,6 +38,9 @@ type dpopGate struct {
 	// nonce, so that no proof is ever good enough (the DELETE that ends
 	// the MCP session passes, so that the server's session ends).
 	lying bool
+	// mute makes the server leave out the DPoP-Nonce header of its nonce
+	// challenges.
+	mute bool
 
 	seen       map[string]bool // the jti of every proof shown
 	problems   []string
@@ -68,6 +71,12 @@ func (g *dpopGate) setLying() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.lying = true
+}
+
+func (g *dpopGate) setMute() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mute = true
 }
 
 // counts returns the requests served with a DPoP-bound token, the nonce
@@ -186,6 +195,9 @@ func (g *dpopGate) judge(r *http.Request) (code, nonce string) {
 	switch {
 	case errors.Is(err, dpop.ErrNonceRequired):
 		g.challenges++
+		if g.mute {
+			return "use_dpop_nonce", ""
+		}
 		return "use_dpop_nonce", nonce
 	case err != nil:
 		g.problem("%s: %v", what, err)

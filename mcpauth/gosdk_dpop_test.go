@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,4 +233,115 @@ func TestGoSDKHandlerAloneWithDPoP(t *testing.T) {
 			t.Errorf("served %d requests with DPoP and %d with Bearer, want none and some", served, bearer)
 		}
 	})
+}
+
+// Sixteen calls at once when the MCP server has just taken a new nonce:
+// each is challenged and sent again with the nonce, none fails, no proof
+// is shown twice, and nothing is refreshed. Then the grant is revoked and
+// sixteen calls at once share one new sign-in, whose tokens are bound to
+// the same key.
+func TestGoSDKDPoPConcurrent(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoPNonce: true})
+			g.setNonce("mcp-nonce-1")
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			defer cs.Close()
+			listTools(ctx, t, cs)
+			key := s.DPoPThumbprint()
+			tokens := f.as.Count("token")
+			_, before, _ := g.counts()
+
+			g.setNonce("mcp-nonce-2")
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					if err := callEcho(ctx, cs, "at once"); err != nil {
+						t.Errorf("call after the new nonce: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if _, ch, _ := g.counts(); ch-before < 1 || ch-before > 16 {
+				t.Errorf("nonce challenges for 16 calls = %d, want 1 to 16 (at most one each)", ch-before)
+			}
+			if n := f.as.Count("token"); n != tokens {
+				t.Errorf("token requests went from %d to %d for a nonce, want none", tokens, n)
+			}
+
+			f.revokeThenCallConcurrently(t, func() error { return callEcho(ctx, cs, "after revocation") })
+			g.check(t)
+			checkBound(t, f, g, s)
+			if s.DPoPThumbprint() != key {
+				t.Error("the session's key changed with the new sign-in")
+			}
+		})
+	}
+}
+
+// A new process on the same file store resumes the DPoP session: the key
+// is read with the tokens, the stored token (expired meanwhile) is
+// refreshed with a proof by that key, and the MCP server sees proofs by
+// the same key as before; no new sign-in.
+func TestGoSDKDPoPRestart(t *testing.T) {
+	f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+	ctx := testContext(t)
+	st := fileStore(t)
+	s := f.session(f.mcpURL, st, true)
+	cs := connectDPoP(ctx, t, f, s, true)
+	listTools(ctx, t, cs)
+	key := s.DPoPThumbprint()
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	f.clock.Advance(ttl + time.Second)
+	s2 := f.session(f.mcpURL, st, false)
+	cs2 := connectDPoP(ctx, t, f, s2, true)
+	defer cs2.Close()
+	if err := callEcho(ctx, cs2, "resumed"); err != nil {
+		t.Fatal(err)
+	}
+	if s2.DPoPThumbprint() != key {
+		t.Errorf("the new process proves with key %q, want the stored %q", s2.DPoPThumbprint(), key)
+	}
+	g.check(t)
+	checkBound(t, f, g, s2)
+	if n := f.as.Count("authorize"); n != 1 {
+		t.Errorf("authorize requests = %d, want 1", n)
+	}
+}
+
+// An MCP server that asks for a nonce (use_dpop_nonce) without sending one
+// in a DPoP-Nonce header: the call fails with an error that says so, after
+// one try, and nothing is refreshed.
+func TestGoSDKDPoPNonceChallengeWithoutNonce(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			defer cs.Close()
+			listTools(ctx, t, cs)
+			tokens := f.as.Count("token")
+			g.setMute()
+			g.setNonce("never-sent")
+			err := callEcho(ctx, cs, "no nonce")
+			if err == nil || !strings.Contains(err.Error(), "DPoP-Nonce") {
+				t.Errorf("call: %v; want an error saying the server sent no DPoP-Nonce", err)
+			}
+			if _, ch, _ := g.counts(); ch != 1 {
+				t.Errorf("nonce challenges = %d, want 1", ch)
+			}
+			if n := f.as.Count("token"); n != tokens {
+				t.Errorf("token requests went from %d to %d, want none", tokens, n)
+			}
+			g.setNonce("") // let the closing DELETE through
+			g.check(t)
+		})
+	}
 }
