@@ -38,6 +38,10 @@ type dpopGate struct {
 	// nonce, so that no proof is ever good enough (the DELETE that ends
 	// the MCP session passes, so that the server's session ends).
 	lying bool
+	// stubborn is the number of the next proofs of a POST that the
+	// server challenges with a new nonce each, as lying does, before it
+	// accepts the last nonce it sent.
+	stubborn int
 	// mute makes the server leave out the DPoP-Nonce header of its nonce
 	// challenges.
 	mute bool
@@ -71,6 +75,12 @@ func (g *dpopGate) setLying() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.lying = true
+}
+
+func (g *dpopGate) setStubborn(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stubborn = n
 }
 
 func (g *dpopGate) setMute() {
@@ -188,8 +198,12 @@ func (g *dpopGate) judge(r *http.Request) (code, nonce string) {
 		return "invalid_token", ""
 	}
 	nonce = g.nonce
-	if g.lying && r.Method == http.MethodPost {
+	if (g.lying || g.stubborn > 0) && r.Method == http.MethodPost {
+		if g.stubborn > 0 {
+			g.stubborn--
+		}
 		nonce = randomNonce()
+		g.nonce = nonce
 	}
 	err = p.Check(dpop.Check{Method: r.Method, URL: g.f.srv.URL + r.URL.Path, Now: g.f.clock.Now(), AccessToken: tok, JKT: jkt, Nonce: nonce})
 	switch {

@@ -1,6 +1,7 @@
 package mcpauth_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -194,24 +195,44 @@ func TestGoSDKDPoPEndlessNonceChallenges(t *testing.T) {
 // message names the fix. With Config.DPoP off the handler alone works, with
 // bearer tokens.
 func TestGoSDKHandlerAloneWithDPoP(t *testing.T) {
-	f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
 	ctx := testContext(t)
-	s := f.session(f.mcpURL, store.NewMemory(), true)
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpauth-test", Version: "1.0.0"}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.mcpURL, OAuthHandler: mcpauth.NewGoSDKHandler(s)}, nil)
-	if err == nil {
-		cs.Close()
-		t.Fatal("Connect succeeded without sending the DPoP-bound token")
-	}
-	if !errors.Is(err, mcpauth.ErrDPoPNeedsHTTPClient) || !strings.Contains(err.Error(), "HTTPClient: mcpauth.HTTPClient") {
-		t.Errorf("Connect: %v; want ErrDPoPNeedsHTTPClient naming the fix", err)
-	}
-	g.check(t)
-	if n := f.as.Count("authorize"); n != 1 {
-		t.Errorf("authorize requests = %d, want 1", n)
-	}
-	if n := f.as.Count("token"); n != 1 {
-		t.Errorf("token requests = %d, want 1: the refusals must not refresh the token", n)
+	// At the 2026-07-28 wire the go-sdk sends server/discover first and
+	// falls back to initialize; at 2025-11-25 the first sign-in happens in
+	// the one Write of initialize, whose retry is the go-sdk's last try.
+	for _, wire := range []string{"", "2025-11-25"} {
+		t.Run("wire "+cmp.Or(wire, "default"), func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			connect := func() error {
+				client := mcp.NewClient(&mcp.Implementation{Name: "mcpauth-test", Version: "1.0.0"}, nil)
+				cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: f.mcpURL, OAuthHandler: mcpauth.NewGoSDKHandler(s)}, &mcp.ClientSessionOptions{ProtocolVersion: wire})
+				if err == nil {
+					cs.Close()
+				}
+				return err
+			}
+			err := connect()
+			if err == nil {
+				t.Fatal("Connect succeeded without sending the DPoP-bound token")
+			}
+			if !errors.Is(err, mcpauth.ErrDPoPNeedsHTTPClient) || !strings.Contains(err.Error(), "HTTPClient: mcpauth.HTTPClient") {
+				t.Errorf("Connect: %v; want ErrDPoPNeedsHTTPClient naming the fix", err)
+			}
+			// The session now holds the bound token: later connections fail
+			// the same way, at their first refusal, and never refresh it.
+			for i := range 10 {
+				if err := connect(); !errors.Is(err, mcpauth.ErrDPoPNeedsHTTPClient) {
+					t.Fatalf("connection %d: %v; want ErrDPoPNeedsHTTPClient", i, err)
+				}
+			}
+			g.check(t)
+			if n := f.as.Count("authorize"); n != 1 {
+				t.Errorf("authorize requests = %d, want 1", n)
+			}
+			if n := f.as.Count("token"); n != 1 {
+				t.Errorf("token requests = %d, want 1: the refusals must not refresh the token", n)
+			}
+		})
 	}
 
 	t.Run("DPoP off", func(t *testing.T) {
@@ -229,6 +250,49 @@ func TestGoSDKHandlerAloneWithDPoP(t *testing.T) {
 			t.Fatal(err)
 		}
 		g.check(t)
+		if served, _, bearer := g.counts(); served != 0 || bearer == 0 {
+			t.Errorf("served %d requests with DPoP and %d with Bearer, want none and some", served, bearer)
+		}
+	})
+
+	// A server that names its tokens DPoP without binding them (no proof
+	// was sent: the session has no key): they go as Bearer, as
+	// authloop.Transport sends them.
+	t.Run("token_type DPoP, no key", func(t *testing.T) {
+		f, g := newDPoPFixture(t, oauthtest.Config{TokenType: "DPoP"})
+		s := f.session(f.mcpURL, store.NewMemory(), true)
+		cs := connectGoSDK(ctx, t, f, s)
+		defer cs.Close()
+		if err := callEcho(ctx, cs, "bearer"); err != nil {
+			t.Fatal(err)
+		}
+		g.check(t)
+		if s.DPoPThumbprint() != "" || s.Cached().TokenType != "DPoP" {
+			t.Errorf("key %q, token_type %q: the case is not the one meant", s.DPoPThumbprint(), s.Cached().TokenType)
+		}
+	})
+
+	// DPoP on, at a server that does not speak it: the session proves
+	// with a key, and the server issues bearer tokens, which the handler
+	// alone sends as such.
+	t.Run("DPoP on, bearer server", func(t *testing.T) {
+		f, g := newDPoPFixture(t, oauthtest.Config{})
+		cfg := f.config(f.mcpURL, store.NewMemory(), true)
+		cfg.DPoP = authloop.DPoPOn
+		s, err := authloop.NewSession(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		cs := connectGoSDK(ctx, t, f, s)
+		defer cs.Close()
+		if err := callEcho(ctx, cs, "bearer"); err != nil {
+			t.Fatal(err)
+		}
+		g.check(t)
+		if s.DPoPThumbprint() == "" {
+			t.Error("the session has no DPoP key: the case is not the one meant")
+		}
 		if served, _, bearer := g.counts(); served != 0 || bearer == 0 {
 			t.Errorf("served %d requests with DPoP and %d with Bearer, want none and some", served, bearer)
 		}
@@ -341,6 +405,39 @@ func TestGoSDKDPoPNonceChallengeWithoutNonce(t *testing.T) {
 				t.Errorf("token requests went from %d to %d, want none", tokens, n)
 			}
 			g.setNonce("") // let the closing DELETE through
+			g.check(t)
+		})
+	}
+}
+
+// An MCP server that challenges four proofs in a row with a new nonce
+// each, then accepts: authloop.Transport sends a request at most four
+// times (its nonce retry, and the retry after Session.Authorize learnt a
+// nonce, with its own nonce retry), so HTTPClient alone gives up; with the
+// OAuthHandler too, the go-sdk calls Authorize with the still refused
+// response, the handler hands Session.Authorize the request that went out
+// (with its proof), which learns the nonce, and the go-sdk's retry passes.
+func TestGoSDKDPoPHandlerLearnsNonceAfterTheTransport(t *testing.T) {
+	for _, route := range dpopRoutes {
+		t.Run(route.name, func(t *testing.T) {
+			f, g := newDPoPFixture(t, oauthtest.Config{DPoP: true})
+			ctx := testContext(t)
+			s := f.session(f.mcpURL, store.NewMemory(), true)
+			cs := connectDPoP(ctx, t, f, s, route.handler)
+			defer cs.Close()
+			listTools(ctx, t, cs)
+			tokens := f.as.Count("token")
+			g.setStubborn(4)
+			err := callEcho(ctx, cs, "stubborn")
+			if route.handler && err != nil {
+				t.Errorf("call: %v; want the go-sdk's retry through the handler to pass", err)
+			}
+			if !route.handler && err == nil {
+				t.Error("the call passed after four challenges without the handler: the case is not the one meant")
+			}
+			if n := f.as.Count("token"); n != tokens {
+				t.Errorf("token requests went from %d to %d, want none for nonce challenges", tokens, n)
+			}
 			g.check(t)
 		})
 	}
