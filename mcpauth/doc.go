@@ -26,6 +26,13 @@
 // browser window among all the requests that were refused at once; the
 // request is then sent again, once.
 //
+// DPoP (RFC 9449): a session whose tokens are DPoP-bound sends each request
+// with "Authorization: DPoP <token>" and a new proof of its key, which only
+// the RoundTripper writes. The go-sdk's streamable transport writes a Bearer
+// header itself from the OAuthHandler, so with DPoP it must be given
+// HTTPClient as well (see NewGoSDKHandler); mcp-go's routes and the go-sdk's
+// SSE transport go through the RoundTripper already.
+//
 // mcpauth is glue to the SDKs only: the HTTP behaviour (the header, the
 // retry, the rules for redirects to another origin) is the root package's,
 // in authloop.Transport and Session.Authorize.

@@ -54,6 +54,14 @@ const ttl = 10 * time.Minute
 
 func newFixture(t *testing.T, cfg oauthtest.Config) *fixture {
 	t.Helper()
+	return newGatedFixture(t, cfg, nil)
+}
+
+// newGatedFixture is newFixture with gate, when not nil, in front of the
+// MCP endpoints instead of the go-sdk's bearer token check (and the
+// step-up): gate(h) checks a request's authorization and hands it to h.
+func newGatedFixture(t *testing.T, cfg oauthtest.Config, gate func(http.Handler) http.Handler) *fixture {
+	t.Helper()
 	f := &fixture{t: t, clock: oauthtest.NewFakeClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))}
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = ttl
@@ -63,17 +71,7 @@ func newFixture(t *testing.T, cfg oauthtest.Config) *fixture {
 	f.as = oauthtest.NewServer(cfg)
 	t.Cleanup(f.as.Close)
 
-	server := mcp.NewServer(&mcp.Implementation{Name: "fixture", Version: "1.0.0"}, nil)
-	mcp.AddTool(server, &mcp.Tool{Name: "echo", Description: "Says the text back."},
-		func(_ context.Context, _ *mcp.CallToolRequest, in struct {
-			Text string `json:"text"`
-		}) (*mcp.CallToolResult, any, error) {
-			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
-		})
-	mcp.AddTool(server, &mcp.Tool{Name: "add", Description: "Adds two numbers."},
-		func(_ context.Context, _ *mcp.CallToolRequest, in struct{ A, B int }) (*mcp.CallToolResult, struct{ Sum int }, error) {
-			return nil, struct{ Sum int }{in.A + in.B}, nil
-		})
+	server := newMCPServer()
 	get := func(*http.Request) *mcp.Server { return server }
 
 	mux := http.NewServeMux()
@@ -83,9 +81,14 @@ func newFixture(t *testing.T, cfg oauthtest.Config) *fixture {
 	f.sseURL = f.srv.URL + "/sse"
 	prmURL := f.srv.URL + "/.well-known/oauth-protected-resource/mcp"
 
-	bearer := auth.RequireBearerToken(f.verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: prmURL})
-	mux.Handle("/mcp", f.counting(f.stepUp(prmURL, bearer(mcp.NewStreamableHTTPHandler(get, nil)))))
-	mux.Handle("/sse", f.counting(bearer(mcp.NewSSEHandler(get, nil))))
+	if gate == nil {
+		bearer := auth.RequireBearerToken(f.verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: prmURL})
+		mux.Handle("/mcp", f.counting(f.stepUp(prmURL, bearer(mcp.NewStreamableHTTPHandler(get, nil)))))
+		mux.Handle("/sse", f.counting(bearer(mcp.NewSSEHandler(get, nil))))
+	} else {
+		mux.Handle("/mcp", f.counting(gate(mcp.NewStreamableHTTPHandler(get, nil))))
+		mux.Handle("/sse", f.counting(gate(mcp.NewSSEHandler(get, nil))))
+	}
 	mux.Handle("/.well-known/oauth-protected-resource/mcp", auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
 		Resource:             f.mcpURL,
 		AuthorizationServers: []string{f.as.Issuer()},
@@ -98,6 +101,22 @@ func newFixture(t *testing.T, cfg oauthtest.Config) *fixture {
 		ScopesSupported:      []string{"read", "offline_access"},
 	}))
 	return f
+}
+
+// newMCPServer is the fixture's MCP server: the tools echo and add.
+func newMCPServer() *mcp.Server {
+	server := mcp.NewServer(&mcp.Implementation{Name: "fixture", Version: "1.0.0"}, nil)
+	mcp.AddTool(server, &mcp.Tool{Name: "echo", Description: "Says the text back."},
+		func(_ context.Context, _ *mcp.CallToolRequest, in struct {
+			Text string `json:"text"`
+		}) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
+		})
+	mcp.AddTool(server, &mcp.Tool{Name: "add", Description: "Adds two numbers."},
+		func(_ context.Context, _ *mcp.CallToolRequest, in struct{ A, B int }) (*mcp.CallToolResult, struct{ Sum int }, error) {
+			return nil, struct{ Sum int }{in.A + in.B}, nil
+		})
+	return server
 }
 
 // verify is the MCP server's token check.

@@ -8,10 +8,13 @@
 #     must pass; the others test the MCP client program rather than its
 #     authorization (tools_call, elicitation, SSE retry, custom headers...)
 #     and are reported, not judged (docs/INTEROP.md);
-#   - the 2025-03-26 back-compat scenarios (--suite backcompat).
+#   - the 2025-03-26 back-compat scenarios (--suite backcompat);
+#   - the DPoP extension scenarios auth/dpop and auth/dpop-nonce (RFC 9449,
+#     SEP-1932), at both wires.
 #
-# Fails when any of those fails (a failed check or a warning; for a
-# scenario named on the command line the client's exit code too). Results (checks.json, the client's
+# Fails when any of those fails (a failed check or a warning; for the DPoP
+# scenarios, and a scenario named on the command line, the client's exit
+# code too). Results (checks.json, the client's
 # stdout and stderr per scenario) go to results/.
 #
 # Usage: sh mcpauth/conformance/run.sh [scenario...]   (default: all of them;
@@ -116,6 +119,13 @@ if ! $conformance client --command "$client" --suite backcompat --verbose -o res
 	status=1
 fi
 sed -n '/=== SUITE SUMMARY ===/,$p' results/backcompat.out
+
+echo "== conformance: the DPoP extension (SEP-1932, RFC 9449), at both wires"
+for rev in 2026-07-28 2025-11-25; do
+	for s in auth/dpop auth/dpop-nonce; do
+		scenario "$s" "$rev"
+	done
+done
 
 if [ $status -ne 0 ]; then
 	echo "conformance: some scenarios failed; checks and the client's output are in mcpauth/conformance/results/" >&2

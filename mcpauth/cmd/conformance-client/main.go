@@ -1,7 +1,12 @@
 // Command conformance-client is the MCP client that the MCP conformance
 // suite (@modelcontextprotocol/conformance) runs against its authorization
-// scenarios: an authloop Session, given only the MCP server's URL, through
-// mcpauth.NewGoSDKHandler and the go-sdk's streamable HTTP transport.
+// scenarios: an authloop Session, given only the MCP server's URL, and the
+// go-sdk's streamable HTTP transport with mcpauth.HTTPClient as its HTTP
+// client, whose authloop.Transport authorizes every request: the Bearer
+// token, or a DPoP-bound token with its proof (RFC 9449, the auth/dpop
+// scenarios), and the server's challenges (401, 403 insufficient_scope,
+// use_dpop_nonce). The go-sdk writes only Bearer tokens from an
+// OAuthHandler, so the client uses none.
 //
 // Usage, as the suite calls it:
 //
@@ -96,9 +101,11 @@ func run(ctx context.Context, serverURL, scenario, protocolVersion, rawContext s
 	defer sess.Close()
 
 	client := mcp.NewClient(&mcp.Implementation{Name: "authloop-conformance-client", Version: "1.0.0"}, nil)
+	httpClient := mcpauth.HTTPClient(sess, nil)
+	defer httpClient.CloseIdleConnections()
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:             serverURL,
-		OAuthHandler:         mcpauth.NewGoSDKHandler(sess),
+		HTTPClient:           httpClient,
 		DisableStandaloneSSE: true,
 		MaxRetries:           -1,
 	}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})

@@ -71,6 +71,10 @@ func run(ctx context.Context, serverURL, clientID, clientSecret string) error {
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:     serverURL,
 		OAuthHandler: mcpauth.NewGoSDKHandler(sess),
+		// The go-sdk writes only Bearer tokens from the OAuthHandler: a
+		// server that offers DPoP gets DPoP-bound tokens, which this client
+		// sends with their proofs.
+		HTTPClient: mcpauth.HTTPClient(sess, nil),
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", serverURL, err)
