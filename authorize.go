@@ -138,7 +138,7 @@ func (s *Session) nonceAsked(req *http.Request, resp *http.Response) error {
 	if req == nil || req.URL == nil {
 		return errors.New("authloop: the resource server asked for a DPoP nonce, and Authorize was given no request to tell which server")
 	}
-	s.cfg.dp.learn(req.URL.String(), resp.Header)
+	s.cfg.dp.learn(req.URL.String(), true, resp.Header)
 	sent := ""
 	if p, err := dpop.Parse(req.Header.Get("DPoP")); err == nil {
 		sent = p.Nonce

@@ -81,7 +81,7 @@ type dpopClient struct {
 	key    *dpop.Key
 	der    []byte            // the key's PKCS#8 form, for the record; nil for the program's key
 	given  bool              // the key is Config.DPoPKey: never stored, never replaced
-	nonces map[string]string // by origin (scheme://host:port)
+	nonces map[string]string // by role and origin (nonceKey)
 }
 
 // newDPoPClient returns the DPoP state of a configuration that validate
@@ -213,7 +213,7 @@ func (d *dpopClient) proof(k *dpop.Key, method, rawURL, accessToken string) (pro
 		return "", "", fmt.Errorf("authloop: DPoP proof for %s: %w", urlrule.RedactURL(rawURL), err)
 	}
 	d.mu.Lock()
-	nonce = d.nonces[originOf(u)]
+	nonce = d.nonces[nonceKey(u, accessToken != "")]
 	d.mu.Unlock()
 	proof, err = k.Proof(dpop.ProofParams{Method: method, URL: rawURL, Nonce: nonce, AccessToken: accessToken, Now: d.now()})
 	if err != nil {
@@ -223,8 +223,9 @@ func (d *dpopClient) proof(k *dpop.Key, method, rawURL, accessToken string) (pro
 }
 
 // learn keeps the DPoP-Nonce of a response from the server at rawURL
-// (RFC 9449 §8, §9), and reports whether it is new.
-func (d *dpopClient) learn(rawURL string, h http.Header) bool {
+// (RFC 9449 §8, §9), as a resource server's or as an authorization
+// server's, and reports whether it is new.
+func (d *dpopClient) learn(rawURL string, resource bool, h http.Header) bool {
 	n := h.Get("DPoP-Nonce")
 	if d == nil || n == "" || len(n) > maxNonce {
 		return false
@@ -235,7 +236,7 @@ func (d *dpopClient) learn(rawURL string, h http.Header) bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o := originOf(u)
+	o := nonceKey(u, resource)
 	if d.nonces[o] == n {
 		return false
 	}
@@ -243,20 +244,26 @@ func (d *dpopClient) learn(rawURL string, h http.Header) bool {
 	return true
 }
 
-// nonceFor returns the latest nonce of the server of u, or "".
+// nonceFor returns the latest nonce of the resource server of u, or "".
 func (d *dpopClient) nonceFor(u *url.URL) string {
 	if d == nil {
 		return ""
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.nonces[originOf(u)]
+	return d.nonces[nonceKey(u, true)]
 }
 
-// originOf is the key of a server's nonce: scheme and host (with port),
-// in lower case.
-func originOf(u *url.URL) string {
-	return strings.ToLower(u.Scheme + "://" + u.Host)
+// nonceKey is the key of a server's nonce: its role (an authorization
+// server's token endpoint, or a resource server, whose nonces RFC 9449
+// keeps apart, §8 and §9, even on one origin), scheme and host (with
+// port), in lower case.
+func nonceKey(u *url.URL, resource bool) string {
+	role := "token "
+	if resource {
+		role = "resource "
+	}
+	return role + strings.ToLower(u.Scheme+"://"+u.Host)
 }
 
 // isDPoPToken reports whether tok was issued as a DPoP-bound token.

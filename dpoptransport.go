@@ -59,7 +59,7 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 	if err != nil || r.Header.Get("DPoP") == "" {
 		return resp, r, err
 	}
-	fresh := s.cfg.dp.learn(r.URL.String(), resp.Header)
+	fresh := s.cfg.dp.learn(r.URL.String(), true, resp.Header)
 	if resp.StatusCode != http.StatusUnauthorized || !fresh {
 		return resp, r, nil
 	}
@@ -79,7 +79,7 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 	}
 	resp, err = base.RoundTrip(again)
 	if err == nil {
-		s.cfg.dp.learn(again.URL.String(), resp.Header)
+		s.cfg.dp.learn(again.URL.String(), true, resp.Header)
 	}
 	return resp, again, err
 }

@@ -156,7 +156,7 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		if err != nil {
 			return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
 		}
-		fresh := c.dp.learn(endpoint, resp.Header)
+		fresh := c.dp.learn(endpoint, false, resp.Header)
 		if key != nil && attempt == 0 && fresh && useDPoPNonce(resp.StatusCode, body) {
 			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
 			continue
