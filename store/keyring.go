@@ -192,9 +192,7 @@ func mergeSecrets(rec *Record, b *secretBlob) {
 		rec.Client.ClientSecret = b.ClientSecret
 		rec.Client.RegistrationAccessToken = b.RegistrationAccessToken
 	}
-	if len(b.DPoPKey) > 0 {
-		rec.DPoPKey = b.DPoPKey
-	}
+	rec.DPoPKey = b.DPoPKey // the keyring holds it, never the file
 }
 
 func itemName(id string, gen uint64, part int) string {

@@ -20,6 +20,7 @@ func secretRecord() *Record {
 			Metadata: json.RawMessage(`{"a":1}`)},
 		Metadata: json.RawMessage(`{"issuer":"https://i.example.com"}`),
 		Updated:  time.Unix(1.5e9, 0),
+		DPoPKey:  []byte("secret-dpop-key"),
 	}
 }
 
@@ -38,13 +39,13 @@ func TestStringsRedacted(t *testing.T) {
 	}
 	// The client and the metadata's size are shown when there are any,
 	// and only then.
-	for _, want := range []string{`Client(issuer "https://i.example.com", id "c"`, ", 34 bytes of metadata"} {
+	for _, want := range []string{`Client(issuer "https://i.example.com", id "c"`, ", 34 bytes of metadata", ", a DPoP key"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("Record.String %q lacks %q", s, want)
 		}
 	}
 	bare := (&Record{Key: r.Key, Generation: 1}).String()
-	for _, not := range []string{"Client(", "metadata"} {
+	for _, not := range []string{"Client(", "metadata", "DPoP"} {
 		if strings.Contains(bare, not) {
 			t.Errorf("Record.String of a record without client or metadata shows %q: %s", not, bare)
 		}
@@ -70,6 +71,7 @@ func TestClone(t *testing.T) {
 	c.Client.ClientSecret = "x"
 	c.Client.Metadata[1] = 'X'
 	c.Metadata[1] = 'X'
+	c.DPoPKey[0] = 'X'
 	if !reflect.DeepEqual(r, secretRecord()) {
 		t.Errorf("a change to a clone reached the original: %+v", r)
 	}
