@@ -224,24 +224,19 @@ func (d *dpopClient) proof(k *dpop.Key, method, rawURL, accessToken string) (pro
 
 // learn keeps the DPoP-Nonce of a response from the server at rawURL
 // (RFC 9449 §8, §9), as a resource server's or as an authorization
-// server's, and reports whether it is new.
-func (d *dpopClient) learn(rawURL string, resource bool, h http.Header) bool {
+// server's.
+func (d *dpopClient) learn(rawURL string, resource bool, h http.Header) {
 	n := h.Get("DPoP-Nonce")
 	if d == nil || n == "" || len(n) > maxNonce {
-		return false
+		return
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return false
+		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o := nonceKey(u, resource)
-	if d.nonces[o] == n {
-		return false
-	}
-	d.nonces[o] = n
-	return true
+	d.nonces[nonceKey(u, resource)] = n
 }
 
 // nonceFor returns the latest nonce of the resource server of u, or "".

@@ -740,3 +740,45 @@ func TestDPoPDeviceFlow(t *testing.T) {
 		t.Fatalf("device polls: %+v; want a nonce challenge first and a 200 last", polls)
 	}
 }
+
+// Eight requests refused at once by a resource's nonce challenge: each is
+// sent again with the nonce, whichever learnt it first, and none leads to
+// a refresh (found at oidc-provider by integration's
+// TestDPoPResourceNonceConcurrentRequests).
+func TestDPoPConcurrentNonceChallengesRefreshNothing(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	f.srv.ChallengeResourceNonce(n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := s.Client(context.Background()).Get(f.srv.ResourceEndpoint())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != http.StatusOK {
+			t.Errorf("HTTP %d; want 200", st)
+		}
+	}
+	if got := len(tokenRequests(f.srv, "refresh_token")); got != 0 {
+		t.Errorf("%d refreshes for nonce challenges; want none", got)
+	}
+}

@@ -30,28 +30,31 @@ import (
 // does, or a type in another case) still expects it as a bearer token;
 // oauth2.Token.SetAuthHeader would send "N_A <token>". r is the caller's
 // own copy.
-func (s *Session) setAuthorization(r *http.Request, tok *oauth2.Token) error {
+func (s *Session) setAuthorization(r *http.Request, tok *oauth2.Token) (nonce string, err error) {
 	if key := s.cfg.dp.active(); key != nil && isDPoPToken(tok) {
-		proof, _, err := s.cfg.dp.proof(key, r.Method, r.URL.String(), tok.AccessToken)
+		proof, nonce, err := s.cfg.dp.proof(key, r.Method, r.URL.String(), tok.AccessToken)
 		if err != nil {
-			return err
+			return "", err
 		}
 		r.Header.Set("Authorization", "DPoP "+tok.AccessToken)
 		r.Header.Set("DPoP", proof)
-		return nil
+		return nonce, nil
 	}
 	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	return nil
+	return "", nil
 }
 
 // sendAuthorized sends r, a copy of a request that the caller owns,
 // authorized with tok, and returns the response and the request last sent.
 // When the resource server answers 401 with a DPoP challenge asking for a
-// nonce it has just sent (use_dpop_nonce), it has refused the request
-// without acting on it: the request goes once more with a new proof
-// carrying the nonce, when body gives its body again.
+// nonce (use_dpop_nonce) other than the one the proof carried, it has
+// refused the request without acting on it: the request goes once more
+// with a new proof carrying the nonce, when body gives its body again.
+// Requests refused at the same time each go again, whichever of them
+// learnt the nonce first.
 func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *oauth2.Token, body func() (io.ReadCloser, bool)) (*http.Response, *http.Request, error) {
-	if err := s.setAuthorization(r, tok); err != nil {
+	sent, err := s.setAuthorization(r, tok)
+	if err != nil {
 		closeBody(r)
 		return nil, nil, err
 	}
@@ -59,11 +62,8 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 	if err != nil || r.Header.Get("DPoP") == "" {
 		return resp, r, err
 	}
-	fresh := s.cfg.dp.learn(r.URL.String(), true, resp.Header)
-	if resp.StatusCode != http.StatusUnauthorized || !fresh {
-		return resp, r, nil
-	}
-	if ch, ok := authChallenge(resp.Header); !ok || !strings.EqualFold(ch.Scheme, "DPoP") || ch.ErrorCode() != "use_dpop_nonce" {
+	s.cfg.dp.learn(r.URL.String(), true, resp.Header)
+	if !nonceChallenge(resp, sent) {
 		return resp, r, nil
 	}
 	b, ok := body()
@@ -73,7 +73,7 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 	drain(resp)
 	again := r.Clone(r.Context())
 	again.Body = b
-	if err := s.setAuthorization(again, tok); err != nil {
+	if _, err := s.setAuthorization(again, tok); err != nil {
 		closeBody(again)
 		return nil, nil, err
 	}
@@ -82,6 +82,18 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 		s.cfg.dp.learn(again.URL.String(), true, resp.Header)
 	}
 	return resp, again, err
+}
+
+// nonceChallenge reports whether resp is a resource server's 401 asking
+// for a DPoP nonce (RFC 9449 §9) that it gives, other than sent, the nonce
+// the refused proof carried.
+func nonceChallenge(resp *http.Response, sent string) bool {
+	n := resp.Header.Get("DPoP-Nonce")
+	if resp.StatusCode != http.StatusUnauthorized || n == "" || n == sent || len(n) > maxNonce {
+		return false
+	}
+	ch, ok := authChallenge(resp.Header)
+	return ok && strings.EqualFold(ch.Scheme, "DPoP") && ch.ErrorCode() == "use_dpop_nonce"
 }
 
 // bodyOf returns a function that gives req's body anew, for a request sent
@@ -136,7 +148,7 @@ func (s *Session) AuthHeader(ctx context.Context, method, rawURL string) (http.H
 		return nil, err
 	}
 	r := &http.Request{Method: method, URL: u, Header: http.Header{}}
-	if err := s.setAuthorization(r, tok); err != nil {
+	if _, err := s.setAuthorization(r, tok); err != nil {
 		return nil, err
 	}
 	return r.Header, nil

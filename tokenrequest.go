@@ -121,9 +121,9 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		form.Set("client_secret", oc.ClientSecret)
 	}
 	// A token request proves the session's DPoP key (RFC 9449 §5), when it
-	// has one. A server that asks for a nonce (use_dpop_nonce, §8) has
-	// refused the request before acting on it: it is sent once more, with
-	// the nonce, and a new proof.
+	// has one. A server that asks for a nonce (use_dpop_nonce, §8) other
+	// than the one the proof carried has refused the request before acting
+	// on it: it is sent once more, with the nonce, and a new proof.
 	var key *dpop.Key
 	if what == "token" {
 		key = c.dp.active()
@@ -139,9 +139,10 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 			// RFC 6749 §2.3.1: form-urlencode both parts before Basic encoding.
 			req.SetBasicAuth(url.QueryEscape(oc.ClientID), url.QueryEscape(oc.ClientSecret))
 		}
+		var nonce string
 		if key != nil {
-			proof, _, err := c.dp.proof(key, http.MethodPost, endpoint, "")
-			if err != nil {
+			var proof string
+			if proof, nonce, err = c.dp.proof(key, http.MethodPost, endpoint, ""); err != nil {
 				return nil, nil, time.Time{}, err
 			}
 			req.Header.Set("DPoP", proof)
@@ -156,8 +157,8 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		if err != nil {
 			return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
 		}
-		fresh := c.dp.learn(endpoint, false, resp.Header)
-		if key != nil && attempt == 0 && fresh && useDPoPNonce(resp.StatusCode, body) {
+		c.dp.learn(endpoint, false, resp.Header)
+		if n := resp.Header.Get("DPoP-Nonce"); key != nil && attempt == 0 && n != "" && n != nonce && len(n) <= maxNonce && useDPoPNonce(resp.StatusCode, body) {
 			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
 			continue
 		}
