@@ -36,6 +36,11 @@ type dpopResource struct {
 	url   string // http://127.0.0.1:<port>/mcp: oidc-provider knows it as a resource
 	jwt   *mcpServer
 	nonce string
+	// next, when set, serves the requests accepted (an MCP server), and
+	// prm is the URL of the resource's metadata (RFC 9728), named in the
+	// challenge of a request without a token.
+	next http.Handler
+	prm  string
 
 	mu       sync.Mutex
 	jtis     map[string]bool
@@ -47,6 +52,13 @@ type dpopResource struct {
 }
 
 func startDPoPResource(t *testing.T, meta *discovery.AuthServerMetadata, nonce bool) *dpopResource {
+	t.Helper()
+	return startDPoPResourceFor(t, meta, nonce, nil)
+}
+
+// startDPoPResourceFor starts the resource server in front of next (nil:
+// it answers {"jkt":…} itself), with its protected resource metadata.
+func startDPoPResourceFor(t *testing.T, meta *discovery.AuthServerMetadata, nonce bool, next http.Handler) *dpopResource {
 	t.Helper()
 	if meta.JWKSURI == "" {
 		t.Fatal("oidc-provider's metadata has no jwks_uri")
@@ -63,9 +75,24 @@ func startDPoPResource(t *testing.T, meta *discovery.AuthServerMetadata, nonce b
 		rand.Read(b)
 		rs.nonce = "rs-" + base64.RawURLEncoding.EncodeToString(b)
 	}
-	srv := httptest.NewServer(rs)
+	rs.next = next
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", rs)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	rs.url = srv.URL + "/mcp"
+	rs.prm = srv.URL + "/.well-known/oauth-protected-resource/mcp"
+	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"resource":                          rs.url,
+			"authorization_servers":             []string{meta.Issuer},
+			"scopes_supported":                  []string{"mcp:tools"},
+			"dpop_signing_alg_values_supported": []string{"ES256"},
+			"dpop_bound_access_tokens_required": true,
+			"bearer_methods_supported":          []string{"header"},
+		})
+	})
 	rs.jwt = &mcpServer{
 		url:    rs.url,
 		issuer: meta.Issuer,
@@ -134,12 +161,8 @@ func (rs *dpopResource) check(r *http.Request) (jkt, code, reason string) {
 }
 
 func (rs *dpopResource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
-	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Path != "/mcp" {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	jkt, code, reason := rs.check(r)
 	rs.mu.Lock()
 	if code != "" {
@@ -157,11 +180,23 @@ func (rs *dpopResource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code == "use_dpop_nonce" {
 			w.Header().Set("DPoP-Nonce", rs.nonce)
 		}
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP error=%q, algs="ES256"`, code))
+		if r.Header.Get("Authorization") == "" {
+			// No token yet: the challenge names no error (RFC 6750 §3.1)
+			// and says where the resource's metadata is (RFC 9728 §5.1).
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP algs="ES256", resource_metadata=%q`, rs.prm))
+		} else {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP error=%q, algs="ES256", resource_metadata=%q`, code, rs.prm))
+		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		json.NewEncoder(w).Encode(map[string]string{"error": code, "reason": reason})
 		return
 	}
+	if rs.next != nil {
+		rs.next.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]string{"jkt": jkt})
 }
 
