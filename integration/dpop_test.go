@@ -24,6 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/dpop"
 	"github.com/authloop/authloop/integration/peers"
 	"github.com/authloop/authloop/store"
@@ -253,13 +254,97 @@ func testDPoPLifecycle(t *testing.T, op *peers.OIDCProvider, nonce bool) {
 	if nonce && len(before) != 1 {
 		t.Errorf("the resource server's refusals of the sessions: %v; want one nonce challenge per session", before)
 	}
-	t.Logf("token requests: %d (%d code exchange, %d refreshes, %d use_dpop_nonce answers); resource: %d accepted (%v), refused %v",
-		len(ex), codes, refreshes, challenges, rs.accepted, rs.methods, rs.refusals())
+	rs.mu.Lock()
+	accepted, methods := rs.accepted, fmt.Sprint(rs.methods)
+	rs.mu.Unlock()
+	var nonceOn200 int
+	for _, e := range ex {
+		if e.status == http.StatusOK && e.nonceBack {
+			nonceOn200++
+		}
+	}
+	t.Logf("token requests: %d (%d code exchange, %d refreshes, %d use_dpop_nonce answers, %d answers 200 with a DPoP-Nonce); resource: %d accepted (%v), refused %v",
+		len(ex), codes, refreshes, challenges, nonceOn200, accepted, methods, rs.refusals())
 	for i, e := range ex {
 		if e.errCode != "" {
 			t.Logf("token request %d: %s → %d %s %q (DPoP-Nonce in the answer: %v)", i+1, e.grant, e.status, e.errCode, e.errDesc, e.nonceBack)
 		}
 	}
+	dpopUserinfo(t, op, meta, nonce)
+}
+
+// dpopUserinfo: oidc-provider's userinfo takes a session's DPoP-bound
+// token (no resource: an opaque token) through Session.Client. With nonces
+// required, the session needs no challenge there (the nonce it learnt at
+// the token endpoint, same origin, is good), and a proof without a nonce
+// is answered 401 use_dpop_nonce with a DPoP-Nonce header.
+func dpopUserinfo(t *testing.T, op *peers.OIDCProvider, meta *discovery.AuthServerMetadata, nonce bool) {
+	t.Helper()
+	ctx := t.Context()
+	client, err := op.NewPublicClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
+	b := peers.NewHeadlessBrowser()
+	defer b.CloseIdleConnections()
+	s := newSession(t, &authloop.Config{
+		OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access"}},
+		Issuer:       meta.Issuer,
+		Interactive:  true,
+		Browser:      b.Open,
+		HTTPClient:   tapClient(tap),
+		Prompt:       io.Discard,
+		LoginTimeout: time.Minute,
+	}, nil)
+	tok, err := s.Token(ctx)
+	if _, werr := b.Wait(); err == nil && werr != nil {
+		t.Fatalf("the headless browser: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("sign-in (userinfo): %v", err)
+	}
+	for i := range 2 {
+		resp, err := s.Client(ctx).Get(meta.UserinfoEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("userinfo %d through the session's client: %s; want 200", i+1, resp.Status)
+		}
+	}
+	if got := tap.schemes(); !slices.Equal(got, []string{"DPoP", "DPoP"}) || tap.otherProofs() != 2 {
+		t.Errorf("userinfo requests went with the schemes %q and %d proofs; want 2 × DPoP with a proof, no challenge", got, tap.otherProofs())
+	}
+	if !nonce {
+		return
+	}
+	other, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := other.Proof(dpop.ProofParams{Method: http.MethodGet, URL: meta.UserinfoEndpoint, AccessToken: tok.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, meta.UserinfoEndpoint, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "DPoP "+tok.AccessToken)
+	req.Header.Set("DPoP", proof)
+	resp, err := httpClient(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch, _ := discovery.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate")...)
+	if resp.StatusCode != http.StatusUnauthorized || len(ch) == 0 || ch[0].ErrorCode() != "use_dpop_nonce" || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Errorf("userinfo, a proof without a nonce: %s, challenge %v, DPoP-Nonce %v; want 401 use_dpop_nonce with a nonce", resp.Status, ch, resp.Header.Get("DPoP-Nonce") != "")
+		return
+	}
+	t.Logf("userinfo, a proof without a nonce: %s, WWW-Authenticate %q, with DPoP-Nonce", resp.Status, resp.Header.Values("WWW-Authenticate"))
 }
 
 // wantBound checks that tok is a DPoP token whose cnf.jkt is jkt and whose
@@ -613,8 +698,8 @@ func TestDPoPHydraFallsBackToBearer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("DPoP %v at Hydra: token_type %q, %d token requests (proofs: %v), session key thumbprint %q, key kept in the record: %v",
-				mode, tok.TokenType, len(ex), mode == authloop.DPoPOn, s.DPoPThumbprint(), len(rec.DPoPKey) > 0)
+			t.Logf("DPoP %v at Hydra: token_type %q as sent, %d token requests (proofs: %v), session key thumbprint %q, key kept in the record: %v",
+				mode, ex[0].tokenType, len(ex), mode == authloop.DPoPOn, s.DPoPThumbprint(), len(rec.DPoPKey) > 0)
 		})
 	}
 }
