@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/dpop"
@@ -41,6 +42,12 @@ type dpopResource struct {
 	// challenge of a request without a token.
 	next http.Handler
 	prm  string
+	// holdChallenges, when above 0, holds each use_dpop_nonce answer until
+	// that many have been asked for (or 10 s passed), so that that many
+	// requests sent at once all meet the challenge.
+	holdChallenges int
+	held           chan struct{}
+	heldCount      int
 
 	mu       sync.Mutex
 	jtis     map[string]bool
@@ -178,6 +185,7 @@ func (rs *dpopResource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rs.mu.Unlock()
 	if code != "" {
 		if code == "use_dpop_nonce" {
+			rs.hold()
 			w.Header().Set("DPoP-Nonce", rs.nonce)
 		}
 		if r.Header.Get("Authorization") == "" {
@@ -255,4 +263,27 @@ func sendJSON(ctx context.Context, method, u string, h http.Header) (status int,
 		}
 	}
 	return resp.StatusCode, out.Error, out.Reason, nil
+}
+
+// hold waits, when holdChallenges is set, until that many nonce challenges
+// are waiting, or 10 s.
+func (rs *dpopResource) hold() {
+	rs.mu.Lock()
+	if rs.holdChallenges <= 0 {
+		rs.mu.Unlock()
+		return
+	}
+	if rs.held == nil {
+		rs.held = make(chan struct{})
+	}
+	rs.heldCount++
+	held := rs.held
+	if rs.heldCount == rs.holdChallenges {
+		close(rs.held)
+	}
+	rs.mu.Unlock()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+	}
 }
