@@ -27,6 +27,7 @@ import (
 	"github.com/authloop/authloop/discovery"
 	"github.com/authloop/authloop/dpop"
 	"github.com/authloop/authloop/integration/peers"
+	"github.com/authloop/authloop/mcpauth"
 	"github.com/authloop/authloop/store"
 )
 
@@ -849,68 +850,77 @@ func mustUserinfoAs(t *testing.T, f *fixture, s *authloop.Session) {
 	}
 }
 
-// TestDPoPResourceNonceConcurrentRequests: 8 requests sent at once through
-// Session.Client to a resource server that requires its own DPoP nonce all
-// meet its use_dpop_nonce challenge (the server holds its answers until the
-// 8 are there). The challenge refused each request without looking at the
-// token (RFC 9449 §9): each is sent once more with the nonce, and none is
-// a reason to refresh the token.
+// TestDPoPResourceNonceConcurrentRequests: 8 requests sent at once to a
+// resource server that requires its own DPoP nonce all meet its
+// use_dpop_nonce challenge (the server holds its answers until the 8 are
+// there). The challenge refused each request without looking at the token
+// (RFC 9449 §9): each is sent once more with the nonce, and none is a
+// reason to refresh the token. Through Session.Client, and through
+// mcpauth.HTTPClient (the challenge-driven Transport, which hands the 401
+// to Session.Authorize).
 func TestDPoPResourceNonceConcurrentRequests(t *testing.T) {
 	oidcServer.start(t)
-	ctx := t.Context()
 	meta := mustMetadata(t, oidc.Issuer)
-	rs := startDPoPResource(t, meta, true)
-	const n = 8
-	rs.holdChallenges = n
-	client, err := oidc.NewPublicClient(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
-	b := peers.NewHeadlessBrowser()
-	defer b.CloseIdleConnections()
-	s := newSession(t, &authloop.Config{
-		OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access", "mcp:tools"}},
-		Issuer:       meta.Issuer,
-		Resource:     rs.url,
-		Interactive:  true,
-		Browser:      b.Open,
-		HTTPClient:   tapClient(tap),
-		Prompt:       io.Discard,
-		LoginTimeout: time.Minute,
-	}, nil)
-	if _, err := s.Token(ctx); err != nil {
-		t.Fatalf("sign-in: %v", err)
-	}
-	b.Wait()
-	c := s.Client(ctx)
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			resp, err := c.Get(rs.url)
+	for _, route := range []string{"Session.Client", "mcpauth.HTTPClient"} {
+		t.Run(route, func(t *testing.T) {
+			ctx := t.Context()
+			rs := startDPoPResource(t, meta, true)
+			const n = 8
+			rs.holdChallenges = n
+			client, err := oidc.NewPublicClient(ctx)
 			if err != nil {
-				t.Errorf("request %d: %v", i, err)
-				return
+				t.Fatal(err)
 			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
+			tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
+			b := peers.NewHeadlessBrowser()
+			defer b.CloseIdleConnections()
+			s := newSession(t, &authloop.Config{
+				OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access", "mcp:tools"}},
+				Issuer:       meta.Issuer,
+				Resource:     rs.url,
+				Interactive:  true,
+				Browser:      b.Open,
+				HTTPClient:   tapClient(tap),
+				Prompt:       io.Discard,
+				LoginTimeout: time.Minute,
+			}, nil)
+			if _, err := s.Token(ctx); err != nil {
+				t.Fatalf("sign-in: %v", err)
+			}
+			b.Wait()
+			c := s.Client(ctx)
+			if route == "mcpauth.HTTPClient" {
+				c = mcpauth.HTTPClient(s, transport)
+			}
+			statuses := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					resp, err := c.Get(rs.url)
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					resp.Body.Close()
+					statuses[i] = resp.StatusCode
+				})
+			}
+			wg.Wait()
+			for i, st := range statuses {
+				if st != http.StatusOK {
+					t.Errorf("request %d: %d; want 200", i, st)
+				}
+			}
+			var refreshes int
+			for _, e := range tap.all() {
+				if e.grant == "refresh_token" {
+					refreshes++
+				}
+			}
+			if refreshes != 0 {
+				t.Errorf("%d refreshes for %d nonce challenges at the resource; want none (the token was never refused)", refreshes, n)
+			}
+			t.Logf("%d requests at once: statuses %v, refused %v, %d refreshes", n, statuses, rs.refusals(), refreshes)
 		})
 	}
-	wg.Wait()
-	for i, st := range statuses {
-		if st != http.StatusOK {
-			t.Errorf("request %d: %d; want 200", i, st)
-		}
-	}
-	var refreshes int
-	for _, e := range tap.all() {
-		if e.grant == "refresh_token" {
-			refreshes++
-		}
-	}
-	if refreshes != 0 {
-		t.Errorf("%d refreshes for %d nonce challenges at the resource; want none (the token was never refused)", refreshes, n)
-	}
-	t.Logf("%d requests at once: statuses %v, refused %v, %d refreshes", n, statuses, rs.refusals(), refreshes)
 }
