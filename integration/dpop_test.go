@@ -1005,3 +1005,77 @@ func TestDPoPTwoSessionsShareTheKeyOIDCProvider(t *testing.T) {
 	wantStoredKey(t, s1.Store(), s1.Key(), jkt)
 	t.Logf("two sessions, 4 rounds of refreshes forced at once: %d refresh requests, all 200 with the stored key; resource refusals %v", refreshes, rs.refusals())
 }
+
+// TestDPoPConfidentialClientOIDCProvider: with a confidential client
+// (client_secret_basic), oidc-provider binds the access tokens to the
+// session's key but not the refresh token (its setRefreshTokenBindings binds
+// only public clients', as RFC 9449 §5 allows: a confidential client's
+// refresh token is bound to its authentication). The session signs in and
+// refreshes with DPoP tokens; the refresh token with the client's secret
+// and no proof is accepted, and gives a bearer token. The test checks that
+// this stays so; the session's next refresh is then reuse (invalid_grant)
+// and, interactive, it signs in again.
+func TestDPoPConfidentialClientOIDCProvider(t *testing.T) {
+	oidcServer.start(t)
+	ctx := t.Context()
+	meta := mustMetadata(t, oidc.Issuer)
+	tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
+	b := peers.NewHeadlessBrowser()
+	defer b.CloseIdleConnections()
+	s := newSession(t, &authloop.Config{
+		OAuth2: &oauth2.Config{
+			ClientID:     peers.OIDCConfidentialClientID,
+			ClientSecret: peers.OIDCConfidentialClientSecret,
+			Scopes:       []string{"openid", "offline_access"},
+		},
+		Issuer:       meta.Issuer,
+		Interactive:  true,
+		Browser:      b.Open,
+		HTTPClient:   tapClient(tap),
+		Prompt:       io.Discard,
+		LoginTimeout: time.Minute,
+	}, nil)
+	if _, err := s.Token(ctx); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	b.Wait()
+	tok, err := s.Refresh(ctx)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if tok.TokenType != "DPoP" {
+		t.Fatalf("token_type %q; want DPoP", tok.TokenType)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.TokenEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(peers.OIDCConfidentialClientID, peers.OIDCConfidentialClientSecret)
+	resp, err := httpClient(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		TokenType string `json:"token_type"`
+		Error     string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || out.TokenType != "Bearer" {
+		t.Fatalf("the refresh token with the secret and no proof: %d %q token_type %q; oidc-provider used to accept it with a bearer token: update this test and docs/INTEROP.md", resp.StatusCode, out.Error, out.TokenType)
+	}
+	t.Logf("the refresh token with the client's secret and no proof: 200, token_type %q", out.TokenType)
+	// The session's refresh token was rotated by the hand refresh: its
+	// refresh is reuse (invalid_grant, and oidc-provider revokes the
+	// grant), and the interactive session signs in again.
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("the session after its refresh token was used by hand: %v", err)
+	}
+	b.Wait()
+	ex := tap.all()
+	if len(ex) != 4 || ex[2].errCode != "invalid_grant" || ex[3].grant != "authorization_code" || ex[3].tokenType != "DPoP" {
+		t.Errorf("token requests %v; want code, refresh, refresh refused invalid_grant, a new sign-in with DPoP", ex)
+	}
+}
