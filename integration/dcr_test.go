@@ -95,7 +95,8 @@ func TestDynamicRegistration(t *testing.T) {
 		if tok.RefreshToken == "" {
 			t.Fatal("the login gave no refresh token")
 		}
-		mustUserinfo(t, f, tok.AccessToken)
+		t.Logf("%s: token_type %q", srv.name, tok.TokenType)
+		mustUserinfoAs(t, f, s1)
 		nt, err := s1.Refresh(ctx)
 		if err != nil {
 			t.Fatalf("refresh with the registered client: %v", err)
@@ -103,7 +104,7 @@ func TestDynamicRegistration(t *testing.T) {
 		if nt.RefreshToken == tok.RefreshToken {
 			t.Error("the refresh token did not rotate")
 		}
-		mustUserinfo(t, f, nt.AccessToken)
+		mustUserinfoAs(t, f, s1)
 		s1.Close()
 		if got := rec.grants(); got["authorization_code"] != 1 || got["refresh_token"] != 1 {
 			t.Fatalf("token requests %v; want one code exchange and one refresh", got)
@@ -129,7 +130,10 @@ func TestDynamicRegistration(t *testing.T) {
 		if err != nil {
 			t.Fatalf("refresh in the second session: %v", err)
 		}
-		mustUserinfo(t, f, nt2.AccessToken)
+		if nt2.AccessToken == nt.AccessToken {
+			t.Error("the second session's refresh gave the same access token")
+		}
+		mustUserinfoAs(t, f, s2)
 		if n := len(rec.posts(meta.RegistrationEndpoint)); n != 1 {
 			t.Errorf("%d registration requests after the second session; want the first one only", n)
 		}

@@ -9,11 +9,22 @@
 //   PORT              the port to listen on (127.0.0.1), required
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
 //   RESOURCE          the known resource server (default https://mcp.example.test/mcp)
+//   DPOP_NONCE        "1": every DPoP proof (token endpoint, userinfo) must
+//                     carry a nonce of ours (RFC 9449 §8, §9): a proof
+//                     without one gets use_dpop_nonce and a DPoP-Nonce header
+//
+// DPoP (RFC 9449) is on, as it is by default in oidc-provider 9: the
+// metadata lists dpop_signing_alg_values_supported (ES256, Ed25519, EdDSA),
+// and a token request with a proof gets token_type DPoP, an access token
+// bound to the proof's key (cnf.jkt) and, for a public client, a refresh
+// token bound to it too.
 //
 // Besides RESOURCE, any http://127.0.0.1:<port>/mcp is a known resource: the
 // MCP servers the tests start on loopback (integration/mcp_test.go), whose
 // port is not known when this server starts. Every other resource is
 // refused with invalid_target.
+import { randomBytes } from 'node:crypto';
+
 import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.env.PORT);
@@ -25,6 +36,7 @@ const issuer = `http://127.0.0.1:${port}`;
 const accessTokenTTL = Number(process.env.ACCESS_TOKEN_TTL || 3600);
 const knownResource = process.env.RESOURCE || 'https://mcp.example.test/mcp';
 const loopbackMCPResource = /^http:\/\/127\.0\.0\.1:[1-9][0-9]{0,4}\/mcp$/;
+const dpopNonce = process.env.DPOP_NONCE === '1';
 
 const configuration = {
   clients: [
@@ -84,6 +96,9 @@ const configuration = {
     registration: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    dPoP: dpopNonce
+      ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async (ctx, client, oneOf) => oneOf,

@@ -35,6 +35,10 @@ type OIDCProviderOptions struct {
 	Dir string
 	// AccessTokenTTL is ttl.AccessToken; 0 means one hour.
 	AccessTokenTTL time.Duration
+	// DPoPNonce makes the server require a nonce of its own in every DPoP
+	// proof (features.dPoP.requireNonce, RFC 9449 §8 and §9): a proof
+	// without one is answered use_dpop_nonce with a DPoP-Nonce header.
+	DPoPNonce bool
 }
 
 // OIDCProvider is a running oidc-provider (node oidc/server.mjs).
@@ -151,6 +155,9 @@ func startOIDCProvider(ctx context.Context, opts OIDCProviderOptions) (p *OIDCPr
 		"ACCESS_TOKEN_TTL="+strconv.Itoa(int(opts.AccessTokenTTL/time.Second)),
 		"RESOURCE="+OIDCResource,
 	)
+	if opts.DPoPNonce {
+		cmd.Env = append(cmd.Env, "DPOP_NONCE=1")
+	}
 	p.proc, err = startProcess("oidc-provider", cmd)
 	if err != nil {
 		return nil, err
