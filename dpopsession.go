@@ -212,8 +212,15 @@ func (d *dpopClient) proof(k *dpop.Key, method, rawURL, accessToken string) (pro
 	if err != nil {
 		return "", "", fmt.Errorf("authloop: DPoP proof for %s: %w", urlrule.RedactURL(rawURL), err)
 	}
+	resource := accessToken != ""
 	d.mu.Lock()
-	nonce = d.nonces[nonceKey(u, accessToken != "")]
+	nonce = d.nonces[nonceKey(u, resource)]
+	if nonce == "" {
+		// Not learnt for this role yet: a server on this origin in the
+		// other role may share its nonce (oidc-provider's userinfo takes
+		// the token endpoint's); if not, its challenge teaches its own.
+		nonce = d.nonces[nonceKey(u, !resource)]
+	}
 	d.mu.Unlock()
 	proof, err = k.Proof(dpop.ProofParams{Method: method, URL: rawURL, Nonce: nonce, AccessToken: accessToken, Now: d.now()})
 	if err != nil {
@@ -251,8 +258,9 @@ func (d *dpopClient) nonceFor(u *url.URL) string {
 
 // nonceKey is the key of a server's nonce: its role (an authorization
 // server's token endpoint, or a resource server, whose nonces RFC 9449
-// keeps apart, §8 and §9, even on one origin), scheme and host (with
-// port), in lower case.
+// keeps apart, §8 and §9, even on one origin: once each has taught its
+// own, a server that uses two costs no challenge at each switch), scheme
+// and host (with port), in lower case.
 func nonceKey(u *url.URL, resource bool) string {
 	role := "token "
 	if resource {

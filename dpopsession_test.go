@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -223,12 +224,11 @@ func TestDPoPNonceChallengesAnsweredOnce(t *testing.T) {
 			t.Fatalf("resource: HTTP %d; want 200 once the nonce is known", status)
 		}
 	}
-	// The resource's nonce is its own (RFC 9449 §9), even on the token
-	// endpoint's origin: the first request learns it (one challenge), the
-	// second carries it.
+	// oauthtest's resource shares the token endpoint's nonce, which serves
+	// it until the resource teaches its own.
 	res := f.proxy.requests("/resource")
-	if len(res) != 3 {
-		t.Fatalf("%d resource requests for two calls; want 3: one challenge, then the nonce kept", len(res))
+	if len(res) != 2 {
+		t.Fatalf("%d resource requests for two calls; want 2: the token endpoint's nonce serves the resource of the same origin", len(res))
 	}
 	// The server moves on to a new nonce: the next refresh and the next
 	// resource request are each challenged once, and sent again.
@@ -780,5 +780,51 @@ func TestDPoPConcurrentNonceChallengesRefreshNothing(t *testing.T) {
 	}
 	if got := len(tokenRequests(f.srv, "refresh_token")); got != 0 {
 		t.Errorf("%d refreshes for nonce challenges; want none", got)
+	}
+}
+
+// The nonces of one origin's two roles (RFC 9449 §8 and §9): a resource
+// request proves with the token endpoint's nonce until the resource server
+// teaches its own, and from then on each role keeps its own, so a server
+// that uses two costs no challenge when the session goes from one to the
+// other; another origin's nonce is never used.
+func TestDPoPNoncePerRoleAndOrigin(t *testing.T) {
+	d := &dpopClient{now: time.Now, nonces: map[string]string{}}
+	k, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonceOf := func(rawURL, token string) string {
+		t.Helper()
+		proof, nonce, err := d.proof(k, http.MethodPost, rawURL, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := dpop.Parse(proof)
+		if err != nil || p.Nonce != nonce {
+			t.Fatalf("the proof carries %q, the nonce returned is %q (%v)", p.Nonce, nonce, err)
+		}
+		return nonce
+	}
+	const tokenURL, resourceURL = "https://as.example/token", "https://as.example/userinfo"
+	d.learn(tokenURL, false, http.Header{"Dpop-Nonce": {"A"}})
+	if got := nonceOf(resourceURL, "at"); got != "A" {
+		t.Errorf("a resource request before its server sent a nonce carries %q; want the token endpoint's A", got)
+	}
+	d.learn(resourceURL, true, http.Header{"Dpop-Nonce": {"B"}})
+	for range 2 {
+		if got := nonceOf(tokenURL, ""); got != "A" {
+			t.Errorf("a token request carries %q; want A", got)
+		}
+		if got := nonceOf(resourceURL, "at"); got != "B" {
+			t.Errorf("a resource request carries %q; want B", got)
+		}
+	}
+	if got := nonceOf("https://other.example/api", "at"); got != "" {
+		t.Errorf("a request to another origin carries %q; want no nonce", got)
+	}
+	d.learn(tokenURL, false, http.Header{"Dpop-Nonce": {strings.Repeat("n", maxNonce+1)}})
+	if got := nonceOf(tokenURL, ""); got != "A" {
+		t.Errorf("an oversized nonce replaced A: %d bytes", len(got))
 	}
 }

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -27,16 +28,15 @@ import (
 // key (oidc-provider offers ES256), and then the client lists and calls the
 // tools with "Authorization: DPoP" and a fresh proof per request.
 //
-// OAuthHandler fails (a library bug, left to the lead): the go-sdk writes
-// "Authorization: Bearer " + the token its OAuthHandler's TokenSource gives
-// (mcp/streamable.go), so a DPoP-bound token goes as a bearer token without
-// a proof, and a server that checks the binding refuses it; Authorize then
-// refreshes, and the retry is refused the same way. TestMCPGoSDKOIDCProvider
-// does not see it: its server checks no binding.
+// The go-sdk writes "Authorization: Bearer " + the token its OAuthHandler's
+// TokenSource gives (mcp/streamable.go), so the handler goes with
+// mcpauth.HTTPClient, which sends the DPoP header over it; the handler
+// alone fails at once with mcpauth.ErrDPoPNeedsHTTPClient, naming that
+// fix, and nothing is refreshed.
 func TestDPoPMCPGoSDKOIDCProvider(t *testing.T) {
 	oidcServer.start(t)
 	meta := mustMetadata(t, oidc.Issuer)
-	for _, route := range []string{"HTTPClient", "OAuthHandler"} {
+	for _, route := range []string{"HTTPClient", "OAuthHandler and HTTPClient", "OAuthHandler alone"} {
 		t.Run(route, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
@@ -74,13 +74,31 @@ func TestDPoPMCPGoSDKOIDCProvider(t *testing.T) {
 			switch route {
 			case "HTTPClient":
 				ct.HTTPClient = mcpauth.HTTPClient(s, transport)
-			case "OAuthHandler":
+			case "OAuthHandler and HTTPClient":
+				ct.HTTPClient = mcpauth.HTTPClient(s, transport)
+				ct.OAuthHandler = mcpauth.NewGoSDKHandler(s)
+			case "OAuthHandler alone":
 				ct.HTTPClient = &http.Client{Transport: transport}
 				ct.OAuthHandler = mcpauth.NewGoSDKHandler(s)
 			}
 			c := mcp.NewClient(&mcp.Implementation{Name: "authloop-integration", Version: "1.0.0"}, nil)
 			cs, err := c.Connect(ctx, ct, nil)
 			b.Wait()
+			if route == "OAuthHandler alone" {
+				if !errors.Is(err, mcpauth.ErrDPoPNeedsHTTPClient) {
+					t.Fatalf("Connect through the go-sdk handler alone with a DPoP session: %v; want mcpauth.ErrDPoPNeedsHTTPClient", err)
+				}
+				refreshes := 0
+				for _, e := range tap.all() {
+					if e.grant == "refresh_token" {
+						refreshes++
+					}
+				}
+				if n := refreshes; n != 0 {
+					t.Errorf("%d refreshes; the handler alone must not refresh for a binding it cannot send", n)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("Connect through %s: %v\nthe resource server refused: %v\ntoken: %v\ntoken requests: %v",
 					route, err, rs.refusals(), tokenTypeOf(s), tap.all())

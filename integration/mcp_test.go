@@ -42,7 +42,8 @@ const mcpTokenTTL = 6 * time.Second
 // loopback names oidc-provider in its RFC 9728 metadata and accepts only
 // oidc-provider's JWT access tokens for its own URL (signature by the
 // provider's JWKS, iss, aud = the MCP URL, exp, scope mcp:tools). An
-// authloop Session with only that URL as Resource, a file store and the
+// authloop Session with only that URL as Resource (and DPoP off: the
+// server takes bearer tokens), a file store and the
 // headless browser (devInteractions' forms) connects through
 // mcpauth.NewGoSDKHandler and lists tools: one login, started by the
 // server's first 401. Then for longer than two token lifetimes the client
@@ -83,6 +84,11 @@ func TestMCPGoSDKOIDCProvider(t *testing.T) {
 			OAuth2:      &oauth2.Config{ClientID: client.ID},
 			Store:       st,
 			Interactive: true,
+			// This MCP server (the go-sdk's auth.RequireBearerToken) takes
+			// bearer tokens only, and oidc-provider offers DPoP: the
+			// session asks for bearer tokens. TestDPoPMCPGoSDKOIDCProvider
+			// is the DPoP-bound case.
+			DPoP: authloop.DPoPOff,
 			Browser: func(ctx context.Context, u string) error {
 				logins.Add(1)
 				return browser(ctx, u)
