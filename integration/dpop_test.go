@@ -290,24 +290,11 @@ func dpopUserinfo(t *testing.T, op *peers.OIDCProvider, meta *discovery.AuthServ
 		t.Fatal(err)
 	}
 	tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
-	b := peers.NewHeadlessBrowser()
-	defer b.CloseIdleConnections()
-	s := newSession(t, &authloop.Config{
-		OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access"}},
-		Issuer:       meta.Issuer,
-		Interactive:  true,
-		Browser:      b.Open,
-		HTTPClient:   tapClient(tap),
-		Prompt:       io.Discard,
-		LoginTimeout: time.Minute,
-	}, nil)
-	tok, err := s.Token(ctx)
-	if _, werr := b.Wait(); err == nil && werr != nil {
-		t.Fatalf("the headless browser: %v", werr)
-	}
-	if err != nil {
-		t.Fatalf("sign-in (userinfo): %v", err)
-	}
+	s, tok := headlessSignIn(ctx, t, &authloop.Config{
+		OAuth2:     &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access"}},
+		Issuer:     meta.Issuer,
+		HTTPClient: tapClient(tap),
+	})
 	for i := range 2 {
 		resp, err := s.Client(ctx).Get(meta.UserinfoEndpoint)
 		if err != nil {

@@ -1,18 +1,15 @@
 package integration_test
 
 import (
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
-	"github.com/authloop/authloop/integration/peers"
 	"github.com/authloop/authloop/store"
 )
 
@@ -43,32 +40,19 @@ func TestDPoPHydraFallsBackToBearer(t *testing.T) {
 				t.Fatal(err)
 			}
 			tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
-			b := peers.NewHeadlessBrowser()
-			defer b.CloseIdleConnections()
 			st, err := store.NewFile(filepath.Join(t.TempDir(), "store"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Only the issuer: the session reads Hydra's metadata, which
 			// DPoPAuto consults.
-			s := newSession(t, &authloop.Config{
-				OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access"}},
-				Issuer:       hydra.Issuer,
-				DPoP:         mode,
-				Store:        st,
-				Interactive:  true,
-				Browser:      b.Open,
-				HTTPClient:   tapClient(tap),
-				Prompt:       io.Discard,
-				LoginTimeout: time.Minute,
-			}, nil)
-			tok, err := s.Token(ctx)
-			if _, werr := b.Wait(); err == nil && werr != nil {
-				t.Fatalf("the headless browser: %v", werr)
-			}
-			if err != nil {
-				t.Fatalf("sign-in with DPoP %v: %v", mode, err)
-			}
+			s, tok := headlessSignIn(ctx, t, &authloop.Config{
+				OAuth2:     &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access"}},
+				Issuer:     hydra.Issuer,
+				DPoP:       mode,
+				Store:      st,
+				HTTPClient: tapClient(tap),
+			})
 			toks := []*oauth2.Token{tok}
 			for i := range 2 {
 				nt, err := s.Refresh(ctx)

@@ -39,25 +39,12 @@ func TestDPoPLeakedTokenOIDCProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 		tap := &dpopTap{tokenURL: meta.TokenEndpoint, next: transport}
-		b := peers.NewHeadlessBrowser()
-		defer b.CloseIdleConnections()
-		s := newSession(t, &authloop.Config{
-			OAuth2:       &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access", "mcp:tools"}},
-			Issuer:       meta.Issuer,
-			Resource:     resource,
-			Interactive:  true,
-			Browser:      b.Open,
-			HTTPClient:   tapClient(tap),
-			Prompt:       io.Discard,
-			LoginTimeout: time.Minute,
-		}, nil)
-		tok, err := s.Token(ctx)
-		if _, werr := b.Wait(); err == nil && werr != nil {
-			t.Fatalf("the headless browser: %v", werr)
-		}
-		if err != nil {
-			t.Fatalf("sign-in: %v", err)
-		}
+		s, tok := headlessSignIn(ctx, t, &authloop.Config{
+			OAuth2:     &oauth2.Config{ClientID: client.ID, Scopes: []string{"openid", "offline_access", "mcp:tools"}},
+			Issuer:     meta.Issuer,
+			Resource:   resource,
+			HTTPClient: tapClient(tap),
+		})
 		if tok.TokenType != "DPoP" {
 			t.Fatalf("token_type %q; want DPoP", tok.TokenType)
 		}

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/dpop"
+	"github.com/authloop/authloop/integration/peers"
+	"golang.org/x/oauth2"
 )
 
 // tokenExchange is one token request as the tap saw it.
@@ -160,4 +163,23 @@ func mustUserinfoAs(t *testing.T, f *fixture, s *authloop.Session) {
 	if resp.StatusCode != http.StatusOK || out.Sub == "" {
 		t.Fatalf("userinfo with the session's token (%s): status %d, sub %q; want 200 and a subject", scheme, resp.StatusCode, out.Sub)
 	}
+}
+
+// headlessSignIn starts a Session on cfg, interactive with the headless
+// browser (no prompt, a minute to sign in), and signs in: the session and
+// its token, once the browser is done.
+func headlessSignIn(ctx context.Context, t *testing.T, cfg *authloop.Config) (*authloop.Session, *oauth2.Token) {
+	t.Helper()
+	b := peers.NewHeadlessBrowser()
+	defer b.CloseIdleConnections()
+	cfg.Interactive, cfg.Browser, cfg.Prompt, cfg.LoginTimeout = true, b.Open, io.Discard, time.Minute
+	s := newSession(t, cfg, nil)
+	tok, err := s.Token(ctx)
+	if _, werr := b.Wait(); err == nil && werr != nil {
+		t.Fatalf("the headless browser: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	return s, tok
 }
