@@ -64,8 +64,8 @@ func tokenTypeOf(tok *oauth2.Token) string {
 // how to get a bearer token for that use instead.
 func noProofError(profile, use string) error {
 	return &cliError{code: exitFailure,
-		err:  fmt.Errorf("profile %s holds a DPoP-bound access token (RFC 9449), which a server takes only with a new proof of the profile's key for each request: %s sends it alone, and would be refused", profile, use),
-		hint: "for " + use + ", sign in with a bearer token: authloop login --profile " + profile + " --dpop off (or keep DPoP and call the API with: authloop token --profile " + profile + " --header METHOD URL | curl -H @- URL)"}
+		err:  fmt.Errorf("profile %s holds a DPoP-bound token (RFC 9449): %s would send it without the proof each request needs, and be refused", profile, use),
+		hint: "for " + use + ", sign in with a bearer token: authloop login --profile " + profile + " --dpop off"}
 }
 
 // standardMethods are the methods of RFC 9110 §9 (and PATCH, RFC 5789):

@@ -165,7 +165,7 @@ func (a *app) token(ctx context.Context, f *tokenFlags) error {
 		return a.writeHeader(ctx, f, p, s)
 	}
 	if f.format == "exec-credential" && isDPoP(tok) {
-		return noProofError(p.Name, "kubectl's exec plugin (--format exec-credential)")
+		return noProofError(p.Name, "kubectl")
 	}
 	return writeToken(a.stdout, f.format, p, tok, s.DPoPThumbprint())
 }

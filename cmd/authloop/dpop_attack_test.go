@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+)
+
+// An access token with a line break, as a hostile or broken server may
+// issue it (the library keeps what the server sent): printed as a header
+// line for curl -H @-, it would add a header of the server's choosing to
+// the person's request. token --header refuses it (exit 1) and prints
+// nothing on stdout.
+func TestAttackTokenHeaderLineInjection(t *testing.T) {
+	for _, cfg := range []oauthtest.Config{{}, {DPoP: true}} {
+		srv := oauthtest.NewServer(cfg)
+		c := newCLI(t)
+		c.mustLogin(srv, "work")
+		c.editRecord(t, "work", func(rec *store.Record) {
+			rec.Token.AccessToken += "\r\nX-Injected: 1"
+		})
+		r := c.run("", "token", "--profile", "work", "--header", "GET", srv.ResourceEndpoint())
+		if r.code != exitFailure || r.stdout != "" {
+			t.Errorf("DPoP %v: token --header with a line break in the token: %v; want exit 1 and nothing on stdout", cfg.DPoP, r)
+		}
+		srv.Close()
+	}
+}
+
+// A profile whose DPoP setting was turned off by hand while its record
+// holds a DPoP-bound token: the session has no key to prove with, and the
+// token sent as Bearer would be refused. token --header says so (exit 3:
+// a new login gets a bearer token) and prints nothing.
+func TestE2ETokenHeaderDPoPTokenWithoutKey(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{DPoP: true})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "work")
+	path := filepath.Join(c.storeDir(), "profiles", "work.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"store":`, `"dpop": "off", "store":`, 1))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run("", "token", "--profile", "work", "--header", "GET", srv.ResourceEndpoint())
+	if r.code != exitLoginRequired || r.stdout != "" || !strings.Contains(r.stderr, "authloop login --profile work") {
+		t.Errorf("token --header with a DPoP token and dpop off: %v; want exit 3, nothing on stdout, the login to run", r)
+	}
+}
