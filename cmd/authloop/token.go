@@ -64,12 +64,14 @@ proofs), but to call an API, use --header METHOD URL: it prints the request's
 header lines, and nothing else, for curl -H @- (curl reads header lines from
 stdin): "Authorization: DPoP <token>" and "DPoP: <proof>", or, for a bearer
 token, the one line "Authorization: Bearer <token>". A proof is good for one
-request: run it again for the next. A server that wants a nonce in the proof
-refuses it with 401, error use_dpop_nonce and a DPoP-Nonce header: give that
-value with --dpop-nonce. With --json it prints the same fields as --json, and
-authorization and dpop (the values of the two headers). The method is sent as
-given (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE and CONNECT in upper
-case, as curl sends them); the URL must be https (or http to this machine).
+request, sent at once (servers take it for a few minutes): run token again for
+the next. A server that wants a nonce in the proof refuses it with 401, error
+use_dpop_nonce and a DPoP-Nonce header: give that value with --dpop-nonce.
+With --json, --header prints token --json's fields and authorization and dpop
+(the two headers' values). The proof is for the method as given, but GET, HEAD,
+POST, PUT, PATCH, DELETE, OPTIONS, TRACE and CONNECT in any case are taken in
+upper case, as curl sends them; the URL must be https (or http to this
+machine).
 git-credential and --format exec-credential refuse a DPoP-bound token: git and
 kubectl send it without a proof (sign in with login --dpop off for those).
 
