@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/oauthtest"
 	"github.com/authloop/authloop/store"
@@ -52,5 +56,56 @@ func TestE2ETokenHeaderDPoPTokenWithoutKey(t *testing.T) {
 	r := c.run("", "token", "--profile", "work", "--header", "GET", srv.ResourceEndpoint())
 	if r.code != exitLoginRequired || r.stdout != "" || !strings.Contains(r.stderr, "authloop login --profile work") {
 		t.Errorf("token --header with a DPoP token and dpop off: %v; want exit 3, nothing on stdout, the login to run", r)
+	}
+}
+
+// Two processes print header lines at once for a DPoP profile whose token
+// has expired: one refreshes (with a proof of the profile's key), the
+// other adopts its tokens from the store, and both processes' lines are
+// accepted by the resource, each once: the same token, two proofs of the
+// same key.
+func TestE2EDPoPTwoProcessesOneRefresh(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{DPoP: true})
+	defer srv.Close()
+	c := newCLI(t)
+	c.mustLogin(srv, "work")
+	jkt := srv.TokenBinding(c.recordOf(t, "work").Token.AccessToken)
+	c.expireToken(t, "work")
+	tokens := srv.Count("token")
+	url := srv.ResourceEndpoint()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := c.command(ctx, []string{"token", "--profile", "work", "--header", "GET", url})
+			cmd.Env = c.env
+			out, err := cmd.Output()
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	if n := srv.Count("token") - tokens; n != 1 {
+		t.Errorf("%d token requests for two processes at once; want one refresh", n)
+	}
+	at := c.recordOf(t, "work").Token.AccessToken
+	if srv.TokenBinding(at) != jkt {
+		t.Errorf("the refreshed token is bound to %q; want %s", srv.TokenBinding(at), jkt)
+	}
+	for i, out := range outs {
+		if errs[i] != nil {
+			t.Fatalf("process %d: %v", i, errs[i])
+		}
+		hs := headerLines(t, out)
+		if hs[0][1] != "DPoP "+at {
+			t.Errorf("process %d printed another token than the one refreshed", i)
+		}
+		if code, body, _ := callWith(t, "GET", url, hs); code != http.StatusOK || cnfJKT(body) != jkt {
+			t.Errorf("process %d's lines: %d %v", i, code, body)
+		}
 	}
 }
