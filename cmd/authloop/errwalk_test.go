@@ -132,6 +132,24 @@ func walkCases() []walkCase {
 		walkCase{name: "token/json and format", args: []string{"token", "--json", "--format", "exec-credential"}, code: exitUsage},
 		walkCase{name: "token/negative min-valid", args: []string{"token", "--min-valid", "-1s"}, code: exitUsage},
 		walkCase{name: "token/bad duration", args: []string{"token", "--min-valid", "soon"}, code: exitUsage},
+		// DPoP (dpop.go).
+		walkCase{name: "login/bad dpop", args: []string{"login", "--issuer", "https://auth.example.com", "--client-id", "c", "--dpop", "yes"}, code: exitUsage, want: "--dpop"},
+		walkCase{name: "token/extra argument", args: []string{"token", "extra"}, code: exitUsage, want: "--header METHOD URL"},
+		walkCase{name: "token/header without URL", args: []string{"token", "--header", "GET"}, code: exitUsage, want: "--header"},
+		walkCase{name: "token/header bad method", args: []string{"token", "--header", "G T", "https://a.example/"}, code: exitUsage, want: "--header"},
+		walkCase{name: "token/header relative URL", args: []string{"token", "--header", "GET", "/items"}, code: exitUsage, want: "--header"},
+		walkCase{name: "token/header plain http", args: []string{"token", "--header", "GET", "http://a.example/"}, code: exitUsage, want: "https"},
+		walkCase{name: "token/header and exec-credential", args: []string{"token", "--header", "GET", "https://a.example/", "--format", "exec-credential"}, code: exitUsage},
+		walkCase{name: "token/nonce without header", args: []string{"token", "--dpop-nonce", "n"}, code: exitUsage, want: "--header"},
+		walkCase{name: "token/bad nonce", args: []string{"token", "--header", "GET", "https://a.example/", "--dpop-nonce", `a"b`}, code: exitUsage, want: "--dpop-nonce"},
+		walkCase{name: "token/exec-credential with a DPoP token", setup: func(w *walkEnv) []string {
+			w.signedIn(oauthtest.Config{DPoP: true})
+			return nil
+		}, args: []string{"token", "--profile", "p", "--format", "exec-credential"}, code: exitFailure, want: "--dpop off"},
+		walkCase{name: "git-credential/DPoP token", setup: func(w *walkEnv) []string {
+			w.signedIn(oauthtest.Config{DPoP: true}, "--git-host", "git.example.com")
+			return nil
+		}, args: []string{"git-credential", "--profile", "p", "get"}, stdin: "protocol=https\nhost=git.example.com\n\n", code: exitFailure, want: "--dpop off"},
 		walkCase{name: "git-credential/no operation", args: []string{"git-credential"}, code: exitUsage, want: "expected 1 argument(s), got 0"},
 		walkCase{name: "logout/all and profile", args: []string{"logout", "--all", "--profile", "p"}, code: exitUsage},
 		walkCase{name: "demo/extra argument", args: []string{"demo", "extra"}, code: exitUsage, want: `unexpected argument "extra"`},

@@ -127,7 +127,10 @@ The user name is the profile's --git-username: "oauth2" by default (GitLab,
 Gitea, Bitbucket and most forges accept it), "x-access-token" for GitHub.
 
 Without a usable token, get prints a hint to stderr and exits with status 3;
-git then goes on as without the helper.`,
+git then goes on as without the helper. A DPoP-bound token (login --dpop) is
+never answered: git would send it without the proof it needs for each
+request; get says so on stderr and exits 1 (a profile for git wants
+login --dpop off).`,
 		Example: `  # For one host, with a given profile (which lists it: authloop login --profile work --git-host git.example.com):
   git config --global credential.https://git.example.com.helper "!authloop git-credential --profile work"
 
@@ -206,6 +209,11 @@ func (a *app) answerGit(ctx context.Context, op, profile string) (string, error)
 	tok, err := a.freshToken(ctx, s, defaultMinValid, false)
 	if err != nil {
 		return name, err
+	}
+	if isDPoP(tok) {
+		// git sends the password alone, with no proof: the server would
+		// refuse it, and git would ask the next helper for nothing.
+		return name, noProofError(name, "git")
 	}
 	out := &gitCredential{attrs: map[string][]string{}}
 	set := func(k, v string) {

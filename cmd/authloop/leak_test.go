@@ -60,7 +60,7 @@ func (s *leakSecrets) all() map[string]string {
 // keeps the values of their secret fields, at any depth.
 func (s *leakSecrets) harvest(t *testing.T, dir string) {
 	t.Helper()
-	secretKeys := map[string]bool{"access_token": true, "refresh_token": true, "id_token": true, "client_secret": true, "registration_access_token": true}
+	secretKeys := map[string]bool{"access_token": true, "refresh_token": true, "id_token": true, "client_secret": true, "registration_access_token": true, "dpop_key": true}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {

@@ -32,6 +32,7 @@ type loginFlags struct {
 	redisSecretKey   string // --redis-secret-key-file
 	gitHosts         []string
 	gitUsername      string
+	dpop             string
 	timeout          time.Duration
 }
 
@@ -71,6 +72,18 @@ file is moved aside, and login says where. A client secret is read from a file
 (--client-secret-file) or an environment variable (--client-secret-env), never
 from a flag's value, which other users could see in the process list;
 the profile keeps where to read it, never the secret.
+
+--dpop auto (the default) binds the tokens to a key of the profile (DPoP,
+RFC 9449) when the server's metadata offers DPoP with ES256: a token copied
+from a log or a proxy is then worth nothing without the key. on asks for DPoP
+whatever the metadata says (a server that ignores it issues bearer tokens, which
+are used as such); off never uses it. The key (ECDSA P-256) is made at the
+sign-in and kept with the tokens in the store, so later commands and other
+processes prove with the same key; it is never printed (status shows its
+thumbprint). A DPoP-bound token needs a new proof for each request: call an API
+with authloop token --header METHOD URL | curl -H @- URL. git-credential and
+kubectl cannot send proofs: a profile for them wants --dpop off. The profile
+keeps the mode; a later login changes it only when given --dpop.
 
 --store rediss://[USER@]HOST:PORT[/DB] (TLS) keeps the tokens in Redis, so
 that processes on several machines share one sign-in and refresh it once per
@@ -132,6 +145,7 @@ paths, never a secret.`,
 	fl.StringVar(&f.redisSecretKey, "redis-secret-key-file", "", "with --store redis://…: seal the tokens in Redis with the key in this file (default: $"+redisSecretKeyEnv+" if set)")
 	fl.StringArrayVar(&f.gitHosts, "git-host", nil, "a git host (e.g. git.example.com) that \"authloop git-credential\" answers for with this profile; repeatable")
 	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
+	fl.StringVar(&f.dpop, "dpop", "auto", "bind the tokens to a key of the profile (DPoP, RFC 9449): auto (when the server offers it), on or off")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
 	cmd.MarkFlagsMutuallyExclusive("client-secret-file", "client-secret-env")
 	cmd.MarkFlagsMutuallyExclusive("device", "no-browser")
@@ -254,6 +268,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	if changed("git-username") {
 		p.GitUsername = f.gitUsername
+	}
+	if changed("dpop") {
+		if err := setDPoPFlag(p, f.dpop); err != nil {
+			return err
+		}
 	}
 
 	if p.Issuer == "" && p.Resource == "" {
@@ -381,6 +400,7 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		refresh = "refresh token held"
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
+	a.sayDPoP(p, s, tok)
 	a.sayRegisteredClient(ctx, p, s)
 	// The sign-in is kept: end the profile's previous ones (another
 	// issuer, client or resource). One that cannot be ended is kept and

@@ -55,6 +55,9 @@ type Profile struct {
 	LoginMode string `json:"login_mode,omitempty"`
 	// NoBrowser prints the URL instead of opening a browser.
 	NoBrowser bool `json:"no_browser,omitempty"`
+	// DPoP is login's --dpop: "on" or "off"; empty for auto (DPoP when the
+	// server offers it), so that profiles written before it read the same.
+	DPoP string `json:"dpop,omitempty"`
 	// Store is "file", "keyring", or a Redis URL (redis:// or rediss://,
 	// never with a password in it): where login put the credential record.
 	Store string `json:"store"`
@@ -181,6 +184,9 @@ func (p *Profile) badField() string {
 	}
 	if _, err := authloop.ParseLoginMode(p.LoginMode); err != nil {
 		return fmt.Sprintf("login_mode %q is not auto, browser or device", p.LoginMode)
+	}
+	if _, err := p.dpopMode(); err != nil {
+		return fmt.Sprintf("dpop %q is not auto, on or off", p.DPoP)
 	}
 	if p.Issuer != "" {
 		if _, err := discovery.MetadataURLs(p.Issuer); errors.Is(err, discovery.ErrInsecureURL) {

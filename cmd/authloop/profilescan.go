@@ -77,6 +77,10 @@ func scanProfile(b []byte) (Profile, bool) {
 				if r.Once(&seen, 10) {
 					p.NoBrowser = r.ReadBool()
 				}
+			case "dpop":
+				if r.Once(&seen, 18) {
+					p.DPoP = r.ReadString()
+				}
 			case "store":
 				if r.Once(&seen, 11) {
 					p.Store = r.ReadString()

@@ -63,7 +63,7 @@ func fullProfile() *Profile {
 	return &Profile{
 		Version: profileVersion, Name: "work", Issuer: "https://auth.example.com/tenant?a=1&b=<2>", Resource: "https://mcp.example.com/mcp",
 		ClientID: "client-é", ClientSecretFile: "/home/u/.config/secret file", ClientSecretEnv: "AUTHLOOP_SECRET",
-		Scopes: []string{"openid", "offline_access", "read:a&b"}, Port: 8123, LoginMode: "device", NoBrowser: true,
+		Scopes: []string{"openid", "offline_access", "read:a&b"}, Port: 8123, LoginMode: "device", NoBrowser: true, DPoP: "off",
 		Store: "keyring", RedisPasswordFile: "/home/u/.config/redis pw", RedisPasswordEnv: true, RedisSecretKeyFile: "/home/u/.config/redis-key", RedisSealed: true,
 		GitHosts: []string{"git.example.com", "gitlab.example.com"}, GitUsername: "x-access-token",
 	}
@@ -158,6 +158,7 @@ func profileVariants(t testing.TB) []profileVariant {
 		{"port -0", edit(`"port": 8123`, `"port": -0`), true},
 
 		{"duplicate", edit(`"store": "keyring"`, `"store": "keyring", "store": "file"`), false},
+		{"duplicate dpop", edit(`"dpop": "off"`, `"dpop": "off", "dpop": "on"`), false},
 		{"duplicate scopes", edit(`"store": "keyring"`, `"store": "keyring", "scopes": []`), false},
 		{"key in another case", edit(`"store":`, `"Store":`), false},
 		{"key matching with Unicode folding", edit(`"store":`, `"ſtore":`), false}, // encoding/json: U+017F matches s

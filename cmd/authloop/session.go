@@ -66,6 +66,10 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 	if err != nil {
 		return nil, err
 	}
+	dpopMode, err := p.dpopMode()
+	if err != nil {
+		return nil, err
+	}
 	oc := &oauth2.Config{
 		ClientID:     p.ClientID,
 		ClientSecret: secret,
@@ -85,6 +89,7 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 		Account:            p.Name,
 		AppName:            "authloop",
 		LoginMode:          mode,
+		DPoP:               dpopMode,
 		LoginTimeout:       o.timeout,
 		Interactive:        o.interactive,
 		DisableAutoRefresh: true,

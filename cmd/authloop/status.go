@@ -30,10 +30,15 @@ type profileStatus struct {
 	Expired       bool       `json:"access_token_expired"`
 	RefreshToken  bool       `json:"refresh_token"`
 	RefreshExpiry *time.Time `json:"refresh_token_expiry,omitempty"`
-	Store         string     `json:"store"`
-	LoginMode     string     `json:"login_mode"`
-	Error         string     `json:"error,omitempty"`
-	LoginRequired bool       `json:"login_required"`
+	// TokenType is "DPoP" for a DPoP-bound token, else "Bearer" (or the
+	// type the server named); DPoPJKT the thumbprint (RFC 7638) of the
+	// profile's DPoP key, when it has one: never the key.
+	TokenType     string `json:"token_type,omitempty"`
+	DPoPJKT       string `json:"dpop_jkt,omitempty"`
+	Store         string `json:"store"`
+	LoginMode     string `json:"login_mode"`
+	Error         string `json:"error,omitempty"`
+	LoginRequired bool   `json:"login_required"`
 	// Previous are sign-ins the profile had before it was switched to
 	// another issuer, client or resource, still kept (retire.go).
 	Previous []previousSignIn `json:"previous_sign_ins,omitempty"`
@@ -53,8 +58,9 @@ func (a *app) statusCommand() *cobra.Command {
 resource, the client login registered (when no --client-id was given; and
 whether its client secret expired, which needs a new login), the
 account (from the ID token), the granted scopes, when the access
-token expires, whether a refresh token is held and until when, and which store
-keeps it, and a previous sign-in that a switch to another issuer, client or
+token expires, whether a refresh token is held and until when, the token's
+type (Bearer, or DPoP: bound to the profile's key) and the key's thumbprint
+(RFC 7638, never the key), and which store keeps it, and a previous sign-in that a switch to another issuer, client or
 store left behind. It makes no network request and never refreshes. --json prints the
 same as a JSON array.
 
@@ -194,12 +200,14 @@ func statusOf(name string) (profileStatus, error) {
 		st.Previous = append(st.Previous, ps)
 	}
 	cancel()
+	st.DPoPJKT = s.DPoPThumbprint()
 	tok := s.Cached()
 	if tok == nil || tok.AccessToken == "" {
 		st.LoginRequired = true
 		return st, nil
 	}
 	st.SignedIn = true
+	st.TokenType = tokenTypeOf(tok)
 	st.Account = account(tok)
 	st.Scopes = scopesOf(tok)
 	if !tok.Expiry.IsZero() {
@@ -273,6 +281,10 @@ func (a *app) statusWords(st profileStatus, now time.Time) string {
 	}
 	if st.LoginRequired {
 		b.WriteString(" — " + u.red("login required"))
+	}
+	b.WriteString(" — " + sanitize(st.TokenType) + " token")
+	if st.DPoPJKT != "" {
+		b.WriteString(" — DPoP key: thumbprint " + st.DPoPJKT)
 	}
 	b.WriteString(" — " + st.Store)
 	return b.String()

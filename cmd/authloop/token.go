@@ -26,12 +26,17 @@ type tokenFlags struct {
 	format   string
 	login    bool
 	minSet   bool // --min-valid was given
+	// header: --header METHOD URL, the header lines of one request
+	// (dpop.go); nonce is --dpop-nonce.
+	header      bool
+	method, url string
+	nonce       string
 }
 
 func (a *app) tokenCommand() *cobra.Command {
 	var f tokenFlags
 	cmd := &cobra.Command{
-		Use:   "token [flags]",
+		Use:   "token [flags] [--header METHOD URL]",
 		Short: "Print a valid access token (refreshing it first when needed)",
 		Long: `token prints the profile's access token and a newline to stdout, and nothing
 else. A token that is still valid for --min-valid is printed without any
@@ -51,6 +56,25 @@ expires_in, scopes, subject (from the ID token), issuer, resource and profile;
 never the refresh token. --format exec-credential prints a Kubernetes
 client.authentication.k8s.io/v1 ExecCredential, for kubectl's exec plugins.
 
+A DPoP-bound token (token_type DPoP, RFC 9449: login --dpop, and by default
+wherever the server offers DPoP) is worth nothing alone: each request must
+carry a new proof, signed by the profile's key, for exactly its method and
+URL. token still prints the token itself (for a program that makes its own
+proofs), but to call an API, use --header METHOD URL: it prints the request's
+header lines, and nothing else, for curl -H @- (curl reads header lines from
+stdin): "Authorization: DPoP <token>" and "DPoP: <proof>", or, for a bearer
+token, the one line "Authorization: Bearer <token>". A proof is good for one
+request, sent at once (servers take it for a few minutes): run token again for
+the next. A server that wants a nonce in the proof refuses it with 401, error
+use_dpop_nonce and a DPoP-Nonce header: give that value with --dpop-nonce.
+With --json, --header prints token --json's fields and authorization and dpop
+(the two headers' values). The proof is for the method as given, but GET, HEAD,
+POST, PUT, PATCH, DELETE, OPTIONS, TRACE and CONNECT in any case are taken in
+upper case, as curl sends them; the URL must be https (or http to this
+machine).
+git-credential and --format exec-credential refuse a DPoP-bound token: git and
+kubectl send it without a proof (sign in with login --dpop off for those).
+
 A profile whose tokens are kept in Redis (login --store redis://…) reads them
 from Redis at every call: while Redis cannot be reached, token exits 4, even
 when the last access token is still valid (the command keeps nothing between
@@ -58,6 +82,8 @@ runs); try again later.
 
 ` + exitCodesHelp,
 		Example: `  curl -H "Authorization: Bearer $(authloop token)" https://api.example.com/
+  authloop token --header GET https://api.example.com/items | curl -H @- https://api.example.com/items
+  authloop token --header POST https://api.example.com/items | curl -H @- -d '{"a":1}' https://api.example.com/items
   authloop token --profile work --min-valid 10m
   authloop token --json | jq .expiry
 
@@ -67,7 +93,18 @@ runs); try again later.
   #     command: authloop
   #     args: [token, --profile, k8s, --format, exec-credential]
   #     interactiveMode: Never`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.header {
+				if len(args) != 2 {
+					return usageError("--header takes the request's METHOD and URL, such as: authloop token --header GET https://api.example.com/items (got %d arguments)", len(args))
+				}
+				return nil
+			}
+			if len(args) > 0 {
+				return usageError("token takes no arguments; for the header lines of a request, give --header METHOD URL")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.json {
 				if cmd.Flags().Changed("format") && f.format != "json" {
@@ -83,6 +120,21 @@ runs); try again later.
 			if f.minValid < 0 {
 				return usageError("--min-valid must not be negative")
 			}
+			if cmd.Flags().Changed("dpop-nonce") && !f.header {
+				return usageError("--dpop-nonce goes with --header METHOD URL: it is the nonce of that request's proof")
+			}
+			if f.header {
+				if f.format == "exec-credential" {
+					return usageError("--header and --format exec-credential contradict each other")
+				}
+				var err error
+				if f.method, f.url, err = headerRequest(args[0], args[1]); err != nil {
+					return err
+				}
+				if cmd.Flags().Changed("dpop-nonce") && !validNonce(f.nonce) {
+					return usageError("--dpop-nonce: give the value of the server's DPoP-Nonce header (1 to 1024 printable ASCII characters, no '\"' or '\\')")
+				}
+			}
 			f.minSet = cmd.Flags().Changed("min-valid")
 			return classify(a.token(cmd.Context(), &f), f.profile)
 		},
@@ -93,6 +145,8 @@ runs); try again later.
 	fl.BoolVar(&f.json, "json", false, "print the token and its metadata as JSON (never the refresh token)")
 	fl.StringVar(&f.format, "format", "token", "output: token, json or exec-credential (a Kubernetes ExecCredential)")
 	fl.BoolVar(&f.login, "login", false, "sign in (browser or device code) if no token can be had otherwise")
+	fl.BoolVar(&f.header, "header", false, "print the header lines that authorize one request, METHOD URL (for curl -H @-): Authorization, and for a DPoP token a one-time DPoP proof")
+	fl.StringVar(&f.nonce, "dpop-nonce", "", "with --header: the nonce for the DPoP proof, from the server's DPoP-Nonce header (its 401 use_dpop_nonce)")
 	return cmd
 }
 
@@ -109,7 +163,13 @@ func (a *app) token(ctx context.Context, f *tokenFlags) error {
 	if f.minSet {
 		a.noteCappedMinValid(tok, f.minValid)
 	}
-	return writeToken(a.stdout, f.format, p, tok)
+	if f.header {
+		return a.writeHeader(ctx, f, p, s)
+	}
+	if f.format == "exec-credential" && isDPoP(tok) {
+		return noProofError(p.Name, "kubectl")
+	}
+	return writeToken(a.stdout, f.format, p, tok, s.DPoPThumbprint())
 }
 
 // usable reports whether tok can be handed out: valid for at least
@@ -164,15 +224,46 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 
 // tokenJSON is the output of token --json.
 type tokenJSON struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	Expiry      time.Time `json:"expiry,omitzero"`
-	ExpiresIn   int64     `json:"expires_in,omitempty"`
-	Scopes      []string  `json:"scopes,omitempty"`
-	Subject     string    `json:"subject,omitempty"`
-	Issuer      string    `json:"issuer"`
-	Resource    string    `json:"resource,omitempty"`
-	Profile     string    `json:"profile"`
+	// Authorization and DPoP, with --header, are the values of the
+	// request's Authorization and DPoP header fields.
+	Authorization string    `json:"authorization,omitempty"`
+	DPoP          string    `json:"dpop,omitempty"`
+	AccessToken   string    `json:"access_token"`
+	TokenType     string    `json:"token_type"`
+	Expiry        time.Time `json:"expiry,omitzero"`
+	ExpiresIn     int64     `json:"expires_in,omitempty"`
+	Scopes        []string  `json:"scopes,omitempty"`
+	Subject       string    `json:"subject,omitempty"`
+	Issuer        string    `json:"issuer"`
+	Resource      string    `json:"resource,omitempty"`
+	Profile       string    `json:"profile"`
+	// DPoPJKT is the thumbprint (RFC 7638) of the key a DPoP token is
+	// bound to; never the key.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
+}
+
+// newTokenJSON is token --json's object for tok; jkt is the session's
+// key thumbprint, shown for a DPoP token.
+func newTokenJSON(p *Profile, tok *oauth2.Token, jkt string) tokenJSON {
+	j := tokenJSON{
+		AccessToken: tok.AccessToken,
+		TokenType:   tokenTypeOf(tok),
+		Scopes:      scopesOf(tok),
+		Issuer:      p.Issuer,
+		Resource:    p.Resource,
+		Profile:     p.Name,
+	}
+	if !tok.Expiry.IsZero() {
+		j.Expiry = tok.Expiry.UTC().Truncate(time.Second)
+		j.ExpiresIn = max(int64(time.Until(tok.Expiry)/time.Second), 0)
+	}
+	if c, ok := claimsOf(tok); ok {
+		j.Subject = sanitize(c.Sub)
+	}
+	if isDPoP(tok) {
+		j.DPoPJKT = jkt
+	}
+	return j
 }
 
 // execCredential is a client.authentication.k8s.io/v1 ExecCredential.
@@ -187,26 +278,13 @@ type execCredentialStatus struct {
 	Token               string `json:"token"`
 }
 
-func writeToken(w io.Writer, format string, p *Profile, tok *oauth2.Token) error {
+// writeToken prints tok in format; jkt is the session's key thumbprint,
+// shown in JSON for a DPoP token.
+func writeToken(w io.Writer, format string, p *Profile, tok *oauth2.Token, jkt string) error {
 	var out []byte
 	switch format {
 	case "json":
-		j := tokenJSON{
-			AccessToken: tok.AccessToken,
-			TokenType:   tok.Type(),
-			Scopes:      scopesOf(tok),
-			Issuer:      p.Issuer,
-			Resource:    p.Resource,
-			Profile:     p.Name,
-		}
-		if !tok.Expiry.IsZero() {
-			j.Expiry = tok.Expiry.UTC().Truncate(time.Second)
-			j.ExpiresIn = max(int64(time.Until(tok.Expiry)/time.Second), 0)
-		}
-		if c, ok := claimsOf(tok); ok {
-			j.Subject = sanitize(c.Sub)
-		}
-		b, err := json.MarshalIndent(j, "", "  ")
+		b, err := json.MarshalIndent(newTokenJSON(p, tok, jkt), "", "  ")
 		if err != nil {
 			return err
 		}
