@@ -828,3 +828,76 @@ func TestDPoPNoncePerRoleAndOrigin(t *testing.T) {
 		t.Errorf("an oversized nonce replaced A: %d bytes", len(got))
 	}
 }
+
+// SetDPoPNonce: a program that sends its requests itself hands the session
+// the nonce of a resource server's refusal, and the next proof for that
+// server carries it; bad nonces and a session without DPoP are refused.
+func TestDPoPSetNonce(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nonce := f.srv.ChallengeResourceNonce(1)
+	if err := s.SetDPoPNonce(f.srv.ResourceEndpoint(), nonce); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP %d; want 200: the proof carries the nonce set", resp.StatusCode)
+	}
+	for _, bad := range []string{"", "a b", `a"b`, "a\nb", strings.Repeat("n", maxNonce+1), "é"} {
+		if err := s.SetDPoPNonce(f.srv.ResourceEndpoint(), bad); err == nil {
+			t.Errorf("SetDPoPNonce(%q) accepted", bad)
+		}
+	}
+	if err := s.SetDPoPNonce("/relative", nonce); err == nil {
+		t.Error("SetDPoPNonce of a relative URL accepted")
+	}
+	cfg := f.config()
+	cfg.DPoP = DPoPOff
+	off := f.session(cfg)
+	if err := off.SetDPoPNonce(f.srv.ResourceEndpoint(), nonce); err == nil {
+		t.Error("SetDPoPNonce accepted by a session without DPoP")
+	}
+}
+
+// AuthHeader refuses a method that is no HTTP method, and a token with a
+// control character, which would add header lines of the server's choosing
+// to the request a program sends itself.
+func TestDPoPAuthHeaderRefusesWhatNoHeaderMayCarry(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"GET /x", "GE\nT", "(GET)", "GÉT"} {
+		if _, err := s.AuthHeader(context.Background(), m, f.srv.ResourceEndpoint()); err == nil {
+			t.Errorf("AuthHeader(%q) accepted", m)
+		}
+	}
+	if _, err := s.AuthHeader(context.Background(), "PROPFIND", f.srv.ResourceEndpoint()); err != nil {
+		t.Errorf("an extension method refused: %v", err)
+	}
+	tok := s.Cached()
+	bad := *tok
+	bad.AccessToken = tok.AccessToken + "\r\nX-Evil: 1"
+	s2, err := NewSession(f.config(), &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if h, err := s2.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint()); err == nil {
+		t.Fatalf("a token with a line break gave headers %q", h.Get("Authorization"))
+	}
+}

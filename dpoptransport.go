@@ -140,12 +140,17 @@ func (s *Session) AuthHeader(ctx context.Context, method, rawURL string) (http.H
 	if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("authloop: AuthHeader: %q is not an absolute http or https URL", urlrule.RedactURL(rawURL))
 	}
-	if method == "" {
-		return nil, errors.New("authloop: AuthHeader: the method is empty; give the request's method, such as GET or POST")
+	if !isToken(method) {
+		return nil, fmt.Errorf("authloop: AuthHeader: %q is not an HTTP method; give the request's method, such as GET or POST", method)
 	}
 	tok, err := s.Token(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if strings.ContainsFunc(tok.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		// A line break would add header lines of the server's choosing
+		// to a request that a program sends itself.
+		return nil, errors.New("authloop: AuthHeader: the access token holds a control character, which no header may carry; the authorization server sent a malformed token")
 	}
 	r := &http.Request{Method: method, URL: u, Header: http.Header{}}
 	if _, err := s.setAuthorization(r, tok); err != nil {
@@ -159,4 +164,39 @@ func (s *Session) AuthHeader(ctx context.Context, method, rawURL string) (http.H
 // "" when it has none. The key itself is never shown.
 func (s *Session) DPoPThumbprint() string {
 	return s.cfg.dp.thumbprint()
+}
+
+// SetDPoPNonce records nonce as the latest DPoP nonce (RFC 9449 §9) of the
+// resource server at rawURL, for a program that sends its requests itself
+// (with AuthHeader) and so reads the server's DPoP-Nonce header itself:
+// the next proof for that server carries it. Client and Transport learn
+// nonces from the responses without it. It fails when the session proves
+// no key, and for a nonce that is empty, longer than 1024 bytes or not
+// printable ASCII (RFC 9449's NQCHAR).
+func (s *Session) SetDPoPNonce(rawURL, nonce string) error {
+	if s.cfg.dp == nil {
+		return errors.New("authloop: SetDPoPNonce: the session does not use DPoP (Config.DPoP is DPoPOff)")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("authloop: SetDPoPNonce: %q is not an absolute URL", urlrule.RedactURL(rawURL))
+	}
+	if nonce == "" || len(nonce) > maxNonce || strings.ContainsFunc(nonce, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
+		return errors.New("authloop: SetDPoPNonce: the nonce is empty, longer than 1024 bytes, or not printable ASCII without quotes, spaces and backslashes (RFC 9449 §8); give the value of the server's DPoP-Nonce header")
+	}
+	s.cfg.dp.learn(rawURL, true, http.Header{"Dpop-Nonce": {nonce}})
+	return nil
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of a method.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= 0x20 || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
 }

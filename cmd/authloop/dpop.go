@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -133,36 +132,6 @@ func headerValueSafe(v string) bool {
 	return v != "" && !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
-// learnNonce gives the session nonce as the latest DPoP nonce of the
-// server at rawURL, so that the next proof for that server carries it: the
-// value of the DPoP-Nonce header of the server's refusal (401, error
-// use_dpop_nonce), which this process cannot have seen, curl having
-// received it. The library learns a server's nonce from the responses that
-// pass through its Transport and has no other way to be told one; the
-// request goes to nonceEcho, which sends nothing anywhere and answers with
-// the nonce, and the proof made for it is dropped unsent.
-func learnNonce(ctx context.Context, s *authloop.Session, method, rawURL, nonce string) error {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := (&authloop.Transport{Session: s, Base: nonceEcho(nonce)}).RoundTrip(req)
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
-}
-
-// nonceEcho is the RoundTripper of learnNonce: it answers every request
-// with an empty 200 that carries the nonce, without sending anything.
-type nonceEcho string
-
-func (n nonceEcho) RoundTrip(r *http.Request) (*http.Response, error) {
-	h := http.Header{}
-	h.Set("DPoP-Nonce", string(n))
-	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: http.NoBody, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
-}
-
 // writeHeader prints the header lines that authorize one request of
 // f.method to f.url with the session's token (token --header): the
 // Authorization line, and for a DPoP-bound token the DPoP line with a
@@ -171,7 +140,9 @@ func (n nonceEcho) RoundTrip(r *http.Request) (*http.Response, error) {
 // for one request.
 func (a *app) writeHeader(ctx context.Context, f *tokenFlags, p *Profile, s *authloop.Session) error {
 	if f.nonce != "" {
-		if err := learnNonce(ctx, s, f.method, f.url, f.nonce); err != nil {
+		// The nonce of the server's refusal, which curl received: the
+		// next proof for that server carries it.
+		if err := s.SetDPoPNonce(f.url, f.nonce); err != nil {
 			return err
 		}
 	}
