@@ -361,6 +361,9 @@ func TestDPoPAuthHeader(t *testing.T) {
 	if got := send(); got != http.StatusUnauthorized {
 		t.Errorf("the same proof a second time: HTTP %d; want 401 (replay)", got)
 	}
+	if h, err := s.AuthHeader(context.Background(), http.MethodGet, "https://api.example.com/v1?x=1"); err != nil || h.Get("DPoP") == "" {
+		t.Errorf("AuthHeader for an https URL: %v", err)
+	}
 	for _, bad := range []struct{ method, url string }{{"", f.srv.ResourceEndpoint()}, {"GET", "/relative"}, {"GET", "ftp://x.example/"}} {
 		if _, err := s.AuthHeader(context.Background(), bad.method, bad.url); err == nil {
 			t.Errorf("AuthHeader(%q, %q) succeeded; want an error", bad.method, bad.url)
@@ -827,6 +830,10 @@ func TestDPoPNoncePerRoleAndOrigin(t *testing.T) {
 	if got := nonceOf(tokenURL, ""); got != "A" {
 		t.Errorf("an oversized nonce replaced A: %d bytes", len(got))
 	}
+	d.learn(tokenURL, false, http.Header{"Dpop-Nonce": {strings.Repeat("n", maxNonce)}})
+	if got := nonceOf(tokenURL, ""); len(got) != maxNonce {
+		t.Errorf("a nonce of %d bytes, the most kept, was not kept", maxNonce)
+	}
 }
 
 // SetDPoPNonce: a program that sends its requests itself hands the session
@@ -899,5 +906,74 @@ func TestDPoPAuthHeaderRefusesWhatNoHeaderMayCarry(t *testing.T) {
 	defer s2.Close()
 	if h, err := s2.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint()); err == nil {
 		t.Fatalf("a token with a line break gave headers %q", h.Get("Authorization"))
+	}
+}
+
+// DPoPMode's names, as the command's --dpop takes them.
+func TestDPoPModeNames(t *testing.T) {
+	for _, m := range []DPoPMode{DPoPAuto, DPoPOn, DPoPOff} {
+		got, err := ParseDPoPMode(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseDPoPMode(%q) = %v, %v; want %v", m.String(), got, err, m)
+		}
+	}
+	for _, bad := range []string{"", "ON", "yes", "DPoPMode(3)"} {
+		if _, err := ParseDPoPMode(bad); err == nil || !strings.Contains(err.Error(), "auto, on or off") {
+			t.Errorf("ParseDPoPMode(%q): %v; want an error naming the three modes", bad, err)
+		}
+	}
+	if got := DPoPMode(7).String(); got != "DPoPMode(7)" {
+		t.Errorf("DPoPMode(7).String() = %q", got)
+	}
+}
+
+// Which answers are nonce challenges: the token endpoint's 400 (or 401)
+// use_dpop_nonce, and a resource's 401 DPoP challenge naming a nonce other
+// than the one sent, at most 1024 bytes long.
+func TestDPoPNonceChallengeRecognised(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{400, `{"error":"use_dpop_nonce"}`, true},
+		{401, `{"error":"use_dpop_nonce"}`, true},
+		{200, `{"error":"use_dpop_nonce"}`, false},
+		{500, `{"error":"use_dpop_nonce"}`, false},
+		{400, `{"error":"invalid_dpop_proof"}`, false},
+		{400, `not json`, false},
+	} {
+		if got := useDPoPNonce(tc.status, []byte(tc.body)); got != tc.want {
+			t.Errorf("useDPoPNonce(%d, %s) = %v; want %v", tc.status, tc.body, got, tc.want)
+		}
+	}
+	resp := func(status int, challenge, nonce string) *http.Response {
+		h := http.Header{}
+		if challenge != "" {
+			h.Set("WWW-Authenticate", challenge)
+		}
+		if nonce != "" {
+			h.Set("DPoP-Nonce", nonce)
+		}
+		return &http.Response{StatusCode: status, Header: h}
+	}
+	long := strings.Repeat("n", maxNonce)
+	for _, tc := range []struct {
+		r    *http.Response
+		sent string
+		want bool
+	}{
+		{resp(401, `DPoP error="use_dpop_nonce"`, "n1"), "", true},
+		{resp(401, `DPoP error="use_dpop_nonce"`, long), "", true},
+		{resp(401, `DPoP error="use_dpop_nonce"`, long+"n"), "", false},
+		{resp(401, `DPoP error="use_dpop_nonce"`, "n1"), "n1", false},
+		{resp(401, `DPoP error="use_dpop_nonce"`, ""), "", false},
+		{resp(401, `DPoP error="invalid_token"`, "n1"), "", false},
+		{resp(401, `Bearer error="use_dpop_nonce"`, "n1"), "", false},
+		{resp(403, `DPoP error="use_dpop_nonce"`, "n1"), "", false},
+	} {
+		if got := nonceChallenge(tc.r, tc.sent); got != tc.want {
+			t.Errorf("nonceChallenge(%d %v, sent %q) = %v; want %v", tc.r.StatusCode, tc.r.Header, tc.sent[:min(len(tc.sent), 8)], got, tc.want)
+		}
 	}
 }

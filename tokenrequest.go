@@ -128,7 +128,7 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 	if what == "token" {
 		key = c.dp.active()
 	}
-	for attempt := 0; ; attempt++ {
+	for retried := false; ; retried = true {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
 			return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, urlrule.RedactURL(endpoint), err)
@@ -158,7 +158,7 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 			return nil, nil, sent, fmt.Errorf("authloop: reading the %s response from %s: %w", what, urlrule.RedactURL(endpoint), err)
 		}
 		c.dp.learn(endpoint, false, resp.Header)
-		if n := resp.Header.Get("DPoP-Nonce"); key != nil && attempt == 0 && n != "" && n != nonce && len(n) <= maxNonce && useDPoPNonce(resp.StatusCode, body) {
+		if n := resp.Header.Get("DPoP-Nonce"); key != nil && !retried && n != "" && n != nonce && len(n) <= maxNonce && useDPoPNonce(resp.StatusCode, body) {
 			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
 			continue
 		}
