@@ -96,6 +96,16 @@ func nonceChallenge(resp *http.Response, sent string) bool {
 	return ok && strings.EqualFold(ch.Scheme, "DPoP") && ch.ErrorCode() == "use_dpop_nonce"
 }
 
+// askedDPoPNonce reports whether resp is a resource server's 401 whose DPoP
+// challenge is use_dpop_nonce (RFC 9449 §9), whatever nonce it gives.
+func askedDPoPNonce(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusUnauthorized {
+		return false
+	}
+	ch, ok := authChallenge(resp.Header)
+	return ok && strings.EqualFold(ch.Scheme, "DPoP") && ch.ErrorCode() == "use_dpop_nonce"
+}
+
 // bodyOf returns a function that gives req's body anew, for a request sent
 // again: none for a request without one, a fresh copy from GetBody, or
 // false when the body cannot be replayed.
