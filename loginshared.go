@@ -25,9 +25,15 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		return nil, fmt.Errorf("authloop: waiting for another process's login of %s: %w", s.key, err)
 	}
 	defer unlock()
+	had := s.hadRecord.Load()
 	rec, err := s.load(lockCtx)
 	if err != nil {
 		return nil, err
+	}
+	if rec == nil && had {
+		// Another process logged out: the key went with the record,
+		// and this sign-in makes another.
+		s.cfg.dp.forget()
 	}
 	if rec != nil {
 		if t := fromStored(rec.Token); s.adoptable(t, held, false) && covers(t.Extra("scope"), need) && !signedInAt(t).Before(since) {
