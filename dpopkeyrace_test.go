@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -67,5 +68,49 @@ func TestDPoPSignInKeepsItsKeyOverARecordWrittenMeanwhile(t *testing.T) {
 	}
 	if _, err := s.Refresh(context.Background()); err != nil {
 		t.Errorf("refresh: %v", err)
+	}
+}
+
+// A first DPoP sign-in whose save failed, and a record written meanwhile
+// by another process with its own key and an older sign-in (its own
+// retried save): the retried save here keeps this session's newer tokens
+// (the record's are older, knownStale) and must keep with them the key
+// they are bound to, not the record's.
+func TestDPoPRetriedSaveKeepsTheKeyOfItsTokens(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	mem := f.store
+	flaky := &flakyStore{Store: mem}
+	f.store = flaky
+	cfg := f.config()
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	flaky.failSaves.Store(2)
+	tok, err := s.Login(context.Background())
+	var se *SaveError
+	if !errors.As(err, &se) || tok == nil {
+		t.Fatalf("Login with a failing store: %v; want the token and a *SaveError", err)
+	}
+	bound := f.srv.TokenBinding(tok.AccessToken)
+	other, _ := dpop.GenerateKey()
+	otherDER, _ := dpop.MarshalPrivateKey(other)
+	older := markSignedIn(&oauth2.Token{AccessToken: "older-sign-in", TokenType: "DPoP", RefreshToken: "older-rt", Expiry: time.Now().Add(time.Hour)}, time.Now().Add(-time.Hour))
+	if _, err := mem.Save(context.Background(), &store.Record{Key: s.key, DPoPKey: otherDER, Token: toStored(older)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close (the retried save): %v", err)
+	}
+	rec, err := mem.Load(context.Background(), s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Token.AccessToken != tok.AccessToken {
+		t.Fatal("the retried save did not keep this session's newer sign-in")
+	}
+	if k, err := dpop.ParsePrivateKey(rec.DPoPKey); err != nil || k.Thumbprint() != bound {
+		t.Errorf("the record keeps a key (%v) other than the one its token is bound to (%s)", err, bound)
 	}
 }

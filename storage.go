@@ -38,8 +38,14 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
-	if err := s.cfg.dp.adopt(rec.DPoPKey); err != nil {
-		return nil, fmt.Errorf("authloop: the saved session %s in the %s holds a DPoP key that cannot be read (%v); its tokens are bound to that key: log out (authloop logout) to delete it and sign in anew", s.key, s.store.Describe(), err)
+	// The record's key goes with its tokens: not taken from a record
+	// older than the token whose save is pending (knownStale), which is
+	// bound to this session's key and is saved with it, as adoptClient
+	// does for the registration.
+	if rec.Token == nil || !s.knownStale(fromStored(rec.Token)) {
+		if err := s.cfg.dp.adopt(rec.DPoPKey); err != nil {
+			return nil, fmt.Errorf("authloop: the saved session %s in the %s holds a DPoP key that cannot be read (%v); its tokens are bound to that key: log out (authloop logout) to delete it and sign in anew", s.key, s.store.Describe(), err)
+		}
 	}
 	s.adoptClient(rec) // issue 12/13: the record's token goes with the record's registration
 	s.hadRecord.Store(true)
