@@ -32,7 +32,11 @@ import (
 // own copy.
 func (s *Session) setAuthorization(r *http.Request, tok *oauth2.Token) (nonce string, err error) {
 	if key := s.cfg.dp.active(); key != nil && isDPoPToken(tok) {
-		proof, nonce, err := s.cfg.dp.proof(key, r.Method, r.URL.String(), tok.AccessToken)
+		method := r.Method
+		if method == "" {
+			method = http.MethodGet // net/http sends a client request's "" as GET
+		}
+		proof, nonce, err := s.cfg.dp.proof(key, method, r.URL.String(), tok.AccessToken)
 		if err != nil {
 			return "", err
 		}
