@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -29,8 +30,21 @@ func (c *Config) sessionKey() store.Key {
 	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: res, Account: c.Account}
 }
 
-// load reads the session's record; a missing one is (nil, nil).
+// load reads the session's record; a missing one is (nil, nil). A session
+// that never proves a key (DPoPOff) gets a record whose tokens are bound
+// to one without them: it cannot use them (its access token would go as
+// Bearer, its refresh token without a proof), and signs in again.
 func (s *Session) load(ctx context.Context) (*store.Record, error) {
+	rec, err := s.loadRecord(ctx)
+	if rec != nil && s.cfg.dp == nil && rec.Token != nil && strings.EqualFold(rec.Token.TokenType, "DPoP") {
+		rec.Token = nil
+	}
+	return rec, err
+}
+
+// loadRecord is load with the record's tokens as stored, whatever
+// Config.DPoP: Logout revokes them.
+func (s *Session) loadRecord(ctx context.Context) (*store.Record, error) {
 	rec, err := s.store.Load(ctx, s.key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
