@@ -32,7 +32,11 @@ import (
 // own copy.
 func (s *Session) setAuthorization(r *http.Request, tok *oauth2.Token) (nonce string, err error) {
 	if key := s.cfg.dp.active(); key != nil && isDPoPToken(tok) {
-		proof, nonce, err := s.cfg.dp.proof(key, r.Method, r.URL.String(), tok.AccessToken)
+		method := r.Method
+		if method == "" {
+			method = http.MethodGet // net/http sends a client request's "" as GET
+		}
+		proof, nonce, err := s.cfg.dp.proof(key, method, r.URL.String(), tok.AccessToken)
 		if err != nil {
 			return "", err
 		}
@@ -90,6 +94,16 @@ func (s *Session) sendAuthorized(base http.RoundTripper, r *http.Request, tok *o
 func nonceChallenge(resp *http.Response, sent string) bool {
 	n := resp.Header.Get("DPoP-Nonce")
 	if resp.StatusCode != http.StatusUnauthorized || n == "" || n == sent || len(n) > maxNonce {
+		return false
+	}
+	ch, ok := authChallenge(resp.Header)
+	return ok && strings.EqualFold(ch.Scheme, "DPoP") && ch.ErrorCode() == "use_dpop_nonce"
+}
+
+// askedDPoPNonce reports whether resp is a resource server's 401 whose DPoP
+// challenge is use_dpop_nonce (RFC 9449 §9), whatever nonce it gives.
+func askedDPoPNonce(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusUnauthorized {
 		return false
 	}
 	ch, ok := authChallenge(resp.Header)

@@ -25,9 +25,15 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		return nil, fmt.Errorf("authloop: waiting for another process's login of %s: %w", s.key, err)
 	}
 	defer unlock()
+	had := s.hadRecord.Load()
 	rec, err := s.load(lockCtx)
 	if err != nil {
 		return nil, err
+	}
+	if rec == nil && had {
+		// Another process logged out: the key went with the record,
+		// and this sign-in makes another.
+		s.cfg.dp.forget()
 	}
 	if rec != nil {
 		if t := fromStored(rec.Token); s.adoptable(t, held, false) && covers(t.Extra("scope"), need) && !signedInAt(t).Before(since) {
@@ -40,6 +46,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 	s.forgetDiscovery()
 	need = union(need, s.takePendingScopes()) // asked for by this sign-in only
 	var tok *oauth2.Token
+	var signedWith dpopKeyState // the key the sign-in proved, if any
 	for attempt := 0; ; attempt++ {
 		cfg, err := s.endpoints(ctx)
 		if err != nil {
@@ -57,6 +64,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 		oc := *cfg.OAuth2
 		oc.Scopes = s.loginScopes(cfg, need)
 		lc.OAuth2 = &oc
+		signedWith = s.cfg.dp.pinned()
 		tok, err = lc.login(ctx)
 		if err == nil {
 			lc.registrar.signedIn() // the token goes with the client it was issued to
@@ -86,6 +94,7 @@ func (s *Session) loginShared(held *oauth2.Token, need []string, since time.Time
 			rec = again
 		}
 		s.client = mine
+		s.cfg.dp.restore(signedWith) // and the key it is bound to
 	}
 	if err := s.saveToken(saveCtx, rec, tok); err != nil {
 		s.setUnsaved(tok)

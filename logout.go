@@ -71,7 +71,7 @@ func (s *Session) Logout(ctx context.Context) error {
 		close(f.done)
 		return err
 	}
-	rec, loadErr := s.load(heldCtx)
+	rec, loadErr := s.loadRecord(heldCtx) // bound tokens too: revoked all the same
 	var stored *oauth2.Token
 	if rec != nil {
 		stored = fromStored(rec.Token)

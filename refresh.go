@@ -180,6 +180,7 @@ func (s *Session) dropDead(ctx context.Context, rec *store.Record, old *state, b
 // nil) and any save still pending, when old is still its state: another
 // process logged out.
 func (s *Session) loggedOutElsewhere(old *state) {
+	s.cfg.dp.forget() // deleted with the record: the next sign-in makes another
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.unsaved, s.saveTries = nil, 0

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -29,8 +30,21 @@ func (c *Config) sessionKey() store.Key {
 	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: res, Account: c.Account}
 }
 
-// load reads the session's record; a missing one is (nil, nil).
+// load reads the session's record; a missing one is (nil, nil). A session
+// that never proves a key (DPoPOff) gets a record whose tokens are bound
+// to one without them: it cannot use them (its access token would go as
+// Bearer, its refresh token without a proof), and signs in again.
 func (s *Session) load(ctx context.Context) (*store.Record, error) {
+	rec, err := s.loadRecord(ctx)
+	if rec != nil && s.cfg.dp == nil && rec.Token != nil && strings.EqualFold(rec.Token.TokenType, "DPoP") {
+		rec.Token = nil
+	}
+	return rec, err
+}
+
+// loadRecord is load with the record's tokens as stored, whatever
+// Config.DPoP: Logout revokes them.
+func (s *Session) loadRecord(ctx context.Context) (*store.Record, error) {
 	rec, err := s.store.Load(ctx, s.key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -38,8 +52,14 @@ func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authloop: reading the saved session %s from the %s: %w", s.key, s.store.Describe(), err)
 	}
-	if err := s.cfg.dp.adopt(rec.DPoPKey); err != nil {
-		return nil, fmt.Errorf("authloop: the saved session %s in the %s holds a DPoP key that cannot be read (%v); its tokens are bound to that key: log out (authloop logout) to delete it and sign in anew", s.key, s.store.Describe(), err)
+	// The record's key goes with its tokens: not taken from a record
+	// older than the token whose save is pending (knownStale), which is
+	// bound to this session's key and is saved with it, as adoptClient
+	// does for the registration.
+	if rec.Token == nil || !s.knownStale(fromStored(rec.Token)) {
+		if err := s.cfg.dp.adopt(rec.DPoPKey); err != nil {
+			return nil, fmt.Errorf("authloop: the saved session %s in the %s holds a DPoP key that cannot be read (%v); its tokens are bound to that key: log out (authloop logout) to delete it and sign in anew", s.key, s.store.Describe(), err)
+		}
 	}
 	s.adoptClient(rec) // issue 12/13: the record's token goes with the record's registration
 	s.hadRecord.Store(true)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authloop/authloop/dpop"
 	"github.com/authloop/authloop/internal/urlrule"
+	"github.com/authloop/authloop/store"
 )
 
 // clientAuth is how the client authenticates at the token endpoint. It is
@@ -123,7 +124,8 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 	// A token request proves the session's DPoP key (RFC 9449 §5), when it
 	// has one. A server that asks for a nonce (use_dpop_nonce, §8) other
 	// than the one the proof carried has refused the request before acting
-	// on it: it is sent once more, with the nonce, and a new proof.
+	// on it: it is sent once more, with the nonce, and a new proof (not
+	// when the lease of the lock it was sent under may have passed on).
 	var key *dpop.Key
 	if what == "token" {
 		key = c.dp.active()
@@ -159,6 +161,12 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		}
 		c.dp.learn(endpoint, false, resp.Header)
 		if n := resp.Header.Get("DPoP-Nonce"); key != nil && !retried && n != "" && n != nonce && len(n) <= maxNonce && useDPoPNonce(resp.StatusCode, body) {
+			// The retry presents the grant again: under a lease (a store
+			// kept in a server) it goes only while the lease surely
+			// holds, as the first request did (refreshWithRetry).
+			if err := store.LeaseHeld(ctx, leaseMargin); err != nil {
+				return nil, nil, sent, fmt.Errorf("authloop: the %s request's retry with the server's DPoP nonce was not sent: %w", what, err)
+			}
 			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
 			continue
 		}

@@ -25,7 +25,10 @@ import (
 // token if a refresh replaced the refused one meanwhile (some servers
 // revoke the old access token the moment it is refreshed), and otherwise
 // after one refresh shared with every caller that saw the same token
-// refused. When the session cannot get a new token without the person, the
+// refused. A DPoP nonce challenge (use_dpop_nonce, RFC 9449 §9) is not a
+// refusal of the token: the request goes once more with the nonce, and a
+// second challenge reaches the caller without a refresh. When the session
+// cannot get a new token without the person, the
 // error satisfies errors.Is(err, ErrLoginRequired). A redirect that the
 // client follows to another origin (scheme, host or port) than the first
 // request's is sent as it is: without the token, and never retried.
@@ -76,9 +79,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, _, err := s.sendAuthorized(base, req.Clone(req.Context()), tok, bodyOf(req))
+	resp, sent, err := s.sendAuthorized(base, req.Clone(req.Context()), tok, bodyOf(req))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
+	}
+	if sent.Header.Get("DPoP") != "" && askedDPoPNonce(resp) {
+		// Still a nonce challenge after its one retry (a server that
+		// wants a new nonce every time): it says nothing of the token,
+		// which a refresh would rotate for nothing.
+		return resp, nil
 	}
 	retry, ok := replayable(req)
 	if !ok {
