@@ -26,6 +26,9 @@ func TestRefreshedTokensExpiredOnArrivalAreNotHandedOut(t *testing.T) {
 		}
 		return resp, err
 	})}
+	// No timer: it would fire at the jump and race the caller's refresh
+	// (a second flight of four, when it ended before Token came).
+	f.cfg.DisableAutoRefresh = true
 	s := f.session()
 	f.clock.Jump(2 * time.Hour)
 	tok, err := s.Token(context.Background())
