@@ -977,3 +977,49 @@ func TestDPoPNonceChallengeRecognised(t *testing.T) {
 		}
 	}
 }
+
+// Processes sharing a record with different keys: one signs in with its
+// own Config.DPoPKey over a record that holds another key; a process
+// without the program's key does not present the refresh token bound to
+// it (a server that answers invalid_grant, as oidc-provider does, would
+// have the grant dropped for everyone): it sends nothing, says which key
+// the token is bound to, and the grant stays for the program.
+func TestDPoPRefreshTokenBoundToAnotherKeyIsNotSent(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	a := f.session(f.config())
+	if _, err := a.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg := f.config()
+	pcfg.DPoPKey = priv
+	p := f.session(pcfg)
+	tok, err := p.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tok.Extra(dpopJKTKey).(string); got != p.DPoPThumbprint() {
+		t.Fatalf("the token names key %q; want the program's %s", got, p.DPoPThumbprint())
+	}
+	rec, _ := f.store.Load(context.Background(), p.key)
+	if got, _ := rec.Token.Extra[dpopJKTKey].(string); got != p.DPoPThumbprint() {
+		t.Fatalf("the stored token names key %q; want %s", got, p.DPoPThumbprint())
+	}
+	bcfg := f.config()
+	bcfg.Interactive = false
+	b := f.session(bcfg)
+	before := len(tokenRequests(f.srv, "refresh_token"))
+	_, err = b.Refresh(context.Background())
+	if err == nil || !strings.Contains(err.Error(), p.DPoPThumbprint()) || !strings.Contains(err.Error(), "proves with key "+a.DPoPThumbprint()) || !strings.Contains(err.Error(), "Config.DPoPKey") {
+		t.Fatalf("refresh by a process with another key: %v; want an error naming the bound key, its own and Config.DPoPKey", err)
+	}
+	if n := len(tokenRequests(f.srv, "refresh_token")) - before; n != 0 {
+		t.Fatalf("%d refresh requests; the bound refresh token must not be presented with another key", n)
+	}
+	if _, err := p.Refresh(context.Background()); err != nil {
+		t.Fatalf("the program's own refresh after the other process's try: %v", err)
+	}
+}

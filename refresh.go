@@ -212,6 +212,9 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 	if err != nil {
 		return nil, err
 	}
+	if err := s.boundElsewhere(old); err != nil {
+		return nil, err
+	}
 	form := cfg.refreshForm(old)
 	log := s.cfg.logger()
 	keep := keepFrom(old)
@@ -346,4 +349,27 @@ func (c *Config) refreshForm(old *oauth2.Token) url.Values {
 		form.Set("resource", c.Resource)
 	}
 	return form
+}
+
+// boundElsewhere returns a configuration error, and nothing is sent, when
+// old's refresh token is bound to another DPoP key than the one this
+// session proves with, or to one while it proves none (processes sharing a
+// record with different Config.DPoPKey or Config.DPoP): the server would
+// refuse it, and one that answers invalid_grant, as oidc-provider does,
+// would have the grant dropped from the record, for the process with the
+// right key too. The refresh token is kept.
+func (s *Session) boundElsewhere(old *oauth2.Token) error {
+	want, _ := old.Extra(dpopJKTKey).(string)
+	have := s.cfg.dp.thumbprint()
+	if want == "" || want == have {
+		return nil
+	}
+	why := "this session proves with no DPoP key (Config.DPoP is off, or no key was given or stored)"
+	if have != "" {
+		why = "this session proves with key " + have
+	}
+	return &configError{
+		fix: fmt.Sprintf("the refresh token is bound to the DPoP key with thumbprint %s, and %s: give every process sharing the session the same Config.DPoPKey and Config.DPoP", want, why),
+		err: errors.New("authloop: refresh token bound to another DPoP key; not sent"),
+	}
 }

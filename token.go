@@ -90,6 +90,12 @@ func carrySignedIn(tok, base *oauth2.Token) *oauth2.Token {
 // resource's metadata names another by the time it refreshes.
 const issuerKey = "authloop_issuer"
 
+// dpopJKTKey is the Extra key under which a DPoP-bound token (token_type
+// DPoP) names the thumbprint of the key its token request proved: the key
+// its refresh token is bound to. A session that proves with another key
+// does not present that refresh token (boundElsewhere).
+const dpopJKTKey = "authloop_dpop_jkt"
+
 // keepFields are what a token response may leave out and the client then
 // keeps from before.
 type keepFields struct {

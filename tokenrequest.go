@@ -75,6 +75,11 @@ func (c *Config) tokenRequest(ctx context.Context, form url.Values, keep keepFie
 		return nil, &TokenResponseError{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Problem: fmt.Sprintf("the body is larger than %d bytes", maxTokenResponse)}
 	}
 	tok, err := parseTokenResponse(resp.StatusCode, resp.Header, body, sent, keep)
+	if err == nil && resp.JKT != "" && isDPoPToken(tok) {
+		extra := extraOf(tok)
+		extra[dpopJKTKey] = resp.JKT
+		tok = withExtra(tok, extra)
+	}
 	if err != nil && resp.Header.Get("Retry-After") != "" {
 		return nil, &retryHint{err: err, after: resp.Header.Get("Retry-After")}
 	}
@@ -101,6 +106,7 @@ func answeredContext(ctx context.Context, limit time.Duration) (context.Context,
 type answer struct {
 	StatusCode int
 	Header     http.Header
+	JKT        string // the thumbprint of the DPoP key the request proved, or ""
 }
 
 // clientPost sends an authenticated form POST to one of the authorization
@@ -170,7 +176,11 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 			c.logger().Debug("authloop: the server asked for a DPoP nonce; sending the request again with it", "endpoint", what)
 			continue
 		}
-		return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, body, sent, nil
+		a := &answer{StatusCode: resp.StatusCode, Header: resp.Header}
+		if key != nil {
+			a.JKT = key.Thumbprint()
+		}
+		return a, body, sent, nil
 	}
 }
 
