@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1021,5 +1022,68 @@ func TestDPoPRefreshTokenBoundToAnotherKeyIsNotSent(t *testing.T) {
 	}
 	if _, err := p.Refresh(context.Background()); err != nil {
 		t.Fatalf("the program's own refresh after the other process's try: %v", err)
+	}
+}
+
+// The Transport keeps the nonce of every answer, the retry's too: a server
+// that answers the retry with yet another nonce has the next request prove
+// with that one; a token with a space goes out as it is (only control
+// characters are refused); a nonce of 1024 bytes, the most, can be set.
+func TestDPoPTransportLearnsTheRetrysNonce(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	s := f.session(f.config())
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var nonces []string
+	calls := 0
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		p, err := dpop.Parse(r.Header.Get("DPoP"))
+		if err != nil {
+			return nil, err
+		}
+		nonces = append(nonces, p.Nonce)
+		calls++
+		h := http.Header{}
+		status := http.StatusOK
+		switch calls {
+		case 1:
+			status = http.StatusUnauthorized
+			h.Set("WWW-Authenticate", `DPoP error="use_dpop_nonce"`)
+			h.Set("DPoP-Nonce", "n1")
+		case 2:
+			h.Set("DPoP-Nonce", "n2")
+		}
+		return &http.Response{StatusCode: status, Header: h, Body: http.NoBody, Request: r}, nil
+	})
+	c := &http.Client{Transport: &Transport{Session: s, Base: base}}
+	for range 2 {
+		resp, err := c.Get("https://api.example.com/v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("HTTP %d", resp.StatusCode)
+		}
+	}
+	if want := []string{"", "n1", "n2"}; !slices.Equal(nonces, want) {
+		t.Errorf("the proofs carried nonces %q; want %q", nonces, want)
+	}
+	spaced := *s.Cached()
+	spaced.AccessToken = "tok en"
+	s2, err := NewSession(f.config(), &spaced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if h, err := s2.AuthHeader(context.Background(), http.MethodGet, "https://api.example.com/v1"); err != nil || h.Get("Authorization") != "DPoP tok en" {
+		t.Errorf("a token with a space: %q, %v; want it sent as it is", h.Get("Authorization"), err)
+	}
+	if err := s.SetDPoPNonce("https://api.example.com/v1", strings.Repeat("n", maxNonce)); err != nil {
+		t.Errorf("a nonce of %d bytes: %v", maxNonce, err)
 	}
 }
