@@ -1087,3 +1087,64 @@ func TestDPoPTransportLearnsTheRetrysNonce(t *testing.T) {
 		t.Errorf("a nonce of %d bytes: %v", maxNonce, err)
 	}
 }
+
+// The bounds of what the session takes: a token endpoint's nonce of 1024
+// bytes (the most) is answered with a retry; SetDPoPNonce takes every
+// visible ASCII character but quote and backslash ('!' and '~' included);
+// AuthHeader takes every RFC 9110 token character as a method ('~'
+// included) and refuses a space.
+func TestDPoPBoundsOfNoncesAndMethods(t *testing.T) {
+	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	cfg := f.config()
+	long := strings.Repeat("n", maxNonce)
+	var mu sync.Mutex
+	var challenged bool
+	var retryNonce string
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			body, _ := r.GetBody()
+			b, _ := io.ReadAll(body)
+			if strings.Contains(string(b), "grant_type=refresh_token") {
+				mu.Lock()
+				defer mu.Unlock()
+				if !challenged {
+					challenged = true
+					h := http.Header{"Content-Type": {"application/json"}, "Dpop-Nonce": {long}}
+					return &http.Response{StatusCode: http.StatusBadRequest, Header: h, Body: io.NopCloser(strings.NewReader(`{"error":"use_dpop_nonce"}`)), Request: r}, nil
+				}
+				if p, err := dpop.Parse(r.Header.Get("DPoP")); err == nil {
+					retryNonce = p.Nonce
+				}
+			}
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	cfg.MaxRetries = NoRetries // the nonce's one retry is the token request's own
+	s := f.session(cfg)
+	if _, err := s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("refresh after a 1024-byte nonce challenge: %v", err)
+	}
+	if retryNonce != long {
+		t.Errorf("the retry carried a nonce of %d bytes; want the %d the server sent", len(retryNonce), maxNonce)
+	}
+	if err := s.SetDPoPNonce("https://api.example.com/", "!abc~"); err != nil {
+		t.Errorf("SetDPoPNonce of visible ASCII: %v", err)
+	}
+	if _, err := s.AuthHeader(context.Background(), "M~", "https://api.example.com/"); err != nil {
+		t.Errorf("AuthHeader with a method of token characters: %v", err)
+	}
+	bcfg := f.config()
+	bcfg.DPoP = DPoPOff
+	bearer := f.session(bcfg)
+	if _, err := bearer.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range []*Session{s, bearer} {
+		if _, err := ss.AuthHeader(context.Background(), "G T", "https://api.example.com/"); err == nil {
+			t.Error("AuthHeader accepted a method with a space")
+		}
+	}
+}
