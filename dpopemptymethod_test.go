@@ -1,7 +1,6 @@
 package authloop
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -13,11 +12,7 @@ import (
 // string means GET") goes with a DPoP proof for GET, which the server
 // checks against the GET it receives: it is not refused for its method.
 func TestDPoPEmptyMethodMeansGET(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	u, err := url.Parse(f.srv.ResourceEndpoint())
 	if err != nil {
 		t.Fatal(err)

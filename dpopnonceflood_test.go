@@ -18,11 +18,7 @@ import (
 // it), so nothing is refreshed: a refresh per request would rotate the
 // grant at the server's whim.
 func TestDPoPEndlessResourceNonceChallengesRefreshNothing(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	var hits atomic.Int64
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := hits.Add(1)

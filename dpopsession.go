@@ -271,7 +271,13 @@ func nonceKey(u *url.URL, resource bool) string {
 
 // isDPoPToken reports whether tok was issued as a DPoP-bound token.
 func isDPoPToken(tok *oauth2.Token) bool {
-	return tok != nil && strings.EqualFold(tok.TokenType, "DPoP")
+	return tok != nil && isDPoPType(tok.TokenType)
+}
+
+// isDPoPType reports whether a token_type names a DPoP-bound token (RFC
+// 9449 §5: "DPoP", compared case-insensitively).
+func isDPoPType(tokenType string) bool {
+	return strings.EqualFold(tokenType, "DPoP")
 }
 
 // useDPoPNonce reports whether a token endpoint's answer is the error

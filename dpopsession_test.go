@@ -56,6 +56,36 @@ func (f *dpopFixture) config() *Config {
 	return cfg
 }
 
+// signedIn is a fixture on a server of sc and a session of its config,
+// signed in: the session and its token.
+func signedIn(t *testing.T, sc oauthtest.Config) (*dpopFixture, *Session, *oauth2.Token) {
+	t.Helper()
+	f := newDPoPFixture(t, sc)
+	s := f.session(f.config())
+	tok, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, s, tok
+}
+
+// send sends a request of method to rawURL with exactly the header h (as
+// a program that sends it itself) and returns the status.
+func (f *dpopFixture) send(method, rawURL string, h http.Header) int {
+	f.t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (f *dpopFixture) session(cfg *Config) *Session {
 	f.t.Helper()
 	s, err := NewSession(cfg, nil)
@@ -134,12 +164,7 @@ func tokenRequests(srv *oauthtest.Server, grant string) []oauthtest.Request {
 // is bound to the one key the record keeps, every token request and
 // resource request proves it, and the resource accepts the requests.
 func TestDPoPSessionBindsEveryTokenToTheStoredKey(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	tok, err := s.Login(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, s, tok := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	jkt := s.DPoPThumbprint()
 	if jkt == "" || tok.TokenType != "DPoP" || f.srv.TokenBinding(tok.AccessToken) != jkt {
 		t.Fatalf("after the sign-in: thumbprint %q, token type %q, bound to %q; want a DPoP token bound to the session's key", jkt, tok.TokenType, f.srv.TokenBinding(tok.AccessToken))
@@ -211,11 +236,7 @@ func TestDPoPSessionBindsEveryTokenToTheStoredKey(t *testing.T) {
 // challenge is answered once with the nonce, and nothing is refreshed or
 // spent for it; a rotated nonce is learnt from the next challenge.
 func TestDPoPNonceChallengesAnsweredOnce(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoPNonce: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoPNonce: true, Scopes: []string{"openid", "offline_access"}})
 	codes := tokenRequests(f.srv, "authorization_code")
 	if len(codes) != 2 || codes[0].Error != "use_dpop_nonce" || codes[1].Status != http.StatusOK {
 		t.Fatalf("code redemptions: %+v; want use_dpop_nonce, then 200 with the nonce", codes)
@@ -258,11 +279,7 @@ func TestDPoPNonceChallengesAnsweredOnce(t *testing.T) {
 // A resource request whose body cannot be sent again gets the nonce
 // challenge as it came, and sends nothing more.
 func TestDPoPResourceNonceUnreplayableBody(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	f.srv.ChallengeResourceNonce(1)
 	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), io.NopCloser(strings.NewReader("once")))
 	resp, err := s.Client(context.Background()).Do(req)
@@ -283,12 +300,7 @@ func TestDPoPResourceNonceUnreplayableBody(t *testing.T) {
 // is answered with nil (send again) and the nonce learnt, never with a
 // refresh; the same challenge again, with no new nonce, is an error.
 func TestDPoPAuthorizeLearnsTheNonceWithoutRefreshing(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	tok, err := s.Login(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, s, tok := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	nonce := f.srv.ChallengeResourceNonce(1)
 	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
 	h, err := s.AuthHeader(context.Background(), req.Method, req.URL.String())
@@ -334,11 +346,7 @@ func TestDPoPAuthorizeLearnsTheNonceWithoutRefreshing(t *testing.T) {
 // resource accepts once and refuses replayed; a bearer session's header is
 // Bearer with no proof.
 func TestDPoPAuthHeader(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	h, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint()+"?q=1")
 	if err != nil {
 		t.Fatal(err)
@@ -346,16 +354,7 @@ func TestDPoPAuthHeader(t *testing.T) {
 	if !strings.HasPrefix(h.Get("Authorization"), "DPoP ") || h.Get("DPoP") == "" {
 		t.Fatalf("headers %v; want the DPoP scheme and a proof", h.Get("Authorization")[:5])
 	}
-	send := func() int {
-		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint()+"?q=1", nil)
-		req.Header = h.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	send := func() int { return f.send(http.MethodGet, f.srv.ResourceEndpoint()+"?q=1", h.Clone()) }
 	if got := send(); got != http.StatusOK {
 		t.Fatalf("the request with AuthHeader's headers: HTTP %d", got)
 	}
@@ -375,22 +374,8 @@ func TestDPoPAuthHeader(t *testing.T) {
 // A stolen DPoP-bound access token is worth nothing: as Bearer, or with a
 // proof of another key, the resource refuses it.
 func TestDPoPLeakedTokenRefused(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	tok, err := s.Login(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(h http.Header) int {
-		req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
-		req.Header = h
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	f, s, tok := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
+	get := func(h http.Header) int { return f.send(http.MethodGet, f.srv.ResourceEndpoint(), h) }
 	if got := get(http.Header{"Authorization": {"Bearer " + tok.AccessToken}}); got != http.StatusUnauthorized {
 		t.Errorf("the token as Bearer: HTTP %d; want 401", got)
 	}
@@ -692,12 +677,7 @@ func TestDPoPWrongKeyKeepsTheRefreshToken(t *testing.T) {
 // which token was refused (from "Authorization: DPoP <token>") and
 // refreshes it at once.
 func TestDPoPAuthorizeRefreshesTheRefusedToken(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	tok, err := s.Login(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, s, tok := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	h, err := s.AuthHeader(context.Background(), http.MethodGet, f.srv.ResourceEndpoint())
 	if err != nil {
 		t.Fatal(err)
@@ -750,11 +730,7 @@ func TestDPoPDeviceFlow(t *testing.T) {
 // a refresh (found at oidc-provider by integration's
 // TestDPoPResourceNonceConcurrentRequests).
 func TestDPoPConcurrentNonceChallengesRefreshNothing(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	const n = 8
 	f.srv.ChallengeResourceNonce(n)
 	start := make(chan struct{})
@@ -841,11 +817,7 @@ func TestDPoPNoncePerRoleAndOrigin(t *testing.T) {
 // the nonce of a resource server's refusal, and the next proof for that
 // server carries it; bad nonces and a session without DPoP are refused.
 func TestDPoPSetNonce(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	nonce := f.srv.ChallengeResourceNonce(1)
 	if err := s.SetDPoPNonce(f.srv.ResourceEndpoint(), nonce); err != nil {
 		t.Fatal(err)
@@ -854,15 +826,8 @@ func TestDPoPSetNonce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, f.srv.ResourceEndpoint(), nil)
-	req.Header = h
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP %d; want 200: the proof carries the nonce set", resp.StatusCode)
+	if status := f.send(http.MethodGet, f.srv.ResourceEndpoint(), h); status != http.StatusOK {
+		t.Fatalf("HTTP %d; want 200: the proof carries the nonce set", status)
 	}
 	for _, bad := range []string{"", "a b", `a"b`, "a\nb", strings.Repeat("n", maxNonce+1), "é"} {
 		if err := s.SetDPoPNonce(f.srv.ResourceEndpoint(), bad); err == nil {
@@ -884,11 +849,7 @@ func TestDPoPSetNonce(t *testing.T) {
 // control character, which would add header lines of the server's choosing
 // to the request a program sends itself.
 func TestDPoPAuthHeaderRefusesWhatNoHeaderMayCarry(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{Scopes: []string{"openid", "offline_access"}})
 	for _, m := range []string{"GET /x", "GE\nT", "(GET)", "GÉT"} {
 		if _, err := s.AuthHeader(context.Background(), m, f.srv.ResourceEndpoint()); err == nil {
 			t.Errorf("AuthHeader(%q) accepted", m)
@@ -1030,11 +991,7 @@ func TestDPoPRefreshTokenBoundToAnotherKeyIsNotSent(t *testing.T) {
 // with that one; a token with a space goes out as it is (only control
 // characters are refused); a nonce of 1024 bytes, the most, can be set.
 func TestDPoPTransportLearnsTheRetrysNonce(t *testing.T) {
-	f := newDPoPFixture(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
-	s := f.session(f.config())
-	if _, err := s.Login(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f, s, _ := signedIn(t, oauthtest.Config{DPoP: true, Scopes: []string{"openid", "offline_access"}})
 	var mu sync.Mutex
 	var nonces []string
 	calls := 0

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -36,7 +35,7 @@ func (c *Config) sessionKey() store.Key {
 // Bearer, its refresh token without a proof), and signs in again.
 func (s *Session) load(ctx context.Context) (*store.Record, error) {
 	rec, err := s.loadRecord(ctx)
-	if rec != nil && s.cfg.dp == nil && rec.Token != nil && strings.EqualFold(rec.Token.TokenType, "DPoP") {
+	if rec != nil && s.cfg.dp == nil && rec.Token != nil && isDPoPType(rec.Token.TokenType) {
 		rec.Token = nil
 	}
 	return rec, err
