@@ -77,6 +77,19 @@ type Config struct {
 	// DPoP unless DPoP is DPoPOff.
 	DPoPKey crypto.Signer
 
+	// Grant, when set, is how the session gets tokens for a program with
+	// no person present: ClientCredentials, JWTBearer (a workload's
+	// platform-issued token), IdentityAssertion (enterprise-managed
+	// authorization), or a program's own. The session runs it wherever a
+	// person's session would sign in (no token, no refresh token or a dead
+	// one, Session.Login), with a refresh's lifecycle, and never opens a
+	// browser: a refusal is a *GrantRefusedError. Interactive must be
+	// false, OAuth2.ClientID set, and only the token endpoint is needed
+	// (OAuth2.Endpoint.TokenURL, or Issuer or Resource to discover it).
+	// The record's key names the grant (store.Key.Grant): a program's
+	// tokens never mix with a person's.
+	Grant Grant
+
 	// ClientName names the client in a dynamic registration (RFC 7591),
 	// made when OAuth2.ClientID is empty and the endpoints are discovered:
 	// at a login, for the exact redirect URI it listens on (port included,
@@ -241,6 +254,11 @@ func (c *Config) validate() error {
 		return errors.New("authloop: Config.OAuth2 is nil; set it to the client's *oauth2.Config (ClientID, Endpoint, Scopes)")
 	}
 	oc := c.OAuth2
+	if c.Grant != nil {
+		if err := c.validateGrant(); err != nil {
+			return err
+		}
+	}
 	if c.needsDiscovery() && c.Issuer == "" && c.Resource == "" {
 		return errors.New("authloop: Config.OAuth2.Endpoint.AuthURL or TokenURL is empty and neither Config.Issuer nor Config.Resource is set; set the endpoints, the issuer to discover them from, or the protected resource (an MCP server URL) to discover its authorization server")
 	}
@@ -281,6 +299,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("authloop: Config.DPoP is %v; use DPoPAuto, DPoPOn or DPoPOff", c.DPoP)
 	}
 	return checkDPoPKey(c.DPoPKey)
+}
+
+// validateGrant checks what a session with a Grant needs.
+func (c *Config) validateGrant() error {
+	switch {
+	case c.Interactive:
+		return errors.New("authloop: Config.Grant and Config.Interactive are both set; a session with a Grant gets its tokens with no person present and never opens a browser: leave Interactive false")
+	case c.OAuth2.ClientID == "":
+		return errors.New("authloop: Config.Grant is set and Config.OAuth2.ClientID is empty; set the client id the authorization server registered for this program (a program's client is never registered automatically)")
+	}
+	return nil
 }
 
 // checkEndpoint refuses a URL that is not https, except http on a loopback

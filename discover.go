@@ -26,6 +26,9 @@ import (
 // needsDiscovery reports whether an endpoint must come from the issuer's
 // metadata.
 func (c *Config) needsDiscovery() bool {
+	if c.Grant != nil {
+		return c.OAuth2.Endpoint.TokenURL == "" // no authorization endpoint: no person signs in
+	}
 	return c.OAuth2.Endpoint.AuthURL == "" || c.OAuth2.Endpoint.TokenURL == ""
 }
 
@@ -81,7 +84,7 @@ func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) 
 	if md.AuthorizationResponseIssParameterSupported {
 		cc.RequireIssuer = true
 	}
-	if oc.Endpoint.AuthURL == "" || oc.Endpoint.TokenURL == "" {
+	if oc.Endpoint.TokenURL == "" || oc.Endpoint.AuthURL == "" && c.Grant == nil {
 		return nil, fmt.Errorf("authloop: the metadata of issuer %q names no authorization or token endpoint; set Config.OAuth2.Endpoint", c.Issuer)
 	}
 	return &cc, nil

@@ -159,6 +159,9 @@ func (s *Session) run(f *flight) {
 func (s *Session) obtain(f *flight, old *state) (*oauth2.Token, error) {
 	var why *LoginRequiredError
 	var held *oauth2.Token
+	if f.login && s.cfg.Grant != nil {
+		return s.grantNow(f, old.tok) // a program's session: Login runs its grant
+	}
 	if f.login {
 		held = old.tok
 	} else {
@@ -211,16 +214,18 @@ func (s *Session) finish(f *flight, tok *oauth2.Token, err error) {
 		learnt := err != s.lastErr
 		var rl *RetryLaterError
 		var ce *configError
+		var gr *GrantRefusedError
 		switch {
 		case !learnt:
 			// Served again during the wait it asked for (waitErr): no
 			// request was made, nothing new was learnt.
 		case errors.As(err, &rl):
 			s.notBefore, s.lastErr = rl.Until, err
-		case errors.As(err, &ce):
+		case errors.As(err, &ce), errors.As(err, &gr):
 			// The configuration of a running program does not change by
-			// itself: each refusal in a row doubles the pause, up to an
-			// hour, so no timer or caller loop hammers the server.
+			// itself, nor does its identity: each refusal in a row
+			// doubles the pause, up to an hour, so no timer or caller
+			// loop hammers the server.
 			s.notBefore, s.lastErr = now.Add(backoffCeiling(configPause, maxConfigPause, s.configErrs)), err
 			s.configErrs++
 		}

@@ -69,6 +69,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			}
 		}
 	}
+	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "") {
+		// A program's session: its grant, where a person would sign in.
+		tok, err := s.grantLocked(ctx, rec, nil)
+		return tok, nil, nil, err
+	}
 	switch {
 	case base == nil:
 		return nil, nil, &LoginRequiredError{Reason: "no token yet"}, nil
@@ -77,9 +82,17 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	}
 	if exp, ok := base.Extra(RefreshExpiryKey).(time.Time); ok && !s.clock.Now().Before(exp) {
 		// Known dead without asking: the server said when it expires.
-		return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: "the refresh token expired at " + exp.UTC().Format(time.RFC3339)}, nil
+		held = s.dropDead(ctx, rec, old, base)
+		if s.cfg.Grant != nil {
+			return s.grantAfterDead(ctx)
+		}
+		return nil, held, &LoginRequiredError{Reason: "the refresh token expired at " + exp.UTC().Format(time.RFC3339)}, nil
 	}
 	if why, err := s.issuedElsewhere(ctx, base); why != nil || err != nil {
+		if why != nil && s.cfg.Grant != nil {
+			tok, err := s.grantLocked(ctx, rec, nil)
+			return tok, nil, nil, err
+		}
 		return nil, base, why, err
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
@@ -92,33 +105,14 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		if tok.RefreshToken != base.RefreshToken {
 			s.retire(base.RefreshToken) // never presented again
 		}
-		tok = carrySignedIn(tok, base)
 		// Saved even when Close came meanwhile: the old refresh token is
 		// dead at a rotating server, this one is the grant.
-		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		serr := s.saveToken(saveCtx, rec, tok)
-		cancel()
-		if serr != nil {
-			s.setUnsaved(tok)
-			return tok, nil, nil, serr
-		}
-		s.setUnsaved(nil)
-		return tok, nil, nil, nil
+		tok, err = s.keepObtained(ctx, rec, carrySignedIn(tok, base))
+		return tok, nil, nil, err
 	}
-	var rl *RetryLaterError
-	if errors.As(err, &rl) && rec != nil {
-		// Every process sharing the record honours the wait. The record
-		// is read again (the lock is held): rec may predate the save of
-		// the live token above, and must not be written back.
-		wctx := context.WithoutCancel(ctx)
-		again, serr := s.load(wctx)
-		if serr == nil && again != nil {
-			again.NotBefore = rl.Until
-			_, serr = s.store.Save(wctx, again)
-		}
-		if serr != nil {
-			s.cfg.logger().Warn("authloop: could not keep the server's wait in the store", "key", s.key.String(), "error", serr.Error())
-		}
+	if rec != nil {
+		// Every process sharing the record honours a server's wait.
+		s.keepWait(ctx, err)
 	}
 	// A registered client refused (invalid_client) is forgotten here, but
 	// the refresh token stays in the record (only a dead grant ends a
@@ -139,7 +133,11 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if refused {
 		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
 	}
-	return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: reason, Err: err}, nil
+	held = s.dropDead(ctx, rec, old, base)
+	if s.cfg.Grant != nil {
+		return s.grantAfterDead(ctx)
+	}
+	return nil, held, &LoginRequiredError{Reason: reason, Err: err}, nil
 }
 
 // freshest picks the token whose refresh token to present: the stored one
@@ -216,13 +214,52 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 		return nil, err
 	}
 	form := cfg.refreshForm(old)
-	log := s.cfg.logger()
 	keep := keepFrom(old)
 	scope := s.refreshScope()
 	if scope != "" {
 		form.Set("scope", scope)
 		keep.scope = scope // a response without scope grants what was asked (RFC 6749 §5.1)
 	}
+	return s.sendWithRetry(ctx, cfg, tokenAttempts{
+		what: "refresh",
+		done: "refreshed",
+		form: func(context.Context) (url.Values, error) { return form, nil },
+		keep: keep,
+		stop: func(err error) error {
+			if ce := configErrorOf(err, cfg, scope, s.cfg.OAuth2.ClientID == ""); ce != nil {
+				return ce
+			}
+			return nil
+		},
+		lostNote: "an earlier attempt's answer was lost: the server may have rotated the refresh token in it",
+		rotates:  old.RefreshToken,
+	})
+}
+
+// tokenAttempts is one token request that sendWithRetry sends, and sends
+// again after a transient failure.
+type tokenAttempts struct {
+	what string // "refresh", or the grant ("client_credentials grant"): for logs and errors
+	done string // the log's message on success ("refreshed")
+	// form returns the request's form; called for every attempt (a
+	// grant's assertion is read again).
+	form func(ctx context.Context) (url.Values, error)
+	keep keepFields // what an answer may leave out
+	// stop returns the error to end with, without a retry, for a refusal
+	// that retrying does not cure; nil otherwise.
+	stop func(err error) error
+	// lostNote is added to a dead grant's error when an earlier attempt
+	// got no whole answer.
+	lostNote string
+	rotates  string // the refresh token presented, for the log; "" for a grant
+}
+
+// sendWithRetry sends a token request, retrying transient failures with
+// exponential backoff and jitter, honouring Retry-After, and giving up at
+// ctx's deadline. A transient failure it gives up on comes back as a
+// *RetryLaterError: no token request before its Until.
+func (s *Session) sendWithRetry(ctx context.Context, cfg *Config, a tokenAttempts) (*oauth2.Token, error) {
+	log := s.cfg.logger()
 	lost := false // an attempt got no whole answer: the server may have acted on it
 	// Close cancels ctx, but not a request already sent: if the server
 	// rotates the refresh token in its answer, that answer must arrive and
@@ -235,23 +272,30 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			// The lock's lease may have passed to another holder (this
 			// process was stalled, or the store unreachable): it may be
 			// presenting this refresh token now. Nothing is sent.
-			return nil, fmt.Errorf("authloop: the refresh of %s was not sent: %w", s.key, err)
+			return nil, fmt.Errorf("authloop: the %s of %s was not sent: %w", a.what, s.key, err)
 		}
-		tok, err := cfg.tokenRequest(reqCtx, form, keep)
+		// A grant's form may itself come from a request (an identity
+		// provider's token exchange): its transient failures are retried
+		// as the token request's are.
+		form, err := a.form(reqCtx)
+		var tok *oauth2.Token
 		if err == nil {
-			log.Debug("authloop: refreshed", "attempt", attempt+1, "rotated", tok.RefreshToken != "" && tok.RefreshToken != old.RefreshToken, "expiry", tok.Expiry)
+			tok, err = cfg.tokenRequest(reqCtx, form, a.keep)
+		}
+		if err == nil {
+			log.Debug("authloop: "+a.done, "attempt", attempt+1, "rotated", a.rotates != "" && tok.RefreshToken != "" && tok.RefreshToken != a.rotates, "expiry", tok.Expiry)
 			return tok, nil
 		}
-		if ce := configErrorOf(err, cfg, scope, s.cfg.OAuth2.ClientID == ""); ce != nil {
-			return nil, ce
+		if stop := a.stop(err); stop != nil {
+			return nil, stop
 		}
-		if lost && grantDead(err) {
-			err = fmt.Errorf("%w (an earlier attempt's answer was lost: the server may have rotated the refresh token in it)", err)
+		if lost && a.lostNote != "" && grantDead(err) {
+			err = fmt.Errorf("%w (%s)", err, a.lostNote)
 		}
 		var oe *OAuthError
 		var te *TokenResponseError
 		lost = lost || (!errors.As(err, &oe) && !errors.As(err, &te))
-		log.Debug("authloop: refresh attempt failed", "attempt", attempt+1, "error", err.Error(), "transient", isTransient(err))
+		log.Debug("authloop: "+a.what+" attempt failed", "attempt", attempt+1, "error", err.Error(), "transient", isTransient(err))
 		if !isTransient(err) || ctx.Err() != nil {
 			return nil, err
 		}
@@ -266,7 +310,7 @@ func (s *Session) refreshWithRetry(ctx context.Context, old *oauth2.Token) (*oau
 			return nil, &RetryLaterError{Until: now.Add(max(delay, backoffCeiling(s.backoffBase, s.backoffCap, attempt+1))), Err: err}
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			return nil, &RetryLaterError{Until: now.Add(delay), Err: fmt.Errorf("%w (the next try, in %s, would pass the refresh deadline)", err, delay.Round(time.Millisecond))}
+			return nil, &RetryLaterError{Until: now.Add(delay), Err: fmt.Errorf("%w (the next try, in %s, would pass the %s deadline)", err, delay.Round(time.Millisecond), a.what)}
 		}
 		if !retryWait(ctx, delay) {
 			return nil, err

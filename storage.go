@@ -26,7 +26,7 @@ func (c *Config) sessionKey() store.Key {
 	if canon, err := discovery.CanonicalResource(res); err == nil {
 		res = canon
 	}
-	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: res, Account: c.Account}
+	return store.Key{Issuer: iss, ClientID: c.OAuth2.ClientID, Resource: res, Account: c.Account, Grant: grantKey(c.Grant)}
 }
 
 // load reads the session's record; a missing one is (nil, nil). A session

@@ -16,6 +16,8 @@ func TestKeyIDStable(t *testing.T) {
 	}{
 		{Key{}, "2b5c4e444b76b146b23a4133d9357e22"},
 		{Key{Issuer: "https://issuer.example.com", ClientID: "cli", Resource: "https://api.example.com", Account: "a@example.com"}, "7f138830da4f22df3a5d5ae3821ba268"},
+		// A program's grant is a fifth field, hashed only when set.
+		{Key{Issuer: "https://issuer.example.com", ClientID: "cli", Resource: "https://api.example.com", Account: "a@example.com", Grant: "client_credentials"}, "e8067a7ad87a6ba1445d28ec4016725d"},
 	}
 	for _, g := range golden {
 		if got := g.key.ID(); got != g.want {
@@ -38,6 +40,9 @@ func TestKeyIDDistinct(t *testing.T) {
 		{Issuer: "a", ClientID: "b", Resource: "d", Account: "c"},
 		{Issuer: "a\x00", ClientID: "b"},
 		{Issuer: "a", ClientID: "\x00b"},
+		{Issuer: "a", ClientID: "b", Grant: "c"},
+		{Issuer: "a", ClientID: "b", Account: "c", Grant: "d"},
+		{Issuer: "a", ClientID: "b", Account: "d", Grant: "c"},
 	}
 	seen := map[string]Key{}
 	for _, k := range keys {
@@ -55,5 +60,8 @@ func TestKeyString(t *testing.T) {
 	}
 	if got := (Key{Issuer: "https://i", ClientID: "c"}).String(); strings.Contains(got, "resource") || strings.Contains(got, "account") {
 		t.Errorf("String of a key without resource and account: %s", got)
+	}
+	if got, want := (Key{Issuer: "https://i", ClientID: "c", Grant: "client_credentials"}).String(), `issuer "https://i" client "c" grant "client_credentials"`; got != want {
+		t.Errorf("String = %s; want %s", got, want)
 	}
 }

@@ -200,5 +200,5 @@ const saveLockName = "save"
 
 func compareKeys(a, b Key) int {
 	return cmp.Or(cmp.Compare(a.Issuer, b.Issuer), cmp.Compare(a.ClientID, b.ClientID),
-		cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Account, b.Account))
+		cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Grant, b.Grant))
 }

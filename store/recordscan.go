@@ -129,6 +129,10 @@ func scanKey(r *strictjson.Reader) Key {
 			if r.Once(&seen, 3) {
 				k.Account = r.ReadString()
 			}
+		case "grant":
+			if r.Once(&seen, 4) {
+				k.Grant = r.ReadString()
+			}
 		default:
 			r.Reject()
 		}

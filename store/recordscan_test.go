@@ -132,7 +132,7 @@ func FuzzRecordFileFastPath(f *testing.F) {
 func realisticRecord() *Record {
 	iss := "https://auth.example.com/tenant?a=1&b=2"
 	return &Record{
-		Key:        Key{Issuer: iss, ClientID: "client-é", Resource: "https://mcp.example.com/mcp", Account: "work"},
+		Key:        Key{Issuer: iss, ClientID: "client-é", Resource: "https://mcp.example.com/mcp", Account: "work", Grant: "client_credentials"},
 		Generation: 7,
 		Token: &Token{
 			AccessToken:   "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",

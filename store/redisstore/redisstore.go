@@ -497,7 +497,7 @@ func (s *Store) List(ctx context.Context) ([]store.Key, error) {
 
 func compareKeys(a, b store.Key) int {
 	return cmp.Or(cmp.Compare(a.Issuer, b.Issuer), cmp.Compare(a.ClientID, b.ClientID),
-		cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Account, b.Account))
+		cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Grant, b.Grant))
 }
 
 // fail turns a Redis client error into this package's error for what:

@@ -1,0 +1,298 @@
+package authloop
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authloop/authloop/oauthtest"
+	"github.com/authloop/authloop/store"
+)
+
+// machineFixture is an oauthtest server with a confidential client, on a
+// fake clock, and a config of a program's session with a Grant.
+type machineFixture struct {
+	t     *testing.T
+	srv   *oauthtest.Server
+	clock *oauthtest.FakeClock
+	cfg   *Config
+}
+
+const (
+	machineID     = "ci-job"
+	machineSecret = "s3cret-of-the-ci-job"
+)
+
+func newMachineFixture(t *testing.T, sc oauthtest.Config, g Grant) *machineFixture {
+	t.Helper()
+	f := &machineFixture{t: t, clock: oauthtest.NewFakeClock(epoch)}
+	sc.Clock = f.clock
+	sc.Clients = append(sc.Clients, oauthtest.Client{ID: machineID, Secret: machineSecret}, oauthtest.Client{ID: oauthtest.DefaultClientID})
+	f.srv = oauthtest.NewServer(sc)
+	t.Cleanup(f.srv.Close)
+	f.cfg = &Config{
+		OAuth2: &oauth2.Config{
+			ClientID:     machineID,
+			ClientSecret: machineSecret,
+			Endpoint:     oauth2.Endpoint{TokenURL: f.srv.TokenEndpoint()},
+			Scopes:       []string{"read"},
+		},
+		Issuer: f.srv.Issuer(),
+		Grant:  g,
+		Clock:  f.clock,
+		Prompt: io.Discard,
+		Browser: func(context.Context, string) error {
+			t.Error("a program's session opened a browser")
+			return errors.New("no browser here")
+		},
+	}
+	return f
+}
+
+func (f *machineFixture) session() *Session {
+	f.t.Helper()
+	s, err := NewSession(f.cfg, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	s.backoffBase = time.Millisecond
+	s.backoffCap = 20 * time.Millisecond
+	f.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// grants counts the token requests of grant type gt.
+func (f *machineFixture) grants(gt string) int {
+	n := 0
+	for _, r := range f.srv.Requests() {
+		if r.Endpoint == "token" && r.GrantType == gt {
+			n++
+		}
+	}
+	return n
+}
+
+func TestClientCredentialsSessionLifecycle(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{AccessTokenTTL: time.Hour}, ClientCredentials())
+	s := f.session()
+	ctx := context.Background()
+	tok, err := s.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatal("the server does not know the token")
+	}
+	if got := f.grants("client_credentials"); got != 1 {
+		t.Fatalf("%d client_credentials requests, want 1", got)
+	}
+	// Many callers, then the token past its refresh point: one request
+	// per expiry, never a refresh_token grant, never a browser.
+	for cycle := 2; cycle <= 4; cycle++ {
+		f.clock.Advance(time.Hour - time.Second)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := s.Token(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !f.srv.ValidAccessToken(got.AccessToken) {
+					t.Error("Token returned a token the server does not know")
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.grants("client_credentials"); got != cycle {
+			t.Fatalf("after %d expiries: %d client_credentials requests, want %d", cycle-1, got, cycle)
+		}
+	}
+	if n := f.grants("refresh_token") + f.srv.Count("authorize"); n != 0 {
+		t.Errorf("%d refresh or authorization requests for a program's session", n)
+	}
+	rec, err := s.Store().Load(ctx, s.Key())
+	if err != nil || rec.Token == nil || rec.Token.AccessToken != s.Cached().AccessToken {
+		t.Fatalf("the token is not kept in the store: %v", err)
+	}
+	if s.Key().Grant != "client_credentials" {
+		t.Errorf("the record's key names grant %q, want client_credentials", s.Key().Grant)
+	}
+}
+
+// The form the session sends: the grant, the configured scope, the
+// resource, the client's secret in the Authorization header only.
+func TestClientCredentialsRequestForm(t *testing.T) {
+	var got url.Values
+	var basic bool
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	f.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		got, _ = url.ParseQuery(string(body))
+		_, _, basic = r.BasicAuth()
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	f.cfg.Resource = f.srv.ResourceIdentifier()
+	if _, err := f.session().Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}, "resource": {f.srv.ResourceIdentifier()}}
+	for k, v := range want {
+		if got.Get(k) != v[0] {
+			t.Errorf("%s = %q, want %q", k, got.Get(k), v[0])
+		}
+	}
+	if got.Has("client_secret") || !basic {
+		t.Errorf("the secret went in the form (%t) or not in Basic (%t)", got.Has("client_secret"), basic)
+	}
+}
+
+func TestClientCredentialsRefusedIsTypedAndPaused(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	f.cfg.OAuth2.ClientSecret = "wrong"
+	var failures int
+	f.cfg.OnRefreshFailure = func(error) { failures++ }
+	s := f.session()
+	_, err := s.Token(context.Background())
+	var gr *GrantRefusedError
+	if !errors.As(err, &gr) || gr.Grant != "client_credentials" || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("err = %v; want a *GrantRefusedError for invalid_client", err)
+	}
+	if errors.Is(err, ErrLoginRequired) {
+		t.Error("a refused program is not a login to run")
+	}
+	if !strings.Contains(gr.Fix, "ClientSecret") {
+		t.Errorf("the fix does not name the setting: %s", gr.Fix)
+	}
+	// Refused: no request again before the pause ends, whoever asks.
+	for range 3 {
+		if _, err := s.Token(context.Background()); !errors.As(err, &gr) {
+			t.Fatalf("again: %v", err)
+		}
+	}
+	if got := f.grants("client_credentials"); got != 1 {
+		t.Errorf("%d requests while paused, want 1", got)
+	}
+	f.clock.Advance(configPause + time.Second)
+	s.Token(context.Background())
+	if got := f.grants("client_credentials"); got != 2 {
+		t.Errorf("%d requests after the pause, want 2", got)
+	}
+	if failures != 1 {
+		t.Errorf("OnRefreshFailure called %d times, want once per episode", failures)
+	}
+}
+
+func TestGrantSessionRetriesTransientFailures(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	f.srv.FailNext(2, oauthtest.Fault{Kind: oauthtest.FaultServerError})
+	tok, err := f.session().Token(context.Background())
+	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatalf("after two 500s: %v", err)
+	}
+	if got := f.grants("client_credentials"); got != 3 {
+		t.Errorf("%d requests, want 3 (two failed, retried)", got)
+	}
+}
+
+// Login on a program's session runs its grant anew; it never opens a
+// browser, and does not take the token it already has.
+func TestGrantSessionLoginRunsTheGrant(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	s := f.session()
+	first, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AccessToken == first.AccessToken || f.grants("client_credentials") != 2 {
+		t.Errorf("Login did not run the grant anew (%d requests)", f.grants("client_credentials"))
+	}
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.grants("client_credentials") != 3 {
+		t.Errorf("Refresh did not run the grant: %d requests", f.grants("client_credentials"))
+	}
+}
+
+// A program's tokens and a person's never share a record, though client,
+// issuer, resource and account are the same.
+func TestGrantRecordApartFromAPersons(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	st := store.NewMemory()
+	f.cfg.Store = st
+	person := *f.cfg
+	person.Grant = nil
+	person.OAuth2 = &oauth2.Config{ClientID: machineID, ClientSecret: machineSecret, Endpoint: f.srv.Endpoint()}
+	if person.sessionKey() == f.cfg.sessionKey() {
+		t.Fatal("the same key for a person's and a program's session")
+	}
+	ps, err := NewSession(&person, &oauth2.Token{AccessToken: "a-persons-token", RefreshToken: "r", Expiry: epoch.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	tok, err := f.session().Token(context.Background())
+	if err != nil || tok.AccessToken == "a-persons-token" {
+		t.Fatalf("the program got the person's token, or none: %v", err)
+	}
+}
+
+func TestGrantConfigRefused(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"interactive": {func(c *Config) { c.Interactive = true }, "Interactive"},
+		"no client":   {func(c *Config) { c.OAuth2.ClientID = "" }, "ClientID"},
+	} {
+		f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+		c.edit(f.cfg)
+		if _, err := NewSession(f.cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v; want one naming %s", name, err, c.want)
+		}
+	}
+}
+
+// A JWT bearer grant reads its assertion file at every request: the
+// platform rotates it.
+func TestAssertionFileReadAtEachUse(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "token")
+	src := AssertionFile(p)
+	if _, err := src(context.Background()); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("a missing file: %v", err)
+	}
+	for _, content := range []string{"first.jwt.x\n", "second.jwt.y"} {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		form, err := JWTBearer(src).GrantForm(context.Background(), GrantTarget{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := form.Get("assertion"); got != strings.TrimSpace(content) || form.Get("grant_type") != grantJWTBearer {
+			t.Errorf("form %v after writing %q", form, content)
+		}
+	}
+	os.WriteFile(p, []byte(" \n"), 0o600)
+	if _, err := src(context.Background()); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty file: %v", err)
+	}
+}
