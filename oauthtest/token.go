@@ -69,6 +69,11 @@ func (s *Server) handleToken(x *exchange) {
 			}
 		}
 	}
+	if form != nil {
+		s.mu.Lock()
+		s.grantCounts[x.grantType]++
+		s.mu.Unlock()
+	}
 	proof := s.readTokenProof(x)
 	if s.injectFault(x) {
 		return
@@ -115,6 +120,10 @@ func (s *Server) tokenLocked(cc clientCredentials, form url.Values, jkt string) 
 	}
 	var ts tokenSet
 	switch gt := form.Get("grant_type"); gt {
+	case TokenExchangeGrantType:
+		return s.tokenExchangeLocked(client, form)
+	case JWTBearerGrantType:
+		ts, oerr = s.jwtBearerLocked(client, form, jkt)
 	case "authorization_code":
 		ts, oerr = s.exchangeCodeLocked(client, form, jkt)
 	case "refresh_token":
