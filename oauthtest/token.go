@@ -91,6 +91,9 @@ func (s *Server) handleToken(x *exchange) {
 		x.writeError(oerr, true)
 		return
 	}
+	if cc.id != "" {
+		x.clientID = cc.id // a client assertion's sub, when no client_id came
+	}
 
 	s.mu.Lock()
 	var body map[string]any
