@@ -41,7 +41,7 @@ func Object(data []byte) (map[string]json.RawMessage, error) {
 			return nil, errors.New("not JSON")
 		}
 		if _, dup := members[name]; dup {
-			return nil, fmt.Errorf("member %q appears twice", name)
+			return nil, fmt.Errorf("member %.40q appears twice", name)
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
