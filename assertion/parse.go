@@ -83,10 +83,10 @@ func parsePEM(text []byte) (crypto.Signer, error) {
 			end = i + 1
 		}
 		block, after := pem.Decode(rest[:end])
-		if block == nil || len(bytes.TrimSpace(after)) != 0 {
+		if block == nil {
 			return nil, fmt.Errorf("PEM block %d is damaged (its END line, headers or base64); export the key again", n)
 		}
-		rest = bytes.TrimLeft(rest[end:], " \t\r\n")
+		rest = bytes.TrimLeft(rest[end-len(after):], " \t\r\n")
 		key, err := pemKey(block)
 		switch {
 		case err != nil:
@@ -135,7 +135,7 @@ func pemKey(block *pem.Block) (crypto.Signer, error) {
 	case "CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE", "PUBLIC KEY", "RSA PUBLIC KEY", "EC PARAMETERS":
 		return nil, nil
 	case "OPENSSH PRIVATE KEY":
-		return nil, errors.New("the key is in OpenSSH's format; convert a copy to PKCS#8: ssh-keygen -p -m PKCS8 -f A_COPY_OF_THE_KEY")
+		return nil, errors.New("the key is in OpenSSH's format; convert a copy of an RSA or ECDSA key to PKCS#8 (ssh-keygen -p -m PKCS8 -f A_COPY_OF_THE_KEY), or make a new key for the client (ssh-keygen cannot export an Ed25519 key)")
 	case "DSA PRIVATE KEY":
 		return nil, fmt.Errorf("the key is DSA; use one of: %s", accepted)
 	default:
