@@ -448,3 +448,39 @@ func TestClientKeyConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+// A 403 insufficient_scope on a program's session runs its grant again
+// for the challenged scopes (bounded like a person's step-up): no
+// browser, no ErrLoginRequired.
+func TestGrantSessionStepUp(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	s := f.session()
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp := &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="read write"`}}, Request: req}
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatalf("Authorize: %v", err)
+	}
+	got := s.Cached()
+	if !covers(got.Extra("scope"), []string{"read", "write"}) {
+		t.Errorf("after the step-up the token carries %q", scopeString(got))
+	}
+	if n := f.grants("client_credentials"); n != 2 {
+		t.Errorf("%d grants, want 2", n)
+	}
+	// The server keeps refusing: the session gives up after its bound.
+	for range maxStepUps + 2 {
+		req.Header.Set("Authorization", "Bearer "+s.Cached().AccessToken)
+		resp.Header.Set("Www-Authenticate", `Bearer error="insufficient_scope", scope="read write admin"`)
+		if err := s.Authorize(context.Background(), req, resp); err != nil {
+			break
+		}
+	}
+	if n := f.grants("client_credentials"); n > 2+maxStepUps {
+		t.Errorf("%d grants: the step-ups did not stop", n)
+	}
+}
