@@ -10,6 +10,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,13 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authloop/authloop"
 	"github.com/authloop/authloop/assertion"
 	"github.com/authloop/authloop/integration/peers"
 )
 
 // keyClient makes an ES256 key and registers a private_key_jwt client of
 // the client credentials grant with its public key (Signer.JWKS).
-func keyClient(t *testing.T, m *machine, ttl time.Duration) (peers.Client, *assertion.Signer) {
+func keyClient(t *testing.T, m *machine, ttl time.Duration) (peers.Client, *ecdsa.PrivateKey, *assertion.Signer) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,7 +45,7 @@ func keyClient(t *testing.T, m *machine, ttl time.Duration) (peers.Client, *asse
 	if err != nil {
 		t.Fatalf("register a private_key_jwt client at %s: %v", m.srv.name, err)
 	}
-	return c, signer
+	return c, key, signer
 }
 
 // assertedGrant sends one client credentials request by hand, the client
@@ -106,7 +108,7 @@ func TestPrivateKeyJWTAudienceAndReplay(t *testing.T) {
 		ctx := t.Context()
 		rules := assertionRules[m.srv.name]
 		meta := mustMetadata(t, m.srv.issuer())
-		c, signer := keyClient(t, m, 0)
+		c, _, signer := keyClient(t, m, 0)
 		for _, aud := range []struct {
 			name, value string
 			want        bool
@@ -146,5 +148,60 @@ func TestPrivateKeyJWTAudienceAndReplay(t *testing.T) {
 			t.Errorf("one assertion sent twice: %d, then %d %q; want 200, then %s", first, again, code, rules.replay)
 		}
 		t.Logf("%s, the same assertion again: %d %s", m.srv.name, again, code)
+	})
+}
+
+// TestClientCredentialsPrivateKeyJWT: a program's Session with
+// Config.Grant = ClientCredentials() and Config.ClientKey (an ES256 key
+// whose public half the peer registered) at each peer: the same lifecycle
+// as with a secret (checkGrantAcrossExpiries), every token request
+// authenticated with a new assertion (its own jti) whose aud is what the
+// peer takes: Config.ClientKeyAudience = the token endpoint at Hydra, the
+// default (the issuer) at oidc-provider. At Hydra, the default audience is
+// refused: a *GrantRefusedError invalid_client after one request.
+func TestClientCredentialsPrivateKeyJWT(t *testing.T) {
+	forEachMachine(t, func(t *testing.T, m *machine) {
+		rules := assertionRules[m.srv.name]
+		c, key, _ := keyClient(t, m, machineTTL)
+		cfg, log := machineConfig(t, m, c, authloop.ClientCredentials())
+		cfg.ClientKey = key
+		wantAud := cfg.Issuer
+		if !rules.issuer {
+			cfg.ClientKeyAudience = cfg.OAuth2.Endpoint.TokenURL
+			wantAud = cfg.ClientKeyAudience
+		}
+		checkGrantAcrossExpiries(t, m, cfg, log, c.ID, "private_key_jwt")
+		jtis := map[string]bool{}
+		for i, r := range log.all() {
+			claims := jwtClaims(t, r.assertion)
+			jti, _ := claims["jti"].(string)
+			if jti == "" || jtis[jti] {
+				t.Errorf("token request %d: the assertion's jti %q is empty or was sent before", i+1, jti)
+			}
+			jtis[jti] = true
+			if aud := audiences(claims); len(aud) != 1 || aud[0] != wantAud {
+				t.Errorf("token request %d: the assertion's aud %q; want %q", i+1, aud, wantAud)
+			}
+			if claims["iss"] != c.ID || claims["sub"] != c.ID {
+				t.Errorf("token request %d: iss %v, sub %v; want the client id %s", i+1, claims["iss"], claims["sub"], c.ID)
+			}
+		}
+		if rules.issuer {
+			return
+		}
+		// The default audience, the issuer, which this peer refuses.
+		cfg2, log2 := machineConfig(t, m, c, authloop.ClientCredentials())
+		cfg2.ClientKey = key
+		s := newSession(t, cfg2, nil)
+		_, err := s.Token(t.Context())
+		var gr *authloop.GrantRefusedError
+		var oe *authloop.OAuthError
+		if !errors.As(err, &gr) || !errors.As(err, &oe) || oe.Code != "invalid_client" {
+			t.Fatalf("Token with the assertion's aud the issuer: %v; want a *GrantRefusedError invalid_client", err)
+		}
+		if n := len(log2.all()); n != 1 {
+			t.Errorf("%d token requests for the refused audience; want 1", n)
+		}
+		t.Logf("%s, ClientKeyAudience left to its default (the issuer): %v", m.srv.name, err)
 	})
 }
