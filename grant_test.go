@@ -369,8 +369,8 @@ func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 			tok, err := s.Token(context.Background())
 			if !c.ok {
 				var gr *GrantRefusedError
-				if !errors.As(err, &gr) || !strings.Contains(gr.Fix, "ClientKey") {
-					t.Fatalf("err = %v; want a refusal naming Config.ClientKey", err)
+				if !errors.As(err, &gr) || !strings.Contains(gr.Fix, "ClientKeyAudience") {
+					t.Fatalf("err = %v; want a refusal naming Config.ClientKeyAudience", err)
 				}
 				return
 			}
