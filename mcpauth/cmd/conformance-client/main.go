@@ -49,13 +49,6 @@ import (
 // auth/basic-cimd scenario expects as the client id.
 const clientMetadataURL = "https://conformance-test.local/client-metadata.json"
 
-// scenarioContext is MCP_CONFORMANCE_CONTEXT.
-type scenarioContext struct {
-	Name         string `json:"name"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: conformance-client <server-url>")
@@ -80,21 +73,30 @@ func run(ctx context.Context, serverURL, scenario, protocolVersion, rawContext s
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	log.Info("conformance client", "scenario", scenario, "server", serverURL, "protocol_version", protocolVersion, "pre-registered", sc.ClientID != "")
 
-	sess, err := authloop.NewSession(&authloop.Config{
-		Resource:    serverURL,
-		OAuth2:      &oauth2.Config{ClientID: sc.ClientID, ClientSecret: sc.ClientSecret},
-		Interactive: true,
-		Browser:     followRedirects,
-		Prompt:      stderr,
-		AppName:     "authloop conformance client",
-		ClientName:  "authloop conformance client",
+	cfg := &authloop.Config{
+		Resource:   serverURL,
+		OAuth2:     &oauth2.Config{ClientID: sc.ClientID, ClientSecret: sc.ClientSecret},
+		AppName:    "authloop conformance client",
+		ClientName: "authloop conformance client",
+		Logger:     log,
+	}
+	mode, err := machineGrant(cfg, sc)
+	if err != nil {
+		return err
+	}
+	if mode == "" {
+		mode = "sign-in"
+		cfg.Interactive = true
+		cfg.Browser = followRedirects
+		cfg.Prompt = stderr
 		// The suite's CIMD scenarios expect this client id, and never
 		// fetch the document.
-		ClientMetadataURL: clientMetadataURL,
-		Logger:            log,
-	}, nil)
+		cfg.ClientMetadataURL = clientMetadataURL
+	}
+	log.Info("conformance client", "scenario", scenario, "server", serverURL, "protocol_version", protocolVersion, "mode", mode, "pre-registered", sc.ClientID != "")
+
+	sess, err := authloop.NewSession(cfg, nil)
 	if err != nil {
 		return err
 	}
