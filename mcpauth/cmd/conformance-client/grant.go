@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/authloop/authloop"
+	"github.com/authloop/authloop/assertion"
 	"golang.org/x/oauth2"
 )
 
@@ -62,6 +64,23 @@ func machineGrant(cfg *authloop.Config, sc scenarioContext) (string, error) {
 	case sc.ValidJWT != "":
 		cfg.Grant = authloop.JWTBearer(fixed(sc.ValidJWT))
 		return "jwt-bearer (workload identity)", nil
+	case sc.PrivateKeyPEM != "":
+		key, kid, err := assertion.ParsePrivateKey([]byte(sc.PrivateKeyPEM))
+		if err != nil {
+			return "", fmt.Errorf("MCP_CONFORMANCE_CONTEXT: private_key_pem: %w", err)
+		}
+		if alg := sc.SigningAlgorithm; alg != "" {
+			s, err := assertion.NewSigner(key, kid)
+			if err != nil {
+				return "", err
+			}
+			if s.Algorithm() != alg {
+				return "", fmt.Errorf("MCP_CONFORMANCE_CONTEXT: signing_algorithm is %s, but private_key_pem is a %s key", alg, s.Algorithm())
+			}
+		}
+		cfg.ClientKey, cfg.ClientKeyID = key, kid
+		cfg.Grant = authloop.ClientCredentials()
+		return "client credentials, private_key_jwt", nil
 	case sc.Name == clientCredentialsBasic && sc.ClientSecret != "":
 		cfg.Grant = authloop.ClientCredentials()
 		return "client credentials, client secret", nil

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -126,5 +131,50 @@ func TestMachineGrantEnterprise(t *testing.T) {
 	}
 	if w := (url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"h.idjag.s"}}); form.Encode() != w.Encode() {
 		t.Errorf("form = %s, want %s", form.Encode(), w.Encode())
+	}
+}
+
+// auth/client-credentials-jwt: the context's PKCS#8 PEM key (ES256, as
+// signing_algorithm says) becomes Config.ClientKey, with its kid; a key of
+// another algorithm than the context names, or no key at all, is an error
+// before any request.
+func TestMachineGrantPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	scenario := func(alg, pemText string) scenarioContext {
+		return scenarioContext{Name: "auth/client-credentials-jwt", ClientID: "conformance-test-client", PrivateKeyPEM: pemText, SigningAlgorithm: alg}
+	}
+
+	cfg := &authloop.Config{OAuth2: &oauth2.Config{}}
+	mode, err := machineGrant(cfg, scenario("ES256", keyPEM))
+	if err != nil || mode != "client credentials, private_key_jwt" {
+		t.Fatalf("machineGrant = %q, %v", mode, err)
+	}
+	if !key.PublicKey.Equal(cfg.ClientKey.Public()) {
+		t.Error("Config.ClientKey is not the context's key")
+	}
+	if cfg.OAuth2.ClientSecret != "" || cfg.ClientKeyAudience != "" {
+		t.Errorf("secret %q, audience %q: want none (the audience defaults to the issuer, which the suite checks)", cfg.OAuth2.ClientSecret, cfg.ClientKeyAudience)
+	}
+	form, err := cfg.Grant.GrantForm(t.Context(), target)
+	if err != nil || form.Encode() != "grant_type=client_credentials" {
+		t.Errorf("form = %s, %v; want client credentials", form.Encode(), err)
+	}
+
+	for _, tc := range []struct{ name, alg, pem string }{
+		{"another algorithm", "RS256", keyPEM},
+		{"not a key", "ES256", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
+	} {
+		cfg := &authloop.Config{OAuth2: &oauth2.Config{}}
+		if mode, err := machineGrant(cfg, scenario(tc.alg, tc.pem)); err == nil || cfg.Grant != nil {
+			t.Errorf("%s: machineGrant = %q, %v, Grant %v; want an error and no grant", tc.name, mode, err, cfg.Grant)
+		}
 	}
 }

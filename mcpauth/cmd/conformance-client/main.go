@@ -16,7 +16,11 @@
 // MCP_CONFORMANCE_PROTOCOL_VERSION (the revision whose wire the scenario runs
 // at, from suite 0.2: 2025-11-25 and earlier with the initialize handshake,
 // 2026-07-28 stateless) and, for some scenarios, MCP_CONFORMANCE_CONTEXT
-// (JSON; client_id and client_secret of a pre-registered client). The
+// (JSON: the scenario's name; client_id and client_secret of a
+// pre-registered client; or a program's identity, from which machineGrant
+// picks the session's Config.Grant: client credentials with a secret or a
+// private key, a workload's JWT bearer grant, enterprise-managed
+// authorization). Without a grant, the session signs a person in: the
 // scenarios' authorization endpoints approve at once and redirect to the
 // redirect URI, so the "browser" is an HTTP client that follows redirects
 // to the session's loopback receiver.
