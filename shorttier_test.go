@@ -22,6 +22,23 @@ func memoryTempDirIfShort() {
 	}
 }
 
+// moreParallelIfShort lets up to 8 parallel tests run at once under
+// -short, unless -test.parallel is given: the parallel tests (below)
+// mostly wait (on servers, gates, deadlines, retry pauses), so more of them
+// side by side than the machine's cores (the default) shortens the run.
+// The full tier keeps the default.
+func moreParallelIfShort() {
+	flag.Parse()
+	if !testing.Short() {
+		return
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "8")
+	}
+}
+
 // The package's slowest tests that touch no package state (no Setenv, no
 // devicePollUnit, no retryWait) call t.Parallel, so that, after the
 // sequential tests, they wait on their servers, fake clocks and deadlines
