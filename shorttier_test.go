@@ -40,13 +40,22 @@ func moreParallelIfShort() {
 }
 
 // The package's slowest tests that touch no package state (no Setenv, no
-// devicePollUnit, no retryWait) call t.Parallel, so that, after the
-// sequential tests, they wait on their servers, fake clocks and deadlines
-// two at a time (-parallel is GOMAXPROCS) rather than one after another:
-// TestFaultMatrix, the clock tests TestClockSkewWithExpiresIn,
-// TestClockSkewWithJWTExpiry and TestClockJumpBackward,
-// TestAttackConfigErrorTimerDoesNotLoop,
+// devicePollUnit, no retryWait, no goroutine stacks read, no fixed port)
+// call t.Parallel, so that, after the sequential tests, they wait on their
+// servers, fake clocks, gates, retry pauses and deadlines side by side
+// (up to 8 at once under -short: moreParallelIfShort) rather than one
+// after another: TestFaultMatrix, the clock tests
+// TestClockSkewWithExpiresIn, TestClockSkewWithJWTExpiry and
+// TestClockJumpBackward, TestAttackConfigErrorTimerDoesNotLoop,
 // TestSessionRefreshAfterBackgroundLoginRequired, TestLoginTimeout,
-// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange and
-// TestAttackCallerJoiningSaveRetry. A test that changes package state must
-// not be parallel: it would change it under these.
+// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange,
+// TestAttackCallerJoiningSaveRetry, TestAttackLogoutForgetsUnsavedTokens,
+// TestAttackFailedLogoutKeepsBackgroundRefresh, TestStopDuringRefresh,
+// TestSessionRetriesTransientFaults, TestSessionLogoutLockNotTaken,
+// TestTimerFiringDuringSlowTokenChange,
+// TestAttackUnsavedTokenNotReplacedByOlderRecord,
+// TestSessionBackgroundRefresh, TestSaveFailureRetriedByTimer,
+// TestAttackSelfSignedCertificate, TestLostRotationResponse and
+// TestReliabilityDocNamesRealTests. Before a test joins them, follow every
+// helper it calls. A test that changes package state must not be
+// parallel: it would change it under these.
