@@ -202,4 +202,3 @@ func TestAttack18GrantSessionStepUp(t *testing.T) {
 		t.Errorf("Authorize: %v; then Login's grant got scope %q, without the challenged write: a program's session can never step up", aerr, scopeString(tok))
 	}
 }
-
