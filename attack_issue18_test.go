@@ -2,8 +2,11 @@ package authloop
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -200,5 +203,47 @@ func TestAttack18GrantSessionStepUp(t *testing.T) {
 	}
 	if !covers(tok.Extra("scope"), []string{"write"}) {
 		t.Errorf("Authorize: %v; then Login's grant got scope %q, without the challenged write: a program's session can never step up", aerr, scopeString(tok))
+	}
+}
+
+// blockingSigner is a client key in a hardware module or a cloud KMS
+// whose Sign hangs (the module or the network is stuck) until release.
+type blockingSigner struct {
+	*ecdsa.PrivateKey
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.PrivateKey.Sign(r, d, o)
+}
+
+// A ClientKey whose Sign hangs: the grant runs under the record's lock,
+// so a hung signer holds it (and the session) forever. Close must still
+// return, as it does during a hung token request (it cancels the
+// session's context), instead of hanging the program's shutdown.
+func TestAttack18HungClientKeySignerHangsClose(t *testing.T) {
+	key, client := keyClient(t, "keyed-job")
+	f := newMachineFixture(t, oauthtest.Config{Clients: []oauthtest.Client{client}}, ClientCredentials())
+	f.cfg.OAuth2.ClientID, f.cfg.OAuth2.ClientSecret = "keyed-job", ""
+	hung := blockingSigner{key, make(chan struct{}, 1), make(chan struct{})}
+	defer close(hung.release)
+	f.cfg.ClientKey = hung
+	s := f.session()
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Token(ctx)
+	<-hung.entered
+	cancel()
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // a deadlock watchdog, not a timing assertion
+		t.Fatal("Close hangs while the client key's Sign hangs")
 	}
 }
