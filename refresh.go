@@ -69,7 +69,7 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			}
 		}
 	}
-	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "") {
+	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "" || s.noRefreshGrant.Load()) {
 		// A program's session: its grant, where a person would sign in.
 		tok, err := s.grantLocked(ctx, rec, nil)
 		return tok, nil, nil, err
@@ -113,6 +113,21 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if rec != nil {
 		// Every process sharing the record honours a server's wait.
 		s.keepWait(ctx, err)
+	}
+	var oe *OAuthError
+	if s.cfg.Grant != nil && errors.As(err, &oe) && !isTransient(err) && !grantDead(err) {
+		// A program's refresh token refused for a reason other than its
+		// death (unauthorized_client, unsupported_grant_type: the server
+		// issued it with the grant but does not let this client use it;
+		// invalid_scope...): it is only a convenience, and presenting it
+		// again would be refused again. The grant is the way back; a
+		// refusal of the client itself comes back from it.
+		s.cfg.logger().Debug("authloop: the program's refresh token was refused; running its grant", "key", s.key.String(), "error", err.Error())
+		if oe.Code == "unauthorized_client" || oe.Code == "unsupported_grant_type" {
+			s.noRefreshGrant.Store(true)
+		}
+		s.dropDead(ctx, rec, old, base)
+		return s.grantAfterDead(ctx)
 	}
 	// A registered client refused (invalid_client) is forgotten here, but
 	// the refresh token stays in the record (only a dead grant ends a
