@@ -37,6 +37,17 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		// logged out (authloop logout, another process's Logout). Writing
 		// its tokens back would undo that.
 		s.loggedOutElsewhere(old)
+		if s.cfg.Grant != nil {
+			// A program has no person to sign it in again: its grant is
+			// its way back, as after its own Logout (once a wait that a
+			// failure asked for has ended).
+			if err := s.waitErr(); err != nil {
+				return nil, nil, nil, err
+			}
+			s.cfg.logger().Info("authloop: the program's saved session was deleted elsewhere; running its grant", "key", s.key.String())
+			tok, err := s.grantLocked(ctx, nil, nil)
+			return tok, nil, nil, err
+		}
 		return nil, nil, &LoginRequiredError{Reason: "logged out: the saved session was deleted (by authloop logout, or another process)"}, nil
 	}
 	var stored *oauth2.Token
