@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/authloop/authloop/oauthtest"
 	"github.com/authloop/authloop/store"
 )
@@ -245,5 +247,33 @@ func TestAttack18HungClientKeySignerHangsClose(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second): // a deadlock watchdog, not a timing assertion
 		t.Fatal("Close hangs while the client key's Sign hangs")
+	}
+}
+
+// NewSession promises a background timer that renews the token before it
+// expires (unless Config.DisableAutoRefresh). A program's session holds
+// no refresh token, and the timer is armed only for one: an idle program
+// (a daemon between jobs, an agent waiting for work) finds its token
+// expired and waits for the grant on its next request, the failure the
+// lifecycle is meant to hide (and with a server down then, a failed
+// request instead of a token renewed earlier).
+func TestAttack18GrantSessionRenewedBeforeExpiryWhileIdle(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{AccessTokenTTL: time.Hour}, ClientCredentials())
+	changed := make(chan *oauth2.Token, 4)
+	f.cfg.OnTokenChange = func(_, tok *oauth2.Token) { changed <- tok }
+	s := f.session()
+	first, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-changed
+	f.clock.Advance(time.Hour - time.Second) // idle: no call into the refresh window
+	select {
+	case tok := <-changed:
+		if tok == nil || tok.AccessToken == first.AccessToken {
+			t.Fatalf("the timer published %v", tok)
+		}
+	case <-time.After(10 * time.Second): // a watchdog: the timer fired, or never will
+		t.Fatalf("no grant before expiry while idle: %d client_credentials requests", f.grants("client_credentials"))
 	}
 }
