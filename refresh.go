@@ -293,6 +293,7 @@ func (s *Session) sendWithRetry(ctx context.Context, cfg *Config, a tokenAttempt
 	// Close only stops further retries.
 	reqCtx, cancel := answeredContext(ctx, s.timeout)
 	defer cancel()
+	reqCtx = withSignWait(reqCtx, ctx) // a client key that hangs in Sign: Close ends the wait
 	for attempt := 0; ; attempt++ {
 		if err := store.LeaseHeld(reqCtx, leaseMargin); err != nil {
 			// The lock's lease may have passed to another holder (this
