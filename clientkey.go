@@ -4,6 +4,7 @@
 package authloop
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -52,4 +53,44 @@ func (c *Config) clientAssertion() (string, error) {
 		return "", fmt.Errorf("authloop: signing the client assertion with Config.ClientKey: %w", err)
 	}
 	return a, nil
+}
+
+// signWaitKey carries, in a request's context, the context that ends the
+// wait for a client assertion's signature: the caller's, which Close
+// cancels, where the request's own (answeredContext) outlives Close so
+// that an answer already on its way is not lost. Nothing is sent yet
+// while the key signs.
+type signWaitKey struct{}
+
+// withSignWait returns reqCtx with wait as the context that ends a wait
+// for the client key's signature (clientAssertionWithin).
+func withSignWait(reqCtx, wait context.Context) context.Context {
+	return context.WithValue(reqCtx, signWaitKey{}, wait)
+}
+
+// clientAssertionWithin is clientAssertion, given up when ctx (or the
+// context withSignWait put in it) ends: a key in a hardware module or a
+// key service may hang in Sign, which takes no context, and the session's
+// lock and Close must not hang with it. The signature, if it comes later,
+// is dropped.
+func (c *Config) clientAssertionWithin(ctx context.Context) (string, error) {
+	wait := ctx
+	if w, ok := ctx.Value(signWaitKey{}).(context.Context); ok {
+		wait = w
+	}
+	type signed struct {
+		a   string
+		err error
+	}
+	done := make(chan signed, 1)
+	go func() {
+		a, err := c.clientAssertion()
+		done <- signed{a, err}
+	}()
+	select {
+	case r := <-done:
+		return r.a, r.err
+	case <-wait.Done():
+		return "", fmt.Errorf("authloop: signing the client assertion with Config.ClientKey did not finish (is its hardware module or key service answering?): %w", context.Cause(wait))
+	}
 }

@@ -48,6 +48,9 @@ func (w *workloadFixture) rotate(aud string) {
 func TestJWTBearerWorkloadSession(t *testing.T) {
 	w := newWorkloadFixture(t)
 	w.rotate(w.srv.Issuer())
+	// The file is rotated here only after each hour: no background
+	// renewal before it, with the file's expired token.
+	w.cfg.DisableAutoRefresh = true
 	s := w.session()
 	ctx := context.Background()
 	for round := 1; round <= 3; round++ {

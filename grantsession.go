@@ -138,6 +138,11 @@ func (s *Session) keepWait(ctx context.Context, err error) {
 	}
 	wctx := context.WithoutCancel(ctx)
 	again, serr := s.load(wctx)
+	if serr == nil && again == nil && s.cfg.Grant != nil {
+		// A program's first grant: no record yet, and the other
+		// processes starting with it must honour the wait too.
+		again = &store.Record{Key: s.key}
+	}
 	if serr == nil && again != nil {
 		again.NotBefore = rl.Until
 		_, serr = s.store.Save(wctx, again)

@@ -37,6 +37,17 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		// logged out (authloop logout, another process's Logout). Writing
 		// its tokens back would undo that.
 		s.loggedOutElsewhere(old)
+		if s.cfg.Grant != nil {
+			// A program has no person to sign it in again: its grant is
+			// its way back, as after its own Logout (once a wait that a
+			// failure asked for has ended).
+			if err := s.waitErr(); err != nil {
+				return nil, nil, nil, err
+			}
+			s.cfg.logger().Info("authloop: the program's saved session was deleted elsewhere; running its grant", "key", s.key.String())
+			tok, err := s.grantLocked(ctx, nil, nil)
+			return tok, nil, nil, err
+		}
 		return nil, nil, &LoginRequiredError{Reason: "logged out: the saved session was deleted (by authloop logout, or another process)"}, nil
 	}
 	var stored *oauth2.Token
@@ -69,7 +80,7 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			}
 		}
 	}
-	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "") {
+	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "" || s.noRefreshGrant.Load()) {
 		// A program's session: its grant, where a person would sign in.
 		tok, err := s.grantLocked(ctx, rec, nil)
 		return tok, nil, nil, err
@@ -113,6 +124,21 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if rec != nil {
 		// Every process sharing the record honours a server's wait.
 		s.keepWait(ctx, err)
+	}
+	var oe *OAuthError
+	if s.cfg.Grant != nil && errors.As(err, &oe) && !isTransient(err) && !grantDead(err) {
+		// A program's refresh token refused for a reason other than its
+		// death (unauthorized_client, unsupported_grant_type: the server
+		// issued it with the grant but does not let this client use it;
+		// invalid_scope...): it is only a convenience, and presenting it
+		// again would be refused again. The grant is the way back; a
+		// refusal of the client itself comes back from it.
+		s.cfg.logger().Debug("authloop: the program's refresh token was refused; running its grant", "key", s.key.String(), "error", err.Error())
+		if oe.Code == "unauthorized_client" || oe.Code == "unsupported_grant_type" {
+			s.noRefreshGrant.Store(true)
+		}
+		s.dropDead(ctx, rec, old, base)
+		return s.grantAfterDead(ctx)
 	}
 	// A registered client refused (invalid_client) is forgotten here, but
 	// the refresh token stays in the record (only a dead grant ends a
@@ -267,6 +293,7 @@ func (s *Session) sendWithRetry(ctx context.Context, cfg *Config, a tokenAttempt
 	// Close only stops further retries.
 	reqCtx, cancel := answeredContext(ctx, s.timeout)
 	defer cancel()
+	reqCtx = withSignWait(reqCtx, ctx) // a client key that hangs in Sign: Close ends the wait
 	for attempt := 0; ; attempt++ {
 		if err := store.LeaseHeld(reqCtx, leaseMargin); err != nil {
 			// The lock's lease may have passed to another holder (this

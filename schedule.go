@@ -17,7 +17,7 @@ func (s *Session) arm(st *state) {
 		return
 	}
 	at := int64(never)
-	if !s.cfg.DisableAutoRefresh && st.tok != nil && st.tok.RefreshToken != "" && st.timerAt != never {
+	if !s.cfg.DisableAutoRefresh && s.renewable(st) && st.timerAt != never {
 		at = st.timerAt
 		if n := s.nextTry.UnixNano(); !s.nextTry.IsZero() && n > at {
 			at = n
@@ -72,9 +72,16 @@ func (s *Session) onTimer(gen uint64) {
 	switch {
 	case s.unsaved != nil && now >= s.saveAt.UnixNano():
 		s.start(&flight{saveOnly: true})
-	case !s.cfg.DisableAutoRefresh && now >= st.timerAt && now >= s.nextTry.UnixNano() && st.tok != nil && st.tok.RefreshToken != "":
+	case !s.cfg.DisableAutoRefresh && now >= st.timerAt && now >= s.nextTry.UnixNano() && s.renewable(st):
 		s.start(&flight{proactive: true})
 	default:
 		s.arm(st)
 	}
+}
+
+// renewable reports whether the timer can renew st's token without a
+// person: with its refresh token, or, for a program's session
+// (Config.Grant), with its grant.
+func (s *Session) renewable(st *state) bool {
+	return st.tok != nil && (st.tok.RefreshToken != "" || s.cfg.Grant != nil)
 }

@@ -56,6 +56,11 @@ type Session struct {
 	// hadRecord: this session has read or written its record; a record
 	// gone since then was deleted by a logout elsewhere.
 	hadRecord atomic.Bool
+	// noRefreshGrant: the server does not let this program's client use
+	// the refresh tokens it issues with the grant (unauthorized_client,
+	// unsupported_grant_type): its grant runs instead, without a refresh
+	// refused first at every expiry.
+	noRefreshGrant atomic.Bool
 
 	// Touched only by flights, which run one at a time.
 	//

@@ -147,7 +147,7 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		if auth == authKey {
 			// A new assertion for every request, the nonce retry's too:
 			// servers refuse a jti seen before.
-			a, err := c.clientAssertion()
+			a, err := c.clientAssertionWithin(ctx)
 			if err != nil {
 				return nil, nil, time.Time{}, err
 			}
