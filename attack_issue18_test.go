@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,15 +121,40 @@ func TestAttack18GrantRecordsOfTwoIdentitiesCollide(t *testing.T) {
 		t.Errorf("the second workload got the first one's token (record %s), its own assertion read %d times", bs.Key(), bobAsked.Load())
 	}
 
-	// IdentityAssertion: two people's ID tokens, the same record.
-	idp := &Config{}
-	person := func(name string) *Config {
-		c := *w.cfg
-		c.Grant = IdentityAssertion(idp, func(context.Context) (string, error) { return "id-token-of-" + name, nil })
-		return &c
+	// Each keeps to its own from then on: after an expiry, a third session
+	// for alice (a restart) does not take bob's token, which the record now
+	// holds; nor bob alice's.
+	w.clock.Advance(time.Hour)
+	for _, c := range []struct {
+		cfg *Config
+		sub string
+	}{{&alice, "team-a"}, {&bob, "team-b"}} {
+		s, err := NewSession(c.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.Token(ctx)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := tok.Extra(grantSubjectKey).(string); !strings.Contains(got, c.sub) {
+			t.Errorf("a session for %s got a token of %q", c.sub, got)
+		}
 	}
-	if ka, kb := person("alice").sessionKey(), person("bob").sessionKey(); ka == kb {
-		t.Errorf("IdentityAssertion for two people: one record %s", ka)
+
+	// IdentityAssertion speaks for the person whose ID token it presents:
+	// two people, two subjects, though one record key.
+	idp := &Config{}
+	person := func(name string) Grant {
+		return IdentityAssertion(idp, func(context.Context) (string, error) {
+			return w.platform.Sign(w.platform.Claims(name, "https://idp", w.clock.Now(), time.Hour)), nil
+		})
+	}
+	sa, _ := person("alice").(subjected).subject(ctx)
+	sb, _ := person("bob").(subjected).subject(ctx)
+	if sa == "" || sa == sb {
+		t.Errorf("IdentityAssertion for alice and bob: subjects %q and %q", sa, sb)
 	}
 }
 

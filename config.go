@@ -87,7 +87,12 @@ type Config struct {
 	// false, OAuth2.ClientID set, and only the token endpoint is needed
 	// (OAuth2.Endpoint.TokenURL, or Issuer or Resource to discover it).
 	// The record's key names the grant (store.Key.Grant): a program's
-	// tokens never mix with a person's.
+	// tokens never mix with a person's. JWTBearer and IdentityAssertion
+	// speak for the subject of their assertion (a workload, a person):
+	// such a session uses a stored token only when it was obtained for the
+	// subject its own assertion names. Sessions of several subjects on one
+	// store (a gateway acting for many people) each need their own
+	// Account, or they take turns with one record, each asking anew.
 	Grant Grant
 
 	// ClientKey, when set, authenticates the client with a JWT it signs

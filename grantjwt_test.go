@@ -2,6 +2,7 @@ package authloop
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authloop/authloop/store"
 
 	"golang.org/x/oauth2"
 
@@ -191,3 +194,85 @@ func TestIdentityAssertionExchangeRefused(t *testing.T) {
 		t.Errorf("%d requests reached the authorization server", n)
 	}
 }
+
+// A program's refresh token (a server that issues one with the JWT bearer
+// grant) keeps the token its subject's: a restarted session takes the
+// refreshed token, without a grant of its own.
+func TestJWTBearerRefreshedTokenKeepsItsSubject(t *testing.T) {
+	w := newWorkloadFixture(t)
+	w.srv.Close()
+	w.srv = oauthtest.NewServer(oauthtest.Config{Clock: w.clock, TrustedIssuers: []oauthtest.TrustedIssuer{w.platform.Trusted()}, JWTBearerRefreshTokens: true})
+	defer w.srv.Close()
+	w.cfg.OAuth2.Endpoint.TokenURL = w.srv.TokenEndpoint()
+	w.cfg.Issuer = w.srv.Issuer()
+	w.cfg.Store = store.NewMemory()
+	w.cfg.DisableAutoRefresh = true
+	w.rotate(w.srv.Issuer())
+	s := w.session()
+	ctx := context.Background()
+	if _, err := s.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour)
+	refreshed, err := s.Token(ctx)
+	if err != nil || w.grants("refresh_token") != 1 {
+		t.Fatalf("the refresh: %v (%d refresh requests)", err, w.grants("refresh_token"))
+	}
+	again := w.session()
+	tok, err := again.Token(ctx)
+	if err != nil || tok.AccessToken != refreshed.AccessToken {
+		t.Fatalf("a restarted session did not take the refreshed token: %v", err)
+	}
+	if n := w.grants(oauthtest.JWTBearerGrantType); n != 1 {
+		t.Errorf("%d JWT bearer grants, want the first only", n)
+	}
+}
+
+// A stored token is another subject's unless both name the same one; an
+// assertion that names none (not a JWT) owns no stored token but the
+// session's own.
+func TestOwnStored(t *testing.T) {
+	mk := func(access, sub string) *oauth2.Token {
+		tok := &oauth2.Token{AccessToken: access}
+		if sub != "" {
+			tok = markSubject(tok, sub)
+		}
+		return tok
+	}
+	own := mk("own", "")
+	for _, c := range []struct {
+		name         string
+		stored, held *oauth2.Token
+		mine         string
+		bound, want  bool
+	}{
+		{"client credentials", mk("a", ""), nil, "", false, true},
+		{"same subject", mk("a", "iss alice"), nil, "iss alice", true, true},
+		{"another subject", mk("a", "iss bob"), nil, "iss alice", true, false},
+		{"none stored", mk("a", ""), nil, "iss alice", true, false},
+		{"mine unknown", mk("a", ""), nil, "", true, false},
+		{"the session's own", own, own, "", true, true},
+	} {
+		got := ownStored(c.stored, c.held, c.mine, c.bound)
+		if (got != nil) != c.want {
+			t.Errorf("%s: ownStored = %v, want used %t", c.name, got != nil, c.want)
+		}
+	}
+	if got := ownStored(nil, nil, "x", true); got != nil {
+		t.Error("nil stored")
+	}
+	for jwt, want := range map[string]string{
+		"e30." + b64(`{"iss":"https://k8s","sub":"sa:ci"}`) + ".sig": "https://k8s sa:ci",
+		"e30." + b64(`{"iss":"https://k8s"}`) + ".sig":               "",
+		"e30." + b64(`{"sub":"x"}`) + ".sig":                         "",
+		"opaque-token":                                               "",
+		"a.b.c.d":                                                    "",
+		"e30.!!!.sig":                                                "",
+	} {
+		if got := subjectOf(jwt); got != want {
+			t.Errorf("subjectOf(%q) = %q, want %q", jwt, got, want)
+		}
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

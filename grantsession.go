@@ -41,6 +41,10 @@ func (s *Session) grantLocked(ctx context.Context, rec *store.Record, need []str
 	}
 	grantType := s.key.Grant
 	scope := strings.Join(scopes, " ")
+	mine, bound, err := s.grantSubject(ctx) // read before the grant: its token is that subject's
+	if err != nil {
+		return nil, err
+	}
 	tok, err := s.sendWithRetry(ctx, cfg, tokenAttempts{
 		what: "grant",
 		done: "obtained a token with the grant",
@@ -72,7 +76,11 @@ func (s *Session) grantLocked(ctx context.Context, rec *store.Record, need []str
 	s.mu.Lock()
 	s.requestedScopes = union(s.requestedScopes, scopes)
 	s.mu.Unlock()
-	return s.keepObtained(ctx, rec, markSignedIn(tok, s.clock.Now()))
+	tok = markSignedIn(tok, s.clock.Now())
+	if bound {
+		tok = markSubject(tok, mine)
+	}
+	return s.keepObtained(ctx, rec, tok)
 }
 
 // grantAfterDead runs Config.Grant under the held refresh lock after the
@@ -104,8 +112,12 @@ func (s *Session) grantNow(f *flight, held *oauth2.Token) (*oauth2.Token, error)
 	if err != nil {
 		return nil, err
 	}
+	mine, bound, err := s.grantSubject(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if rec != nil && !f.since.IsZero() {
-		if t := fromStored(rec.Token); t != nil && s.adoptable(t, held, false) && covers(t.Extra("scope"), f.need) && !signedInAt(t).Before(f.since) {
+		if t := ownStored(fromStored(rec.Token), held, mine, bound); t != nil && s.adoptable(t, held, false) && covers(t.Extra("scope"), f.need) && !signedInAt(t).Before(f.since) {
 			return t, nil
 		}
 	}

@@ -54,6 +54,13 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if rec != nil {
 		stored = fromStored(rec.Token)
 	}
+	// A program's grant that speaks for a subject uses no token of another
+	// subject's (a second workload on the same key).
+	mine, bound, err := s.grantSubject(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stored = ownStored(stored, old.tok, mine, bound)
 	if s.adoptable(stored, old.tok, f.proactive) {
 		s.cfg.logger().Debug("authloop: adopted a token saved by another process", "key", s.key.String())
 		s.setUnsaved(nil) // the store holds a newer grant than the one whose save failed

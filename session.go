@@ -194,7 +194,11 @@ func NewSession(cfg *Config, tok *oauth2.Token) (*Session, error) {
 			}
 		}
 	case rec != nil:
-		tok = fromStored(rec.Token)
+		if _, bound := cfg.Grant.(subjected); !bound {
+			// A grant that speaks for a subject takes the stored token
+			// only once its first flight has checked whose it is.
+			tok = fromStored(rec.Token)
+		}
 	}
 	st := s.newState(tok)
 	s.cur.Store(st)

@@ -71,15 +71,24 @@ func signedInAt(tok *oauth2.Token) time.Time {
 	return t
 }
 
-// carrySignedIn returns tok with base's sign-in time, which a refresh
-// response does not repeat.
+// carrySignedIn returns tok with base's sign-in time, and the subject a
+// program's grant spoke for (grantSubjectKey), which a refresh response
+// does not repeat.
 func carrySignedIn(tok, base *oauth2.Token) *oauth2.Token {
-	v, _ := base.Extra(signedInKey).(string)
-	if v == "" || tok.Extra(signedInKey) != nil {
+	var extra map[string]any
+	for _, k := range [...]string{signedInKey, grantSubjectKey} {
+		v, _ := base.Extra(k).(string)
+		if v == "" || tok.Extra(k) != nil {
+			continue
+		}
+		if extra == nil {
+			extra = extraOf(tok)
+		}
+		extra[k] = v
+	}
+	if extra == nil {
 		return tok
 	}
-	extra := extraOf(tok)
-	extra[signedInKey] = v
 	return withExtra(tok, extra)
 }
 
