@@ -34,6 +34,7 @@ type loginFlags struct {
 	gitUsername      string
 	dpop             string
 	timeout          time.Duration
+	grant            grantFlags // the program modes (grantmode.go)
 }
 
 func (a *app) loginCommand() *cobra.Command {
@@ -147,6 +148,7 @@ paths, never a secret.`,
 	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
 	fl.StringVar(&f.dpop, "dpop", "auto", "bind the tokens to a key of the profile (DPoP, RFC 9449): auto (when the server offers it), on or off")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
+	addGrantFlags(cmd, &f.grant)
 	cmd.MarkFlagsMutuallyExclusive("client-secret-file", "client-secret-env")
 	cmd.MarkFlagsMutuallyExclusive("device", "no-browser")
 	cmd.MarkFlagsMutuallyExclusive("device", "mode")
@@ -275,6 +277,10 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 	}
 
+	if err := applyGrantFlags(p, &f.grant, changed); err != nil {
+		return err
+	}
+
 	if p.Issuer == "" && p.Resource == "" {
 		return usageError("profile %q has no server yet: give --issuer URL, or --resource URL for a protected resource", p.Name)
 	}
@@ -283,6 +289,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	if _, err := p.clientSecret(); err != nil {
 		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
+	}
+	if err := checkIDTokenProfile(p); err != nil {
+		return err
 	}
 
 	if p.Store == "keyring" {
@@ -344,7 +353,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 
 	before := s.Cached()
 	start := time.Now()
-	a.ui.startSpinner("Waiting for the sign-in")
+	if p.Grant != "" {
+		a.ui.startSpinner("Running the " + grantWords(p))
+	} else {
+		a.ui.startSpinner("Waiting for the sign-in")
+	}
 	tok, err := s.Login(ctx)
 	a.ui.stopSpinner()
 	var se *authloop.SaveError
@@ -390,14 +403,21 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if who != "" {
 		who = " as " + a.ui.bold(who)
 	}
-	a.ui.printf("%s Signed in to %s%s (profile %s).", a.ui.green("✓"), p.Issuer, who, a.ui.bold(p.Name))
+	if p.Grant != "" {
+		a.ui.printf("%s Obtained a token from %s with the %s (profile %s): no person, no browser.", a.ui.green("✓"), p.Issuer, grantWords(p), a.ui.bold(p.Name))
+	} else {
+		a.ui.printf("%s Signed in to %s%s (profile %s).", a.ui.green("✓"), p.Issuer, who, a.ui.bold(p.Name))
+	}
 	valid := "no expiry"
 	if !tok.Expiry.IsZero() {
 		valid = "valid for " + roundDuration(time.Until(tok.Expiry))
 	}
 	refresh := "no refresh token: you will need to sign in again when it expires"
-	if tok.RefreshToken != "" {
+	switch {
+	case tok.RefreshToken != "":
 		refresh = "refresh token held"
+	case p.Grant != "":
+		refresh = "authloop token runs the grant again when it expires"
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
 	a.sayDPoP(p, s, tok)
