@@ -29,6 +29,8 @@ FUZZ_TARGETS = \
 	./discovery:FuzzDecodeResourceMetadata \
 	./dpop:FuzzParse \
 	./dpop:FuzzProofRoundTrip \
+	./assertion:FuzzParsePrivateKey \
+	./assertion:FuzzExpiry \
 	./store:FuzzDecodeRecordFile \
 	./store:FuzzRecordFileFastPath \
 	./internal/strictjson:FuzzReadAny \

@@ -295,4 +295,39 @@ func TestAssertionFileReadAtEachUse(t *testing.T) {
 	if _, err := src(context.Background()); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty file: %v", err)
 	}
+	os.WriteFile(p, []byte(strings.Repeat("a", maxAssertion)), 0o600)
+	if _, err := src(context.Background()); err != nil {
+		t.Errorf("an assertion of the largest size: %v", err)
+	}
+	os.WriteFile(p, []byte(strings.Repeat("a", maxAssertion+1)), 0o600)
+	if _, err := src(context.Background()); err == nil || !strings.Contains(err.Error(), "65537 bytes") {
+		t.Errorf("an oversized file: %v", err)
+	}
+}
+
+// What an AssertionSource returns is checked before it is sent.
+func TestJWTBearerChecksTheAssertion(t *testing.T) {
+	for _, c := range []struct {
+		a, want string
+	}{
+		{"", "empty"},
+		{"a.b c", "white space"},
+		{"a.b\nc", "white space"},
+		{strings.Repeat("a", maxAssertion+1), "65537 bytes"},
+	} {
+		src := func(context.Context) (string, error) { return c.a, nil }
+		if _, err := JWTBearer(src).GrantForm(context.Background(), GrantTarget{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("assertion %.20q: err = %v; want %q", c.a, err, c.want)
+		}
+	}
+	if form, err := JWTBearer(func(context.Context) (string, error) { return strings.Repeat("a", maxAssertion), nil }).GrantForm(context.Background(), GrantTarget{}); err != nil || len(form.Get("assertion")) != maxAssertion {
+		t.Errorf("the largest assertion: %v", err)
+	}
+	if _, err := JWTBearer(nil).GrantForm(context.Background(), GrantTarget{}); err == nil || !strings.Contains(err.Error(), "AssertionSource") {
+		t.Errorf("no source: %v", err)
+	}
+	boom := errors.New("the platform's metadata server is down")
+	if _, err := JWTBearer(func(context.Context) (string, error) { return "", boom }).GrantForm(context.Background(), GrantTarget{}); !errors.Is(err, boom) {
+		t.Errorf("the source's error: %v", err)
+	}
 }

@@ -33,6 +33,8 @@ const (
 // childConfig tells a child process where the server and the store are.
 type childConfig struct {
 	ClientID   string
+	Secret     string // a confidential client's, for Grant
+	Grant      bool   // the client credentials grant instead of a person's sign-in
 	AuthURL    string
 	TokenURL   string
 	Issuer     string
@@ -52,12 +54,16 @@ func (c childConfig) config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{
-		OAuth2: &oauth2.Config{ClientID: c.ClientID, Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: oauth2.AuthStyleInParams}},
+	cfg := &Config{
+		OAuth2: &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.Secret, Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: oauth2.AuthStyleInParams}},
 		Issuer: c.Issuer,
 		Store:  st,
 		Prompt: discardWriter{},
-	}, nil
+	}
+	if c.Grant {
+		cfg.Grant = ClientCredentials()
+	}
+	return cfg, nil
 }
 
 func childMain(role string) int {
@@ -251,6 +257,93 @@ func TestProcessesShareRefreshes(t *testing.T) {
 	}
 	if total.Expired != 0 {
 		t.Fatalf("%d expired tokens handed out", total.Expired)
+	}
+}
+
+// 8 processes × 20 goroutines share a program's session (the client
+// credentials grant, 1-second tokens) through the file store: one token
+// request per expiry, never two for the same one. A token is asked for
+// when the last one is past half its life (its refresh point), so two
+// requests less than a quarter of its life apart were made for the same
+// expiry by two processes that did not see each other's token.
+func TestProcessesShareClientCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	const processes, goroutines, requests = 8, 20, 12
+	const ttl = time.Second
+	srv := oauthtest.NewServer(oauthtest.Config{AccessTokenTTL: ttl, Clients: []oauthtest.Client{{ID: "ci", Secret: "ci-secret", AuthMethod: oauthtest.AuthClientSecretPost}}})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	c := childConfig{
+		ClientID: "ci", Secret: "ci-secret", Grant: true, TokenURL: srv.TokenEndpoint(), Issuer: srv.Issuer(),
+		StoreDir: filepath.Join(dir, "store"), StopFile: filepath.Join(dir, "stop"), Goroutines: goroutines,
+	}
+	var cmds []*exec.Cmd
+	var outs []*bufio.Reader
+	defer func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	for range processes {
+		cmd := childCmd(t, "refresher", c)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		outs = append(outs, bufio.NewReader(out))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for countGrant(srv, "client_credentials") < requests && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := os.WriteFile(c.StopFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var total childStats
+	for i, out := range outs {
+		var st childStats
+		if err := json.NewDecoder(out).Decode(&st); err != nil {
+			t.Fatalf("process %d: no stats: %v", i, err)
+		}
+		total.Calls += st.Calls
+		total.Errors += st.Errors + st.LoginRequired
+		total.Expired += st.Expired
+		if total.FirstError == "" {
+			total.FirstError = st.FirstError
+		}
+		if err := cmds[i].Wait(); err != nil {
+			t.Errorf("process %d: %v", i, err)
+		}
+	}
+	cmds = nil
+	var times []time.Time
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Endpoint != "token":
+		case r.GrantType != "client_credentials" || r.Error != "":
+			t.Errorf("a token request other than a successful client_credentials grant: %+v", r)
+		default:
+			times = append(times, r.Time)
+		}
+	}
+	t.Logf("%d processes × %d goroutines: %d Token calls, %d token requests", processes, goroutines, total.Calls, len(times))
+	if len(times) < requests {
+		t.Fatalf("only %d token requests before the deadline", len(times))
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < ttl/4 {
+			t.Errorf("token requests %d and %d %v apart: two requests for one expiry", i, i+1, gap)
+		}
+	}
+	if total.Errors != 0 || total.Expired != 0 {
+		t.Fatalf("%d errors, %d expired tokens handed out; first error: %s", total.Errors, total.Expired, total.FirstError)
 	}
 }
 

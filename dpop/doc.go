@@ -40,7 +40,8 @@
 //
 // Only ES256 is spoken, on both sides: it is what RFC 9449's examples, the
 // MCP authorization specification and common servers use, and one algorithm
-// leaves nothing to downgrade. The JWS code is this package's own (a few
-// dozen lines over crypto/ecdsa, fuzzed), so the library needs no JOSE
+// leaves nothing to downgrade. The JWS code is authloop's own
+// (internal/jose, shared with package assertion: a few dozen lines over
+// crypto/ecdsa, fuzzed through Parse), so the library needs no JOSE
 // dependency.
 package dpop

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // checkAccepted asserts what holds of every proof Parse accepts: it is no
@@ -71,8 +73,8 @@ func FuzzParse(f *testing.F) {
 		if len(parts) != 3 || len(proof) > 2*MaxProofSize {
 			return
 		}
-		header, err1 := strictB64(parts[0])
-		claims, err2 := strictB64(parts[1])
+		header, err1 := jose.Decode(parts[0])
+		claims, err2 := jose.Decode(parts[1])
 		if err1 != nil || err2 != nil {
 			return
 		}

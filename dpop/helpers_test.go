@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"io"
 	"testing"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // rawKey returns the P-256 key whose private scalar is d (big-endian, left
@@ -39,7 +41,7 @@ func fixedKey(t testing.TB, d uint16) *Key {
 // proof: one that differs from a good one in one place only.
 func signJWS(t testing.TB, priv *ecdsa.PrivateKey, header, claims string) string {
 	t.Helper()
-	input := b64([]byte(header)) + "." + b64([]byte(claims))
+	input := jose.Encode([]byte(header)) + "." + jose.Encode([]byte(claims))
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
 	if err != nil {
@@ -48,7 +50,7 @@ func signJWS(t testing.TB, priv *ecdsa.PrivateKey, header, claims string) string
 	sig := make([]byte, 64)
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
-	return input + "." + b64(sig)
+	return input + "." + jose.Encode(sig)
 }
 
 // foreignSigner is a crypto.Signer that is not an *ecdsa.PrivateKey, as a

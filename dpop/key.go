@@ -5,12 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // Key is a DPoP key: an ES256 (ECDSA on P-256) signer and its public key.
@@ -57,28 +57,15 @@ func NewKey(signer crypto.Signer) (*Key, error) {
 		}
 		return nil, fmt.Errorf("dpop: NewKey: the signer's ECDSA key is on %s; DPoP here needs ES256, an ECDSA key on P-256 (GenerateKey makes one)", name)
 	}
-	point, err := pointBytes(pub)
+	jwk, err := jose.PublicJWK(pub)
 	if err != nil {
 		return nil, errors.New("dpop: NewKey: the signer's public key is not a valid P-256 point; use another key")
 	}
-	k := &Key{signer: signer, pub: pub}
+	k := &Key{signer: signer, pub: pub, jwk: jwk, jkt: jose.Thumbprint(jwk)}
 	if p, ok := signer.(*ecdsa.PrivateKey); ok {
 		k.priv = p
 	}
-	k.jwk = canonicalJWK(point[1:33], point[33:])
-	k.jkt = thumbprint(k.jwk)
 	return k, nil
-}
-
-// pointBytes is pub.Bytes, the uncompressed point, without the panic that
-// a key with nil coordinates causes there (a foreign signer may return one).
-func pointBytes(pub *ecdsa.PublicKey) (b []byte, err error) {
-	defer func() {
-		if recover() != nil {
-			b, err = nil, errors.New("no coordinates")
-		}
-	}()
-	return pub.Bytes()
 }
 
 // GenerateKey makes a fresh ES256 key (P-256) from crypto/rand.
@@ -115,19 +102,3 @@ func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 
 // LogValue makes log/slog print String, never the private key.
 func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// canonicalJWK is the public JWK of a P-256 point with the required members
-// only, in lexicographic order and without whitespace (RFC 7638 §3.2, §3.3):
-// the input of the thumbprint. x and y are 32 bytes each, left-padded.
-func canonicalJWK(x, y []byte) []byte {
-	return []byte(`{"crv":"P-256","kty":"EC","x":"` + b64(x) + `","y":"` + b64(y) + `"}`)
-}
-
-// thumbprint is base64url(SHA-256(jwk)) of a canonical JWK.
-func thumbprint(canonical []byte) string {
-	sum := sha256.Sum256(canonical)
-	return b64(sum[:])
-}
-
-// b64 is base64url without padding (RFC 7515 §2).
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

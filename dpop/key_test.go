@@ -16,6 +16,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // The thumbprint follows RFC 7638 §3: SHA-256 over the required members in
@@ -75,7 +77,7 @@ func TestThumbprintRFC9449Example(t *testing.T) {
 	if err != nil || pub == nil {
 		t.Fatal(err)
 	}
-	if got, want := thumbprint(canonical), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"; got != want {
+	if got, want := jose.Thumbprint(canonical), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"; got != want {
 		t.Fatalf("thumbprint = %s, want %s", got, want)
 	}
 }
@@ -170,7 +172,7 @@ func TestKeyPrintsNoPrivateMaterial(t *testing.T) {
 	secrets := []string{
 		priv.D.String(), //lint:ignore SA1019 the secret to look for
 		priv.D.Text(16), //lint:ignore SA1019 the secret to look for
-		fmt.Sprintf("%x", d), b64(d), stdB64(d), fmt.Sprintf("%x", der), stdB64(der),
+		fmt.Sprintf("%x", d), jose.Encode(d), stdB64(d), fmt.Sprintf("%x", der), stdB64(der),
 	}
 	want := "dpop.Key(thumbprint " + k.Thumbprint() + ")"
 	var outs []string

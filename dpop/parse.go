@@ -3,14 +3,13 @@ package dpop
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // MaxProofSize is the largest proof Parse reads, in bytes; a longer one is
@@ -76,27 +75,27 @@ func Parse(proof string) (*Proof, error) {
 	if len(parts) != 3 {
 		return nil, invalid("the proof has %d parts, a compact JWS has 3 separated by dots", len(parts))
 	}
-	headerJSON, err := strictB64(parts[0])
+	headerJSON, err := jose.Decode(parts[0])
 	if err != nil {
 		return nil, invalid("the header is not base64url without padding: %v", err)
 	}
-	claimsJSON, err := strictB64(parts[1])
+	claimsJSON, err := jose.Decode(parts[1])
 	if err != nil {
 		return nil, invalid("the claims are not base64url without padding: %v", err)
 	}
-	sig, err := strictB64(parts[2])
+	sig, err := jose.Decode(parts[2])
 	if err != nil {
 		return nil, invalid("the signature is not base64url without padding: %v", err)
 	}
 
-	header, err := jsonObject(headerJSON)
+	header, err := jose.Object(headerJSON)
 	if err != nil {
 		return nil, invalid("header: %v", err)
 	}
-	if typ, _, err := stringMember(header, "typ"); err != nil || typ != "dpop+jwt" {
+	if typ, _, err := jose.StringMember(header, "typ"); err != nil || typ != "dpop+jwt" {
 		return nil, invalid(`the header's typ is not "dpop+jwt"`)
 	}
-	if alg, _, err := stringMember(header, "alg"); err != nil || alg != "ES256" {
+	if alg, _, err := jose.StringMember(header, "alg"); err != nil || alg != "ES256" {
 		return nil, invalid(`the header's alg is %.20q; only "ES256" is accepted`, alg)
 	}
 	if _, ok := header["crit"]; ok {
@@ -111,20 +110,18 @@ func Parse(proof string) (*Proof, error) {
 		return nil, invalid("the header's jwk: %v", err)
 	}
 
-	if len(sig) != sigSize {
-		return nil, invalid("the signature is %d bytes; an ES256 signature is %d (R and S, not ASN.1)", len(sig), sigSize)
+	if size := jose.ES256.SignatureSize(); len(sig) != size {
+		return nil, invalid("the signature is %d bytes; an ES256 signature is %d (R and S, not ASN.1)", len(sig), size)
 	}
-	digest := sha256.Sum256([]byte(proof[:len(parts[0])+1+len(parts[1])]))
-	r, s := rawToRS(sig)
-	if !ecdsa.Verify(pub, digest[:], r, s) {
+	if !jose.Verify(pub, jose.ES256, proof[:len(parts[0])+1+len(parts[1])], sig) {
 		return nil, invalid("the signature does not verify with the header's jwk")
 	}
 
-	c, err := jsonObject(claimsJSON)
+	c, err := jose.Object(claimsJSON)
 	if err != nil {
 		return nil, invalid("claims: %v", err)
 	}
-	p := &Proof{jkt: thumbprint(canonical)}
+	p := &Proof{jkt: jose.Thumbprint(canonical)}
 	for _, m := range []struct {
 		name     string
 		to       *string
@@ -136,7 +133,7 @@ func Parse(proof string) (*Proof, error) {
 		{"nonce", &p.Nonce, false},
 		{"ath", &p.ATH, false},
 	} {
-		v, _, err := stringMember(c, m.name)
+		v, _, err := jose.StringMember(c, m.name)
 		if err != nil {
 			return nil, invalid("claims: %v", err)
 		}
@@ -151,7 +148,7 @@ func Parse(proof string) (*Proof, error) {
 	if _, err := targetURI(p.HTU); err != nil {
 		return nil, invalid("htu: %v", err)
 	}
-	if p.IAT, err = numericDate(c["iat"]); err != nil {
+	if p.IAT, err = jose.NumericDate(c["iat"]); err != nil {
 		return nil, invalid("iat: %v", err)
 	}
 	return p, nil
@@ -161,7 +158,7 @@ func Parse(proof string) (*Proof, error) {
 // 32 bytes each that make a point on the curve, and no private member. It
 // returns the key and its canonical form (the thumbprint's input).
 func parseJWK(raw json.RawMessage) (*ecdsa.PublicKey, []byte, error) {
-	m, err := jsonObject(raw)
+	m, err := jose.Object(raw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,19 +167,19 @@ func parseJWK(raw json.RawMessage) (*ecdsa.PublicKey, []byte, error) {
 			return nil, nil, fmt.Errorf("it has the private member %q: a proof carries the public key only", name)
 		}
 	}
-	if kty, _, err := stringMember(m, "kty"); err != nil || kty != "EC" {
+	if kty, _, err := jose.StringMember(m, "kty"); err != nil || kty != "EC" {
 		return nil, nil, errors.New(`kty is not "EC"`)
 	}
-	if crv, _, err := stringMember(m, "crv"); err != nil || crv != "P-256" {
+	if crv, _, err := jose.StringMember(m, "crv"); err != nil || crv != "P-256" {
 		return nil, nil, errors.New(`crv is not "P-256"`)
 	}
 	var xy [2][]byte
 	for i, name := range []string{"x", "y"} {
-		v, _, err := stringMember(m, name)
+		v, _, err := jose.StringMember(m, name)
 		if err != nil {
 			return nil, nil, err
 		}
-		b, err := strictB64(v)
+		b, err := jose.Decode(v)
 		if err != nil || len(b) != 32 {
 			return nil, nil, fmt.Errorf("%s is not 32 bytes of base64url", name)
 		}
@@ -193,26 +190,9 @@ func parseJWK(raw json.RawMessage) (*ecdsa.PublicKey, []byte, error) {
 	if err != nil {
 		return nil, nil, errors.New("x and y are not a point on P-256")
 	}
-	return pub, canonicalJWK(xy[0], xy[1]), nil
-}
-
-// maxIAT bounds iat at the end of year 9999, so that a time.Time holds it.
-const maxIAT = 253402300799
-
-// numericDate reads a JWT NumericDate (RFC 7519 §2): seconds since the
-// epoch, possibly with a fraction.
-func numericDate(raw json.RawMessage) (time.Time, error) {
-	if raw == nil {
-		return time.Time{}, errors.New("missing")
+	canonical, err := jose.PublicJWK(pub)
+	if err != nil {
+		return nil, nil, err
 	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil || len(raw) == 0 || raw[0] == '"' {
-		return time.Time{}, errors.New("not a number")
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxIAT {
-		return time.Time{}, errors.New("not a time between 1970 and 9999")
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	return pub, canonical, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // A good proof's parts, for the tests that change one of them.
@@ -66,7 +68,7 @@ func TestParseRefuses(t *testing.T) {
 	flipped[40] ^= 1
 	other := rawKey(t, 2)
 	offCurveY := "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfQ" // goodY with its last bit cleared
-	x31 := b64(mustB64(t, goodX)[1:])
+	x31 := jose.Encode(mustB64(t, goodX)[1:])
 
 	// The largest proof Parse reads, and one byte more: a good proof with
 	// padding in an extra header member and an extra claim.
@@ -101,14 +103,14 @@ func TestParseRefuses(t *testing.T) {
 		{"padded header", parts[0] + "=." + parts[1] + "." + parts[2], "header is not base64url"},
 		{"standard base64 header", strings.NewReplacer("-", "+", "_", "/").Replace(withHeader(`{"typ":"dpop+jwt","alg":"ES256","jwk":` + goodJWK + `,"z":"~~~~~~~~~~~~~~~>>>>>>>>???"}`)), "not base64url"},
 		{"line break in the claims", parts[0] + "." + parts[1][:10] + "\n" + parts[1][10:] + "." + parts[2], "claims are not base64url"},
-		{"non-canonical base64 in the signature", input + "." + b64(raw)[:85] + "B", "signature is not base64url"},
+		{"non-canonical base64 in the signature", input + "." + jose.Encode(raw)[:85] + "B", "signature is not base64url"},
 		{"typ jwt", withHeader(`{"typ":"jwt","alg":"ES256","jwk":` + goodJWK + `}`), `typ is not "dpop+jwt"`},
 		{"typ in upper case", withHeader(`{"typ":"DPOP+JWT","alg":"ES256","jwk":` + goodJWK + `}`), `typ is not "dpop+jwt"`},
 		{"no typ", withHeader(`{"alg":"ES256","jwk":` + goodJWK + `}`), `typ is not "dpop+jwt"`},
 		{"TYP for typ", withHeader(`{"TYP":"dpop+jwt","alg":"ES256","jwk":` + goodJWK + `}`), `typ is not "dpop+jwt"`},
 		{"typ not a string", withHeader(`{"typ":["dpop+jwt"],"alg":"ES256","jwk":` + goodJWK + `}`), `typ is not "dpop+jwt"`},
 		{"alg none", withHeader(`{"typ":"dpop+jwt","alg":"none","jwk":` + goodJWK + `}`), `alg is "none"`},
-		{"alg none unsigned", b64([]byte(`{"typ":"dpop+jwt","alg":"none","jwk":`+goodJWK+`}`)) + "." + parts[1] + ".", `alg is "none"`},
+		{"alg none unsigned", jose.Encode([]byte(`{"typ":"dpop+jwt","alg":"none","jwk":`+goodJWK+`}`)) + "." + parts[1] + ".", `alg is "none"`},
 		{"alg HS256", withHeader(`{"typ":"dpop+jwt","alg":"HS256","jwk":` + goodJWK + `}`), `alg is "HS256"`},
 		{"alg ES384", withHeader(`{"typ":"dpop+jwt","alg":"ES384","jwk":` + goodJWK + `}`), `alg is "ES384"`},
 		{"alg es256", withHeader(`{"typ":"dpop+jwt","alg":"es256","jwk":` + goodJWK + `}`), `alg is "es256"`},
@@ -121,7 +123,7 @@ func TestParseRefuses(t *testing.T) {
 		{"header not JSON", withHeader(`{"typ":"dpop+jwt",`), "header: not JSON"},
 		{"header not UTF-8", withHeader(`{"typ":"dpop+jwt","alg":"ES256","x":"` + "\xff" + `","jwk":` + goodJWK + `}`), "not valid UTF-8"},
 		{"no jwk", withHeader(`{"typ":"dpop+jwt","alg":"ES256"}`), "no jwk"},
-		{"jwk with d", withJWK(`{"kty":"EC","crv":"P-256","x":"` + goodX + `","y":"` + goodY + `","d":"` + b64(mustRaw(t, k)) + `"}`), `private member "d"`},
+		{"jwk with d", withJWK(`{"kty":"EC","crv":"P-256","x":"` + goodX + `","y":"` + goodY + `","d":"` + jose.Encode(mustRaw(t, k)) + `"}`), `private member "d"`},
 		{"jwk with k", withJWK(`{"kty":"EC","crv":"P-256","x":"` + goodX + `","y":"` + goodY + `","k":"AAAA"}`), `private member "k"`},
 		{"jwk kty RSA", withJWK(`{"kty":"RSA","crv":"P-256","x":"` + goodX + `","y":"` + goodY + `"}`), `kty is not "EC"`},
 		{"jwk crv P-384", withJWK(`{"kty":"EC","crv":"P-384","x":"` + goodX + `","y":"` + goodY + `"}`), `crv is not "P-256"`},
@@ -133,11 +135,11 @@ func TestParseRefuses(t *testing.T) {
 		{"jwk not an object", withJWK(`"` + goodX + `"`), "jwk: not a JSON object"},
 		{"jwk x twice", withJWK(`{"kty":"EC","crv":"P-256","x":"` + goodY + `","x":"` + goodX + `","y":"` + goodY + `"}`), `"x" appears twice`},
 		{"another key's jwk", signJWS(t, other, goodHeader, goodClaims), "does not verify"},
-		{"bad signature", input + "." + b64(flipped), "does not verify"},
+		{"bad signature", input + "." + jose.Encode(flipped), "does not verify"},
 		{"signature of another input", input + "." + strings.Split(withClaims(`{"jti":"other","htm":"POST","htu":"https://as.example/token","iat":1700000000}`), ".")[2], "does not verify"},
-		{"signature of 63 bytes", input + "." + b64(raw[:63]), "signature is 63 bytes"},
-		{"signature of 65 bytes", input + "." + b64(append(append([]byte(nil), raw...), 0)), "signature is 65 bytes"},
-		{"ASN.1 signature", input + "." + b64(der), fmt.Sprintf("signature is %d bytes", len(der))},
+		{"signature of 63 bytes", input + "." + jose.Encode(raw[:63]), "signature is 63 bytes"},
+		{"signature of 65 bytes", input + "." + jose.Encode(append(append([]byte(nil), raw...), 0)), "signature is 65 bytes"},
+		{"ASN.1 signature", input + "." + jose.Encode(der), fmt.Sprintf("signature is %d bytes", len(der))},
 		{"empty signature", input + ".", "signature is 0 bytes"},
 		{"no jti", withClaims(`{"htm":"POST","htu":"https://as.example/token","iat":1700000000}`), "jti is missing"},
 		{"empty jti", withClaims(`{"jti":"","htm":"POST","htu":"https://as.example/token","iat":1700000000}`), "jti is missing"},
@@ -175,7 +177,7 @@ func TestParseRefuses(t *testing.T) {
 
 func mustB64(t *testing.T, s string) []byte {
 	t.Helper()
-	b, err := strictB64(s)
+	b, err := jose.Decode(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package dpop
 
 import (
-	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // ProofParams describes the one HTTP request a proof is for.
@@ -76,14 +76,14 @@ func (k *Key) Proof(p ProofParams) (string, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if now.Unix() < 0 || now.Unix() > maxIAT {
+	if now.Unix() < 0 || now.Unix() > jose.MaxNumericDate {
 		return "", fmt.Errorf("dpop: Proof: the time %v is not between 1970 and 9999, where a proof's iat must be; check the clock", now)
 	}
 	jti := make([]byte, jtiBytes)
 	if _, err := rand.Read(jti); err != nil {
 		return "", fmt.Errorf("dpop: Proof: reading random bytes: %w", err)
 	}
-	c := claims{JTI: b64(jti), HTM: p.Method, HTU: htu, IAT: now.Unix(), Nonce: p.Nonce}
+	c := claims{JTI: jose.Encode(jti), HTM: p.Method, HTU: htu, IAT: now.Unix(), Nonce: p.Nonce}
 	if p.AccessToken != "" {
 		c.ATH = accessTokenHash(p.AccessToken)
 	}
@@ -92,19 +92,16 @@ func (k *Key) Proof(p ProofParams) (string, error) {
 		return "", fmt.Errorf("dpop: Proof: %w", err)
 	}
 	header := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(k.jwk) + `}`
-	input := b64([]byte(header)) + "." + b64(body)
-	if size := len(input) + 1 + b64Len(sigSize); size > MaxProofSize {
+	input := jose.Encode([]byte(header)) + "." + jose.Encode(body)
+	if size := len(input) + 1 + jose.EncodedLen(jose.ES256.SignatureSize()); size > MaxProofSize {
 		return "", fmt.Errorf("dpop: Proof: the proof would be %d bytes, more than the %d a server reads (the URL without its query is %d bytes, the nonce %d); a server that sends such a nonce or path cannot be called with DPoP", size, MaxProofSize, len(htu), len(p.Nonce))
 	}
 	sig, err := k.sign(input)
 	if err != nil {
 		return "", fmt.Errorf("dpop: Proof: %w", err)
 	}
-	return input + "." + b64(sig), nil
+	return input + "." + jose.Encode(sig), nil
 }
-
-// b64Len is the length of n bytes in base64url without padding.
-func b64Len(n int) int { return (n*8 + 5) / 6 }
 
 // claims are a proof's claims, in the order Proof writes them.
 type claims struct {
@@ -116,30 +113,24 @@ type claims struct {
 	ATH   string `json:"ath,omitempty"`
 }
 
-// sign returns the ES256 signature (R||S) of the JWS signing input.
+// sign returns the ES256 signature (R||S) of the JWS signing input. A
+// foreign signer's signature is verified, so that one whose key is not the
+// one it announced fails here rather than at the server.
 func (k *Key) sign(input string) ([]byte, error) {
-	digest := sha256.Sum256([]byte(input))
-	der, err := k.signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("the key's signer failed: %w", err)
-	}
-	raw, err := derToRaw(der)
+	sig, err := jose.Sign(k.signer, jose.ES256, input)
 	if err != nil {
 		return nil, err
 	}
-	if k.priv == nil {
-		r, s := rawToRS(raw)
-		if !ecdsa.Verify(k.pub, digest[:], r, s) {
-			return nil, fmt.Errorf("the signer's signature does not verify with its public key (%v): the signer signs with another key", k)
-		}
+	if k.priv == nil && !jose.Verify(k.pub, jose.ES256, input, sig) {
+		return nil, fmt.Errorf("the signer's signature does not verify with its public key (%v): the signer signs with another key", k)
 	}
-	return raw, nil
+	return sig, nil
 }
 
 // accessTokenHash is ath: base64url(SHA-256(the token's ASCII bytes)).
 func accessTokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return b64(sum[:])
+	return jose.Encode(sum[:])
 }
 
 // targetURI checks that raw is an absolute http or https URL and returns

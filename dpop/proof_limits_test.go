@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // A server that sends a huge DPoP-Nonce (or a URL with a huge path) would
@@ -50,7 +52,7 @@ func TestProofRefusesAnIATParseWouldRefuse(t *testing.T) {
 			t.Errorf("Now %v: Proof = %q, %v; want an error about the clock", now, proof, err)
 		}
 	}
-	for _, now := range []time.Time{time.Unix(0, 0), time.Unix(maxIAT, 999_999_999)} {
+	for _, now := range []time.Time{time.Unix(0, 0), time.Unix(jose.MaxNumericDate, 999_999_999)} {
 		proof, err := k.Proof(ProofParams{Method: "GET", URL: "https://rs.example/", Now: now})
 		if err != nil {
 			t.Fatalf("Now %v: %v", now, err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authloop/authloop/internal/jose"
 )
 
 // decodeProof splits a proof into its header and claims (as JSON texts)
@@ -23,7 +25,7 @@ func decodeProof(t *testing.T, proof string) (header, claims string, sig []byte)
 	}
 	var raw [3][]byte
 	for i, p := range parts {
-		b, err := strictB64(p)
+		b, err := jose.Decode(p)
 		if err != nil {
 			t.Fatalf("part %d: %v", i, err)
 		}
@@ -57,7 +59,7 @@ func TestProofShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	jti, _ := c["jti"].(string)
-	if b, err := strictB64(jti); err != nil || len(b) < 16 {
+	if b, err := jose.Decode(jti); err != nil || len(b) < 16 {
 		t.Errorf("jti %q is not 128 random bits in base64url", jti)
 	}
 	for name, want := range map[string]any{

@@ -1,6 +1,7 @@
 package oauthtest
 
 import (
+	"crypto"
 	"crypto/subtle"
 	"net/http"
 	"net/url"
@@ -14,7 +15,16 @@ const (
 	AuthNone              = "none"
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
+	// AuthPrivateKeyJWT is client authentication by a JWT signed with the
+	// client's private key (RFC 7523 §2.2, OpenID Connect Core §9): the
+	// request carries client_assertion_type ClientAssertionType and the
+	// JWT as client_assertion; the server checks it with Client.PublicKey.
+	AuthPrivateKeyJWT = "private_key_jwt"
 )
+
+// ClientAssertionType is the client_assertion_type of a JWT client
+// assertion (RFC 7523 §2.2).
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // Client is a client registered at the server.
 type Client struct {
@@ -23,11 +33,19 @@ type Client struct {
 	// Secret is the client secret; "" for a public client.
 	Secret string
 	// AuthMethod is how the client authenticates at the token and revocation
-	// endpoints: "none", "client_secret_basic" or "client_secret_post".
-	// "" means "none" for a client without a secret and
-	// "client_secret_basic" for one with a secret. A request that uses
-	// another method than the registered one is rejected with invalid_client.
+	// endpoints: "none", "client_secret_basic", "client_secret_post" or
+	// "private_key_jwt" (AuthPrivateKeyJWT, with PublicKey). "" means
+	// "client_secret_basic" for a client with a secret, "private_key_jwt"
+	// for one with a PublicKey and no secret, and "none" for one with
+	// neither. A request that uses another method than the registered one
+	// is rejected with invalid_client.
 	AuthMethod string
+	// PublicKey verifies the client's assertions with private_key_jwt: an
+	// *rsa.PublicKey (2048 bits or more; RS256/384/512, PS256/384/512), an
+	// *ecdsa.PublicKey on P-256, P-384 or P-521 (ES256, ES384, ES512) or an
+	// ed25519.PublicKey (EdDSA). See checkClientAssertionLocked for the
+	// rules an assertion must meet.
+	PublicKey crypto.PublicKey
 	// RedirectURIs are the registered redirect URIs. A loopback URI
 	// (http://127.0.0.1/..., http://[::1]/..., http://localhost/...) matches
 	// the same URI with any port (RFC 8252 §7.3), unless
@@ -44,6 +62,8 @@ func (c *Client) authMethod() string {
 	switch {
 	case c.AuthMethod != "":
 		return c.AuthMethod
+	case c.Secret == "" && c.PublicKey != nil:
+		return AuthPrivateKeyJWT
 	case c.Secret == "":
 		return AuthNone
 	default:
@@ -117,6 +137,7 @@ func cleanPath(u *url.URL) string {
 type clientCredentials struct {
 	id, secret string
 	method     string // the method the request used
+	assertion  string // client_assertion, with AuthPrivateKeyJWT
 }
 
 // readClientCredentials extracts the client's identity from the
@@ -124,6 +145,11 @@ type clientCredentials struct {
 func readClientCredentials(r *http.Request, form url.Values) (clientCredentials, *oauthError) {
 	var cc clientCredentials
 	_, hasSecret := form["client_secret"]
+	_, hasType := form["client_assertion_type"]
+	_, hasAssertion := form["client_assertion"]
+	if hasType || hasAssertion {
+		return readAssertionCredentials(r, form, hasSecret)
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, _, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Basic") {
@@ -175,8 +201,16 @@ func (s *Server) authenticateLocked(cc clientCredentials) (*Client, *oauthError)
 			desc:  "client must authenticate with " + want + ", not " + cc.method,
 			basic: basic || want == AuthClientSecretBasic}
 	}
-	if want != AuthNone && subtle.ConstantTimeCompare([]byte(cc.secret), []byte(c.Secret)) != 1 {
-		return nil, &oauthError{code: "invalid_client", desc: "wrong client secret", basic: basic}
+	switch want {
+	case AuthNone:
+	case AuthPrivateKeyJWT:
+		if oerr := s.checkClientAssertionLocked(c, cc.assertion); oerr != nil {
+			return nil, oerr
+		}
+	default:
+		if subtle.ConstantTimeCompare([]byte(cc.secret), []byte(c.Secret)) != 1 {
+			return nil, &oauthError{code: "invalid_client", desc: "wrong client secret", basic: basic}
+		}
 	}
 	return c, nil
 }

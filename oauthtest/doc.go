@@ -20,14 +20,26 @@
 // refuses token requests without a proof; Config.DPoPNonce requires the
 // server's nonce in every proof (RotateDPoPNonce replaces it).
 //
+// Machine identities (RFC 7523, RFC 8693): a client with Client.PublicKey
+// authenticates with private_key_jwt (signature, iss = sub = client_id,
+// aud, a short exp, a jti accepted once); the JWT-bearer grant trades a JWT
+// from one of Config.TrustedIssuers (a workload platform's token, minted in
+// tests by an AssertionIssuer) for an access token for its subject; with
+// Config.TokenExchange the server is an enterprise identity provider that
+// exchanges its own ID tokens for ID-JAGs, which another Server trusting
+// it (TrustedIssuer) takes as JWT-bearer grants. ID tokens and ID-JAGs
+// are ES256-signed (PublicKey, jwks_uri). The server checks every JWT with
+// the standard library's crypto alone.
+//
 // Tests control it: a FakeClock moves time, FailNext injects token-endpoint
 // failures (5xx, 429, delays, connection resets, malformed bodies, DPoP
-// nonce challenges), ChallengeResourceNonce a DPoP nonce challenge at the
-// resource, DenyNext scripts an authorization error, DenyRegistration a
-// refused registration, RevokeAll ends every grant, and Config switches on
-// the quirks of real providers (expires_in as a string, errors with status
-// 200, no rotation, ...). Count and Requests show what the server saw,
-// without any secret (with the DPoP key and nonce of each proof);
+// nonce challenges; to every grant type or one, Fault.GrantType),
+// ChallengeResourceNonce a DPoP nonce challenge at the resource, DenyNext
+// scripts an authorization error, DenyRegistration a refused registration,
+// RevokeAll ends every grant, and Config switches on the quirks of real
+// providers (expires_in as a string, errors with status 200, no rotation,
+// ...). Count, CountGrant and Requests show what the server saw, without
+// any secret (with the DPoP key and nonce of each proof);
 // TokenBinding shows the key a token is bound to.
 //
 // Browse plays the user's browser, so a login flow runs headless.

@@ -3,6 +3,7 @@ package oauthtest
 import (
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -100,16 +101,24 @@ type Fault struct {
 	// Release, closed, ends a FaultHoldAnswer's hold; nil holds until the
 	// client goes away or the server closes.
 	Release <-chan struct{}
+	// GrantType, if set, makes the fault meet only a token request with
+	// that grant_type ("refresh_token", JWTBearerGrantType,
+	// TokenExchangeGrantType...); requests with another one pass it by,
+	// and it stays queued for the next that has it. "" meets any token
+	// request.
+	GrantType string
 	// Held, if not nil, receives a value when a FaultHoldAnswer starts
 	// holding, once the server has acted on the request (the send waits
 	// for a receiver, or for the hold to end).
 	Held chan<- struct{}
 }
 
-// FailNext makes the next n token requests meet fault f, before the request
-// is otherwise looked at (an authorization code is not consumed by a
-// faulted request, except after a FaultDelay, which then answers
-// normally). Calls append to a queue.
+// FailNext makes the next n token requests meet fault f (the next n with
+// grant_type f.GrantType, when set), before the request is otherwise
+// looked at (an authorization code is not consumed by a faulted request,
+// except after a FaultDelay, which then answers normally). Calls append to
+// a queue; a request meets the first queued fault that fits its grant
+// type.
 func (s *Server) FailNext(n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,12 +131,13 @@ func (s *Server) FailNext(n int, f Fault) {
 // request is finished.
 func (s *Server) injectFault(x *exchange) bool {
 	s.mu.Lock()
-	if len(s.faults) == 0 {
+	i := slices.IndexFunc(s.faults, func(f Fault) bool { return f.GrantType == "" || f.GrantType == x.grantType })
+	if i < 0 {
 		s.mu.Unlock()
 		return false
 	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
+	f := s.faults[i]
+	s.faults = slices.Delete(s.faults, i, i+1)
 	s.mu.Unlock()
 
 	x.fault = f.Kind

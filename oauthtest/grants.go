@@ -25,7 +25,7 @@ type grant struct {
 	resources []string
 	nonce     string
 	authTime  time.Time
-	machine   bool // client_credentials: no user, no ID token
+	machine   bool // client_credentials, JWT bearer: no sign-in here, no ID token
 	revoked   bool
 }
 
@@ -158,7 +158,7 @@ func (s *Server) issueLocked(g *grant, scopes, aud []string, withRefresh bool, j
 		if g.nonce != "" {
 			claims["nonce"] = g.nonce
 		}
-		ts.idToken = s.signJWT("JWT", claims)
+		ts.idToken = s.idKey.sign("JWT", claims) // ES256 with a kid, so an ID token can be checked with PublicKey alone
 	}
 	return ts
 }

@@ -35,6 +35,7 @@ func TestMetadata(t *testing.T) {
 			"token_endpoint":         s.TokenEndpoint(),
 			"registration_endpoint":  s.RegistrationEndpoint(),
 			"revocation_endpoint":    s.RevocationEndpoint(),
+			"jwks_uri":               s.JWKSURL(),
 			"authorization_response_iss_parameter_supported": true,
 		}
 		for k, v := range want {
@@ -43,12 +44,14 @@ func TestMetadata(t *testing.T) {
 			}
 		}
 		lists := map[string][]string{
-			"response_types_supported":              {"code"},
-			"response_modes_supported":              {"query", "form_post"},
-			"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", DeviceCodeGrantType},
-			"code_challenge_methods_supported":      {"S256"},
-			"token_endpoint_auth_methods_supported": {"none", "client_secret_basic", "client_secret_post"},
-			"scopes_supported":                      {"openid", "profile", "email", "offline_access", "read", "write"},
+			"response_types_supported":                         {"code"},
+			"response_modes_supported":                         {"query", "form_post"},
+			"grant_types_supported":                            {"authorization_code", "refresh_token", "client_credentials", DeviceCodeGrantType},
+			"code_challenge_methods_supported":                 {"S256"},
+			"token_endpoint_auth_methods_supported":            {"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
+			"token_endpoint_auth_signing_alg_values_supported": {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"},
+			"id_token_signing_alg_values_supported":            {"ES256"},
+			"scopes_supported":                                 {"openid", "profile", "email", "offline_access", "read", "write"},
 		}
 		for k, v := range lists {
 			if got := strs(m[k]); !slices.Equal(got, v) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -164,6 +165,44 @@ type Config struct {
 	// with a DPoP header carries DPoP-Nonce (an injected fault's answer
 	// aside). It implies DPoP.
 	DPoPNonce bool
+
+	// Machine identities: private_key_jwt client authentication
+	// (assertion.go), the JWT-bearer grant (jwtbearer.go) and the token
+	// exchange of enterprise-managed authorization (idjag.go).
+
+	// AssertionAudience is the aud a client assertion (and a JWT-bearer
+	// grant that is not an ID-JAG) must name: "" accepts the issuer or the
+	// token endpoint's URL, AudienceIssuer ("issuer") only the issuer,
+	// AudienceTokenEndpoint ("token_endpoint") only the token endpoint.
+	// NewServer panics on any other value.
+	AssertionAudience string
+	// MaxAssertionLifetime is how far a client assertion's exp may lie
+	// after its iat and after now; default DefaultMaxAssertionLifetime
+	// (5 minutes).
+	MaxAssertionLifetime time.Duration
+	// TrustedIssuers are the issuers whose JWTs the token endpoint takes
+	// as JWT-bearer grants (JWTBearerGrantType): workload platforms, and
+	// identity providers whose ID-JAGs it honours. None: every JWT-bearer
+	// grant is refused (invalid_grant, untrusted iss).
+	TrustedIssuers []TrustedIssuer
+	// RequireJTI refuses a JWT-bearer assertion without a jti. A jti, when
+	// present, is accepted once either way (until the assertion's exp); an
+	// ID-JAG must always have one.
+	RequireJTI bool
+	// JWTBearerRefreshTokens makes the JWT-bearer grant issue a refresh
+	// token (unless DisableRefreshTokens); by default it issues none, and
+	// the client presents a new assertion when its access token expires.
+	JWTBearerRefreshTokens bool
+	// TokenExchange makes the server an enterprise identity provider: the
+	// token endpoint takes a token exchange (RFC 8693,
+	// TokenExchangeGrantType) of an ID token it issued for an ID-JAG (see
+	// idjag.go). Off, token exchange is unsupported_grant_type.
+	TokenExchange bool
+	// IDJAGClientID maps the ID of a client of this server (the identity
+	// provider) to its client ID at the authorization servers its ID-JAGs
+	// go to: the ID-JAG's client_id claim. A client not in the map keeps
+	// its own ID.
+	IDJAGClientID map[string]string
 }
 
 // Server is an OAuth 2.1 authorization server listening on a loopback port,
@@ -177,7 +216,8 @@ type Server struct {
 	clock  Clock
 	path   string // issuer path, "" or "/a/b"
 	scopes []string
-	key    []byte // HS256 key for JWTs
+	key    []byte     // HS256 key for JWT access tokens
+	idKey  signingKey // ES256 key for ID tokens and ID-JAGs
 	hs     *httptest.Server
 	routes map[string]route
 
@@ -196,7 +236,9 @@ type Server struct {
 	regDenials  []denial          // DenyRegistration
 	regTokens   map[string]string // registration access tokens by client id (RFC 7592)
 	counts      map[string]int
+	grantCounts map[string]int // token requests by grant_type
 	log         []Request
+	seenJTI     map[string]time.Time // assertions' jti, until their exp (assertion.go)
 
 	dp           dpopState              // DPoP nonces and seen proofs (dpop.go)
 	devices      map[string]*deviceCode // by device_code
@@ -216,7 +258,7 @@ type Request struct {
 	// "resource_metadata", "device_authorization" or "device" (the
 	// verification page).
 	Endpoint string
-	// GrantType is the grant_type of a token request.
+	// GrantType is the grant_type of a token request (see CountGrant).
 	GrantType string
 	// ClientID is the client the request named, if any.
 	ClientID string
@@ -250,6 +292,7 @@ func NewServer(cfg Config) *Server {
 		clock:     cfg.Clock,
 		scopes:    slices.Clone(cfg.Scopes),
 		key:       randomBytes(32),
+		idKey:     newSigningKey(),
 		done:      make(chan struct{}),
 		clients:   make(map[string]*Client),
 		codes:     make(map[string]*authCode),
@@ -258,6 +301,14 @@ func NewServer(cfg Config) *Server {
 		counts:    make(map[string]int),
 		devices:   make(map[string]*deviceCode),
 		regTokens: make(map[string]string),
+
+		grantCounts: make(map[string]int),
+		seenJTI:     make(map[string]time.Time),
+	}
+	switch cfg.AssertionAudience {
+	case "", AudienceIssuer, AudienceTokenEndpoint:
+	default:
+		panic("oauthtest: Config.AssertionAudience is " + strconv.Quote(cfg.AssertionAudience) + `; use "", "issuer" or "token_endpoint"`)
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -303,6 +354,7 @@ func (s *Server) buildRoutes() map[string]route {
 		p + "/register":  {"register", []string{http.MethodPost}, s.handleRegister},
 		p + "/revoke":    {"revoke", []string{http.MethodPost}, s.handleRevoke},
 		p + "/resource":  {"resource", []string{http.MethodGet, http.MethodPost}, s.handleResource},
+		p + "/jwks":      {"jwks", []string{http.MethodGet, http.MethodHead}, s.handleJWKS},
 
 		p + "/device_authorization": {"device_authorization", []string{http.MethodPost}, s.handleDeviceAuthorization},
 		p + "/device":               {"device", []string{http.MethodGet, http.MethodPost}, s.handleDevicePage},
@@ -432,8 +484,8 @@ func (s *Server) Client(id string) (Client, bool) {
 
 // Count returns how many requests the named endpoint has received so far:
 // "metadata", "authorize", "token", "register", "client_configuration",
-// "revoke", "resource", "resource_metadata", "device_authorization" or
-// "device". A request is counted as soon as it arrives.
+// "revoke", "resource", "resource_metadata", "device_authorization",
+// "device" or "jwks". A request is counted as soon as it arrives.
 func (s *Server) Count(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -450,7 +502,8 @@ func (s *Server) Requests() []Request {
 }
 
 // SigningKey returns a copy of the HS256 key that signs JWT access tokens
-// and ID tokens, for tests that verify them.
+// (Config.JWTAccessTokens), for tests that verify them. ID tokens and
+// ID-JAGs are signed with the ES256 key of PublicKey.
 func (s *Server) SigningKey() []byte { return slices.Clone(s.key) }
 
 // serveHTTP routes a request, counts it and logs it.

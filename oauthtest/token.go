@@ -69,6 +69,11 @@ func (s *Server) handleToken(x *exchange) {
 			}
 		}
 	}
+	if form != nil {
+		s.mu.Lock()
+		s.grantCounts[x.grantType]++
+		s.mu.Unlock()
+	}
 	proof := s.readTokenProof(x)
 	if s.injectFault(x) {
 		return
@@ -85,6 +90,9 @@ func (s *Server) handleToken(x *exchange) {
 	if oerr != nil {
 		x.writeError(oerr, true)
 		return
+	}
+	if cc.id != "" {
+		x.clientID = cc.id // a client assertion's sub, when no client_id came
 	}
 
 	s.mu.Lock()
@@ -115,6 +123,10 @@ func (s *Server) tokenLocked(cc clientCredentials, form url.Values, jkt string) 
 	}
 	var ts tokenSet
 	switch gt := form.Get("grant_type"); gt {
+	case TokenExchangeGrantType:
+		return s.tokenExchangeLocked(client, form)
+	case JWTBearerGrantType:
+		ts, oerr = s.jwtBearerLocked(client, form, jkt)
 	case "authorization_code":
 		ts, oerr = s.exchangeCodeLocked(client, form, jkt)
 	case "refresh_token":

@@ -235,7 +235,10 @@ func TestJWTAccessTokens(t *testing.T) {
 			t.Errorf("claim %s = %v, want %v", k, c[k], v)
 		}
 	}
-	_, idc := decodeJWT(t, s, res.str("id_token"))
+	idh, idc := decodeES256(t, s, res.str("id_token"))
+	if idh["alg"] != "ES256" || idh["kid"] != s.KeyID() {
+		t.Errorf("id token header %v", idh)
+	}
 	if idc["nonce"] != "n-1" || idc["aud"] != s.ClientID() || idc["sub"] != "bob" {
 		t.Errorf("id token claims %v", idc)
 	}
