@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authloop/authloop/oauthtest"
 )
@@ -415,4 +416,75 @@ func TestE2EGrantSecretAsFlagValueRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.storeDir(), "profiles", "p.json")); err == nil {
 		t.Error("a profile was saved")
 	}
+}
+
+// Against oauthtest, which checks what the command sends: a workload's
+// token signed by a platform the server trusts, with a jti each (so a
+// stale token re-sent would be refused as a replay), rotated in its file
+// between two token calls; and enterprise-managed authorization from the
+// ID token of a person's profile at one oauthtest server (the identity
+// provider, its token exchange) to another that trusts it.
+func TestE2EGrantAgainstOAuthtest(t *testing.T) {
+	platform := oauthtest.NewAssertionIssuer("https://kubernetes.default.svc")
+	srv := oauthtest.NewServer(oauthtest.Config{TrustedIssuers: []oauthtest.TrustedIssuer{platform.Trusted()}, RequireJTI: true})
+	defer srv.Close()
+	c := newCLI(t)
+	mint := func(jti string) string {
+		claims := platform.Claims("system:serviceaccount:ci:builder", srv.Issuer(), time.Now(), time.Hour)
+		claims["jti"] = jti
+		return platform.Sign(claims)
+	}
+	tokFile := filepath.Join(c.dir, "token")
+	a1, a2 := mint("one"), mint("two")
+	if err := os.WriteFile(tokFile, []byte(a1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var outs []result
+	run := func(args ...string) result {
+		t.Helper()
+		r := c.run("", args...)
+		outs = append(outs, r)
+		return r
+	}
+	if r := run("login", "--profile", "wif", "--store", "file", "--issuer", srv.Issuer(), "--client-id", srv.ClientID(), "--jwt-bearer-token-file", tokFile); r.code != 0 {
+		t.Fatalf("login: %v", r)
+	}
+	c.expireToken(t, "wif")
+	if err := os.WriteFile(tokFile, []byte(a2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run("token", "--profile", "wif")
+	if r.code != 0 || !srv.ValidAccessToken(strings.TrimSpace(r.stdout)) || srv.CountGrant(oauthtest.JWTBearerGrantType) != 2 {
+		t.Fatalf("token after the rotation: %v (%d JWT bearer requests)", r, srv.CountGrant(oauthtest.JWTBearerGrantType))
+	}
+	// Not rotated: the same token again is a replay the server refuses.
+	c.expireToken(t, "wif")
+	r = run("token", "--profile", "wif")
+	if r.code != exitLoginRequired || !strings.Contains(r.stderr, "invalid_grant") {
+		t.Errorf("token with a spent workload token: %v", r)
+	}
+
+	idp := oauthtest.NewServer(oauthtest.Config{TokenExchange: true})
+	defer idp.Close()
+	as := oauthtest.NewServer(oauthtest.Config{
+		TrustedIssuers: []oauthtest.TrustedIssuer{idp.TrustedIssuer()},
+		Clients:        []oauthtest.Client{{ID: idp.ClientID()}},
+	})
+	defer as.Close()
+	c.mustLogin(idp, "corp")
+	idToken, _ := c.recordOf(t, "corp").Token.Extra["id_token"].(string)
+	r = run("login", "--profile", "mcp", "--store", "file", "--issuer", as.Issuer(), "--resource", as.ResourceEndpoint(), "--client-id", idp.ClientID(),
+		"--id-token-from", "corp", "--idp-client-id", idp.ClientID(), "--idp-issuer", idp.Issuer(), "--scope", "read")
+	if r.code != 0 {
+		t.Fatalf("login (enterprise): %v", r)
+	}
+	c.expireToken(t, "mcp")
+	r = run("token", "--profile", "mcp")
+	if r.code != 0 || !as.ValidAccessToken(strings.TrimSpace(r.stdout)) {
+		t.Fatalf("token (enterprise): %v", r)
+	}
+	if n, m := idp.CountGrant(oauthtest.TokenExchangeGrantType), as.CountGrant(oauthtest.JWTBearerGrantType); n != 2 || m != 2 {
+		t.Errorf("%d token exchanges and %d JWT bearer grants, want 2 and 2 (login, then token)", n, m)
+	}
+	noLeak(t, map[string]string{a1: "a workload token", a2: "a workload token", idToken: "the ID token"}, outs...)
 }

@@ -8,6 +8,8 @@ package main
 
 import (
 	"errors"
+	"io/fs"
+	"strings"
 
 	"github.com/authloop/authloop"
 )
@@ -25,7 +27,19 @@ func explainGrant(err error, profile string) *cliError {
 		ie *idTokenProfileError
 		gr *authloop.GrantRefusedError
 	)
+	var we *workloadTokenError
 	switch {
+	case errors.As(err, &we):
+		why := we.err.Error()
+		var pe *fs.PathError
+		if errors.As(we.err, &pe) {
+			why = pe.Err.Error()
+		}
+		if strings.HasPrefix(we.where, "$") {
+			why = "not set or empty"
+		}
+		return &cliError{code: exitFailure, err: messageError{tidy("the workload's token could not be read from " + we.where + " (" + why + ")"), err},
+			hint: "check that the platform put it there (a mounted volume, a job's OIDC token), or name another place: authloop login --profile " + profile + " " + we.flag + " ..."}
 	case errors.As(err, &ie):
 		inner := classify(ie.err, ie.profile)
 		var ce *cliError

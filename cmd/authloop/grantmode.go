@@ -359,9 +359,9 @@ func grantOf(p *Profile) (authloop.Grant, error) {
 		return authloop.ClientCredentials(), nil
 	case grantJWTBearer:
 		if p.JWTBearerTokenFile != "" {
-			return authloop.JWTBearer(authloop.AssertionFile(p.JWTBearerTokenFile)), nil
+			return authloop.JWTBearer(workloadToken(authloop.AssertionFile(p.JWTBearerTokenFile), "--jwt-bearer-token-file", p.JWTBearerTokenFile)), nil
 		}
-		return authloop.JWTBearer(envAssertion(p.JWTBearerTokenEnv)), nil
+		return authloop.JWTBearer(workloadToken(envAssertion(p.JWTBearerTokenEnv), "--jwt-bearer-token-env", "$"+shownEnvName(p.JWTBearerTokenEnv))), nil
 	case grantEnterprise:
 		secret, err := readSecret(p.IdPClientSecretFile, p.IdPClientSecretEnv, "the identity provider client's secret")
 		if err != nil {
@@ -378,6 +378,32 @@ func grantOf(p *Profile) (authloop.Grant, error) {
 		return authloop.IdentityAssertion(idp, idTokenOfProfile(p.IDTokenFrom)), nil
 	}
 	return nil, fmt.Errorf("profile %s: grant %q is not client-credentials, jwt-bearer or enterprise", p.Name, p.Grant)
+}
+
+// workloadToken is src, whose failures (a file not there yet, a variable
+// not set) are *workloadTokenError naming where the token is read and
+// login's flag that names it.
+func workloadToken(src authloop.AssertionSource, flag, where string) authloop.AssertionSource {
+	return func(ctx context.Context) (string, error) {
+		a, err := src(ctx)
+		if err != nil {
+			return "", &workloadTokenError{flag: flag, where: where, err: err}
+		}
+		return a, nil
+	}
+}
+
+// workloadTokenError reports that the workload's token could not be read.
+// It does not unwrap: a file's error is this machine's, never a server's
+// to retry.
+type workloadTokenError struct {
+	flag  string // "--jwt-bearer-token-file"
+	where string // its path, or "$NAME"
+	err   error
+}
+
+func (e *workloadTokenError) Error() string {
+	return "the workload's token could not be read from " + e.where + ": " + e.err.Error()
 }
 
 // envAssertion reads the workload's token from the environment variable
