@@ -90,6 +90,28 @@ type Config struct {
 	// tokens never mix with a person's.
 	Grant Grant
 
+	// ClientKey, when set, authenticates the client with a JWT it signs
+	// (private_key_jwt, RFC 7523 §2.2) at every token, device
+	// authorization and revocation request, instead of a secret: RSA of
+	// 2048 bits or more (RS256), ECDSA P-256, P-384 or P-521 (ES256,
+	// ES384, ES512) or Ed25519 (EdDSA), as any crypto.Signer (a key in a
+	// hardware module too); assertion.ParsePrivateKey reads a key file.
+	// Each assertion is new (its own jti) and short-lived (a minute). It
+	// is never stored, logged or printed. The client must be registered
+	// with its public key (assertion.Signer's JWKS); OAuth2.ClientSecret
+	// must then be empty.
+	ClientKey crypto.Signer
+	// ClientKeyID is the kid of the assertions' header, the key's id in
+	// the client's registered JWK set; empty means the key's RFC 7638
+	// thumbprint.
+	ClientKeyID string
+	// ClientKeyAudience is the aud of the assertions. Empty means the
+	// authorization server's issuer (as configured or discovered), as
+	// draft-ietf-oauth-rfc7523bis asks and the MCP conformance suite
+	// checks, or the token endpoint when no issuer is known. Servers that
+	// want the token endpoint's URL instead (Ory Hydra) are given it here.
+	ClientKeyAudience string
+
 	// ClientName names the client in a dynamic registration (RFC 7591),
 	// made when OAuth2.ClientID is empty and the endpoints are discovered:
 	// at a login, for the exact redirect URI it listens on (port included,
@@ -293,6 +315,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if _, err := c.callbackConfig("x"); err != nil {
+		return err
+	}
+	if err := c.checkClientKey(); err != nil {
 		return err
 	}
 	if c.DPoP < DPoPAuto || c.DPoP > DPoPOff {

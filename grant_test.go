@@ -2,6 +2,9 @@ package authloop
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
@@ -329,5 +332,119 @@ func TestJWTBearerChecksTheAssertion(t *testing.T) {
 	boom := errors.New("the platform's metadata server is down")
 	if _, err := JWTBearer(func(context.Context) (string, error) { return "", boom }).GrantForm(context.Background(), GrantTarget{}); !errors.Is(err, boom) {
 		t.Errorf("the source's error: %v", err)
+	}
+}
+
+// keyClient returns a P-256 key and the oauthtest client registered with
+// its public half (private_key_jwt).
+func keyClient(t *testing.T, id string) (*ecdsa.PrivateKey, oauthtest.Client) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, oauthtest.Client{ID: id, AuthMethod: oauthtest.AuthPrivateKeyJWT, PublicKey: &k.PublicKey}
+}
+
+// private_key_jwt: client credentials with a key, each request a new
+// assertion for the audience the server wants; a wrong audience or
+// another key is a refusal naming the key's settings.
+func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
+	for _, c := range []struct {
+		name, serverAud string
+		aud             func(*oauthtest.Server) string
+		ok              bool
+	}{
+		{"the issuer by default", "issuer", func(*oauthtest.Server) string { return "" }, true},
+		{"the token endpoint when set", "token_endpoint", func(s *oauthtest.Server) string { return s.TokenEndpoint() }, true},
+		{"the issuer where the token endpoint is wanted", "token_endpoint", func(*oauthtest.Server) string { return "" }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			key, client := keyClient(t, "keyed-job")
+			f := newMachineFixture(t, oauthtest.Config{Clients: []oauthtest.Client{client}, AssertionAudience: c.serverAud}, ClientCredentials())
+			f.cfg.OAuth2.ClientID, f.cfg.OAuth2.ClientSecret = "keyed-job", ""
+			f.cfg.ClientKey = key
+			f.cfg.ClientKeyAudience = c.aud(f.srv)
+			s := f.session()
+			tok, err := s.Token(context.Background())
+			if !c.ok {
+				var gr *GrantRefusedError
+				if !errors.As(err, &gr) || !strings.Contains(gr.Fix, "ClientKey") {
+					t.Fatalf("err = %v; want a refusal naming Config.ClientKey", err)
+				}
+				return
+			}
+			if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
+				t.Fatalf("Token: %v", err)
+			}
+			// A second grant needs a second assertion: the server refuses
+			// a jti it has seen.
+			if _, err := s.Refresh(context.Background()); err != nil {
+				t.Fatalf("a second grant: %v", err)
+			}
+			if got := f.grants("client_credentials"); got != 2 {
+				t.Errorf("%d grants, want 2", got)
+			}
+		})
+	}
+}
+
+// A person's session with a key: the code exchange, the refresh, the DPoP
+// nonce retry (a new assertion, or the replay is refused) and the
+// revocation at logout all authenticate with private_key_jwt.
+func TestPrivateKeyJWTThroughAPersonsSession(t *testing.T) {
+	key, client := keyClient(t, "keyed-app")
+	f := newMachineFixture(t, oauthtest.Config{Clients: []oauthtest.Client{client}, DPoPNonce: true}, nil)
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	cfg := testConfig(f.srv, b.open)
+	cfg.OAuth2.ClientID = "keyed-app"
+	cfg.ClientKey = key
+	cfg.Clock = f.clock
+	cfg.Interactive = true
+	cfg.DPoP = DPoPOn
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Token(context.Background()); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	f.srv.RotateDPoPNonce() // the refresh's first proof carries a stale nonce: retried with a new assertion
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if err := s.Logout(context.Background()); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	for _, r := range f.srv.Requests() {
+		if (r.Endpoint == "token" || r.Endpoint == "revoke") && r.Error != "" && r.Error != "use_dpop_nonce" {
+			t.Errorf("%s request refused: %s", r.Endpoint, r.Error)
+		}
+	}
+	if f.grants("refresh_token") != 2 || f.grants("authorization_code") != 2 || f.srv.Count("revoke") == 0 {
+		t.Errorf("the nonce retries or the revocation did not happen: %d code and %d refresh requests (want 2 each), %d revocations", f.grants("authorization_code"), f.grants("refresh_token"), f.srv.Count("revoke"))
+	}
+}
+
+func TestClientKeyConfigRefused(t *testing.T) {
+	key, _ := keyClient(t, "x")
+	weak, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"key and secret": {func(c *Config) { c.ClientKey = key }, "ClientSecret"},
+		"key, no client": {func(c *Config) { c.ClientKey, c.OAuth2.ClientSecret, c.OAuth2.ClientID = key, "", "" }, "ClientID"},
+		"P-224":          {func(c *Config) { c.ClientKey, c.OAuth2.ClientSecret = weak, "" }, "P-256"},
+		"key id, no key": {func(c *Config) { c.ClientKeyID = "k1" }, "ClientKey"},
+		"audience alone": {func(c *Config) { c.ClientKeyAudience = "https://x" }, "ClientKey"},
+	} {
+		f := newMachineFixture(t, oauthtest.Config{}, nil)
+		c.edit(f.cfg)
+		if _, err := NewSession(f.cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v; want one naming %s", name, err, c.want)
+		}
 	}
 }

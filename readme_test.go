@@ -49,6 +49,30 @@ func TestREADMELibrarySnippet(t *testing.T) {
 	}
 }
 
+// TestREADMEProgramsSnippet: the README's snippet under "## Programs with
+// no person present" is the body of Example_programs (example_grant_test.go).
+func TestREADMEProgramsSnippet(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippet, ok := readmeGoBlock(string(readme), "## Programs with no person present")
+	if !ok {
+		t.Fatal(`README.md has no go code block under "## Programs with no person present"`)
+	}
+	src, err := os.ReadFile("example_grant_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ok := funcBody(t, src, "Example_programs")
+	if !ok {
+		t.Fatal("example_grant_test.go defines no func Example_programs")
+	}
+	if snippet != body {
+		t.Fatalf("README.md's programs snippet differs from Example_programs' body (example_grant_test.go):\nREADME:\n%s\nExample:\n%s", snippet, body)
+	}
+}
+
 // readmeGoBlock returns the lines of the first ```go block after the
 // heading, without the fences.
 func readmeGoBlock(doc, heading string) (string, bool) {

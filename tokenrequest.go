@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authloop/authloop/assertion"
 	"github.com/authloop/authloop/dpop"
 	"github.com/authloop/authloop/internal/urlrule"
 	"github.com/authloop/authloop/store"
@@ -33,6 +34,7 @@ const (
 	authNone  clientAuth = iota // public client: client_id in the body
 	authBasic                   // client_secret_basic (RFC 6749 §2.3.1)
 	authPost                    // client_secret_post
+	authKey                     // private_key_jwt (RFC 7523 §2.2): Config.ClientKey
 )
 
 func (a clientAuth) String() string {
@@ -41,6 +43,8 @@ func (a clientAuth) String() string {
 		return "client_secret_basic"
 	case authPost:
 		return "client_secret_post"
+	case authKey:
+		return "private_key_jwt"
 	default:
 		return "none"
 	}
@@ -120,8 +124,11 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 	oc := c.OAuth2
 	form = cloneValues(form)
 	auth := chooseClientAuth(oc)
+	if c.ClientKey != nil {
+		auth = authKey
+	}
 	switch auth {
-	case authNone:
+	case authNone, authKey:
 		form.Set("client_id", oc.ClientID)
 	case authPost:
 		form.Set("client_id", oc.ClientID)
@@ -137,6 +144,16 @@ func (c *Config) clientPost(ctx context.Context, what, endpoint string, form url
 		key = c.dp.active()
 	}
 	for retried := false; ; retried = true {
+		if auth == authKey {
+			// A new assertion for every request, the nonce retry's too:
+			// servers refuse a jti seen before.
+			a, err := c.clientAssertion()
+			if err != nil {
+				return nil, nil, time.Time{}, err
+			}
+			form.Set("client_assertion_type", assertion.ClientAssertionType)
+			form.Set("client_assertion", a)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
 			return nil, nil, time.Time{}, fmt.Errorf("authloop: building the %s request for %s: %w", what, urlrule.RedactURL(endpoint), err)

@@ -12,6 +12,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +228,40 @@ func TestParsePrivateKeyRFC8037(t *testing.T) {
 	}
 	if !key.(ed25519.PrivateKey).Equal(ed25519.NewKeyFromSeed(unb64(t, rfc8037D))) {
 		t.Fatal("another key")
+	}
+}
+
+// Files that openssl 3.0 and ssh-keygen wrote (kept in the fuzz corpus) read
+// or are refused as they should be.
+func TestParsePrivateKeyToolFiles(t *testing.T) {
+	for name, want := range map[string]string{
+		"openssl-r.pem":     "", // openssl genpkey -algorithm RSA: PKCS#8
+		"openssl-ecp.pem":   "", // openssl ecparam -genkey: EC PARAMETERS, then SEC1
+		"openssl-sshe":      "", // ssh-keygen -t ecdsa, then -p -m PKCS8
+		"openssl-sshr":      "", // ssh-keygen -t rsa, then -p -m PKCS8
+		"openssl-enc.pem":   "openssl pkcs8 -in KEY.pem -out PLAIN.pem",
+		"openssl-rtrad.pem": "openssl pkey -in KEY.pem -out PLAIN.pem",
+		"openssl-sshk":      "OpenSSH's format",
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata/fuzz/FuzzParsePrivateKey", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lit, _ := strings.Cut(strings.TrimSpace(string(raw)), "[]byte(")
+		data, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		key, _, err := ParsePrivateKey([]byte(data))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case want == "" && key != nil:
+			if _, err := NewSigner(key, ""); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: error %v, want %q", name, err, want)
+		}
 	}
 }
