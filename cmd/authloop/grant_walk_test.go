@@ -39,6 +39,20 @@ func grantWalkCases() []walkCase {
 		{name: "login/id-token-from missing profile", args: with("--id-token-from", "corp", "--idp-client-id", "i", "--idp-issuer", "https://idp.example.com"), code: exitLoginRequired, want: "authloop login --profile corp"},
 		{name: "login/idp issuer and token url", args: with("--id-token-from", "corp", "--idp-issuer", "https://idp.example.com", "--idp-token-url", "https://idp.example.com/token"), code: exitUsage, want: "cannot be used together"},
 		{name: "login/idp token url plain http", args: with("--id-token-from", "corp", "--idp-client-id", "i", "--idp-token-url", "http://idp.example.com/token"), code: exitUsage, want: "https"},
+		{name: "login/key and secret", args: with("--client-credentials", "--private-key-file", "/etc/ci/key.pem", "--client-secret-env", "CI_SECRET"), code: exitUsage, want: "give one"},
+		{name: "login/key file not a key", setup: func(w *walkEnv) []string {
+			key := filepath.Join(w.c.dir, "key.pem")
+			w.write(key, "not a key\n")
+			return with("--client-credentials", "--private-key-file", key)
+		}, code: exitFailure, want: "--private-key-file"},
+		{name: "login/key file open to others", setup: func(w *walkEnv) []string {
+			key := filepath.Join(w.c.dir, "key.pem")
+			w.write(key, "not read\n")
+			if err := os.Chmod(key, 0o644); err != nil {
+				w.t.Fatal(err)
+			}
+			return with("--client-credentials", "--private-key-file", key)
+		}, code: exitFailure, want: "chmod 600"},
 		{name: "login/grant refused", setup: func(w *walkEnv) []string {
 			w.server(oauthtest.Config{Clients: []oauthtest.Client{{ID: "ci", Secret: "right-secret"}}})
 			secret := filepath.Join(w.c.dir, "secret")

@@ -95,6 +95,10 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 		DisableAutoRefresh: true,
 		RefreshBuffer:      authloop.NoRefreshBuffer,
 	}
+	if cfg.ClientKey, cfg.ClientKeyID, err = p.clientKey(); err != nil {
+		return nil, err
+	}
+	cfg.ClientKeyAudience = p.AssertionAudience
 	if cfg.Grant, err = grantOf(p); err != nil {
 		return nil, err
 	}
