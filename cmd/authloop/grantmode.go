@@ -318,12 +318,12 @@ func (p *Profile) grantBadField() string {
 		return ""
 	case grantClientCredentials:
 	case grantJWTBearer:
-		if (p.JWTBearerTokenFile == "") == (p.JWTBearerTokenEnv == "") {
-			return "grant jwt-bearer needs one of jwt_bearer_token_file and jwt_bearer_token_env"
+		if p.JWTBearerTokenFile == "" && p.JWTBearerTokenEnv == "" {
+			return "grant jwt-bearer needs jwt_bearer_token_file or jwt_bearer_token_env"
 		}
 	case grantEnterprise:
-		if validProfileName(p.IDTokenFrom) != nil || p.IdPClientID == "" || (p.IdPIssuer == "") == (p.IdPTokenURL == "") {
-			return "grant enterprise needs id_token_from (a profile name), idp_client_id, and one of idp_issuer and idp_token_url"
+		if validProfileName(p.IDTokenFrom) != nil || p.IdPClientID == "" || p.IdPIssuer == "" && p.IdPTokenURL == "" {
+			return "grant enterprise needs id_token_from (a profile name), idp_client_id, and idp_issuer or idp_token_url"
 		}
 	default:
 		return fmt.Sprintf("grant %q is not client-credentials, jwt-bearer or enterprise", p.Grant)

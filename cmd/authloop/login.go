@@ -86,6 +86,23 @@ with authloop token --header METHOD URL | curl -H @- URL. git-credential and
 kubectl cannot send proofs: a profile for them wants --dpop off. The profile
 keeps the mode; a later login changes it only when given --dpop.
 
+A program with no person present (a CI job, a service, an agent) gets a
+profile with one grant mode, which every later command runs where a person's
+profile would need a sign-in, never opening a browser: --client-credentials
+(the client's own secret or key), --jwt-bearer-token-file FILE or
+--jwt-bearer-token-env NAME (workload identity: the platform's token, read
+again at each use, as a JWT bearer grant, RFC 7523), or --id-token-from
+PROFILE (enterprise-managed authorization: the ID token of a person's profile,
+signed in at the identity provider with openid, exchanged there, RFC 8693, by
+the client --idp-client-id at --idp-issuer or --idp-token-url, its secret from
+--idp-client-secret-file or -env, for an identity assertion presented here).
+A mode needs --client-id; a person's flag (--device, --no-browser, --mode,
+--port) switches the profile back to a person's sign-in. --private-key-file
+authenticates the client with its private key (private_key_jwt, RFC 7523: PEM
+or JWK, chmod 600, read at each run) instead of a secret, for a person's
+sign-in too; --key-id and --assertion-audience name its assertions' kid and
+aud. A refused identity exits 3, and never falls back to a browser.
+
 --store rediss://[USER@]HOST:PORT[/DB] (TLS) keeps the tokens in Redis, so
 that processes on several machines share one sign-in and refresh it once per
 expiry (docs/SCALING.md); plain redis:// is refused but to a Redis on this
@@ -120,6 +137,14 @@ paths, never a secret.`,
       --store rediss://authloop@redis.internal:6380/0 \
       --redis-password-file ~/.config/authloop/redis-password \
       --redis-secret-key-file ~/.config/authloop/redis-key
+
+  # A CI job, no person present: client credentials, the secret in a file:
+  authloop login --profile ci --issuer https://auth.example.com --client-id deployer \
+      --client-secret-file /run/secrets/deployer --client-credentials
+
+  # A workload's platform token (re-read at each use), with a key for the client:
+  authloop login --profile agent --issuer https://auth.example.com --client-id agent \
+      --jwt-bearer-token-file /var/run/secrets/tokens/authloop --private-key-file ~/.config/agent/key.pem
 
   # A confidential client, its secret in a file, with a fixed redirect port:
   authloop login --profile ci --issuer https://auth.example.com --client-id ci-tool \
@@ -317,6 +342,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 		a.ui.printf("%s is protected by the authorization server %s.", p.Resource, p.Issuer)
 		a.dropForeignClient(p, prevIssuer, changed("client-id") || changed("client-secret-file") || changed("client-secret-env"))
+		if err := checkGrantProfile(p, nil); err != nil {
+			return err // a program's client, dropped as another server's
+		}
 	}
 
 	st, kind, err := openStore(p)

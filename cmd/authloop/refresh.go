@@ -19,7 +19,9 @@ func (a *app) refreshCommand() *cobra.Command {
 access token is still valid, and says what changed: the new access token's
 expiry, and whether the server rotated the refresh token. Tokens are shown as
 fingerprints (sha256:...), never in full. It never opens a browser: without a
-working refresh token it exits with status 3.`,
+working refresh token it exits with status 3. A program's profile (login
+--client-credentials, --jwt-bearer-token-file, --id-token-from) runs its grant
+anew.`,
 		Example: `  authloop refresh
   authloop refresh --profile work`,
 		Args: cobra.NoArgs,

@@ -49,7 +49,9 @@ is valid for 10 seconds more, and calls refresh about once per 10 seconds.
 
 It never opens a browser unless --login is given, since a credential helper
 must not pop up windows from a background job: without a usable refresh token
-it exits with status 3 (login required).
+it exits with status 3 (login required). A program's profile (login
+--client-credentials, --jwt-bearer-token-file, --id-token-from) runs its grant
+instead, with no person and no --login; a refused identity exits 3.
 
 --json prints the token with its metadata instead: token_type, expiry,
 expires_in, scopes, subject (from the ID token), issuer, resource and profile;
