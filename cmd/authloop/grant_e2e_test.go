@@ -488,3 +488,43 @@ func TestE2EGrantAgainstOAuthtest(t *testing.T) {
 	}
 	noLeak(t, map[string]string{a1: "a workload token", a2: "a workload token", idToken: "the ID token"}, outs...)
 }
+
+// A profile switched from a person's sign-in to client credentials (the
+// same issuer and client) ends the person's sign-in once the grant's token
+// is kept, as a switch of issuer or client does: its record has another
+// key (store.Key.Grant). A person's flag (--no-browser) switches it back.
+func TestE2EGrantModeSwitch(t *testing.T) {
+	const secret = "switch-s3cret-value"
+	srv := oauthtest.NewServer(oauthtest.Config{Clients: []oauthtest.Client{{ID: "ci", Secret: secret}}})
+	defer srv.Close()
+	c := newCLI(t)
+	secretFile := filepath.Join(c.dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.mustLogin(srv, "p", "--client-id", "ci", "--client-secret-file", secretFile)
+	n := len(srv.Requests())
+	r := c.run("", "login", "--profile", "p", "--client-credentials")
+	if r.code != 0 || !strings.Contains(r.stderr, "Ended the previous sign-in of profile p") {
+		t.Fatalf("login --client-credentials over a person's sign-in: %v", r)
+	}
+	revoked := 0
+	for _, q := range requestsSince(srv, n) {
+		if q.Endpoint == "revoke" && q.Status == http.StatusOK {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Errorf("the person's grant was not revoked: %+v", requestsSince(srv, n))
+	}
+	if rec := c.recordOf(t, "p"); rec == nil || rec.Key.Grant != "client_credentials" || rec.Token.RefreshToken != "" {
+		t.Errorf("the record after the switch: %+v", rec)
+	}
+	r = c.login(srv, "p") // --no-browser: a person's sign-in again
+	if r.code != 0 || !strings.Contains(r.stderr, "Signed in to") || strings.Contains(profileJSON(t, c, "p"), `"grant"`) {
+		t.Fatalf("login --no-browser after the switch: %v\n%s", r, profileJSON(t, c, "p"))
+	}
+	if rec := c.recordOf(t, "p"); rec == nil || rec.Key.Grant != "" {
+		t.Errorf("the record after switching back: %+v", rec)
+	}
+}

@@ -34,9 +34,13 @@ func writeKey(t *testing.T, path string, mode os.FileMode) (*ecdsa.PrivateKey, m
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
 	}
+	raw, err := key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	leaks := map[string]string{
-		base64.RawURLEncoding.EncodeToString(key.D.Bytes()): "the key's d (JWK form)",
-		base64.StdEncoding.EncodeToString(der)[:40]:         "the key's PEM",
+		base64.RawURLEncoding.EncodeToString(raw):   "the key's d (JWK form)",
+		base64.StdEncoding.EncodeToString(der)[:40]: "the key's PEM",
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if len(line) > 20 && !strings.HasPrefix(line, "-----") {

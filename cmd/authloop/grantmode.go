@@ -35,20 +35,17 @@ const (
 
 // grantFlags are login's flags of the program modes.
 type grantFlags struct {
-	clientCredentials   bool
-	privateKeyFile      string
-	keyID               string
-	assertionAudience   string
-	jwtFile, jwtEnv     string
-	idTokenFrom         string
-	idpClientID         string
-	idpIssuer           string
-	idpTokenURL         string
-	idpSecretFile       string
-	idpSecretEnv        string
-	personFlagsGiven    []string // --device, --no-browser, --mode, --port as given
-	grantFlagGiven      string   // the first mode flag given, for messages
-	clientAuthFlagGiven string   // a secret flag given with this login
+	clientCredentials bool
+	privateKeyFile    string
+	keyID             string
+	assertionAudience string
+	jwtFile, jwtEnv   string
+	idTokenFrom       string
+	idpClientID       string
+	idpIssuer         string
+	idpTokenURL       string
+	idpSecretFile     string
+	idpSecretEnv      string
 }
 
 // addGrantFlags adds the program modes' flags to login.
