@@ -90,6 +90,7 @@ func TestAttackWaitAfterHealedSaveKeepsLiveRefreshToken(t *testing.T) {
 // logged out, and the next process is signed in again with them (and at a
 // server without revocation, or when the revocation failed, they work).
 func TestAttackLogoutForgetsUnsavedTokens(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	t.Run("Close", func(t *testing.T) {
 		sf := newSaveFixture(t)
 		sf.refreshUnsaved()
@@ -170,6 +171,7 @@ func (d *deleteGateStore) Delete(ctx context.Context, key store.Key) error {
 // of the live one: the live one is lost (never saved, nor held), and the
 // session goes back to an older grant.
 func TestAttackUnsavedTokenNotReplacedByOlderRecord(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	// Session.Login (a step-up, another account, a fresh sign-in asked
 	// for) whose save fails: one second later the timer's retry of the save
 	// reads the store, finds the previous sign-in's token still valid,

@@ -132,6 +132,7 @@ func TestAttackLogoutRevocationHangs(t *testing.T) {
 // a failed Logout must re-arm, or the session never refreshes in the
 // background again and its token simply expires.
 func TestAttackFailedLogoutKeepsBackgroundRefresh(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
 	s := f.sessionWith(st, f.tok)

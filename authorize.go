@@ -219,7 +219,7 @@ func (s *Session) stepUp(ctx context.Context, sent string, challenged []string) 
 			}
 			return fmt.Errorf("authloop: the server still refuses for insufficient scope %q after a new authorization that asked for scope %q (the token carries %q); giving up: the account may lack the permission, or the server grants less than was asked", strings.Join(challenged, " "), asked, scopeString(cur.tok))
 		}
-		if !s.cfg.Interactive {
+		if !s.cfg.Interactive && s.cfg.Grant == nil {
 			// A step-up needs the person, and this session may not ask
 			// (a daemon, a credential helper): the program is told, and
 			// its next sign-in (Session.Login) asks for the scopes.

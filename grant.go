@@ -174,7 +174,10 @@ func grantRefusal(err error, grantType string, cfg *Config) error {
 	fix := "check the program's identity at the authorization server"
 	switch oe.Code {
 	case "invalid_client":
-		fix = "it does not accept this client's authentication (invalid_client): check Config.OAuth2.ClientID and ClientSecret, or Config.ClientKey and ClientKeyID (is the public key registered for this client?), and Endpoint.AuthStyle"
+		fix = "it does not accept this client's authentication (invalid_client): check Config.OAuth2.ClientID and ClientSecret, and Endpoint.AuthStyle"
+		if cfg.ClientKey != nil {
+			fix = "it does not accept this client's assertion (invalid_client): check Config.OAuth2.ClientID, Config.ClientKey and ClientKeyID (is the public key registered for this client?), and Config.ClientKeyAudience (some servers, Ory Hydra among them, want the token endpoint's URL rather than the issuer)"
+		}
 	case "unauthorized_client", "unsupported_grant_type":
 		fix = fmt.Sprintf("this client may not use the %s grant (%s): check the client's registration (its grant types)", grantType, oe.Code)
 	case "invalid_grant":

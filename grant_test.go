@@ -369,8 +369,8 @@ func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 			tok, err := s.Token(context.Background())
 			if !c.ok {
 				var gr *GrantRefusedError
-				if !errors.As(err, &gr) || !strings.Contains(gr.Fix, "ClientKey") {
-					t.Fatalf("err = %v; want a refusal naming Config.ClientKey", err)
+				if !errors.As(err, &gr) || !strings.Contains(gr.Fix, "ClientKeyAudience") {
+					t.Fatalf("err = %v; want a refusal naming Config.ClientKeyAudience", err)
 				}
 				return
 			}
@@ -446,5 +446,41 @@ func TestClientKeyConfigRefused(t *testing.T) {
 		if _, err := NewSession(f.cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v; want one naming %s", name, err, c.want)
 		}
+	}
+}
+
+// A 403 insufficient_scope on a program's session runs its grant again
+// for the challenged scopes (bounded like a person's step-up): no
+// browser, no ErrLoginRequired.
+func TestGrantSessionStepUp(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	s := f.session()
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.ResourceEndpoint(), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp := &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="read write"`}}, Request: req}
+	if err := s.Authorize(context.Background(), req, resp); err != nil {
+		t.Fatalf("Authorize: %v", err)
+	}
+	got := s.Cached()
+	if !covers(got.Extra("scope"), []string{"read", "write"}) {
+		t.Errorf("after the step-up the token carries %q", scopeString(got))
+	}
+	if n := f.grants("client_credentials"); n != 2 {
+		t.Errorf("%d grants, want 2", n)
+	}
+	// The server keeps refusing: the session gives up after its bound.
+	for range maxStepUps + 2 {
+		req.Header.Set("Authorization", "Bearer "+s.Cached().AccessToken)
+		resp.Header.Set("Www-Authenticate", `Bearer error="insufficient_scope", scope="read write admin"`)
+		if err := s.Authorize(context.Background(), req, resp); err != nil {
+			break
+		}
+	}
+	if n := f.grants("client_credentials"); n > 2+maxStepUps {
+		t.Errorf("%d grants: the step-ups did not stop", n)
 	}
 }

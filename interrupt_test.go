@@ -28,6 +28,7 @@ import (
 // the way a program does, then releases the answer. The stored refresh
 // token must then be the rotated one, and work at the server.
 func TestStopDuringRefresh(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	starts := []struct {
 		name string
 		// start begins a refresh; for a caller that waits, it returns

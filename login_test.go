@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(childMain(role)) // a re-executed test binary: see process_test.go
 	}
 	memoryTempDirIfShort()
+	moreParallelIfShort()
 	goleak.VerifyTestMain(m)
 }
 

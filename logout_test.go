@@ -163,6 +163,7 @@ func TestSessionLogoutUnderRefreshLock(t *testing.T) {
 // past ctx's end) revokes and deletes nothing, says so, and leaves the
 // session as it was.
 func TestSessionLogoutLockNotTaken(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	f := newFixture(t, oauthtest.Config{}, true)
 	st := fileStore(t, t.TempDir())
 	s := f.sessionWith(st, f.tok)

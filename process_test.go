@@ -190,53 +190,14 @@ func TestProcessesShareRefreshes(t *testing.T) {
 	const processes, goroutines, cycles = 8, 50, 20
 	srv, c := processFixture(t, time.Second)
 	c.Goroutines = goroutines
-	var cmds []*exec.Cmd
-	var outs []*bufio.Reader
-	for range processes {
-		cmd := childCmd(t, "refresher", c)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-		outs = append(outs, bufio.NewReader(out))
-	}
-	defer func() {
-		for _, cmd := range cmds {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
+	stop := startChildren(t, c, processes)
 	start := time.Now()
 	deadline := start.Add(3 * time.Minute)
 	for countGrant(srv, "refresh_token") < cycles && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := os.WriteFile(c.StopFile, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	total := stop()
 	elapsed := time.Since(start)
-	var total childStats
-	for i, out := range outs {
-		var st childStats
-		if err := json.NewDecoder(out).Decode(&st); err != nil {
-			t.Fatalf("process %d: no stats: %v", i, err)
-		}
-		total.Calls += st.Calls
-		total.Errors += st.Errors
-		total.LoginRequired += st.LoginRequired
-		total.Expired += st.Expired
-		if total.FirstError == "" {
-			total.FirstError = st.FirstError
-		}
-		if err := cmds[i].Wait(); err != nil {
-			t.Errorf("process %d: %v", i, err)
-		}
-	}
-	cmds = nil
 	refreshes := countGrant(srv, "refresh_token")
 	failed := 0
 	for _, r := range srv.Requests() {
@@ -279,50 +240,13 @@ func TestProcessesShareClientCredentials(t *testing.T) {
 		ClientID: "ci", Secret: "ci-secret", Grant: true, TokenURL: srv.TokenEndpoint(), Issuer: srv.Issuer(),
 		StoreDir: filepath.Join(dir, "store"), StopFile: filepath.Join(dir, "stop"), Goroutines: goroutines,
 	}
-	var cmds []*exec.Cmd
-	var outs []*bufio.Reader
-	defer func() {
-		for _, cmd := range cmds {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	for range processes {
-		cmd := childCmd(t, "refresher", c)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-		outs = append(outs, bufio.NewReader(out))
-	}
+	stop := startChildren(t, c, processes)
 	deadline := time.Now().Add(2 * time.Minute)
 	for countGrant(srv, "client_credentials") < requests && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := os.WriteFile(c.StopFile, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var total childStats
-	for i, out := range outs {
-		var st childStats
-		if err := json.NewDecoder(out).Decode(&st); err != nil {
-			t.Fatalf("process %d: no stats: %v", i, err)
-		}
-		total.Calls += st.Calls
-		total.Errors += st.Errors + st.LoginRequired
-		total.Expired += st.Expired
-		if total.FirstError == "" {
-			total.FirstError = st.FirstError
-		}
-		if err := cmds[i].Wait(); err != nil {
-			t.Errorf("process %d: %v", i, err)
-		}
-	}
-	cmds = nil
+	total := stop()
+	total.Errors += total.LoginRequired
 	var times []time.Time
 	for _, r := range srv.Requests() {
 		switch {
@@ -344,6 +268,58 @@ func TestProcessesShareClientCredentials(t *testing.T) {
 	}
 	if total.Errors != 0 || total.Expired != 0 {
 		t.Fatalf("%d errors, %d expired tokens handed out; first error: %s", total.Errors, total.Expired, total.FirstError)
+	}
+}
+
+// startChildren starts n refresher children on c; stop writes the stop
+// file, collects each child's stats (summed) and waits for them all.
+// Children still running when the test ends are killed.
+func startChildren(t *testing.T, c childConfig, n int) (stop func() childStats) {
+	t.Helper()
+	var cmds []*exec.Cmd
+	var outs []*bufio.Reader
+	t.Cleanup(func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	for range n {
+		cmd := childCmd(t, "refresher", c)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		outs = append(outs, bufio.NewReader(out))
+	}
+	return func() childStats {
+		t.Helper()
+		if err := os.WriteFile(c.StopFile, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var total childStats
+		for i, out := range outs {
+			var st childStats
+			if err := json.NewDecoder(out).Decode(&st); err != nil {
+				t.Fatalf("process %d: no stats: %v", i, err)
+			}
+			total.Calls += st.Calls
+			total.Errors += st.Errors
+			total.LoginRequired += st.LoginRequired
+			total.Expired += st.Expired
+			if total.FirstError == "" {
+				total.FirstError = st.FirstError
+			}
+			if err := cmds[i].Wait(); err != nil {
+				t.Errorf("process %d: %v", i, err)
+			}
+		}
+		cmds = nil
+		return total
 	}
 }
 

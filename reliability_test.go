@@ -847,6 +847,7 @@ func TestReliabilityDoc(t *testing.T) {
 // network blip: one retry meets invalid_grant, the error says an answer
 // was lost, the dead token is dropped, and nothing loops.
 func TestLostRotationResponse(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	for _, c := range []struct {
 		name  string
 		mode  proxyMode
@@ -950,6 +951,7 @@ func TestHTTPClientTimeout(t *testing.T) {
 // Every test that a table in docs/RELIABILITY.md names exists: a row
 // cannot point at a test that was renamed or never written.
 func TestReliabilityDocNamesRealTests(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	doc, err := os.ReadFile("docs/RELIABILITY.md")
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,7 @@ func (sf *saveFixture) refreshUnsaved() (string, string) {
 // The background timer retries a failed save soon, without a refresh, so
 // that other processes stop reading the stale record.
 func TestSaveFailureRetriedByTimer(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	sf := newSaveFixture(t)
 	live, _ := sf.refreshUnsaved()
 	refreshes := sf.refreshes()
@@ -199,6 +200,7 @@ func TestRefreshTokenPastItsExpiry(t *testing.T) {
 // after it, which Close could then not stop (two timers armed; Close
 // waited for the stray one, up to a minute).
 func TestTimerFiringDuringSlowTokenChange(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	f := newFixture(t, oauthtest.Config{}, true)
 	inHook := make(chan struct{})
 	release := make(chan struct{})

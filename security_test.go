@@ -850,6 +850,7 @@ func TestAttackNoSecretInURL(t *testing.T) {
 // handshake and no token is sent; the caller's own client that trusts the
 // certificate works. No non-test code turns verification off.
 func TestAttackSelfSignedCertificate(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	srv := oauthtest.NewServer(oauthtest.Config{})
 	defer srv.Close()
 	target, _ := url.Parse(srv.URL)

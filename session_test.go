@@ -257,6 +257,7 @@ func TestSessionCallerCancelDoesNotCancelRefresh(t *testing.T) {
 }
 
 func TestSessionRetriesTransientFaults(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	faults := []oauthtest.Fault{
 		{Kind: oauthtest.FaultServerError},
 		{Kind: oauthtest.FaultUnavailable},
@@ -525,6 +526,7 @@ func TestSessionRefreshWindow(t *testing.T) {
 }
 
 func TestSessionBackgroundRefresh(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	f := newFixture(t, oauthtest.Config{}, true)
 	var changed atomic.Int32
 	f.cfg.OnTokenChange = func(_, _ *oauth2.Token) { changed.Add(1) }

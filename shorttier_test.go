@@ -22,14 +22,40 @@ func memoryTempDirIfShort() {
 	}
 }
 
+// moreParallelIfShort lets up to 8 parallel tests run at once under
+// -short, unless -test.parallel is given: the parallel tests (below)
+// mostly wait (on servers, gates, deadlines, retry pauses), so more of them
+// side by side than the machine's cores (the default) shortens the run.
+// The full tier keeps the default.
+func moreParallelIfShort() {
+	flag.Parse()
+	if !testing.Short() {
+		return
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "8")
+	}
+}
+
 // The package's slowest tests that touch no package state (no Setenv, no
-// devicePollUnit, no retryWait) call t.Parallel, so that, after the
-// sequential tests, they wait on their servers, fake clocks and deadlines
-// two at a time (-parallel is GOMAXPROCS) rather than one after another:
-// TestFaultMatrix, the clock tests TestClockSkewWithExpiresIn,
-// TestClockSkewWithJWTExpiry and TestClockJumpBackward,
-// TestAttackConfigErrorTimerDoesNotLoop,
+// devicePollUnit, no retryWait, no goroutine stacks read, no fixed port)
+// call t.Parallel, so that, after the sequential tests, they wait on their
+// servers, fake clocks, gates, retry pauses and deadlines side by side
+// (up to 8 at once under -short: moreParallelIfShort) rather than one
+// after another: TestFaultMatrix, the clock tests
+// TestClockSkewWithExpiresIn, TestClockSkewWithJWTExpiry and
+// TestClockJumpBackward, TestAttackConfigErrorTimerDoesNotLoop,
 // TestSessionRefreshAfterBackgroundLoginRequired, TestLoginTimeout,
-// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange and
-// TestAttackCallerJoiningSaveRetry. A test that changes package state must
-// not be parallel: it would change it under these.
+// TestRefreshRetriesWaitBetweenAttempts, TestStopDuringLoginExchange,
+// TestAttackCallerJoiningSaveRetry, TestAttackLogoutForgetsUnsavedTokens,
+// TestAttackFailedLogoutKeepsBackgroundRefresh, TestStopDuringRefresh,
+// TestSessionRetriesTransientFaults, TestSessionLogoutLockNotTaken,
+// TestTimerFiringDuringSlowTokenChange,
+// TestAttackUnsavedTokenNotReplacedByOlderRecord,
+// TestSessionBackgroundRefresh, TestSaveFailureRetriedByTimer,
+// TestAttackSelfSignedCertificate, TestLostRotationResponse and
+// TestReliabilityDocNamesRealTests. Before a test joins them, follow every
+// helper it calls. A test that changes package state must not be
+// parallel: it would change it under these.

@@ -5,9 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/authloop/authloop/internal/jose"
@@ -77,3 +82,27 @@ func (f *foreignSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts)
 
 // stdB64 is standard base64 with padding.
 func stdB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// rsaKey is a 2048-bit RSA key read from testdata (made once, for these
+// tests only: it signs nothing), so that the tests of the keys a DPoP key
+// cannot be do not generate one at every run (0.1 s apiece).
+func rsaKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "rsa2048-test-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("testdata/rsa2048-test-key.pem holds no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok || rk.N.BitLen() != 2048 {
+		t.Fatalf("testdata/rsa2048-test-key.pem holds a %T, want a 2048-bit RSA key", k)
+	}
+	return rk
+}

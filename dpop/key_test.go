@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
@@ -99,10 +98,6 @@ func TestPublicJWKIsACopyWithoutD(t *testing.T) {
 }
 
 func TestNewKeyRefuses(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +113,7 @@ func TestNewKeyRefuses(t *testing.T) {
 	}{
 		"nil":        {nil, "the signer is nil"},
 		"typed nil":  {(*ecdsa.PrivateKey)(nil), "nil *ecdsa.PrivateKey"},
-		"rsa":        {rsaKey, "*rsa.PublicKey"},
+		"rsa":        {rsaKey(t), "*rsa.PublicKey"},
 		"p384":       {p384, "P-384"},
 		"ed25519":    {edKey, "ed25519.PublicKey"},
 		"off curve":  {&foreignSigner{priv: good, pub: &ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}}, "not a valid P-256 point"}, //lint:ignore SA1019 a broken key on purpose
@@ -251,11 +246,7 @@ func TestMarshalRefusesAForeignSigner(t *testing.T) {
 }
 
 func TestParsePrivateKeyRefuses(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaDER, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	rsaDER, err := x509.MarshalPKCS8PrivateKey(rsaKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

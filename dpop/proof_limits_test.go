@@ -28,17 +28,29 @@ func TestProofRefusesAProofParseWouldRefuse(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// The longest nonce that fits makes a proof that Parse reads.
-	n := strings.Repeat("n", MaxProofSize)
-	for {
-		proof, err := k.Proof(ProofParams{Method: "GET", URL: "https://rs.example/", Nonce: n})
-		if err == nil {
-			if _, err := Parse(proof); err != nil || len(proof) < MaxProofSize-4 {
-				t.Fatalf("a proof of %d bytes: %v", len(proof), err)
-			}
-			break
+	// The longest nonce that fits makes a proof that Parse reads. A proof
+	// grows with its nonce, so a binary search finds that nonce: the
+	// longest length whose proof Proof makes (lo), the next one refused.
+	proofOf := func(n int) (string, error) {
+		return k.Proof(ProofParams{Method: "GET", URL: "https://rs.example/", Nonce: strings.Repeat("n", n)})
+	}
+	lo, hi := 0, MaxProofSize // Proof makes a proof with a nonce of lo bytes, refuses hi (above)
+	if _, err := proofOf(lo); err != nil {
+		t.Fatalf("a proof with an empty nonce: %v", err)
+	}
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; func() bool { _, err := proofOf(mid); return err == nil }() {
+			lo = mid
+		} else {
+			hi = mid
 		}
-		n = n[1:]
+	}
+	proof, err := proofOf(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(proof); err != nil || len(proof) < MaxProofSize-4 {
+		t.Fatalf("a proof of %d bytes: %v", len(proof), err)
 	}
 }
 

@@ -175,12 +175,14 @@ func TestProofPadsShortRAndS(t *testing.T) {
 				return nil, err
 			}
 			short := func(v *big.Int) bool { return len(v.Bytes()) < 32 }
-			if short(rs.R) && shortR <= shortS || short(rs.S) && shortS < shortR {
-				if short(rs.R) {
-					shortR++
-				} else {
-					shortS++
-				}
+			// Short R and short S in turn; a signature with both short
+			// counts for the one whose turn it is.
+			switch {
+			case short(rs.R) && shortR <= shortS:
+				shortR++
+				return der, nil
+			case short(rs.S) && shortS < shortR:
+				shortS++
 				return der, nil
 			}
 		}

@@ -68,6 +68,7 @@ type childConfig struct {
 	OnDemand    bool          // modeAuthloop: no background refresh, none before expiry's margin
 	MaxRun      time.Duration // a child left alone stops by itself after this
 	Redis       redisChild    // modeRedis: the Redis store (fleet_test.go)
+	Machine     machineChild  // modeGrant: the client credentials grant (machine_test.go)
 }
 
 // childEvent is one line of a child's stdout: a token request it sent, or
@@ -182,6 +183,8 @@ func childMain(raw string) int {
 	st.GaveUp = gaveUp.Load()
 	if st.GaveUp {
 		st.Final = "gave up: " + deadErr.Error()
+	} else if h.verify != nil {
+		st.Alive, st.Final = h.verify(ctx)
 	} else {
 		st.Alive, st.Final = h.check(ctx, c.UserinfoURL)
 	}
@@ -196,10 +199,16 @@ type holder struct {
 	client func(context.Context) *http.Client
 	dead   func(error) bool
 	close  func()
+	// verify, when set, replaces check: whether the server accepts the
+	// holder's token (modeGrant: introspection, as a program's token has no
+	// userinfo).
+	verify func(context.Context) (bool, string)
 }
 
 func openHolder(c childConfig, hc *http.Client) (*holder, error) {
 	switch c.Mode {
+	case modeGrant:
+		return openGrantHolder(c, hc)
 	case modeAuthloop, modeRedis:
 		st, closeStore, err := childStore(c)
 		if err != nil {
@@ -328,6 +337,10 @@ type tokenTap struct {
 	tokenURL string
 	next     http.RoundTripper
 	out      *eventWriter
+	// presented, when set, names what a request without a refresh token
+	// replaces (modeGrant: the access token in the store as the grant is
+	// sent); set before any request.
+	presented func() string
 }
 
 func (tt *tokenTap) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -344,6 +357,8 @@ func (tt *tokenTap) RoundTrip(req *http.Request) (*http.Response, error) {
 	ev := childEvent{Grant: form.Get("grant_type")}
 	if rt := form.Get("refresh_token"); rt != "" {
 		ev.Presented = authloop.Fingerprint(rt)
+	} else if tt.presented != nil {
+		ev.Presented = tt.presented()
 	}
 	resp, err := tt.next.RoundTrip(req)
 	if err != nil {
@@ -522,7 +537,10 @@ func runChildren(t *testing.T, c childConfig, spec runSpec) runResult {
 		if l.ev.Status != http.StatusOK && l.ev.Error != "invalid_grant" {
 			res.Failures[fmt.Sprintf("%s (%d)", l.ev.Error, l.ev.Status)]++
 		}
-		if l.ev.Grant == "refresh_token" {
+		// A client credentials grant renews a program's token as a refresh
+		// renews a person's (modeGrant): counted alike, its Presented the
+		// access token it replaces.
+		if l.ev.Grant == "refresh_token" || l.ev.Grant == "client_credentials" {
 			res.Refreshes++
 			if l.ev.Status == http.StatusOK {
 				res.RefreshOK++

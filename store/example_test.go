@@ -126,7 +126,7 @@ func ExampleFile_Lock() {
 		return
 	}
 
-	waitCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
 	_, err = st.Lock(waitCtx, key, "refresh")
 	fmt.Println("refresh taken while held:", err == nil, errors.Is(err, store.ErrLockTimeout))

@@ -26,3 +26,18 @@ var OSKeyring SecretBackend = osKeyring{}
 
 // LockPath is the file that holds the lock called name of key.
 func LockPath(f *File, key Key, name string) string { return f.lockPath(key, name) }
+
+// SaveLockHeld reports whether a goroutine of this process holds the save
+// lock of key in k's directory (the lock every Save takes), without
+// waiting: it looks at the lock's in-process semaphore, which both lock
+// implementations take first (its name is the lock file's path, and on
+// systems with byte locks the path and the lock's name).
+func SaveLockHeld(k *Keyring, key Key) bool {
+	path := k.file.lockPath(key, saveLockName)
+	for _, name := range []string{path, path + "\x00" + saveLockName} {
+		if ch, ok := inProcess.Load(name); ok && len(ch.(chan struct{})) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -26,6 +26,7 @@ func newFile(t testing.TB) *store.File {
 }
 
 func TestFile(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	storetest.TestStore(t, func(t *testing.T) store.Store { return newFile(t) })
 }
 

@@ -152,6 +152,7 @@ func keyringVariants() []keyringVariant {
 }
 
 func TestKeyring(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	for _, v := range keyringVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			storetest.TestStore(t, func(t *testing.T) store.Store { k, _ := v.new(t); return k })
@@ -385,6 +386,7 @@ func TestKeyringAndFileShareRecords(t *testing.T) {
 }
 
 func TestKeyringLockAcrossStores(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	// A keyring store's locks are the file store's: they exclude each other.
 	dir := filepath.Join(t.TempDir(), "authloop")
 	f, err := store.NewFile(dir)
@@ -449,6 +451,7 @@ func (b blockingKeyring) Get(string, string) (string, error) {
 func (b blockingKeyring) Delete(string, string) error { <-b.release; return errors.New("released") }
 
 func TestProbe(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	if err := store.Probe(newFakeKeyring(), "s", time.Second); err != nil {
 		t.Errorf("probe of a working keyring: %v", err)
 	}

@@ -28,6 +28,12 @@ func (r *racingKeyring) Get(service, user string) (string, error) {
 // lost rounds it reads under the save lock, where no Save can replace them.
 // Was: it gave up after 8 rounds with "Object does not exist" (seen in CI
 // with the OS keyring under storetest's ConcurrentSavers).
+//
+// The racing writer runs inside Load's read of the keyring, so it can tell
+// without waiting which kind of read it is in: while Load holds the save
+// lock (SaveLockHeld) a Save would wait for Load, which waits for it, so
+// the writer counts that read and saves nothing; otherwise its Save must
+// succeed, and replaces the items Load is about to read.
 func TestKeyringLoadWinsAgainstEndlessSaves(t *testing.T) {
 	rk := &racingKeyring{fakeKeyring: newFakeKeyring()}
 	k, err := store.NewKeyringWithBackend(filepath.Join(t.TempDir(), "authloop"), "authloop-test", rk)
@@ -42,16 +48,18 @@ func TestKeyringLoadWinsAgainstEndlessSaves(t *testing.T) {
 	// After this many saves Load has not turned to the save lock: the
 	// writer stops, so that a Load that never would still returns.
 	const tooMany = 10
-	saves := 0
+	saves, lockedReads := 0, 0
 	rk.save = func() {
-		// Another writer: it waits for the save lock at most a moment (the
-		// locked Load holds it), and gives up then.
-		ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
+		if store.SaveLockHeld(k, helperKey) {
+			lockedReads++ // Load reads under the save lock: no Save can run
+			return
+		}
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 		defer cancel()
 		again := rec.Clone()
 		rk.save, saves = func() {}, saves+1 // no recursion through this Save's own reads
-		if _, err := k.Save(ctx, again); err != nil && ctx.Err() == nil {
-			t.Errorf("the racing save: %v", err)
+		if _, err := k.Save(ctx, again); err != nil {
+			t.Errorf("the racing save, with the save lock free: %v", err)
 		}
 		if saves < tooMany {
 			rk.save = rk.racer
@@ -65,6 +73,9 @@ func TestKeyringLoadWinsAgainstEndlessSaves(t *testing.T) {
 	}
 	if saves >= tooMany {
 		t.Errorf("Load still read without the save lock after losing %d rounds", saves)
+	}
+	if saves == 0 || lockedReads == 0 {
+		t.Errorf("Load lost %d rounds to racing saves and read %d times under the save lock; want both", saves, lockedReads)
 	}
 	if got.Token == nil || got.Token.AccessToken != rec.Token.AccessToken {
 		t.Errorf("Load returned another record: %+v", got)

@@ -166,6 +166,7 @@ func TestFileLockSameFileUnderTwoNames(t *testing.T) {
 // hold it (fcntl locks do not exclude the goroutines of one process, and
 // the semaphore of this process is keyed by the path).
 func TestFileLockSameFileUnderTwoNamesExcludesGoroutines(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	a, b := oneStoreTwoNames(t)
 	unlock, err := a.Lock(bg, helperKey, "refresh")
 	if err != nil {

@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelper(h))
 	}
 	memoryTempDirIfShort()
+	moreParallelIfShort()
 	goleak.VerifyTestMain(m, keyringLeakOptions()...)
 }
 

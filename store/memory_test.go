@@ -8,5 +8,6 @@ import (
 )
 
 func TestMemory(t *testing.T) {
+	t.Parallel() // see shorttier_test.go
 	storetest.TestStore(t, func(t *testing.T) store.Store { return store.NewMemory() })
 }

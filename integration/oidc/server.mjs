@@ -19,6 +19,12 @@
 // bound to the proof's key (cnf.jkt) and, for a public client, a refresh
 // token bound to it too.
 //
+// Machine identities: the client credentials grant is on (clients registered
+// at /reg with grant_types ["client_credentials"], client_secret_basic or
+// private_key_jwt with their jwks); and idjag.mjs (test configuration of
+// ours, not oidc-provider's) adds RFC 8693 token exchange for an ID-JAG and
+// the JWT bearer grant, with the two static clients they need.
+//
 // Besides RESOURCE, any http://127.0.0.1:<port>/mcp is a known resource: the
 // MCP servers the tests start on loopback (integration/mcp_test.go), whose
 // port is not known when this server starts. Every other resource is
@@ -26,6 +32,8 @@
 import { randomBytes } from 'node:crypto';
 
 import Provider, { errors } from 'oidc-provider';
+
+import * as idjag from './idjag.mjs';
 
 const port = Number(process.env.PORT);
 if (!Number.isInteger(port) || port <= 0) {
@@ -61,6 +69,10 @@ const configuration = {
       response_types: ['code'],
       scope: 'openid offline_access mcp:tools',
     },
+    // Enterprise-managed authorization's two clients (idjag.mjs, test
+    // configuration of ours).
+    idjag.enterpriseClient,
+    idjag.agentClient,
   ],
   // Fixed keys: the cookies live only as long as this process.
   cookies: { keys: ['authloop-integration-cookie-key-not-a-secret'] },
@@ -85,6 +97,10 @@ const configuration = {
     AccessToken: (ctx, token, client) => client?.metadata().authloop_access_token_ttl
       || token.resourceServer?.accessTokenTTL || accessTokenTTL,
     AuthorizationCode: 60,
+    // Client credentials tokens: the same rule, so that a machine client
+    // registered with authloop_access_token_ttl gets short-lived ones.
+    ClientCredentials: (ctx, token, client) => client?.metadata().authloop_access_token_ttl
+      || token.resourceServer?.accessTokenTTL || accessTokenTTL,
     Grant: 14 * 24 * 60 * 60,
     IdToken: 3600,
     Interaction: 600,
@@ -93,6 +109,10 @@ const configuration = {
   },
   features: {
     devInteractions: { enabled: true },
+    // The client credentials grant (RFC 6749 §4.4), for programs with no
+    // person present; private_key_jwt (RFC 7523 client assertions) is on
+    // by default for any client registered with it and its jwks.
+    clientCredentials: { enabled: true },
     registration: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
@@ -121,6 +141,9 @@ const configuration = {
 };
 
 const provider = new Provider(issuer, configuration);
+// Token exchange for an ID-JAG and the JWT bearer grant: test configuration
+// of ours, see idjag.mjs.
+idjag.register(provider);
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
 const server = provider.listen(port, '127.0.0.1', () => {

@@ -10,11 +10,16 @@
 #     and are reported, not judged (docs/INTEROP.md);
 #   - the 2025-03-26 back-compat scenarios (--suite backcompat);
 #   - the DPoP extension scenarios auth/dpop and auth/dpop-nonce (RFC 9449,
-#     SEP-1932), at both wires.
+#     SEP-1932), at both wires;
+#   - the machine-identity extension scenarios (issue 18), at both wires:
+#     auth/client-credentials-basic and auth/client-credentials-jwt (SEP-1046),
+#     auth/enterprise-managed-authorization (SEP-990, ID-JAG) and
+#     auth/wif-jwt-bearer (SEP-1933); the client picks its grant from
+#     MCP_CONFORMANCE_CONTEXT.
 #
-# Fails when any of those fails (a failed check or a warning; for the DPoP
-# scenarios, and a scenario named on the command line, the client's exit
-# code too). Results (checks.json, the client's
+# Fails when any of those fails (a failed check or a warning; for the
+# extension scenarios, and a scenario named on the command line, the
+# client's exit code too). Results (checks.json, the client's
 # stdout and stderr per scenario) go to results/.
 #
 # Usage: sh mcpauth/conformance/run.sh [scenario...]   (default: all of them;
@@ -123,6 +128,13 @@ sed -n '/=== SUITE SUMMARY ===/,$p' results/backcompat.out
 echo "== conformance: the DPoP extension (SEP-1932, RFC 9449), at both wires"
 for rev in 2026-07-28 2025-11-25; do
 	for s in auth/dpop auth/dpop-nonce; do
+		scenario "$s" "$rev"
+	done
+done
+
+echo "== conformance: the machine-identity extensions (SEP-1046, SEP-990, SEP-1933), at both wires"
+for rev in 2026-07-28 2025-11-25; do
+	for s in auth/client-credentials-basic auth/client-credentials-jwt auth/enterprise-managed-authorization auth/wif-jwt-bearer; do
 		scenario "$s" "$rev"
 	done
 done

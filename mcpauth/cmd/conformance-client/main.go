@@ -16,7 +16,11 @@
 // MCP_CONFORMANCE_PROTOCOL_VERSION (the revision whose wire the scenario runs
 // at, from suite 0.2: 2025-11-25 and earlier with the initialize handshake,
 // 2026-07-28 stateless) and, for some scenarios, MCP_CONFORMANCE_CONTEXT
-// (JSON; client_id and client_secret of a pre-registered client). The
+// (JSON: the scenario's name; client_id and client_secret of a
+// pre-registered client; or a program's identity, from which machineGrant
+// picks the session's Config.Grant: client credentials with a secret or a
+// private key, a workload's JWT bearer grant, enterprise-managed
+// authorization). Without a grant, the session signs a person in: the
 // scenarios' authorization endpoints approve at once and redirect to the
 // redirect URI, so the "browser" is an HTTP client that follows redirects
 // to the session's loopback receiver.
@@ -49,13 +53,6 @@ import (
 // auth/basic-cimd scenario expects as the client id.
 const clientMetadataURL = "https://conformance-test.local/client-metadata.json"
 
-// scenarioContext is MCP_CONFORMANCE_CONTEXT.
-type scenarioContext struct {
-	Name         string `json:"name"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: conformance-client <server-url>")
@@ -80,21 +77,30 @@ func run(ctx context.Context, serverURL, scenario, protocolVersion, rawContext s
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	log.Info("conformance client", "scenario", scenario, "server", serverURL, "protocol_version", protocolVersion, "pre-registered", sc.ClientID != "")
 
-	sess, err := authloop.NewSession(&authloop.Config{
-		Resource:    serverURL,
-		OAuth2:      &oauth2.Config{ClientID: sc.ClientID, ClientSecret: sc.ClientSecret},
-		Interactive: true,
-		Browser:     followRedirects,
-		Prompt:      stderr,
-		AppName:     "authloop conformance client",
-		ClientName:  "authloop conformance client",
+	cfg := &authloop.Config{
+		Resource:   serverURL,
+		OAuth2:     &oauth2.Config{ClientID: sc.ClientID, ClientSecret: sc.ClientSecret},
+		AppName:    "authloop conformance client",
+		ClientName: "authloop conformance client",
+		Logger:     log,
+	}
+	mode, err := machineGrant(cfg, sc)
+	if err != nil {
+		return err
+	}
+	if mode == "" {
+		mode = "sign-in"
+		cfg.Interactive = true
+		cfg.Browser = followRedirects
+		cfg.Prompt = stderr
 		// The suite's CIMD scenarios expect this client id, and never
 		// fetch the document.
-		ClientMetadataURL: clientMetadataURL,
-		Logger:            log,
-	}, nil)
+		cfg.ClientMetadataURL = clientMetadataURL
+	}
+	log.Info("conformance client", "scenario", scenario, "server", serverURL, "protocol_version", protocolVersion, "mode", mode, "pre-registered", sc.ClientID != "")
+
+	sess, err := authloop.NewSession(cfg, nil)
 	if err != nil {
 		return err
 	}
