@@ -96,9 +96,10 @@ func TestE2EGrantPrivateKeyJWT(t *testing.T) {
 	strict := oauthtest.NewServer(oauthtest.Config{AssertionAudience: "token_endpoint", Clients: []oauthtest.Client{{ID: "ci", PublicKey: &key.PublicKey}}})
 	defer strict.Close()
 	r = run("login", "--profile", "strict", "--store", "file", "--issuer", strict.Issuer(), "--client-id", "ci", "--private-key-file", keyFile, "--client-credentials")
-	if r.code != exitLoginRequired || !strings.Contains(r.stderr, "invalid_client") {
+	if r.code != exitLoginRequired || !strings.Contains(r.stderr, "invalid_client") || !strings.Contains(r.stderr, "--assertion-audience") {
 		t.Errorf("login with the issuer as audience at a server that wants its token endpoint: %v", r)
 	}
+	checkErrorShape(t, r.stderr)
 	r = run("login", "--profile", "strict", "--store", "file", "--issuer", strict.Issuer(), "--client-id", "ci", "--private-key-file", keyFile, "--client-credentials",
 		"--assertion-audience", strict.TokenEndpoint()) // the failed login saved no profile
 	if r.code != 0 {

@@ -49,24 +49,27 @@ func explainGrant(err error, profile string) *cliError {
 		msg := "profile " + profile + " takes its ID token from profile " + ie.profile + ": " + ce.Error()
 		return &cliError{code: ce.code, err: messageError{tidy(msg), err}, hint: ce.hint}
 	case errors.As(err, &gr):
-		return explainGrantRefused(err, gr, profile)
+		p, perr := loadProfile(profile)
+		if perr != nil {
+			p = &Profile{Name: profile}
+		}
+		return explainGrantRefused(err, gr, p)
 	}
 	return nil
 }
 
 // explainGrantRefused explains a grant the server (or, for the enterprise
-// mode's token exchange, the identity provider) refused: exit 3, what was
-// refused and which of login's flags to check.
-func explainGrantRefused(err error, gr *authloop.GrantRefusedError, profile string) *cliError {
+// mode's token exchange, the identity provider) refused to profile p (as
+// saved, or as a login is about to save it): exit 3, what was refused and
+// which of login's flags to check.
+func explainGrantRefused(err error, gr *authloop.GrantRefusedError, p *Profile) *cliError {
+	profile := p.Name
 	code := "refused"
 	var oe *authloop.OAuthError
 	if errors.As(gr.Err, &oe) {
 		code = oauthCode(oe)
 	}
-	mode := ""
-	if p, perr := loadProfile(profile); perr == nil {
-		mode = p.Grant
-	}
+	mode, keyed := p.Grant, p.PrivateKeyFile != ""
 	login := "authloop login --profile " + profile
 	msg := "the authorization server refused the identity of profile " + profile + " (" + code + ")"
 	hint := "check the program's identity at the server (its client, key or token), then " + login
@@ -77,6 +80,8 @@ func explainGrantRefused(err error, gr *authloop.GrantRefusedError, profile stri
 	}
 	switch {
 	case oe == nil:
+	case oe.Code == "invalid_client" && keyed:
+		hint = "check the client's key: is its public key registered for --client-id? A server may want its token endpoint as the audience (--assertion-audience URL): " + login
 	case oe.Code == "invalid_client":
 		hint = "check the client: --client-id and its secret (--client-secret-file or --client-secret-env) or key (--private-key-file: is its public key registered?) with " + login
 	case oe.Code == "unauthorized_client", oe.Code == "unsupported_grant_type":

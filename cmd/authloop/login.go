@@ -415,6 +415,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		if ce := noClientError(p, err); ce != nil {
 			return ce
 		}
+		if gr := (*authloop.GrantRefusedError)(nil); errors.As(err, &gr) {
+			return explainGrantRefused(err, gr, p) // the profile as this login would save it
+		}
 		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
 	}
 	if err := readBack(ctx, s, tok, start); err != nil {
