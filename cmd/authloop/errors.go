@@ -22,7 +22,7 @@ const (
 	exitOK            = 0 // success
 	exitFailure       = 1 // any other failure, local ones included
 	exitUsage         = 2 // bad command line
-	exitLoginRequired = 3 // no usable token and no way to get one without the person
+	exitLoginRequired = 3 // no usable token and no way to get one without the person; or a program's identity refused
 	exitUnreachable   = 4 // a remote server (or the profile's Redis) could not be reached, or kept failing: try again later
 )
 
@@ -39,7 +39,7 @@ var exitTable = []exitRow{
 	{exitOK, "success"},
 	{exitFailure, "failure: the message says what failed; local problems too (a busy --port, a store that cannot be written, a corrupt file)"},
 	{exitUsage, "usage error: an unknown command or flag, a missing or extra argument, a bad flag value (a --profile name that is not a plain name, an --issuer that is not https or loopback http)"},
-	{exitLoginRequired, "login required: no usable token and no refresh token that works; run authloop login (token, refresh and git-credential never open a browser unless given --login)"},
+	{exitLoginRequired, "login required: no usable token and no refresh token that works; run authloop login (token, refresh and git-credential never open a browser unless given --login); for a program's profile (login --client-credentials, --jwt-bearer-token-file, --id-token-from), its identity was refused: its client, key or token"},
 	{exitUnreachable, "a remote server (the authorization server, or the Redis of a profile kept there) could not be reached, or kept failing after retries: a script may try again later"},
 }
 
@@ -121,6 +121,9 @@ func classify(err error, profile string) error {
 	var ce *cliError
 	if errors.As(err, &ce) {
 		return err
+	}
+	if ge := explainGrant(err, profile); ge != nil {
+		return ge
 	}
 	if rc := refusedClientError(err, profile); rc != nil {
 		return rc

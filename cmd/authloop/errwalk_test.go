@@ -334,7 +334,7 @@ func walkCases() []walkCase {
 			return nil
 		}, args: []string{"logout", "--profile", "p"}, code: exitFailure, want: "may live on"},
 	)
-	return cases
+	return append(cases, grantWalkCases()...)
 }
 
 var (

@@ -34,6 +34,7 @@ type loginFlags struct {
 	gitUsername      string
 	dpop             string
 	timeout          time.Duration
+	grant            grantFlags // the program modes (grantmode.go)
 }
 
 func (a *app) loginCommand() *cobra.Command {
@@ -85,6 +86,23 @@ with authloop token --header METHOD URL | curl -H @- URL. git-credential and
 kubectl cannot send proofs: a profile for them wants --dpop off. The profile
 keeps the mode; a later login changes it only when given --dpop.
 
+A program with no person present (a CI job, a service, an agent) gets a
+profile with one grant mode, which every later command runs where a person's
+profile would need a sign-in, never opening a browser: --client-credentials
+(the client's own secret or key), --jwt-bearer-token-file FILE or
+--jwt-bearer-token-env NAME (workload identity: the platform's token, read
+again at each use, as a JWT bearer grant, RFC 7523), or --id-token-from
+PROFILE (enterprise-managed authorization: the ID token of a person's profile,
+signed in at the identity provider with openid, exchanged there, RFC 8693, by
+the client --idp-client-id at --idp-issuer or --idp-token-url, its secret from
+--idp-client-secret-file or -env, for an identity assertion presented here).
+A mode needs --client-id; a person's flag (--device, --no-browser, --mode,
+--port) switches the profile back to a person's sign-in. --private-key-file
+authenticates the client with its private key (private_key_jwt, RFC 7523: PEM
+or JWK, chmod 600, read at each run) instead of a secret, for a person's
+sign-in too; --key-id and --assertion-audience name its assertions' kid and
+aud. A refused identity exits 3, and never falls back to a browser.
+
 --store rediss://[USER@]HOST:PORT[/DB] (TLS) keeps the tokens in Redis, so
 that processes on several machines share one sign-in and refresh it once per
 expiry (docs/SCALING.md); plain redis:// is refused but to a Redis on this
@@ -120,6 +138,14 @@ paths, never a secret.`,
       --redis-password-file ~/.config/authloop/redis-password \
       --redis-secret-key-file ~/.config/authloop/redis-key
 
+  # A CI job, no person present: client credentials, the secret in a file:
+  authloop login --profile ci --issuer https://auth.example.com --client-id deployer \
+      --client-secret-file /run/secrets/deployer --client-credentials
+
+  # A workload's platform token (re-read at each use), with a key for the client:
+  authloop login --profile agent --issuer https://auth.example.com --client-id agent \
+      --jwt-bearer-token-file /var/run/secrets/tokens/authloop --private-key-file ~/.config/agent/key.pem
+
   # A confidential client, its secret in a file, with a fixed redirect port:
   authloop login --profile ci --issuer https://auth.example.com --client-id ci-tool \
       --client-secret-file ~/.config/ci-tool/secret --port 8085`,
@@ -147,6 +173,7 @@ paths, never a secret.`,
 	fl.StringVar(&f.gitUsername, "git-username", "", `user name git sends with the token: "oauth2" (default; GitLab, Gitea, most forges) or "x-access-token" (GitHub)`)
 	fl.StringVar(&f.dpop, "dpop", "auto", "bind the tokens to a key of the profile (DPoP, RFC 9449): auto (when the server offers it), on or off")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for the sign-in")
+	addGrantFlags(cmd, &f.grant)
 	cmd.MarkFlagsMutuallyExclusive("client-secret-file", "client-secret-env")
 	cmd.MarkFlagsMutuallyExclusive("device", "no-browser")
 	cmd.MarkFlagsMutuallyExclusive("device", "mode")
@@ -275,6 +302,10 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 	}
 
+	if err := applyGrantFlags(p, &f.grant, changed); err != nil {
+		return err
+	}
+
 	if p.Issuer == "" && p.Resource == "" {
 		return usageError("profile %q has no server yet: give --issuer URL, or --resource URL for a protected resource", p.Name)
 	}
@@ -283,6 +314,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	}
 	if _, err := p.clientSecret(); err != nil {
 		return &cliError{code: exitFailure, err: err, hint: "check --client-secret-file or --client-secret-env"}
+	}
+	if err := checkIDTokenProfile(p); err != nil {
+		return err
 	}
 
 	if p.Store == "keyring" {
@@ -308,6 +342,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		}
 		a.ui.printf("%s is protected by the authorization server %s.", p.Resource, p.Issuer)
 		a.dropForeignClient(p, prevIssuer, changed("client-id") || changed("client-secret-file") || changed("client-secret-env"))
+		if err := checkGrantProfile(p, nil); err != nil {
+			return err // a program's client, dropped as another server's
+		}
 	}
 
 	st, kind, err := openStore(p)
@@ -344,7 +381,11 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 
 	before := s.Cached()
 	start := time.Now()
-	a.ui.startSpinner("Waiting for the sign-in")
+	if p.Grant != "" {
+		a.ui.startSpinner("Running the " + grantWords(p))
+	} else {
+		a.ui.startSpinner("Waiting for the sign-in")
+	}
 	tok, err := s.Login(ctx)
 	a.ui.stopSpinner()
 	var se *authloop.SaveError
@@ -374,6 +415,9 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 		if ce := noClientError(p, err); ce != nil {
 			return ce
 		}
+		if gr := (*authloop.GrantRefusedError)(nil); errors.As(err, &gr) {
+			return explainGrantRefused(err, gr, p) // the profile as this login would save it
+		}
 		return fmt.Errorf("signing in to %s: %w", p.Issuer, err)
 	}
 	if err := readBack(ctx, s, tok, start); err != nil {
@@ -390,14 +434,21 @@ func (a *app) login(ctx context.Context, cmd *cobra.Command, f *loginFlags) erro
 	if who != "" {
 		who = " as " + a.ui.bold(who)
 	}
-	a.ui.printf("%s Signed in to %s%s (profile %s).", a.ui.green("✓"), p.Issuer, who, a.ui.bold(p.Name))
+	if p.Grant != "" {
+		a.ui.printf("%s Obtained a token from %s with the %s (profile %s): no person, no browser.", a.ui.green("✓"), p.Issuer, grantWords(p), a.ui.bold(p.Name))
+	} else {
+		a.ui.printf("%s Signed in to %s%s (profile %s).", a.ui.green("✓"), p.Issuer, who, a.ui.bold(p.Name))
+	}
 	valid := "no expiry"
 	if !tok.Expiry.IsZero() {
 		valid = "valid for " + roundDuration(time.Until(tok.Expiry))
 	}
 	refresh := "no refresh token: you will need to sign in again when it expires"
-	if tok.RefreshToken != "" {
+	switch {
+	case tok.RefreshToken != "":
 		refresh = "refresh token held"
+	case p.Grant != "":
+		refresh = "authloop token runs the grant again when it expires"
 	}
 	a.ui.printf("  Access token %s; %s. Kept in the %s.", valid, refresh, s.Store().Describe())
 	a.sayDPoP(p, s, tok)

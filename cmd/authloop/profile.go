@@ -81,6 +81,34 @@ type Profile struct {
 	// GitUsername is the user name sent to git with the token: "oauth2"
 	// (GitLab, Gitea, Bitbucket, most forges) or "x-access-token" (GitHub).
 	GitUsername string `json:"git_username,omitempty"`
+
+	// Grant is the program mode (grantmode.go): "client-credentials",
+	// "jwt-bearer" or "enterprise" (an identity assertion from the ID
+	// token of another profile); empty for a person's sign-in. A profile
+	// with a grant gets its tokens with no person present: token runs the
+	// grant, never a browser.
+	Grant string `json:"grant,omitempty"`
+	// PrivateKeyFile names the file of the client's private key
+	// (private_key_jwt, RFC 7523 §2.2), read at each run, never kept here;
+	// KeyID is the kid of its assertions ("" for the key's own, or its RFC
+	// 7638 thumbprint), AssertionAudience their aud ("" for the issuer).
+	PrivateKeyFile    string `json:"private_key_file,omitempty"`
+	KeyID             string `json:"key_id,omitempty"`
+	AssertionAudience string `json:"assertion_audience,omitempty"`
+	// JWTBearerTokenFile or JWTBearerTokenEnv (a variable's name) say where
+	// the workload's token of the jwt-bearer grant is read, at each use.
+	JWTBearerTokenFile string `json:"jwt_bearer_token_file,omitempty"`
+	JWTBearerTokenEnv  string `json:"jwt_bearer_token_env,omitempty"`
+	// IDTokenFrom names the profile (a person's, signed in at the identity
+	// provider with openid) whose ID token the enterprise grant exchanges;
+	// IdP* are the identity provider's client: its id, its issuer or token
+	// endpoint, and where its secret is read from, if it has one.
+	IDTokenFrom         string `json:"id_token_from,omitempty"`
+	IdPClientID         string `json:"idp_client_id,omitempty"`
+	IdPIssuer           string `json:"idp_issuer,omitempty"`
+	IdPTokenURL         string `json:"idp_token_url,omitempty"`
+	IdPClientSecretFile string `json:"idp_client_secret_file,omitempty"`
+	IdPClientSecretEnv  string `json:"idp_client_secret_env,omitempty"`
 }
 
 // errNoProfile reports a profile that was never saved.
@@ -187,6 +215,9 @@ func (p *Profile) badField() string {
 	}
 	if _, err := p.dpopMode(); err != nil {
 		return fmt.Sprintf("dpop %q is not auto, on or off", p.DPoP)
+	}
+	if problem := p.grantBadField(); problem != "" {
+		return problem
 	}
 	if p.Issuer != "" {
 		if _, err := discovery.MetadataURLs(p.Issuer); errors.Is(err, discovery.ErrInsecureURL) {

@@ -109,6 +109,54 @@ func scanProfile(b []byte) (Profile, bool) {
 				if r.Once(&seen, 13) {
 					p.GitUsername = r.ReadString()
 				}
+			case "grant":
+				if r.Once(&seen, 19) {
+					p.Grant = r.ReadString()
+				}
+			case "private_key_file":
+				if r.Once(&seen, 20) {
+					p.PrivateKeyFile = r.ReadString()
+				}
+			case "key_id":
+				if r.Once(&seen, 21) {
+					p.KeyID = r.ReadString()
+				}
+			case "assertion_audience":
+				if r.Once(&seen, 22) {
+					p.AssertionAudience = r.ReadString()
+				}
+			case "jwt_bearer_token_file":
+				if r.Once(&seen, 23) {
+					p.JWTBearerTokenFile = r.ReadString()
+				}
+			case "jwt_bearer_token_env":
+				if r.Once(&seen, 24) {
+					p.JWTBearerTokenEnv = r.ReadString()
+				}
+			case "id_token_from":
+				if r.Once(&seen, 25) {
+					p.IDTokenFrom = r.ReadString()
+				}
+			case "idp_client_id":
+				if r.Once(&seen, 26) {
+					p.IdPClientID = r.ReadString()
+				}
+			case "idp_issuer":
+				if r.Once(&seen, 27) {
+					p.IdPIssuer = r.ReadString()
+				}
+			case "idp_token_url":
+				if r.Once(&seen, 28) {
+					p.IdPTokenURL = r.ReadString()
+				}
+			case "idp_client_secret_file":
+				if r.Once(&seen, 29) {
+					p.IdPClientSecretFile = r.ReadString()
+				}
+			case "idp_client_secret_env":
+				if r.Once(&seen, 30) {
+					p.IdPClientSecretEnv = r.ReadString()
+				}
 			default:
 				r.Reject()
 			}

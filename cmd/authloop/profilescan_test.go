@@ -66,6 +66,10 @@ func fullProfile() *Profile {
 		Scopes: []string{"openid", "offline_access", "read:a&b"}, Port: 8123, LoginMode: "device", NoBrowser: true, DPoP: "off",
 		Store: "keyring", RedisPasswordFile: "/home/u/.config/redis pw", RedisPasswordEnv: true, RedisSecretKeyFile: "/home/u/.config/redis-key", RedisSealed: true,
 		GitHosts: []string{"git.example.com", "gitlab.example.com"}, GitUsername: "x-access-token",
+		Grant: "enterprise", PrivateKeyFile: "/home/u/.config/ci key.pem", KeyID: "kid-1", AssertionAudience: "https://auth.example.com/token",
+		JWTBearerTokenFile: "/var/run/secrets/tokens/wif", JWTBearerTokenEnv: "CI_OIDC_TOKEN",
+		IDTokenFrom: "corp", IdPClientID: "idp-client", IdPIssuer: "https://idp.example.com", IdPTokenURL: "https://idp.example.com/token",
+		IdPClientSecretFile: "/home/u/.config/idp secret", IdPClientSecretEnv: "IDP_SECRET",
 	}
 }
 

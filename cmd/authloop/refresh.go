@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"github.com/authloop/authloop"
 )
@@ -18,7 +19,9 @@ func (a *app) refreshCommand() *cobra.Command {
 access token is still valid, and says what changed: the new access token's
 expiry, and whether the server rotated the refresh token. Tokens are shown as
 fingerprints (sha256:...), never in full. It never opens a browser: without a
-working refresh token it exits with status 3.`,
+working refresh token it exits with status 3. A program's profile (login
+--client-credentials, --jwt-bearer-token-file, --id-token-from) runs its grant
+anew.`,
 		Example: `  authloop refresh
   authloop refresh --profile work`,
 		Args: cobra.NoArgs,
@@ -37,10 +40,23 @@ func (a *app) refresh(ctx context.Context, name string) error {
 	}
 	old := s.Cached()
 	defer a.closeSession(s, old)
-	if old == nil {
+	program := s.Key().Grant != ""
+	switch {
+	case program:
+		// A program's profile: its grant runs anew (Login runs the grant,
+		// never a browser).
+		a.ui.startSpinner("Running the grant")
+		tok, err := s.Login(ctx)
+		a.ui.stopSpinner()
+		if err := a.settleSave(s, tok, err, name, "obtained a token with the grant", lostOnExit(old, tok)); err != nil {
+			return err
+		}
+		u := a.ui
+		u.printf("%s Refreshed profile %s with its grant: new access token %s, %s.", u.green("✓"), u.bold(name), authloop.Fingerprint(tok.AccessToken), validUntil(tok))
+		return nil
+	case old == nil:
 		return &authloop.LoginRequiredError{Reason: "no token yet"}
-	}
-	if !s.CanRefresh() {
+	case !s.CanRefresh():
 		return &authloop.LoginRequiredError{Reason: "no refresh token"}
 	}
 	a.ui.startSpinner("Refreshing")
@@ -50,11 +66,7 @@ func (a *app) refresh(ctx context.Context, name string) error {
 		return err
 	}
 	u := a.ui
-	expiry := "without expiry"
-	if !tok.Expiry.IsZero() {
-		expiry = "valid until " + tok.Expiry.Local().Format("15:04:05") + " (" + relative(tok.Expiry, time.Now(), "expired") + ")"
-	}
-	u.printf("%s Refreshed profile %s: new access token %s, %s.", u.green("✓"), u.bold(name), authloop.Fingerprint(tok.AccessToken), expiry)
+	u.printf("%s Refreshed profile %s: new access token %s, %s.", u.green("✓"), u.bold(name), authloop.Fingerprint(tok.AccessToken), validUntil(tok))
 	switch {
 	case tok.RefreshToken == "":
 		u.printf("  The server sent no refresh token: a new login will be needed when this one expires.")
@@ -64,4 +76,12 @@ func (a *app) refresh(ctx context.Context, name string) error {
 		u.printf("  Refresh token not rotated: %s kept.", authloop.Fingerprint(tok.RefreshToken))
 	}
 	return nil
+}
+
+// validUntil says until when tok is valid, in words.
+func validUntil(tok *oauth2.Token) string {
+	if tok.Expiry.IsZero() {
+		return "without expiry"
+	}
+	return "valid until " + tok.Expiry.Local().Format("15:04:05") + " (" + relative(tok.Expiry, time.Now(), "expired") + ")"
 }

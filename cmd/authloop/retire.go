@@ -309,12 +309,15 @@ func (a *app) endOne(ctx context.Context, st store.Store, p *Profile, e previous
 	}
 	old := *candidates[len(candidates)-1]
 	for _, c := range candidates {
-		if c != nil && c.Issuer == k.Issuer && c.ClientID == k.ClientID {
+		if c != nil && c.Issuer == k.Issuer && c.ClientID == k.ClientID && grantKeyOf(c) == k.Grant {
 			old = *c
 			break
 		}
 	}
 	old.Issuer, old.ClientID, old.Resource = k.Issuer, k.ClientID, k.Resource
+	if grantKeyOf(&old) != k.Grant && k.Grant == "" {
+		old.clearGrant() // a person's sign-in, from before the profile ran a grant
+	}
 	cfg, err := configFor(&old, est, sessionOptions{})
 	if err != nil {
 		return kept(err)

@@ -38,6 +38,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, ui: newUI(stderr)}
 	commandStarted()
 	defer closeRedisClients()
+	defer closeIDTokenSessions()
 	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetIn(stdin)

@@ -95,6 +95,18 @@ func configFor(p *Profile, st store.Store, o sessionOptions) (*authloop.Config, 
 		DisableAutoRefresh: true,
 		RefreshBuffer:      authloop.NoRefreshBuffer,
 	}
+	if cfg.ClientKey, cfg.ClientKeyID, err = p.clientKey(); err != nil {
+		return nil, err
+	}
+	cfg.ClientKeyAudience = p.AssertionAudience
+	if cfg.Grant, err = grantOf(p); err != nil {
+		return nil, err
+	}
+	if cfg.Grant != nil {
+		// A program's profile: its grant, never a browser (token --login
+		// changes nothing).
+		cfg.Interactive = false
+	}
 	if p.NoBrowser {
 		cfg.Browser = authloop.NoBrowser
 	}

@@ -33,17 +33,22 @@ type profileStatus struct {
 	// TokenType is "DPoP" for a DPoP-bound token, else "Bearer" (or the
 	// type the server named); DPoPJKT the thumbprint (RFC 7638) of the
 	// profile's DPoP key, when it has one: never the key.
-	TokenType     string `json:"token_type,omitempty"`
-	DPoPJKT       string `json:"dpop_jkt,omitempty"`
-	Store         string `json:"store"`
-	LoginMode     string `json:"login_mode"`
+	TokenType string `json:"token_type,omitempty"`
+	DPoPJKT   string `json:"dpop_jkt,omitempty"`
+	Store     string `json:"store"`
+	LoginMode string `json:"login_mode"`
+	// Grant is a program's profile's mode (login --client-credentials,
+	// --jwt-bearer-token-file or -env, --id-token-from): client-credentials,
+	// jwt-bearer or enterprise; never a secret or a token.
+	Grant         string `json:"grant,omitempty"`
 	Error         string `json:"error,omitempty"`
 	LoginRequired bool   `json:"login_required"`
 	// Previous are sign-ins the profile had before it was switched to
 	// another issuer, client or resource, still kept (retire.go).
 	Previous []previousSignIn `json:"previous_sign_ins,omitempty"`
 
-	corrupt bool // the record file is corrupt
+	corrupt bool   // the record file is corrupt
+	grant   string // the grant in words (grantWords)
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -183,6 +188,8 @@ func statusOf(name string) (profileStatus, error) {
 		Resource:  p.Resource,
 		Store:     s.Store().Describe(),
 		LoginMode: p.LoginMode,
+		Grant:     p.Grant,
+		grant:     grantWords(p),
 	}
 	if st.LoginMode == "" {
 		st.LoginMode = "auto"
@@ -203,7 +210,7 @@ func statusOf(name string) (profileStatus, error) {
 	st.DPoPJKT = s.DPoPThumbprint()
 	tok := s.Cached()
 	if tok == nil || tok.AccessToken == "" {
-		st.LoginRequired = true
+		st.LoginRequired = p.Grant == "" // a program's grant needs no person
 		return st, nil
 	}
 	st.SignedIn = true
@@ -220,7 +227,7 @@ func statusOf(name string) (profileStatus, error) {
 		t = t.UTC().Truncate(time.Second)
 		st.RefreshExpiry = &t
 	}
-	st.LoginRequired = st.Expired && (!st.RefreshToken || st.SecretExpired || (st.RefreshExpiry != nil && !time.Now().Before(*st.RefreshExpiry)))
+	st.LoginRequired = p.Grant == "" && st.Expired && (!st.RefreshToken || st.SecretExpired || (st.RefreshExpiry != nil && !time.Now().Before(*st.RefreshExpiry)))
 	return st, nil
 }
 
@@ -249,8 +256,15 @@ func (a *app) statusWords(st profileStatus, now time.Time) string {
 			b.WriteString(" (" + u.red("client secret expired") + ": the next login registers anew)")
 		}
 	}
+	if st.grant != "" {
+		b.WriteString(" — " + st.grant)
+	}
 	if st.Error != "" {
 		b.WriteString(" — " + u.red("error: "+tidy(st.Error)))
+		return b.String()
+	}
+	if !st.SignedIn && st.Grant != "" {
+		b.WriteString(" — no token yet (authloop token runs the grant)")
 		return b.String()
 	}
 	if !st.SignedIn {
@@ -272,6 +286,8 @@ func (a *app) statusWords(st profileStatus, now time.Time) string {
 		b.WriteString(" — access token expires " + relative(*st.Expiry, now, "expired"))
 	}
 	switch {
+	case !st.RefreshToken && st.Grant != "":
+		b.WriteString(" — no refresh token (the grant runs again)")
 	case !st.RefreshToken:
 		b.WriteString(" — no refresh token")
 	case st.RefreshExpiry != nil:

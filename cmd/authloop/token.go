@@ -49,7 +49,9 @@ is valid for 10 seconds more, and calls refresh about once per 10 seconds.
 
 It never opens a browser unless --login is given, since a credential helper
 must not pop up windows from a background job: without a usable refresh token
-it exits with status 3 (login required).
+it exits with status 3 (login required). A program's profile (login
+--client-credentials, --jwt-bearer-token-file, --id-token-from) runs its grant
+instead, with no person and no --login; a refused identity exits 3.
 
 --json prints the token with its metadata instead: token_type, expiry,
 expires_in, scopes, subject (from the ID token), issuer, resource and profile;
@@ -193,16 +195,23 @@ func (a *app) freshToken(ctx context.Context, s *authloop.Session, minValid time
 		return tok, nil // the fast path: no request, no lock, no signal handling
 	}
 	ctx = a.interruptible(ctx)
-	if tok != nil && s.CanRefresh() {
+	// A program's profile (grantmode.go) refreshes by running its grant
+	// when it holds no refresh token: no person, no --login needed.
+	program := s.Key().Grant != ""
+	if tok != nil && s.CanRefresh() || program {
 		t, err := s.Refresh(ctx)
-		err = a.settleSave(s, t, err, s.Key().Account, "refreshed", lostOnExit(tok, t))
+		done := "refreshed"
+		if program {
+			done = "obtained a token with the grant"
+		}
+		err = a.settleSave(s, t, err, s.Key().Account, done, lostOnExit(tok, t))
 		if err == nil {
 			if !usable(t, minValid) {
 				u.printf("%s %s", u.yellow("warning:"), shorterThanAsked(t, minValid, true))
 			}
 			return t, nil
 		}
-		if !login || !errors.Is(err, authloop.ErrLoginRequired) {
+		if program || !login || !errors.Is(err, authloop.ErrLoginRequired) {
 			return nil, err
 		}
 	}
