@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -31,7 +32,7 @@ func (s *Session) grantLocked(ctx context.Context, rec *store.Record, need []str
 			return nil, err
 		}
 	}
-	scopes := s.loginScopes(cfg, need)
+	scopes := programScopes(s.loginScopes(cfg, need), s.cfg.OAuth2.Scopes)
 	target := GrantTarget{
 		Issuer:   cfg.Issuer,
 		TokenURL: cfg.OAuth2.Endpoint.TokenURL,
@@ -81,6 +82,22 @@ func (s *Session) grantLocked(ctx context.Context, rec *store.Record, need []str
 		tok = markSubject(tok, mine)
 	}
 	return s.keepObtained(ctx, rec, tok)
+}
+
+// programScopes drops from the scopes a grant would ask for, when they
+// come from the resource's metadata rather than the configuration, those
+// that belong to a person's sign-in: openid (an ID token: no person
+// here, and servers refuse it with client credentials) and
+// offline_access (a refresh token: the grant itself is the way back).
+func programScopes(scopes, configured []string) []string {
+	out := scopes[:0:0]
+	for _, sc := range scopes {
+		if (sc == "openid" || sc == "offline_access") && !slices.Contains(configured, sc) {
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out
 }
 
 // grantAfterDead runs Config.Grant under the held refresh lock after the

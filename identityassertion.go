@@ -123,7 +123,10 @@ func IDTokenOf(s *Session) AssertionSource {
 		}
 		id, _ := tok.Extra("id_token").(string)
 		if exp, ok := jwtExpiry(id); id == "" || ok && s.clock.Now().Add(time.Minute).After(exp) {
-			if tok, err = s.Refresh(ctx); err != nil {
+			// A renewal whose save failed (*SaveError) still brings the
+			// new ID token: the provider's session keeps and re-saves it.
+			var se *SaveError
+			if tok, err = s.Refresh(ctx); tok == nil || err != nil && !errors.As(err, &se) {
 				return "", fmt.Errorf("authloop: renewing the identity provider's ID token: %w", err)
 			}
 			id, _ = tok.Extra("id_token").(string)
