@@ -22,6 +22,9 @@ import (
 func TestAttackTokenHeaderLineInjection(t *testing.T) {
 	for _, cfg := range []oauthtest.Config{{}, {DPoP: true}} {
 		srv := oauthtest.NewServer(cfg)
+		// Closed however the test ends: newCLI skips it under -short
+		// and mustLogin may stop it, before the Close below.
+		t.Cleanup(srv.Close)
 		c := newCLI(t)
 		c.mustLogin(srv, "work")
 		c.editRecord(t, "work", func(rec *store.Record) {

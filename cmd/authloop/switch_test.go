@@ -103,6 +103,7 @@ func TestE2ESwitchIssuerLeavesNoOrphan(t *testing.T) {
 
 	t.Run("unreachable", func(t *testing.T) {
 		old := oauthtest.NewServer(oauthtest.Config{})
+		t.Cleanup(old.Close) // if the test stops before the Close below
 		c := newCLI(t)
 		c.mustLogin(old, "p")
 		old.Close()

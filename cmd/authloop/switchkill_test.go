@@ -250,6 +250,7 @@ func TestE2ESwitchAfterLogoutKeepsNothing(t *testing.T) {
 		t.Skip("end-to-end: skipped with -short")
 	}
 	a := oauthtest.NewServer(oauthtest.Config{})
+	t.Cleanup(a.Close) // if the test stops before the Close below
 	b := oauthtest.NewServer(oauthtest.Config{})
 	defer b.Close()
 	c := newCLI(t)
