@@ -484,3 +484,31 @@ func TestGrantSessionStepUp(t *testing.T) {
 		t.Errorf("%d grants: the step-ups did not stop", n)
 	}
 }
+
+// A program's session proves a DPoP key like a person's (Config.DPoP):
+// its grants are bound to the key, kept in the record, and a restarted
+// session proves with the same key.
+func TestClientCredentialsWithDPoP(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{DPoPNonce: true}, ClientCredentials())
+	f.cfg.DPoP = DPoPOn
+	f.cfg.Store = store.NewMemory()
+	s := f.session()
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jkt := f.srv.TokenBinding(tok.AccessToken)
+	if tok.Type() != "DPoP" || jkt == "" || jkt != s.DPoPThumbprint() {
+		t.Fatalf("token type %q bound to %q, the session proves %q", tok.Type(), jkt, s.DPoPThumbprint())
+	}
+	s.Close()
+	f.clock.Advance(2 * time.Hour)
+	again := f.session()
+	tok2, err := again.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.srv.TokenBinding(tok2.AccessToken); got != jkt {
+		t.Errorf("the restarted session's token is bound to %q, want the stored key %q", got, jkt)
+	}
+}
