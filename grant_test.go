@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -510,5 +512,92 @@ func TestClientCredentialsWithDPoP(t *testing.T) {
 	}
 	if got := f.srv.TokenBinding(tok2.AccessToken); got != jkt {
 		t.Errorf("the restarted session's token is bound to %q, want the stored key %q", got, jkt)
+	}
+}
+
+// Login on a program's session waits for another process's grant under
+// way and takes its token when that grant was obtained after Login was
+// called, rather than asking the server again; a token obtained before
+// the call is not taken.
+func TestGrantSessionLoginAdoptsAGrantMadeMeanwhile(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	st := store.NewMemory()
+	f.cfg.Store = st
+	s := f.session()
+	if _, err := s.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := st.Lock(context.Background(), s.Key(), "refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *oauth2.Token, 1)
+	go func() {
+		tok, err := s.Login(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- tok
+	}()
+	eventually(t, "Login's flight to start", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.flight != nil })
+	// Another process, holding the lock, obtains its token and saves it
+	// while Login waits.
+	f.clock.Advance(time.Second)
+	elsewhere := *f.cfg
+	elsewhere.Store = store.NewMemory()
+	proc, err := NewSession(&elsewhere, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	theirs, err := proc.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Load(context.Background(), s.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Token = toStored(theirs)
+	if _, err := st.Save(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	got := <-done
+	if got.AccessToken != theirs.AccessToken {
+		t.Errorf("Login asked anew instead of taking the grant another process obtained meanwhile")
+	}
+	if n := f.grants("client_credentials"); n != 2 {
+		t.Errorf("%d grants, want 2 (the first, the other process's)", n)
+	}
+}
+
+// Discovery for a program needs only the token endpoint: an authorization
+// server whose metadata names no authorization endpoint (a machine-only
+// server) serves a program's session, and is refused for a person's.
+func TestGrantDiscoveryNeedsOnlyTheTokenEndpoint(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	var issuer string
+	md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/.well-known/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"code_challenge_methods_supported":["S256"],"grant_types_supported":["client_credentials"]}`, issuer, f.srv.TokenEndpoint())
+	}))
+	defer md.Close()
+	issuer = md.URL
+	f.cfg.Issuer = issuer
+	f.cfg.OAuth2.Endpoint = oauth2.Endpoint{}
+	tok, err := f.session().Token(context.Background())
+	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatalf("a program at a server without an authorization endpoint: %v", err)
+	}
+	person := testConfig(f.srv, nil)
+	person.Issuer = issuer
+	person.OAuth2.Endpoint = oauth2.Endpoint{}
+	if _, err := Login(context.Background(), person); err == nil || !strings.Contains(err.Error(), "no authorization or token endpoint") {
+		t.Errorf("a person's login at a server without an authorization endpoint: %v", err)
 	}
 }
