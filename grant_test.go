@@ -570,6 +570,17 @@ func TestGrantSessionLoginAdoptsAGrantMadeMeanwhile(t *testing.T) {
 	if n := f.grants("client_credentials"); n != 2 {
 		t.Errorf("%d grants, want 2 (the first, the other process's)", n)
 	}
+	// A token another process saved before Login was called is not a new
+	// grant: Login asks anew.
+	proc.Login(context.Background())
+	before, _ := st.Load(context.Background(), s.Key())
+	before.Token = toStored(proc.Cached())
+	st.Save(context.Background(), before)
+	f.clock.Advance(time.Second)
+	fresh, err := s.Login(context.Background())
+	if err != nil || fresh.AccessToken == proc.Cached().AccessToken {
+		t.Errorf("Login took a token obtained before it was called: %v", err)
+	}
 }
 
 // Discovery for a program needs only the token endpoint: an authorization
