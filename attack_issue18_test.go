@@ -264,8 +264,15 @@ func TestAttack18HungClientKeySignerHangsClose(t *testing.T) {
 	f.cfg.ClientKey = hung
 	s := f.session()
 	ctx, cancel := context.WithCancel(context.Background())
-	go s.Token(ctx)
-	<-hung.entered
+	tokErr := make(chan error, 1)
+	go func() { _, err := s.Token(ctx); tokErr <- err }()
+	select {
+	case <-hung.entered:
+	case err := <-tokErr:
+		t.Fatalf("Token returned without asking the client key to sign: %v", err)
+	case <-time.After(10 * time.Second): // a watchdog, not a timing assertion
+		t.Fatal("the client key was never asked to sign")
+	}
 	cancel()
 	closed := make(chan struct{})
 	go func() { s.Close(); close(closed) }()
