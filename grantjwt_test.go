@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,3 +303,179 @@ func TestOwnStored(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// formRecorder records the forms of the requests a client sends.
+type formRecorder struct {
+	mu    sync.Mutex
+	forms []url.Values
+}
+
+func (r *formRecorder) client() *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodPost {
+			return http.DefaultTransport.RoundTrip(req) // the metadata
+		}
+		body, _ := io.ReadAll(req.Body)
+		form, _ := url.ParseQuery(string(body))
+		r.mu.Lock()
+		r.forms = append(r.forms, form)
+		r.mu.Unlock()
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+}
+
+// The identity provider's exchange: found through its issuer's metadata
+// when no token endpoint is given, and asked for an ID-JAG for exactly the
+// session's authorization server, resource and scopes (RFC 8693 §2.1, the
+// ID-JAG draft).
+func TestIdentityAssertionExchangeRequest(t *testing.T) {
+	clock := oauthtest.NewFakeClock(epoch)
+	idp := oauthtest.NewServer(oauthtest.Config{TokenExchange: true, Clock: clock})
+	defer idp.Close()
+	as := oauthtest.NewServer(oauthtest.Config{Clock: clock, TrustedIssuers: []oauthtest.TrustedIssuer{idp.TrustedIssuer()}})
+	defer as.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	person := testConfig(idp, b.open)
+	person.Clock = clock
+	idTok, err := Login(context.Background(), person)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idToken := func(context.Context) (string, error) { return idTok.Extra("id_token").(string), nil }
+	for _, scopes := range [][]string{{"read"}, nil} {
+		rec := &formRecorder{}
+		idpCfg := &Config{OAuth2: &oauth2.Config{ClientID: idp.ClientID()}, Issuer: idp.Issuer(), HTTPClient: rec.client()}
+		cfg := &Config{
+			OAuth2:   &oauth2.Config{ClientID: as.ClientID(), Endpoint: oauth2.Endpoint{TokenURL: as.TokenEndpoint()}, Scopes: scopes},
+			Issuer:   as.Issuer(),
+			Resource: as.ResourceIdentifier(),
+			Grant:    IdentityAssertion(idpCfg, idToken),
+			Clock:    clock,
+		}
+		s, err := NewSession(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Token(context.Background())
+		s.Close()
+		if err != nil {
+			t.Fatalf("scopes %q: %v", scopes, err)
+		}
+		if len(rec.forms) != 1 {
+			t.Fatalf("%d requests to the identity provider's token endpoint, want 1", len(rec.forms))
+		}
+		got := rec.forms[0]
+		want := url.Values{
+			"grant_type": {grantTokenExchange}, "requested_token_type": {tokenTypeIDJAG}, "subject_token_type": {tokenTypeIDToken},
+			"subject_token": {idTok.Extra("id_token").(string)}, "audience": {as.Issuer()}, "resource": {as.ResourceIdentifier()},
+			"client_id": {idp.ClientID()},
+		}
+		if len(scopes) > 0 {
+			want.Set("scope", strings.Join(scopes, " "))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("scopes %q: the exchange's form\n got %v\nwant %v", scopes, got, want)
+		}
+	}
+	bad := IdentityAssertion(&Config{OAuth2: &oauth2.Config{ClientID: "x"}}, idToken)
+	if _, err := bad.GrantForm(context.Background(), GrantTarget{Issuer: as.Issuer()}); err == nil || !strings.Contains(err.Error(), "neither OAuth2.Endpoint.TokenURL nor Issuer") {
+		t.Errorf("an identity provider without endpoint or issuer: %v", err)
+	}
+	if _, err := IdentityAssertion(nil, idToken).GrantForm(context.Background(), GrantTarget{Issuer: as.Issuer()}); err == nil {
+		t.Error("no identity provider: no error")
+	}
+	if _, err := IdentityAssertion(&Config{OAuth2: &oauth2.Config{ClientID: "x", Endpoint: oauth2.Endpoint{TokenURL: idp.TokenEndpoint()}}}, idToken).GrantForm(context.Background(), GrantTarget{}); err == nil || !strings.Contains(err.Error(), "issuer") {
+		t.Errorf("no issuer to be the audience: %v", err)
+	}
+}
+
+// IDTokenOf needs an ID token: a session signed in without openid holds
+// none, and a refresh that brings none is an error naming the fix.
+func TestIDTokenOfWithoutOpenID(t *testing.T) {
+	srv := oauthtest.NewServer(oauthtest.Config{})
+	defer srv.Close()
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	cfg := testConfig(srv, b.open)
+	cfg.OAuth2.Scopes = []string{"read", "offline_access"}
+	tok, err := Login(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(cfg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = IDTokenOf(s)(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "openid") {
+		t.Errorf("err = %v; want one naming the openid scope", err)
+	}
+	if n := srv.Count("token"); n != 2 {
+		t.Errorf("%d token requests, want 2 (the sign-in, one refresh for a new ID token)", n)
+	}
+}
+
+// A program's stored token from another authorization server (its issuer
+// in the token) is never refreshed there: the grant runs at this one.
+func TestGrantSessionTokenIssuedElsewhere(t *testing.T) {
+	f := newMachineFixture(t, oauthtest.Config{}, ClientCredentials())
+	old := withExtra(&oauth2.Token{AccessToken: "from-b", RefreshToken: "rt-b", Expiry: epoch.Add(-time.Minute)}, map[string]any{issuerKey: "https://b.example"})
+	s, err := NewSession(f.cfg, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok, err := s.Token(context.Background())
+	if err != nil || !f.srv.ValidAccessToken(tok.AccessToken) {
+		t.Fatalf("Token: %v", err)
+	}
+	if f.grants("refresh_token") != 0 || f.grants("client_credentials") != 1 {
+		t.Errorf("%d refreshes, %d grants; want the grant only", f.grants("refresh_token"), f.grants("client_credentials"))
+	}
+}
+
+// The identity provider's client authentication follows its metadata, as
+// a session's does: a provider that lists only client_secret_post gets the
+// secret in the body.
+func TestIdentityAssertionProviderAuthFromMetadata(t *testing.T) {
+	clock := oauthtest.NewFakeClock(epoch)
+	idp := oauthtest.NewServer(oauthtest.Config{TokenExchange: true, Clock: clock, Clients: []oauthtest.Client{{ID: "gw", Secret: "gw-secret", AuthMethod: oauthtest.AuthClientSecretPost}}})
+	defer idp.Close()
+	as := oauthtest.NewServer(oauthtest.Config{Clock: clock, TrustedIssuers: []oauthtest.TrustedIssuer{idp.TrustedIssuer()}, Clients: []oauthtest.Client{{ID: "gw"}}})
+	defer as.Close()
+	var mdURL string
+	md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"code_challenge_methods_supported":["S256"],"token_endpoint_auth_methods_supported":["client_secret_post"]}`, mdURL, idp.TokenEndpoint())
+	}))
+	defer md.Close()
+	mdURL = md.URL
+	b := &approvingBrowser{}
+	defer b.wg.Wait()
+	person := testConfig(idp, b.open)
+	person.OAuth2.ClientID, person.OAuth2.ClientSecret = "gw", "gw-secret"
+	person.OAuth2.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	person.Clock = clock
+	idTok, err := Login(context.Background(), person)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpCfg := &Config{OAuth2: &oauth2.Config{ClientID: "gw", ClientSecret: "gw-secret"}, Issuer: mdURL}
+	cfg := &Config{
+		OAuth2: &oauth2.Config{ClientID: "gw", Endpoint: oauth2.Endpoint{TokenURL: as.TokenEndpoint()}},
+		Issuer: as.Issuer(),
+		Grant:  IdentityAssertion(idpCfg, func(context.Context) (string, error) { return idTok.Extra("id_token").(string), nil }),
+		Clock:  clock,
+	}
+	s, err := NewSession(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Token(context.Background()); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+}
