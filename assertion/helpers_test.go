@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,9 +23,18 @@ import (
 // takes a while to generate.
 var testKeys = sync.OnceValue(func() map[string]crypto.Signer {
 	keys := map[string]crypto.Signer{}
-	r, err := rsa.GenerateKey(rand.Reader, 2048)
+	// A fixture: generating a 2048-bit RSA key costs the fast tier a
+	// tenth of a second or more.
+	pemBytes, err := os.ReadFile("testdata/rsa2048-test-key.pem")
 	if err != nil {
 		panic(err)
+	}
+	r, _, err := ParsePrivateKey(pemBytes)
+	if err != nil {
+		panic(err)
+	}
+	if k, ok := r.(*rsa.PrivateKey); !ok || k.N.BitLen() != 2048 {
+		panic("testdata/rsa2048-test-key.pem is not a 2048-bit RSA key")
 	}
 	keys["RS256"] = r
 	for alg, c := range map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()} {

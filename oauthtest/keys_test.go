@@ -10,9 +10,13 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +56,26 @@ func newTestKey(t *testing.T, alg string) testKey {
 	case alg == "EdDSA" || alg == "Ed25519":
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	case strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS"):
-		rsaOnce.Do(func() { rsaKey, err = rsa.GenerateKey(rand.Reader, 2048) })
+		// A fixture: generating a 2048-bit key costs the fast tier a tenth
+		// of a second or more.
+		rsaOnce.Do(func() {
+			var b []byte
+			if b, err = os.ReadFile("testdata/rsa2048-test-key.pem"); err != nil {
+				return
+			}
+			blk, _ := pem.Decode(b)
+			if blk == nil {
+				err = errors.New("testdata/rsa2048-test-key.pem holds no PEM block")
+				return
+			}
+			var k any
+			if k, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+				rsaKey, _ = k.(*rsa.PrivateKey)
+			}
+		})
+		if err == nil && rsaKey == nil {
+			t.Fatal("testdata/rsa2048-test-key.pem is not an RSA key")
+		}
 		priv = rsaKey
 	default:
 		t.Fatalf("no test key for %s", alg)
