@@ -100,17 +100,21 @@ func programScopes(scopes, configured []string) []string {
 	return out
 }
 
-// grantAfterDead runs Config.Grant under the held refresh lock after the
-// session's refresh token was found dead (and dropped from the record): a
-// program's refresh token is a convenience, its grant the way back. It
-// returns refreshLocked's results.
-func (s *Session) grantAfterDead(ctx context.Context) (tok, held *oauth2.Token, why *LoginRequiredError, err error) {
-	rec, err := s.load(ctx) // dropDead saved it
-	if err != nil {
-		return nil, nil, nil, err
+// grantInstead runs Config.Grant under the held refresh lock where a
+// person's session would need a sign-in (why): no token, no refresh token
+// or a dead or refused one, a token issued elsewhere, a record deleted
+// elsewhere. A wait a failure asked for is honoured first. The record is
+// read again: dropping a dead refresh token saved it.
+func (s *Session) grantInstead(ctx context.Context, why *LoginRequiredError) (*oauth2.Token, error) {
+	if err := s.waitErr(); err != nil {
+		return nil, err
 	}
-	tok, err = s.grantLocked(ctx, rec, nil)
-	return tok, nil, nil, err
+	s.cfg.logger().Debug("authloop: running the program's grant", "key", s.key.String(), "reason", why.Reason)
+	rec, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.grantLocked(ctx, rec, nil)
 }
 
 // grantNow runs Config.Grant for Session.Login or a step-up: under the

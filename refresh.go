@@ -27,6 +27,20 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		return nil, nil, nil, fmt.Errorf("authloop: waiting for the refresh lock of %s (another process may be refreshing): %w", s.key, err)
 	}
 	defer unlock()
+	tok, held, why, err = s.refreshUnderLock(ctx, f, old)
+	if why != nil && s.cfg.Grant != nil {
+		// A program has no person to sign it in again: wherever a
+		// person's session would need a sign-in, its grant is its way
+		// back, under the same lock.
+		tok, err = s.grantInstead(ctx, why)
+		return tok, nil, nil, err
+	}
+	return tok, held, why, err
+}
+
+// refreshUnderLock is refreshLocked's work, the refresh lock held (ctx is
+// the lock's).
+func (s *Session) refreshUnderLock(ctx context.Context, f *flight, old *state) (tok, held *oauth2.Token, why *LoginRequiredError, err error) {
 	had := s.hadRecord.Load()
 	rec, err := s.load(ctx)
 	if err != nil {
@@ -37,17 +51,6 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		// logged out (authloop logout, another process's Logout). Writing
 		// its tokens back would undo that.
 		s.loggedOutElsewhere(old)
-		if s.cfg.Grant != nil {
-			// A program has no person to sign it in again: its grant is
-			// its way back, as after its own Logout (once a wait that a
-			// failure asked for has ended).
-			if err := s.waitErr(); err != nil {
-				return nil, nil, nil, err
-			}
-			s.cfg.logger().Info("authloop: the program's saved session was deleted elsewhere; running its grant", "key", s.key.String())
-			tok, err := s.grantLocked(ctx, nil, nil)
-			return tok, nil, nil, err
-		}
 		return nil, nil, &LoginRequiredError{Reason: "logged out: the saved session was deleted (by authloop logout, or another process)"}, nil
 	}
 	var stored *oauth2.Token
@@ -87,30 +90,19 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 			}
 		}
 	}
-	if s.cfg.Grant != nil && (base == nil || base.RefreshToken == "" || s.noRefreshGrant.Load()) {
-		// A program's session: its grant, where a person would sign in.
-		tok, err := s.grantLocked(ctx, rec, nil)
-		return tok, nil, nil, err
-	}
 	switch {
 	case base == nil:
 		return nil, nil, &LoginRequiredError{Reason: "no token yet"}, nil
 	case base.RefreshToken == "":
 		return nil, base, &LoginRequiredError{Reason: "no refresh token"}, nil
+	case s.noRefreshGrant.Load():
+		return nil, base, &LoginRequiredError{Reason: "the server does not let this client use its refresh tokens"}, nil
 	}
 	if exp, ok := base.Extra(RefreshExpiryKey).(time.Time); ok && !s.clock.Now().Before(exp) {
 		// Known dead without asking: the server said when it expires.
-		held = s.dropDead(ctx, rec, old, base)
-		if s.cfg.Grant != nil {
-			return s.grantAfterDead(ctx)
-		}
-		return nil, held, &LoginRequiredError{Reason: "the refresh token expired at " + exp.UTC().Format(time.RFC3339)}, nil
+		return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: "the refresh token expired at " + exp.UTC().Format(time.RFC3339)}, nil
 	}
 	if why, err := s.issuedElsewhere(ctx, base); why != nil || err != nil {
-		if why != nil && s.cfg.Grant != nil {
-			tok, err := s.grantLocked(ctx, rec, nil)
-			return tok, nil, nil, err
-		}
 		return nil, base, why, err
 	}
 	tok, err = s.refreshWithRetry(ctx, base)
@@ -140,12 +132,10 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 		// invalid_scope...): it is only a convenience, and presenting it
 		// again would be refused again. The grant is the way back; a
 		// refusal of the client itself comes back from it.
-		s.cfg.logger().Debug("authloop: the program's refresh token was refused; running its grant", "key", s.key.String(), "error", err.Error())
 		if oe.Code == "unauthorized_client" || oe.Code == "unsupported_grant_type" {
 			s.noRefreshGrant.Store(true)
 		}
-		s.dropDead(ctx, rec, old, base)
-		return s.grantAfterDead(ctx)
+		return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: "the program's refresh token was refused", Err: err}, nil
 	}
 	// A registered client refused (invalid_client) is forgotten here, but
 	// the refresh token stays in the record (only a dead grant ends a
@@ -166,11 +156,7 @@ func (s *Session) refreshLocked(ctx context.Context, f *flight, old *state) (tok
 	if refused {
 		return nil, base, &LoginRequiredError{Reason: "the server refused the client registered for this session (invalid_client: it no longer knows it, or another process just changed its secret)", Err: err}, nil
 	}
-	held = s.dropDead(ctx, rec, old, base)
-	if s.cfg.Grant != nil {
-		return s.grantAfterDead(ctx)
-	}
-	return nil, held, &LoginRequiredError{Reason: reason, Err: err}, nil
+	return nil, s.dropDead(ctx, rec, old, base), &LoginRequiredError{Reason: reason, Err: err}, nil
 }
 
 // freshest picks the token whose refresh token to present: the stored one

@@ -102,18 +102,10 @@ func parseTokenResponse(status int, header http.Header, body []byte, sent time.T
 // jwtExpiry reads the exp claim of a JWT-shaped access token without
 // verifying it.
 func jwtExpiry(tok string) (time.Time, bool) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 || len(parts[1]) > 8192 {
-		return time.Time{}, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}, false
-	}
 	var claims struct {
 		Exp json.Number `json:"exp"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
+	if !decodeJWTClaims(tok, 8192, &claims) {
 		return time.Time{}, false
 	}
 	f, err := claims.Exp.Float64()
@@ -121,6 +113,18 @@ func jwtExpiry(tok string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(f), 0), true
+}
+
+// decodeJWTClaims decodes the claims of a compact JWT into v, without verifying
+// it: false when tok is not three dot-separated parts whose second, of at
+// most limit characters, is base64url JSON that fits v.
+func decodeJWTClaims(tok string, limit int, v any) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || len(parts[1]) > limit {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	return err == nil && json.Unmarshal(payload, v) == nil
 }
 
 func decodeJSONObject(body []byte) (map[string]any, error) {
