@@ -415,8 +415,9 @@ func envAssertion(name string) authloop.AssertionSource {
 	}
 }
 
-// readSecret reads a secret from file or the environment variable env
-// (at most one is set), or returns "" when neither is.
+// readSecret reads a secret (what: "the client secret") from file or the
+// environment variable env (at most one is set), or returns "" when
+// neither is.
 func readSecret(file, env, what string) (string, error) {
 	switch {
 	case file != "":
@@ -426,7 +427,7 @@ func readSecret(file, env, what string) (string, error) {
 		}
 		s := strings.TrimRight(string(b), "\r\n")
 		if s == "" {
-			return "", fmt.Errorf("the file %s, which should hold %s, is empty", file, what)
+			return "", fmt.Errorf("%s file %s is empty", what, file)
 		}
 		return s, nil
 	case env != "":

@@ -294,25 +294,7 @@ func listProfiles() ([]string, error) {
 // clientSecret reads the client secret from where the profile says, or
 // returns "" for a public client.
 func (p *Profile) clientSecret() (string, error) {
-	switch {
-	case p.ClientSecretFile != "":
-		b, err := os.ReadFile(p.ClientSecretFile)
-		if err != nil {
-			return "", fmt.Errorf("reading the client secret: %w", err)
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
-			return "", fmt.Errorf("the client secret file %s is empty", p.ClientSecretFile)
-		}
-		return s, nil
-	case p.ClientSecretEnv != "":
-		s := os.Getenv(p.ClientSecretEnv)
-		if s == "" {
-			return "", fmt.Errorf("the environment variable %s, which should hold the client secret, is empty", shownEnvName(p.ClientSecretEnv))
-		}
-		return s, nil
-	}
-	return "", nil
+	return readSecret(p.ClientSecretFile, p.ClientSecretEnv, "the client secret")
 }
 
 // gitUsername is the user name git-credential sends.
