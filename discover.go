@@ -69,15 +69,7 @@ func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) 
 	if oc.Endpoint.AuthURL == "" {
 		oc.Endpoint.AuthURL = md.AuthorizationEndpoint
 	}
-	if oc.Endpoint.TokenURL == "" {
-		oc.Endpoint.TokenURL = md.TokenEndpoint
-	}
-	if oc.Endpoint.DeviceAuthURL == "" {
-		oc.Endpoint.DeviceAuthURL = md.DeviceAuthorizationEndpoint
-	}
-	if oc.ClientSecret != "" && oc.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect {
-		oc.Endpoint.AuthStyle = authStyleFor(md.TokenEndpointAuthMethodsSupported)
-	}
+	fillTokenEndpoint(&oc, md)
 	cc.OAuth2 = &oc
 	cc.Issuer = md.Issuer
 	cc.discovered = md
@@ -88,6 +80,21 @@ func (c *Config) resolveWith(md *discovery.AuthServerMetadata) (*Config, error) 
 		return nil, fmt.Errorf("authloop: the metadata of issuer %q names no authorization or token endpoint; set Config.OAuth2.Endpoint", c.Issuer)
 	}
 	return &cc, nil
+}
+
+// fillTokenEndpoint completes oc from the metadata md: the token and
+// device authorization endpoints left empty, and the client
+// authentication the server lists when a secret's is left open.
+func fillTokenEndpoint(oc *oauth2.Config, md *discovery.AuthServerMetadata) {
+	if oc.Endpoint.TokenURL == "" {
+		oc.Endpoint.TokenURL = md.TokenEndpoint
+	}
+	if oc.Endpoint.DeviceAuthURL == "" {
+		oc.Endpoint.DeviceAuthURL = md.DeviceAuthorizationEndpoint
+	}
+	if oc.ClientSecret != "" && oc.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect {
+		oc.Endpoint.AuthStyle = authStyleFor(md.TokenEndpointAuthMethodsSupported)
+	}
 }
 
 // authStyleFor picks the client authentication from the methods a server

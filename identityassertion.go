@@ -63,10 +63,7 @@ func (g *identityAssertion) GrantForm(ctx context.Context, t GrantTarget) (url.V
 		}
 		cc := *idc
 		oc := *idc.OAuth2
-		oc.Endpoint.TokenURL = md.TokenEndpoint
-		if oc.ClientSecret != "" && oc.Endpoint.AuthStyle == 0 {
-			oc.Endpoint.AuthStyle = authStyleFor(md.TokenEndpointAuthMethodsSupported)
-		}
+		fillTokenEndpoint(&oc, md)
 		cc.OAuth2 = &oc
 		cc.discovered = md
 		idc = &cc
